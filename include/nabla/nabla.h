@@ -1,0 +1,226 @@
+/* nabla: a deep-learning framework in C. Public API.
+ *
+ * Dimension vocabulary used in comments beside every buffer:
+ *   N batch, C channels, H height, W width, T time, D features, K classes, V vocabulary.
+ *
+ * Memory rules (see docs/memory.md):
+ *  - nb_tensor_new / nb_tensor_from / nb_index_new return heap tensors the caller owns and
+ *    frees with nb_tensor_free.
+ *  - Every op (nb_add, nb_matmul, ...) returns a tensor that lives in the step arena: valid until
+ *    the next nb_step_reset(). Never free it. Its gradient lives there too.
+ *  - Parameters live in an nb_params slab (one block for values, one for gradients); their
+ *    tensors are owned by the slab and live until nb_params_free.
+ *
+ * Errors: functions that can fail return nb_status (NB_OK = 0) or NULL, and set a thread-local
+ * message read with nb_last_error(). The library never exits or aborts on user input. */
+#ifndef NABLA_H
+#define NABLA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NB_MAX_DIMS 8
+
+typedef enum nb_status {
+    NB_OK = 0,
+    NB_ERR_ARG,    /* a NULL or out-of-range argument */
+    NB_ERR_SHAPE,  /* shapes that do not fit the op */
+    NB_ERR_DTYPE,  /* a float tensor where indices were expected, or the reverse */
+    NB_ERR_MEM,    /* out of memory */
+    NB_ERR_IO,     /* a file could not be read or written */
+    NB_ERR_FORMAT, /* a file's contents are malformed */
+    NB_ERR_STATE   /* a call out of order (e.g. backward of a non-scalar) */
+} nb_status;
+
+typedef enum nb_dtype { NB_F32 = 0, NB_I64 = 1 } nb_dtype;
+
+typedef struct nb_tensor nb_tensor;
+typedef struct nb_params nb_params;
+
+/* ---- errors ---------------------------------------------------------------------------- */
+/* Message of the last failure in this thread ("" if none). */
+const char *nb_last_error(void);
+void nb_clear_error(void);
+const char *nb_status_name(nb_status s);
+
+/* ---- settings -------------------------------------------------------------------------- */
+/* Threads used by kernels and BLAS (default: OMP_NUM_THREADS or the core count). */
+void nb_set_threads(int n);
+int nb_get_threads(void);
+/* Seeds the library's RNG (dropout, initializers, shuffling). */
+void nb_seed(uint64_t seed);
+uint64_t nb_rng_next(void); /* 64 random bits */
+float nb_rng_uniform(void); /* [0, 1) */
+float nb_rng_normal(void);  /* N(0, 1) */
+
+/* ---- tensors --------------------------------------------------------------------------- */
+/* New zero-filled heap tensor of the given shape (ndim 0..NB_MAX_DIMS, sizes >= 0). */
+nb_tensor *nb_tensor_new(int ndim, const int64_t *shape);
+/* New heap tensor holding a copy of data (numel floats). */
+nb_tensor *nb_tensor_from(int ndim, const int64_t *shape, const float *data);
+/* New heap index tensor (int64, e.g. class labels or token ids), zero-filled. */
+nb_tensor *nb_index_new(int ndim, const int64_t *shape);
+/* Frees a heap tensor; NULL is accepted; arena and parameter tensors are left alone. */
+void nb_tensor_free(nb_tensor *t);
+
+int nb_tensor_ndim(const nb_tensor *t);
+int64_t nb_tensor_size(const nb_tensor *t, int axis); /* axis may be negative */
+const int64_t *nb_tensor_shape(const nb_tensor *t);
+int64_t nb_tensor_numel(const nb_tensor *t);
+nb_dtype nb_tensor_dtype(const nb_tensor *t);
+bool nb_tensor_is_contiguous(const nb_tensor *t);
+/* Float data (NULL for index tensors). For a view, the first element of the view: use
+ * nb_tensor_get or nb_contiguous for non-contiguous views. */
+float *nb_tensor_data(nb_tensor *t);
+int64_t *nb_tensor_idata(nb_tensor *t); /* index data (NULL for float tensors) */
+/* Gradient buffer (contiguous, same shape), or NULL before backward reaches it. */
+float *nb_tensor_grad(nb_tensor *t);
+/* Element at a multi-index, following strides (float tensors). */
+float nb_tensor_get(const nb_tensor *t, const int64_t *index);
+/* Item of a tensor with one element. */
+float nb_tensor_item(const nb_tensor *t);
+
+/* Marks a heap tensor as a leaf that gathers a gradient (allocates its grad buffer). */
+nb_status nb_tensor_set_requires_grad(nb_tensor *t, bool on);
+bool nb_tensor_requires_grad(const nb_tensor *t);
+/* Sets the gradient of a leaf tensor to zero. */
+void nb_tensor_zero_grad(nb_tensor *t);
+/* Fills with uniform [lo, hi) or normal(mean, std) draws from the library RNG. */
+void nb_tensor_fill_uniform(nb_tensor *t, float lo, float hi);
+void nb_tensor_fill_normal(nb_tensor *t, float mean, float std);
+void nb_tensor_fill(nb_tensor *t, float value);
+/* Writes "name (2,3) [...]" to stderr, for debugging. */
+void nb_tensor_print(const nb_tensor *t, const char *name);
+
+/* ---- autodiff -------------------------------------------------------------------------- */
+/* Backpropagates from a one-element tensor: gradients are ADDED into every leaf that requires
+ * them (call nb_params_zero_grad first). The tape is kept until nb_step_reset, so calling
+ * backward twice adds the gradients twice, as PyTorch with retain_graph=True. */
+nb_status nb_backward(nb_tensor *loss);
+/* While no-grad mode is on (nestable), ops record nothing: use for evaluation. */
+void nb_no_grad_begin(void);
+void nb_no_grad_end(void);
+bool nb_grad_enabled(void);
+/* Frees every arena tensor and the tape: call once per training step. Heap and parameter
+ * tensors are kept. No memory is returned to the system: the arena keeps its size. */
+void nb_step_reset(void);
+/* Bytes the arena holds (capacity), for tests and benchmarks. */
+size_t nb_arena_capacity(void);
+/* Number of malloc calls the arena has made since start, for the steady-state test. */
+size_t nb_arena_mallocs(void);
+
+/* ---- parameters (one slab) ------------------------------------------------------------- */
+nb_params *nb_params_new(void);
+void nb_params_free(nb_params *p);
+/* Adds a named parameter (zero-filled, requires_grad) to the slab. The tensor stays valid
+ * until nb_params_free, even as the slab grows. */
+nb_tensor *nb_params_add(nb_params *p, const char *name, int ndim, const int64_t *shape);
+int nb_params_count(const nb_params *p);
+nb_tensor *nb_params_get(nb_params *p, int i);
+const char *nb_params_name(const nb_params *p, int i);
+nb_tensor *nb_params_find(nb_params *p, const char *name);
+int64_t nb_params_numel(const nb_params *p);
+float *nb_params_data(nb_params *p); /* the whole value slab, nb_params_numel floats */
+float *nb_params_grad(nb_params *p); /* the whole gradient slab */
+void nb_params_zero_grad(nb_params *p);
+
+/* ---- ops: each returns an arena tensor, or NULL with nb_last_error set ------------------- */
+/* Elementwise with NumPy broadcasting. */
+nb_tensor *nb_add(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_sub(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_mul(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_div(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_scale(nb_tensor *x, float c);      /* x * c */
+nb_tensor *nb_add_scalar(nb_tensor *x, float c); /* x + c */
+nb_tensor *nb_neg(nb_tensor *x);
+nb_tensor *nb_exp(nb_tensor *x);
+nb_tensor *nb_log(nb_tensor *x);
+nb_tensor *nb_sqrt(nb_tensor *x);
+nb_tensor *nb_pow(nb_tensor *x, float p);
+nb_tensor *nb_abs(nb_tensor *x);
+nb_tensor *nb_relu(nb_tensor *x);
+nb_tensor *nb_leaky_relu(nb_tensor *x, float slope);
+nb_tensor *nb_sigmoid(nb_tensor *x);
+nb_tensor *nb_tanh(nb_tensor *x);
+nb_tensor *nb_gelu(nb_tensor *x); /* exact (erf) form, as PyTorch's default */
+
+/* Matrix product: (M,K) x (K,N); batched (...,M,K) x (...,K,N) with equal batch dims, or
+ * (...,M,K) x (K,N) with the matrix shared across the batch. */
+nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
+
+/* Views and shape ops. Views share storage with their input; gradients flow back. */
+nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape); /* one size may be -1 */
+nb_tensor *nb_permute(nb_tensor *x, const int *perm);
+nb_tensor *nb_transpose(nb_tensor *x, int axis0, int axis1);
+nb_tensor *nb_slice(nb_tensor *x, int axis, int64_t start, int64_t end, int64_t step);
+nb_tensor *nb_broadcast_to(nb_tensor *x, int ndim, const int64_t *shape);
+nb_tensor *nb_contiguous(nb_tensor *x); /* a contiguous copy (or x itself if it is one) */
+nb_tensor *nb_concat(nb_tensor *const *xs, int n, int axis);
+/* A tensor sharing x's values that records nothing and needs no gradient. */
+nb_tensor *nb_detach(nb_tensor *x);
+
+/* Reductions over the axes whose bits are set in axes_mask (bit i = axis i; 0 = all axes). */
+nb_tensor *nb_sum(nb_tensor *x, uint32_t axes_mask, bool keepdim);
+nb_tensor *nb_mean(nb_tensor *x, uint32_t axes_mask, bool keepdim);
+/* Maximum over one axis (the gradient goes to the first maximum), or over all if axis is
+ * NB_ALL_AXES. */
+#define NB_ALL_AXES 0x7fffffff
+nb_tensor *nb_max(nb_tensor *x, int axis, bool keepdim);
+
+nb_tensor *nb_softmax(nb_tensor *x, int axis);
+nb_tensor *nb_log_softmax(nb_tensor *x, int axis);
+
+/* Convolution and pooling on (N, C, H, W). w (O, C/groups, KH, KW), b (O) or NULL. */
+typedef struct nb_conv_opts {
+    int stride[2], padding[2], dilation[2], groups;
+    int output_padding[2]; /* conv_transpose2d only */
+} nb_conv_opts;
+/* stride 1, padding 0, dilation 1, groups 1. */
+nb_conv_opts nb_conv_defaults(void);
+nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv_opts o);
+/* w (C, O/groups, KH, KW) as PyTorch's ConvTranspose2d. */
+nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv_opts o);
+/* kernel k, stride s (0 = k), padding p. */
+nb_tensor *nb_max_pool2d(nb_tensor *x, int k, int s, int p);
+nb_tensor *nb_avg_pool2d(nb_tensor *x, int k, int s, int p);
+
+/* Inverted dropout: in training, zeroes each element with probability p (seeded by nb_seed)
+ * and scales the rest by 1/(1-p); the identity when training is false. */
+nb_tensor *nb_dropout(nb_tensor *x, float p, bool training);
+/* Rows of weight (V, D) picked by the int64 indices idx (any shape S): result (S..., D). */
+nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
+
+/* Losses, averaged over the batch (reduction="mean" in PyTorch). target: int64 (N) classes. */
+nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *target);      /* logp (N, K) */
+nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target); /* logits (N, K) */
+nb_tensor *nb_mse_loss(nb_tensor *x, nb_tensor *y);
+nb_tensor *nb_bce_loss(nb_tensor *p, nb_tensor *y); /* p in (0,1); log clamped at -100 */
+nb_tensor *nb_bce_with_logits(nb_tensor *x, nb_tensor *y);
+
+/* ---- optimizers over a parameter slab ---------------------------------------------------- */
+typedef struct nb_sgd_opts {
+    float lr, momentum, weight_decay;
+    bool nesterov;
+} nb_sgd_opts;
+typedef struct nb_adam_opts {
+    float lr, beta1, beta2, eps, weight_decay;
+    bool decoupled; /* AdamW */
+} nb_adam_opts;
+typedef struct nb_optim nb_optim;
+nb_optim *nb_sgd_new(nb_params *p, nb_sgd_opts o);
+nb_optim *nb_adam_new(nb_params *p, nb_adam_opts o); /* defaults: betas (0.9,0.999), eps 1e-8 */
+nb_adam_opts nb_adam_defaults(float lr);
+/* Updates every parameter from its gradient. Create the optimizer after the last
+ * nb_params_add: a slab that grew since is an error (NB_ERR_STATE). */
+nb_status nb_optim_step(nb_optim *opt);
+void nb_optim_free(nb_optim *opt);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,114 @@
+/* The tape: eager ops record nodes here; backward walks them newest to oldest. Creation order
+ * is a topological order, so no sort is needed. */
+#include "autograd/op.h"
+
+const nb_op_def nb__ops[NB_OP__COUNT] = {
+#define NB_OP(E, nm, nin, idx, fl)                                                         \
+    [NB_OP_##E] = {"nb_" #nm, nin, idx, fl, nb__shape_##nm, nb__fwd_##nm, nb__bwd_##nm},
+#include "autograd/ops.def"
+#undef NB_OP
+};
+
+_Static_assert(NB_OP__COUNT == sizeof nb__ops / sizeof nb__ops[0], "op table size");
+
+static nb_node *g_tape;  /* newest node */
+static int g_no_grad;
+
+void nb__tape_clear(void) { g_tape = NULL; }
+
+void nb_no_grad_begin(void) { g_no_grad++; }
+void nb_no_grad_end(void) {
+    if (g_no_grad > 0) g_no_grad--;
+}
+bool nb_grad_enabled(void) { return g_no_grad == 0; }
+
+nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
+    const nb_op_def *def = &nb__ops[op];
+    for (int i = 0; i < n_in; i++) {
+        bool optional = (def->flags & NB_OPF_OPTIONAL_LAST) && i == n_in - 1;
+        if (!in[i]) {
+            if (optional) continue;
+            nb__err(NB_ERR_ARG, "%s: input %d is NULL", def->name, i);
+            return NULL;
+        }
+        nb_dtype want = (def->index_mask >> i) & 1u ? NB_I64 : NB_F32;
+        if (in[i]->dtype != want) {
+            nb__err(NB_ERR_DTYPE, "%s: input %d must be a %s tensor, got %s", def->name, i,
+                    want == NB_F32 ? "float" : "int64 index",
+                    in[i]->dtype == NB_F32 ? "float" : "int64 index");
+            return NULL;
+        }
+    }
+    nb_node *n = nb__arena_calloc(sizeof *n);
+    nb_tensor **ins = nb__arena_alloc((size_t)(n_in ? n_in : 1) * sizeof *ins);
+    nb_tensor *out = nb__arena_calloc(sizeof *out);
+    if (!n || !ins || !out) return NULL;
+    for (int i = 0; i < n_in; i++) {
+        ins[i] = in[i];
+        if ((def->flags & NB_OPF_CONTIG) && in[i] && in[i]->dtype == NB_F32 &&
+            !nb_tensor_is_contiguous(in[i])) {
+            ins[i] = nb_contiguous(in[i]);
+            if (!ins[i]) return NULL;
+        }
+    }
+    n->op = op;
+    n->n_in = n_in;
+    n->in = ins;
+    n->out = out;
+    if (a) n->a = *a;
+    out->dtype = NB_F32;
+    out->owner = NB_OWN_ARENA;
+    if (def->shape(n, out) != NB_OK) return NULL;
+    if (!(def->flags & NB_OPF_VIEW)) {
+        nb__set_contiguous(out);
+        out->data = nb__arena_alloc((size_t)out->numel * sizeof(float));
+        if (!out->data) return NULL;
+    } else {
+        int64_t s = 1;
+        for (int i = 0; i < out->ndim; i++) s *= out->shape[i];
+        out->numel = s;
+    }
+    def->forward(n);
+    bool needs = false;
+    for (int i = 0; i < n_in; i++) needs |= ins[i] && ins[i]->requires_grad;
+    if (needs && g_no_grad == 0) {
+        out->requires_grad = true;
+        out->node = n;
+        n->prev = g_tape;
+        g_tape = n;
+    }
+    return out;
+}
+
+nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
+    if (!out) return nb__err(NB_ERR_ARG, "nb_backward: tensor is NULL");
+    if (!out->requires_grad)
+        return nb__err(NB_ERR_STATE,
+                       "nb_backward: the tensor does not require a gradient (no input of the "
+                       "ops that made it requires one, or it was made in no-grad mode)");
+    if (!out->node) {
+        /* A leaf: its gradient is the seed. */
+        for (int64_t i = 0; i < out->numel; i++) out->grad[i] += gout[i];
+        return NB_OK;
+    }
+    /* Gradients of intermediate results are fresh for each backward; leaves accumulate. */
+    for (nb_node *n = out->node; n; n = n->prev)
+        if (n->out->grad) memset(n->out->grad, 0, (size_t)n->out->numel * sizeof(float));
+    float *g = nb__grad(out);
+    if (!g) return NB_ERR_MEM;
+    memcpy(g, gout, (size_t)out->numel * sizeof(float));
+    for (nb_node *n = out->node; n; n = n->prev)
+        if (n->out->grad) nb__ops[n->op].backward(n);
+    return NB_OK;
+}
+
+nb_status nb_backward(nb_tensor *loss) {
+    if (!loss) return nb__err(NB_ERR_ARG, "nb_backward: loss is NULL");
+    if (loss->numel != 1)
+        return nb__err(NB_ERR_SHAPE,
+                       "nb_backward: the loss must have one element, got shape %s (reduce it "
+                       "with nb_sum or nb_mean first)",
+                       NB_SHAPE_STR(loss));
+    const float one = 1.0f;
+    return nb__backward_seeded(loss, &one);
+}

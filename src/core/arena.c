@@ -1,0 +1,118 @@
+/* The step arena: every op result, gradient buffer and tape node of one training step comes
+ * from here and is released at once by nb_step_reset. Chunks grow to fit; at reset, several
+ * chunks are merged into one of the total size, so a repeated step stops calling malloc. */
+#include "internal.h"
+
+#define NB_ALIGN 64
+#define NB_FIRST_CHUNK (1u << 20)
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t cap, used;
+    unsigned char *mem;
+} chunk;
+
+static chunk *g_head;      /* chunk being filled; older chunks follow via next */
+static size_t g_mallocs;
+
+static chunk *chunk_new(size_t cap) {
+    chunk *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    c->mem = aligned_alloc(NB_ALIGN, (cap + NB_ALIGN - 1) / NB_ALIGN * NB_ALIGN);
+    if (!c->mem) {
+        free(c);
+        return NULL;
+    }
+    c->cap = cap;
+    c->used = 0;
+    c->next = NULL;
+    g_mallocs++;
+    return c;
+}
+
+void *nb__arena_alloc(size_t bytes) {
+    size_t need = (bytes + NB_ALIGN - 1) / NB_ALIGN * NB_ALIGN;
+    if (need == 0) need = NB_ALIGN;
+    if (!g_head || g_head->cap - g_head->used < need) {
+        size_t cap = g_head ? g_head->cap * 2 : NB_FIRST_CHUNK;
+        if (cap < need) cap = need;
+        chunk *c = chunk_new(cap);
+        if (!c) {
+            nb__err(NB_ERR_MEM, "out of memory: the step arena could not grow by %zu bytes",
+                    cap);
+            return NULL;
+        }
+        c->next = g_head;
+        g_head = c;
+    }
+    void *p = g_head->mem + g_head->used;
+    g_head->used += need;
+    return p;
+}
+
+void *nb__arena_calloc(size_t bytes) {
+    void *p = nb__arena_alloc(bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+void nb__tape_clear(void); /* autograd/tape.c */
+
+void nb_step_reset(void) {
+    nb__tape_clear();
+    if (!g_head) return;
+    if (g_head->next) {
+        size_t total = 0;
+        for (chunk *c = g_head; c;) {
+            chunk *n = c->next;
+            total += c->cap;
+            free(c->mem);
+            free(c);
+            c = n;
+        }
+        g_head = chunk_new(total);
+        /* If the merged chunk cannot be had, the next alloc starts small again. */
+    } else {
+        g_head->used = 0;
+    }
+}
+
+size_t nb_arena_capacity(void) {
+    size_t total = 0;
+    for (chunk *c = g_head; c; c = c->next) total += c->cap;
+    return total;
+}
+
+size_t nb_arena_mallocs(void) { return g_mallocs; }
+
+nb_tensor *nb__arena_tensor(nb_dtype dt, int ndim, const int64_t *shape) {
+    nb_tensor *t = nb__arena_calloc(sizeof *t);
+    if (!t) return NULL;
+    t->ndim = ndim;
+    t->dtype = dt;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    nb__set_contiguous(t);
+    t->owner = NB_OWN_ARENA;
+    t->data = nb__arena_alloc((size_t)t->numel * (dt == NB_F32 ? sizeof(float) : sizeof(int64_t)));
+    if (!t->data) return NULL;
+    return t;
+}
+
+nb_tensor *nb__arena_view(const nb_tensor *base, void *data) {
+    nb_tensor *t = nb__arena_calloc(sizeof *t);
+    if (!t) return NULL;
+    *t = *base;
+    t->data = data;
+    t->grad = NULL;
+    t->node = NULL;
+    t->requires_grad = false;
+    t->is_leaf = false;
+    t->owns_data = false;
+    t->owner = NB_OWN_ARENA;
+    return t;
+}
+
+float *nb__grad(nb_tensor *t) {
+    if (!t->grad) t->grad = nb__arena_calloc((size_t)t->numel * sizeof(float));
+    return t->grad;
+}

@@ -1,0 +1,86 @@
+/* nabla internals shared across modules (prefix nb__). Not installed. */
+#ifndef NB_INTERNAL_H
+#define NB_INTERNAL_H
+
+#include "nabla/nabla.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Aborts on an internal invariant that no user input can reach. */
+#define NB_ASSERT(cond)                                                                     \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "nabla: internal error at %s:%d: %s\n", __FILE__, __LINE__,    \
+                    #cond);                                                                 \
+            abort();                                                                        \
+        }                                                                                   \
+    } while (0)
+
+/* ---- errors (core/error.c) --------------------------------------------------------------- */
+/* Sets the thread-local message and returns s, so callers can `return nb__err(...)`. */
+nb_status nb__err(nb_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes "(2,3,4)" into buf. */
+const char *nb__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
+#define NB_SHAPE_STR(t) nb__shape_str((char[96]){0}, 96, (t)->ndim, (t)->shape)
+
+/* ---- tensors (core/tensor.c) ------------------------------------------------------------- */
+typedef enum nb__owner { NB_OWN_HEAP, NB_OWN_ARENA, NB_OWN_PARAM } nb__owner;
+
+struct nb_node;
+
+struct nb_tensor {
+    int ndim;
+    nb_dtype dtype;
+    int64_t shape[NB_MAX_DIMS];
+    int64_t stride[NB_MAX_DIMS]; /* in elements; 0 on broadcast axes of views */
+    int64_t numel;
+    void *data;                  /* first element (float* or int64_t*) */
+    float *grad;                 /* contiguous, same shape; NULL until needed */
+    bool requires_grad;
+    bool is_leaf;                /* heap or param tensor: backward accumulates into it */
+    nb__owner owner;
+    bool owns_data;              /* heap tensor that malloc'ed data */
+    struct nb_node *node;        /* the tape node that produced it, or NULL */
+};
+
+#define NB_F(t) ((float *)(t)->data)
+#define NB_I(t) ((int64_t *)(t)->data)
+
+/* Fills strides for a contiguous row-major layout and numel. */
+void nb__set_contiguous(nb_tensor *t);
+bool nb__same_shape(const nb_tensor *a, const nb_tensor *b);
+/* Validates a shape from the user: ndim range, sizes >= 0, no overflow of numel. */
+nb_status nb__check_shape(const char *fn, int ndim, const int64_t *shape);
+/* Normalizes a possibly negative axis; returns -1 (and sets the error) when out of range. */
+int nb__axis(const char *fn, int axis, int ndim);
+
+/* ---- arena (core/arena.c) ----------------------------------------------------------------- */
+/* Bump allocation, 64-byte aligned, zeroed or not. Returns NULL (with error) only when the
+ * system is out of memory. */
+void *nb__arena_alloc(size_t bytes);
+void *nb__arena_calloc(size_t bytes);
+/* A new arena tensor (struct and data in the arena), contiguous, data NOT zeroed. */
+nb_tensor *nb__arena_tensor(nb_dtype dt, int ndim, const int64_t *shape);
+/* A new arena tensor struct that shares `data` (views). */
+nb_tensor *nb__arena_view(const nb_tensor *base, void *data);
+/* Gradient buffer of t, allocated zeroed in the arena when missing. */
+float *nb__grad(nb_tensor *t);
+
+/* ---- threads and RNG (core/settings.c) ---------------------------------------------------- */
+int nb__threads(void);
+
+/* ---- strided iteration (core/strided.c) --------------------------------------------------- */
+/* dst[contiguous i] = src[strided], over shape. */
+void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *shape,
+                      const int64_t *src_stride);
+/* dst[strided] += src[contiguous i], over shape (dst strides may be 0: sums, serial order). */
+void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, int ndim,
+                     const int64_t *shape);
+/* Contiguous float data of t: t's own data when contiguous, otherwise a copy in the arena. */
+const float *nb__contig_data(const nb_tensor *t);
+/* Row-major strides of a contiguous shape. */
+void nb__contig_strides(int ndim, const int64_t *shape, int64_t *stride);
+
+#endif

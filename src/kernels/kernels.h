@@ -1,0 +1,83 @@
+/* nabla: compute kernels on plain float arrays. No autodiff, no tensors, no errors:
+ * callers (src/ops/) have checked every shape before calling. Each optimized kernel keeps a
+ * naive twin (suffix _naive) that tests compare it with on odd sizes.
+ *
+ * Conventions: row-major, contiguous buffers; shapes in comments use N batch, C channels,
+ * H, W spatial, K classes. "+=" kernels accumulate into their output (backward passes);
+ * the others overwrite it.
+ *
+ * This header is the seam where another backend (CUDA) can be added: only src/ops/ calls it. */
+#ifndef NB_KERNELS_H
+#define NB_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- GEMM (gemm.c) ------------------------------------------------------------------------ */
+/* C(M,N) = alpha * op(A) op(B) + beta * C, op(X) = X or X^T. lda/ldb/ldc are row strides of the
+ * stored (untransposed) matrices, as in CBLAS row-major. */
+void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+              int64_t ldc);
+void nb__gemm_naive(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                    float *C, int64_t ldc);
+
+/* ---- 2-D convolution (conv.c) ------------------------------------------------------------- */
+/* Geometry of y = conv2d(x, w, b):
+ *   x (N, C, H, W), w (O, C/groups, KH, KW), b (O) or NULL, y (N, O, OH, OW),
+ *   OH = (H + 2*PH - DH*(KH-1) - 1) / SH + 1, same for OW. Padding is zeros.
+ * conv_transpose2d reuses these kernels with the roles of x and y swapped (see ops/conv.c). */
+typedef struct nb__conv_geom {
+    int64_t N, C, H, W;   /* input */
+    int64_t O, KH, KW;    /* output channels, kernel size */
+    int64_t SH, SW, PH, PW, DH, DW, groups;
+    int64_t OH, OW;       /* output size, filled by nb__conv_geom_finish */
+} nb__conv_geom;
+
+/* Computes OH, OW; returns 0, or -1 when the output would be empty (caller reports the error). */
+int nb__conv_geom_finish(nb__conv_geom *g);
+/* Floats of scratch space the fast kernels below need (the im2col buffer of one sample). */
+size_t nb__conv_workspace(const nb__conv_geom *g);
+
+/* im2col for one sample and one channel range: x (C, H, W) -> col (C*KH*KW, OH*OW). */
+void nb__im2col(const nb__conv_geom *g, const float *x, int64_t C, float *col);
+/* col2im, accumulating: x (C, H, W) += scatter of col (C*KH*KW, OH*OW). */
+void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x);
+
+/* y = conv(x, w) + b (overwrites y). ws: nb__conv_workspace(g) floats. */
+void nb__conv2d_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
+                    float *y, float *ws);
+/* gx += conv2d input gradient from gy (N, O, OH, OW). */
+void nb__conv2d_bwd_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
+                         float *ws);
+/* gw += weight gradient, gb += bias gradient (gb may be NULL). */
+void nb__conv2d_bwd_weight(const nb__conv_geom *g, const float *x, const float *gy, float *gw,
+                           float *gb, float *ws);
+/* Naive twins: direct loops, same contracts, no workspace. */
+void nb__conv2d_fwd_naive(const nb__conv_geom *g, const float *x, const float *w,
+                          const float *b, float *y);
+void nb__conv2d_bwd_data_naive(const nb__conv_geom *g, const float *w, const float *gy,
+                               float *gx);
+void nb__conv2d_bwd_weight_naive(const nb__conv_geom *g, const float *x, const float *gy,
+                                 float *gw, float *gb);
+
+/* ---- 2-D pooling (pool.c) ----------------------------------------------------------------- */
+/* x (N, C, H, W) -> y (N, C, OH, OW) with the conv geometry above (O = C, groups unused,
+ * DH = DW = 1 for average pooling). Max pooling pads with -inf and records in idx the flat
+ * index (h*W + w) within the input plane of each maximum (the first one on ties), as PyTorch.
+ * Average pooling counts padded zeros in the divisor (PyTorch's count_include_pad=True). */
+void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t *idx);
+void nb__maxpool2d_bwd(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx);
+void nb__avgpool2d_fwd(const nb__conv_geom *g, const float *x, float *y);
+void nb__avgpool2d_bwd(const nb__conv_geom *g, const float *gy, float *gx);
+
+/* ---- softmax over the middle axis of (outer, K, inner) (softmax.c) ------------------------ */
+void nb__softmax_fwd(const float *x, float *y, int64_t outer, int64_t K, int64_t inner, int log);
+/* gx += backward of softmax (log=0) or log_softmax (log=1) given its output y and gy. */
+void nb__softmax_bwd(const float *y, const float *gy, float *gx, int64_t outer, int64_t K,
+                     int64_t inner, int log);
+void nb__softmax_fwd_naive(const float *x, float *y, int64_t outer, int64_t K, int64_t inner,
+                           int log);
+
+#endif

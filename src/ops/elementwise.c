@@ -1,0 +1,229 @@
+/* Elementwise ops: binary with NumPy broadcasting (add, sub, mul, div) and unary maps. */
+#include "autograd/op.h"
+
+#include <math.h>
+
+/* ---- binary with broadcasting ---------------------------------------------------------- */
+
+/* Strides of input t read in the output's index space: 0 on broadcast axes. With contig=1,
+ * the strides of t's contiguous gradient buffer instead of t's own (view) strides. */
+static void bcast_strides(const nb_tensor *t, const nb_tensor *out, int contig, int64_t *st) {
+    int64_t cs[NB_MAX_DIMS];
+    nb__contig_strides(t->ndim, t->shape, cs);
+    int off = out->ndim - t->ndim;
+    for (int d = 0; d < out->ndim; d++) {
+        int td = d - off;
+        if (td < 0 || t->shape[td] == 1)
+            st[d] = 0;
+        else
+            st[d] = contig ? cs[td] : t->stride[td];
+    }
+}
+
+static nb_status bin_shape(nb_node *n, nb_tensor *out) {
+    const nb_tensor *a = n->in[0], *b = n->in[1];
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    out->ndim = nd;
+    for (int d = 0; d < nd; d++) {
+        int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
+        int64_t sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
+        if (sa != sb && sa != 1 && sb != 1)
+            return nb__err(NB_ERR_SHAPE, "%s: shapes %s and %s do not broadcast (axis %d: %lld vs %lld)",
+                           NB_OPNAME(n), NB_SHAPE_STR(a), NB_SHAPE_STR(b), d, (long long)sa,
+                           (long long)sb);
+        out->shape[d] = sa == 1 ? sb : sa;
+    }
+    return NB_OK;
+}
+nb_status nb__shape_add(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
+nb_status nb__shape_sub(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
+nb_status nb__shape_mul(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
+nb_status nb__shape_div(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
+
+enum { B_ADD, B_SUB, B_MUL, B_DIV };
+
+static inline float bin_apply(int k, float x, float y) {
+    switch (k) {
+    case B_ADD: return x + y;
+    case B_SUB: return x - y;
+    case B_MUL: return x * y;
+    default: return x / y;
+    }
+}
+
+static void bin_fwd(nb_node *n, int k) {
+    nb_tensor *a = n->in[0], *b = n->in[1], *o = n->out;
+    const float *pa = NB_F(a), *pb = NB_F(b);
+    float *po = NB_F(o);
+    int64_t N = o->numel;
+    if (nb__same_shape(a, b) && nb_tensor_is_contiguous(a) && nb_tensor_is_contiguous(b)) {
+#pragma omp parallel for schedule(static) if (N > 32768)
+        for (int64_t i = 0; i < N; i++) po[i] = bin_apply(k, pa[i], pb[i]);
+        return;
+    }
+    int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS];
+    bcast_strides(a, o, 0, sa);
+    bcast_strides(b, o, 0, sb);
+    int nd = o->ndim;
+    int64_t inner = nd ? o->shape[nd - 1] : 1, ia = nd ? sa[nd - 1] : 0, ib = nd ? sb[nd - 1] : 0;
+    int64_t rows = inner ? N / inner : 0;
+#pragma omp parallel for schedule(static) if (N > 32768)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t rem = r, offa = 0, offb = 0;
+        for (int d = nd - 2; d >= 0; d--) {
+            int64_t i = rem % o->shape[d];
+            rem /= o->shape[d];
+            offa += i * sa[d];
+            offb += i * sb[d];
+        }
+        float *y = po + r * inner;
+        for (int64_t j = 0; j < inner; j++) y[j] = bin_apply(k, pa[offa + j * ia], pb[offb + j * ib]);
+    }
+}
+
+/* g_in += reduce(g) over the axes where `in` was broadcast. */
+static void bcast_accum(nb_tensor *in, const nb_tensor *o, const float *g) {
+    int64_t st[NB_MAX_DIMS];
+    bcast_strides(in, o, 1, st);
+    nb__strided_add(nb__grad(in), st, g, o->ndim, o->shape);
+}
+
+/* Gradient scratch in the output's shape. */
+static float *scratch(const nb_tensor *o) { return nb__arena_alloc((size_t)o->numel * sizeof(float)); }
+
+/* Value of input t at each output position, in a contiguous buffer. */
+static float *expand(const nb_tensor *t, const nb_tensor *o) {
+    int64_t st[NB_MAX_DIMS];
+    bcast_strides(t, o, 0, st);
+    float *buf = scratch(o);
+    nb__strided_copy(buf, NB_F(t), o->ndim, o->shape, st);
+    return buf;
+}
+
+void nb__fwd_add(nb_node *n) { bin_fwd(n, B_ADD); }
+void nb__fwd_sub(nb_node *n) { bin_fwd(n, B_SUB); }
+void nb__fwd_mul(nb_node *n) { bin_fwd(n, B_MUL); }
+void nb__fwd_div(nb_node *n) { bin_fwd(n, B_DIV); }
+
+void nb__bwd_add(nb_node *n) {
+    for (int i = 0; i < 2; i++)
+        if (n->in[i]->requires_grad) bcast_accum(n->in[i], n->out, n->out->grad);
+}
+
+void nb__bwd_sub(nb_node *n) {
+    const nb_tensor *o = n->out;
+    if (n->in[0]->requires_grad) bcast_accum(n->in[0], o, o->grad);
+    if (n->in[1]->requires_grad) {
+        float *g = scratch(o);
+        for (int64_t i = 0; i < o->numel; i++) g[i] = -o->grad[i];
+        bcast_accum(n->in[1], o, g);
+    }
+}
+
+void nb__bwd_mul(nb_node *n) {
+    const nb_tensor *o = n->out;
+    for (int i = 0; i < 2; i++) {
+        if (!n->in[i]->requires_grad) continue;
+        float *g = expand(n->in[1 - i], o);
+        for (int64_t j = 0; j < o->numel; j++) g[j] *= o->grad[j];
+        bcast_accum(n->in[i], o, g);
+    }
+}
+
+void nb__bwd_div(nb_node *n) {
+    const nb_tensor *o = n->out;
+    float *b = expand(n->in[1], o);
+    if (n->in[0]->requires_grad) {
+        float *g = scratch(o);
+        for (int64_t j = 0; j < o->numel; j++) g[j] = o->grad[j] / b[j];
+        bcast_accum(n->in[0], o, g);
+    }
+    if (n->in[1]->requires_grad) {
+        /* d(a/b)/db = -(a/b)/b = -y/b */
+        float *g = scratch(o);
+        for (int64_t j = 0; j < o->numel; j++) g[j] = -o->grad[j] * NB_F(o)[j] / b[j];
+        bcast_accum(n->in[1], o, g);
+    }
+}
+
+/* ---- unary maps ------------------------------------------------------------------------- */
+/* Each unary op: y = F(x, c) and dy/dx = D(x, y, c), with c = the op's float attribute. */
+#define NB_SQRT1_2 0.70710678118654752440
+#define NB_INV_SQRT_2PI 0.39894228040143267794
+
+#define UNARY(name, F, D)                                                                  \
+    nb_status nb__shape_##name(nb_node *n, nb_tensor *out) {                               \
+        out->ndim = n->in[0]->ndim;                                                        \
+        memcpy(out->shape, n->in[0]->shape, sizeof out->shape);                            \
+        return NB_OK;                                                                      \
+    }                                                                                      \
+    void nb__fwd_##name(nb_node *n) {                                                      \
+        const float *xs = NB_F(n->in[0]);                                                  \
+        float *ys = NB_F(n->out);                                                          \
+        const float c = n->a.f[0];                                                         \
+        (void)c;                                                                           \
+        int64_t N = n->out->numel;                                                         \
+        _Pragma("omp parallel for schedule(static) if (N > 32768)")                        \
+        for (int64_t i = 0; i < N; i++) {                                                  \
+            const float x = xs[i];                                                         \
+            ys[i] = (F);                                                                   \
+        }                                                                                  \
+    }                                                                                      \
+    void nb__bwd_##name(nb_node *n) {                                                      \
+        const float *xs = NB_F(n->in[0]), *ys = NB_F(n->out), *gy = n->out->grad;          \
+        float *gx = nb__grad(n->in[0]);                                                    \
+        const float c = n->a.f[0];                                                         \
+        (void)c;                                                                           \
+        int64_t N = n->out->numel;                                                         \
+        _Pragma("omp parallel for schedule(static) if (N > 32768)")                        \
+        for (int64_t i = 0; i < N; i++) {                                                  \
+            const float x = xs[i], y = ys[i];                                              \
+            (void)x;                                                                       \
+            (void)y;                                                                       \
+            gx[i] += gy[i] * (D);                                                          \
+        }                                                                                  \
+    }
+
+UNARY(scale, x * c, c)
+UNARY(add_scalar, x + c, 1.0f)
+UNARY(neg, -x, -1.0f)
+UNARY(exp, expf(x), y)
+UNARY(log, logf(x), 1.0f / x)
+UNARY(sqrt, sqrtf(x), 0.5f / y)
+UNARY(pow, powf(x, c), c * powf(x, c - 1.0f))
+UNARY(abs, fabsf(x), (x > 0.0f) - (x < 0.0f))
+UNARY(relu, x > 0.0f ? x : 0.0f, x > 0.0f ? 1.0f : 0.0f)
+UNARY(leaky_relu, x > 0.0f ? x : c * x, x > 0.0f ? 1.0f : c)
+UNARY(sigmoid, 1.0f / (1.0f + expf(-x)), y * (1.0f - y))
+UNARY(tanh, tanhf(x), 1.0f - y * y)
+UNARY(gelu, (float)(0.5 * x * (1.0 + erf(x * NB_SQRT1_2))),
+      (float)(0.5 * (1.0 + erf(x * NB_SQRT1_2)) + x * NB_INV_SQRT_2PI * exp(-0.5 * x * x)))
+
+/* ---- public builders -------------------------------------------------------------------- */
+static nb_tensor *bin(nb_op op, nb_tensor *a, nb_tensor *b) {
+    nb_tensor *in[2] = {a, b};
+    return nb__apply(op, in, 2, NULL);
+}
+static nb_tensor *un(nb_op op, nb_tensor *x, float c) {
+    nb_attrs at = {0};
+    at.f[0] = c;
+    return nb__apply(op, &x, 1, &at);
+}
+
+nb_tensor *nb_add(nb_tensor *a, nb_tensor *b) { return bin(NB_OP_ADD, a, b); }
+nb_tensor *nb_sub(nb_tensor *a, nb_tensor *b) { return bin(NB_OP_SUB, a, b); }
+nb_tensor *nb_mul(nb_tensor *a, nb_tensor *b) { return bin(NB_OP_MUL, a, b); }
+nb_tensor *nb_div(nb_tensor *a, nb_tensor *b) { return bin(NB_OP_DIV, a, b); }
+nb_tensor *nb_scale(nb_tensor *x, float c) { return un(NB_OP_SCALE, x, c); }
+nb_tensor *nb_add_scalar(nb_tensor *x, float c) { return un(NB_OP_ADD_SCALAR, x, c); }
+nb_tensor *nb_neg(nb_tensor *x) { return un(NB_OP_NEG, x, 0); }
+nb_tensor *nb_exp(nb_tensor *x) { return un(NB_OP_EXP, x, 0); }
+nb_tensor *nb_log(nb_tensor *x) { return un(NB_OP_LOG, x, 0); }
+nb_tensor *nb_sqrt(nb_tensor *x) { return un(NB_OP_SQRT, x, 0); }
+nb_tensor *nb_pow(nb_tensor *x, float p) { return un(NB_OP_POW, x, p); }
+nb_tensor *nb_abs(nb_tensor *x) { return un(NB_OP_ABS, x, 0); }
+nb_tensor *nb_relu(nb_tensor *x) { return un(NB_OP_RELU, x, 0); }
+nb_tensor *nb_leaky_relu(nb_tensor *x, float slope) { return un(NB_OP_LEAKY_RELU, x, slope); }
+nb_tensor *nb_sigmoid(nb_tensor *x) { return un(NB_OP_SIGMOID, x, 0); }
+nb_tensor *nb_tanh(nb_tensor *x) { return un(NB_OP_TANH, x, 0); }
+nb_tensor *nb_gelu(nb_tensor *x) { return un(NB_OP_GELU, x, 0); }

@@ -1,0 +1,110 @@
+/* Matrix product through the GEMM kernel. Transposed views are passed to GEMM as transposed
+ * operands instead of being copied. */
+#include "autograd/op.h"
+#include "kernels/kernels.h"
+
+/* attrs: i[0] batch count (1 = plain or shared-matrix), i[1..3] M, K, N, i[4..5] transpose
+ * flags of a and b, i[6..7] their leading dimensions; aux: the two float* operands used. */
+
+/* True when the axes before the last two are laid out contiguously around the matrices. */
+static bool batch_contig(const nb_tensor *t) {
+    int64_t s = t->shape[t->ndim - 1] * t->shape[t->ndim - 2];
+    for (int d = t->ndim - 3; d >= 0; d--) {
+        if (t->shape[d] != 1 && t->stride[d] != s) return false;
+        s *= t->shape[d];
+    }
+    return true;
+}
+
+/* Operand pointer, transpose flag and leading dimension for GEMM; copies only when the view
+ * is neither row- nor column-major. allow_trans=0 forces a row-major operand. */
+static const float *operand(const nb_tensor *t, bool allow_trans, int64_t *trans, int64_t *ld) {
+    int64_t r = t->shape[t->ndim - 2], c = t->shape[t->ndim - 1];
+    const int64_t *st = t->stride + t->ndim - 2;
+    if (batch_contig(t)) {
+        if ((st[1] == 1 || c == 1) && (st[0] == c || r == 1)) {
+            *trans = 0;
+            *ld = c;
+            return NB_F(t);
+        }
+        if (allow_trans && (st[0] == 1 || r == 1) && (st[1] == r || c == 1)) {
+            *trans = 1;
+            *ld = r;
+            return NB_F(t);
+        }
+    }
+    *trans = 0;
+    *ld = c;
+    return nb__contig_data(t);
+}
+
+nb_status nb__shape_matmul(nb_node *n, nb_tensor *out) {
+    const nb_tensor *a = n->in[0], *b = n->in[1];
+    if (a->ndim < 2 || b->ndim < 2)
+        return nb__err(NB_ERR_SHAPE, "nb_matmul: %s x %s: both inputs need at least 2 axes",
+                       NB_SHAPE_STR(a), NB_SHAPE_STR(b));
+    int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1];
+    int64_t K2 = b->shape[b->ndim - 2], N = b->shape[b->ndim - 1];
+    if (K != K2)
+        return nb__err(NB_ERR_SHAPE, "nb_matmul: %s x %s: inner sizes %lld != %lld",
+                       NB_SHAPE_STR(a), NB_SHAPE_STR(b), (long long)K, (long long)K2);
+    int64_t batch = 1;
+    if (b->ndim > 2) {
+        bool ok = a->ndim == b->ndim;
+        for (int d = 0; ok && d < a->ndim - 2; d++) ok = a->shape[d] == b->shape[d];
+        if (!ok)
+            return nb__err(NB_ERR_SHAPE,
+                           "nb_matmul: %s x %s: batch axes must be equal (or b 2-d, shared)",
+                           NB_SHAPE_STR(a), NB_SHAPE_STR(b));
+        for (int d = 0; d < a->ndim - 2; d++) batch *= a->shape[d];
+    }
+    out->ndim = a->ndim;
+    memcpy(out->shape, a->shape, sizeof out->shape);
+    out->shape[a->ndim - 1] = N;
+    n->a.i[0] = batch;
+    n->a.i[2] = K;
+    n->a.i[3] = N;
+    /* With a shared b, the batch folds into M: one GEMM of (batch*M, K) x (K, N). */
+    int64_t rows = 1;
+    for (int d = 0; d < a->ndim - 1; d++) rows *= a->shape[d];
+    n->a.i[1] = batch == 1 ? rows : M;
+    return NB_OK;
+}
+
+void nb__fwd_matmul(nb_node *n) {
+    const nb_tensor *a = n->in[0], *b = n->in[1];
+    int64_t batch = n->a.i[0], M = n->a.i[1], K = n->a.i[2], N = n->a.i[3];
+    const float **ops = nb__arena_alloc(2 * sizeof *ops);
+    /* A folded batch (shared b) needs a row-major a. */
+    ops[0] = operand(a, a->ndim == 2 || batch > 1, &n->a.i[4], &n->a.i[6]);
+    ops[1] = operand(b, true, &n->a.i[5], &n->a.i[7]);
+    n->a.aux = ops;
+    float *y = NB_F(n->out);
+    for (int64_t p = 0; p < batch; p++)
+        nb__gemm((int)n->a.i[4], (int)n->a.i[5], M, N, K, 1.0f, ops[0] + p * M * K, n->a.i[6],
+                 ops[1] + p * K * N, n->a.i[7], 0.0f, y + p * M * N, N);
+}
+
+void nb__bwd_matmul(nb_node *n) {
+    nb_tensor *a = n->in[0], *b = n->in[1];
+    int64_t batch = n->a.i[0], M = n->a.i[1], K = n->a.i[2], N = n->a.i[3];
+    int ta = (int)n->a.i[4], tb = (int)n->a.i[5];
+    const float **ops = n->a.aux;
+    const float *gy = n->out->grad;
+    for (int64_t p = 0; p < batch; p++) {
+        const float *g = gy + p * M * N;
+        /* dA (M,K) += dY (M,N) op(B)^T */
+        if (a->requires_grad)
+            nb__gemm(0, !tb, M, K, N, 1.0f, g, N, ops[1] + p * K * N, n->a.i[7], 1.0f,
+                     nb__grad(a) + p * M * K, K);
+        /* dB (K,N) += op(A)^T dY */
+        if (b->requires_grad)
+            nb__gemm(!ta, 0, K, N, M, 1.0f, ops[0] + p * M * K, n->a.i[6], g, N, 1.0f,
+                     nb__grad(b) + p * K * N, N);
+    }
+}
+
+nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b) {
+    nb_tensor *in[2] = {a, b};
+    return nb__apply(NB_OP_MATMUL, in, 2, NULL);
+}

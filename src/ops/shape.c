@@ -1,0 +1,282 @@
+/* Shape ops: reshape, permute, slice and broadcast are views that share the input's storage;
+ * contiguous and concat copy. Gradients are always contiguous in the tensor's own logical
+ * order, so a view's backward adds the output gradient through the view's index mapping. */
+#include "autograd/op.h"
+
+static void copy_shape(nb_tensor *out, const nb_tensor *in) {
+    out->ndim = in->ndim;
+    memcpy(out->shape, in->shape, sizeof out->shape);
+}
+
+static void flat_add(float *dst, const float *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* ---- reshape: attrs i[0..ndim-1] the shape (one may be -1), i[15] ndim ------------------ */
+nb_status nb__shape_reshape(nb_node *n, nb_tensor *out) {
+    const nb_tensor *x = n->in[0];
+    int nd = (int)n->a.i[15], infer = -1;
+    if (nd < 0 || nd > NB_MAX_DIMS)
+        return nb__err(NB_ERR_ARG, "nb_reshape: ndim %d out of range 0..%d", nd, NB_MAX_DIMS);
+    int64_t known = 1;
+    for (int d = 0; d < nd; d++) {
+        int64_t s = n->a.i[d];
+        if (s == -1 && infer < 0) {
+            infer = d;
+            continue;
+        }
+        if (s < 0) return nb__err(NB_ERR_ARG, "nb_reshape: bad size %lld at axis %d", (long long)s, d);
+        known *= s;
+    }
+    out->ndim = nd;
+    for (int d = 0; d < nd; d++) out->shape[d] = n->a.i[d];
+    if (infer >= 0) {
+        if (known == 0 || x->numel % known)
+            return nb__err(NB_ERR_SHAPE, "nb_reshape: cannot infer axis %d reshaping %s (%lld elements)",
+                           infer, NB_SHAPE_STR(x), (long long)x->numel);
+        out->shape[infer] = x->numel / known;
+        known *= out->shape[infer];
+    }
+    if (known != x->numel)
+        return nb__err(NB_ERR_SHAPE, "nb_reshape: %s has %lld elements, shape %s has %lld",
+                       NB_SHAPE_STR(x), (long long)x->numel, NB_SHAPE_STR(out), (long long)known);
+    nb__contig_strides(nd, out->shape, out->stride);
+    out->data = x->data;
+    return NB_OK;
+}
+void nb__fwd_reshape(nb_node *n) { (void)n; }
+void nb__bwd_reshape(nb_node *n) { flat_add(nb__grad(n->in[0]), n->out->grad, n->out->numel); }
+
+/* ---- permute: attrs i[0..ndim-1] the permutation ---------------------------------------- */
+nb_status nb__shape_permute(nb_node *n, nb_tensor *out) {
+    const nb_tensor *x = n->in[0];
+    bool seen[NB_MAX_DIMS] = {0};
+    out->ndim = x->ndim;
+    for (int d = 0; d < x->ndim; d++) {
+        int64_t p = n->a.i[d];
+        if (p < 0 || p >= x->ndim || seen[p])
+            return nb__err(NB_ERR_ARG, "nb_permute: not a permutation of the %d axes of %s (entry %d is %lld)",
+                           x->ndim, NB_SHAPE_STR(x), d, (long long)p);
+        seen[p] = true;
+        out->shape[d] = x->shape[p];
+        out->stride[d] = x->stride[p];
+    }
+    out->data = x->data;
+    return NB_OK;
+}
+void nb__fwd_permute(nb_node *n) { (void)n; }
+void nb__bwd_permute(nb_node *n) {
+    nb_tensor *x = n->in[0];
+    int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS];
+    nb__contig_strides(x->ndim, x->shape, cs);
+    for (int d = 0; d < x->ndim; d++) st[d] = cs[n->a.i[d]];
+    nb__strided_add(nb__grad(x), st, n->out->grad, n->out->ndim, n->out->shape);
+}
+
+/* ---- slice: attrs i[0] axis, i[1] start, i[2] end, i[3] step (normalized in the builder) - */
+nb_status nb__shape_slice(nb_node *n, nb_tensor *out) {
+    const nb_tensor *x = n->in[0];
+    int ax = (int)n->a.i[0];
+    int64_t start = n->a.i[1], end = n->a.i[2], step = n->a.i[3];
+    copy_shape(out, x);
+    memcpy(out->stride, x->stride, sizeof out->stride);
+    out->shape[ax] = end > start ? (end - start + step - 1) / step : 0;
+    out->stride[ax] = x->stride[ax] * step;
+    out->data = NB_F(x) + start * x->stride[ax];
+    return NB_OK;
+}
+void nb__fwd_slice(nb_node *n) { (void)n; }
+void nb__bwd_slice(nb_node *n) {
+    nb_tensor *x = n->in[0];
+    int ax = (int)n->a.i[0];
+    int64_t st[NB_MAX_DIMS];
+    nb__contig_strides(x->ndim, x->shape, st);
+    float *g = nb__grad(x) + n->a.i[1] * st[ax];
+    st[ax] *= n->a.i[3];
+    nb__strided_add(g, st, n->out->grad, n->out->ndim, n->out->shape);
+}
+
+/* ---- broadcast_to: attrs i[0..ndim-1] the shape, i[15] ndim ----------------------------- */
+nb_status nb__shape_broadcast(nb_node *n, nb_tensor *out) {
+    const nb_tensor *x = n->in[0];
+    int nd = (int)n->a.i[15], off = nd - x->ndim;
+    if (nd > NB_MAX_DIMS || off < 0)
+        return nb__err(NB_ERR_SHAPE, "nb_broadcast_to: cannot broadcast %s to %d axes", NB_SHAPE_STR(x), nd);
+    out->ndim = nd;
+    for (int d = 0; d < nd; d++) {
+        out->shape[d] = n->a.i[d];
+        int xd = d - off;
+        if (xd >= 0 && x->shape[xd] != 1 && x->shape[xd] != out->shape[d])
+            return nb__err(NB_ERR_SHAPE, "nb_broadcast_to: cannot broadcast %s to %s (axis %d)",
+                           NB_SHAPE_STR(x), NB_SHAPE_STR(out), d);
+        if (out->shape[d] < 0) return nb__err(NB_ERR_ARG, "nb_broadcast_to: negative size");
+        out->stride[d] = xd >= 0 && x->shape[xd] != 1 ? x->stride[xd] : 0;
+    }
+    out->data = x->data;
+    return NB_OK;
+}
+void nb__fwd_broadcast(nb_node *n) { (void)n; }
+void nb__bwd_broadcast(nb_node *n) {
+    nb_tensor *x = n->in[0];
+    const nb_tensor *o = n->out;
+    int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS];
+    nb__contig_strides(x->ndim, x->shape, cs);
+    int off = o->ndim - x->ndim;
+    for (int d = 0; d < o->ndim; d++) {
+        int xd = d - off;
+        st[d] = xd >= 0 && x->shape[xd] != 1 ? cs[xd] : 0;
+    }
+    nb__strided_add(nb__grad(x), st, o->grad, o->ndim, o->shape);
+}
+
+/* ---- contiguous ------------------------------------------------------------------------ */
+nb_status nb__shape_contiguous(nb_node *n, nb_tensor *out) {
+    copy_shape(out, n->in[0]);
+    return NB_OK;
+}
+void nb__fwd_contiguous(nb_node *n) {
+    const nb_tensor *x = n->in[0];
+    nb__strided_copy(NB_F(n->out), NB_F(x), x->ndim, x->shape, x->stride);
+}
+void nb__bwd_contiguous(nb_node *n) { flat_add(nb__grad(n->in[0]), n->out->grad, n->out->numel); }
+
+/* ---- concat: attrs i[0] axis ------------------------------------------------------------ */
+nb_status nb__shape_concat(nb_node *n, nb_tensor *out) {
+    if (n->n_in < 1) return nb__err(NB_ERR_ARG, "nb_concat: no inputs");
+    const nb_tensor *x0 = n->in[0];
+    int ax = nb__axis("nb_concat", (int)n->a.i[0], x0->ndim);
+    if (ax < 0) return NB_ERR_ARG;
+    n->a.i[0] = ax;
+    copy_shape(out, x0);
+    out->shape[ax] = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const nb_tensor *x = n->in[k];
+        bool ok = x->ndim == x0->ndim;
+        for (int d = 0; ok && d < x0->ndim; d++) ok = d == ax || x->shape[d] == x0->shape[d];
+        if (!ok)
+            return nb__err(NB_ERR_SHAPE, "nb_concat: input %d has shape %s, input 0 has %s (they may differ only on axis %d)",
+                           k, NB_SHAPE_STR(x), NB_SHAPE_STR(x0), ax);
+        out->shape[ax] += x->shape[ax];
+    }
+    return NB_OK;
+}
+void nb__fwd_concat(nb_node *n) {
+    nb_tensor *o = n->out;
+    int ax = (int)n->a.i[0];
+    memset(o->data, 0, (size_t)o->numel * sizeof(float));
+    int64_t off = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        const nb_tensor *x = n->in[k];
+        nb__strided_add(NB_F(o) + off * o->stride[ax], o->stride, nb__contig_data(x), x->ndim, x->shape);
+        off += x->shape[ax];
+    }
+}
+void nb__bwd_concat(nb_node *n) {
+    const nb_tensor *o = n->out;
+    int ax = (int)n->a.i[0];
+    int64_t off = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        nb_tensor *x = n->in[k];
+        if (x->requires_grad) {
+            float *tmp = nb__arena_alloc((size_t)x->numel * sizeof(float));
+            nb__strided_copy(tmp, o->grad + off * o->stride[ax], x->ndim, x->shape, o->stride);
+            flat_add(nb__grad(x), tmp, x->numel);
+        }
+        off += x->shape[ax];
+    }
+}
+
+/* ---- public builders -------------------------------------------------------------------- */
+nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape) {
+    if (ndim < 0 || ndim > NB_MAX_DIMS || (ndim && !shape)) {
+        nb__err(NB_ERR_ARG, "nb_reshape: bad ndim %d or NULL shape", ndim);
+        return NULL;
+    }
+    nb_attrs a = {0};
+    for (int d = 0; d < ndim; d++) a.i[d] = shape[d];
+    a.i[15] = ndim;
+    return nb__apply(NB_OP_RESHAPE, &x, 1, &a);
+}
+
+nb_tensor *nb_permute(nb_tensor *x, const int *perm) {
+    if (!x || !perm) {
+        nb__err(NB_ERR_ARG, "nb_permute: %s is NULL", x ? "perm" : "input");
+        return NULL;
+    }
+    nb_attrs a = {0};
+    for (int d = 0; d < x->ndim; d++) a.i[d] = perm[d];
+    return nb__apply(NB_OP_PERMUTE, &x, 1, &a);
+}
+
+nb_tensor *nb_transpose(nb_tensor *x, int axis0, int axis1) {
+    if (!x) {
+        nb__err(NB_ERR_ARG, "nb_transpose: input is NULL");
+        return NULL;
+    }
+    int a0 = nb__axis("nb_transpose", axis0, x->ndim), a1 = nb__axis("nb_transpose", axis1, x->ndim);
+    if (a0 < 0 || a1 < 0) return NULL;
+    int perm[NB_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) perm[d] = d;
+    perm[a0] = a1;
+    perm[a1] = a0;
+    return nb_permute(x, perm);
+}
+
+nb_tensor *nb_slice(nb_tensor *x, int axis, int64_t start, int64_t end, int64_t step) {
+    if (!x) {
+        nb__err(NB_ERR_ARG, "nb_slice: input is NULL");
+        return NULL;
+    }
+    int ax = nb__axis("nb_slice", axis, x->ndim);
+    if (ax < 0) return NULL;
+    if (step < 1) {
+        nb__err(NB_ERR_ARG, "nb_slice: step must be >= 1, got %lld", (long long)step);
+        return NULL;
+    }
+    /* Python semantics: negative indices count from the end; out-of-range ones clamp. */
+    int64_t len = x->shape[ax];
+    if (start < 0) start += len;
+    if (end < 0) end += len;
+    start = start < 0 ? 0 : start > len ? len : start;
+    end = end < 0 ? 0 : end > len ? len : end;
+    nb_attrs a = {0};
+    a.i[0] = ax;
+    a.i[1] = start;
+    a.i[2] = end;
+    a.i[3] = step;
+    return nb__apply(NB_OP_SLICE, &x, 1, &a);
+}
+
+nb_tensor *nb_broadcast_to(nb_tensor *x, int ndim, const int64_t *shape) {
+    if (ndim < 0 || ndim > NB_MAX_DIMS || (ndim && !shape)) {
+        nb__err(NB_ERR_ARG, "nb_broadcast_to: bad ndim %d or NULL shape", ndim);
+        return NULL;
+    }
+    nb_attrs a = {0};
+    for (int d = 0; d < ndim; d++) a.i[d] = shape[d];
+    a.i[15] = ndim;
+    return nb__apply(NB_OP_BROADCAST, &x, 1, &a);
+}
+
+nb_tensor *nb_contiguous(nb_tensor *x) {
+    if (x && nb_tensor_is_contiguous(x)) return x;
+    return nb__apply(NB_OP_CONTIGUOUS, &x, 1, NULL);
+}
+
+nb_tensor *nb_concat(nb_tensor *const *xs, int n, int axis) {
+    if (!xs || n < 1) {
+        nb__err(NB_ERR_ARG, "nb_concat: need at least one input, got %d", xs ? n : 0);
+        return NULL;
+    }
+    nb_attrs a = {0};
+    a.i[0] = axis;
+    return nb__apply(NB_OP_CONCAT, (nb_tensor **)xs, n, &a);
+}
+
+nb_tensor *nb_detach(nb_tensor *x) {
+    if (!x) {
+        nb__err(NB_ERR_ARG, "nb_detach: input is NULL");
+        return NULL;
+    }
+    return nb__arena_view(x, x->data);
+}

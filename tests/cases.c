@@ -1,0 +1,159 @@
+/* The op cases: at least one per op of the table (test_gradcheck fails for an op without). */
+#include "cases.h"
+
+#define S(...) {__VA_ARGS__}
+#define IN(nd, kind, ...) {nd, {__VA_ARGS__}, kind, 0}
+#define IDX(nd, range, ...) {nd, {__VA_ARGS__}, IN_INDEX, range}
+#define NONE {0, {0}, IN_NONE, 0}
+
+nb_tensor *case_make_input(const in_spec *s) {
+    if (s->kind == IN_NONE) return NULL;
+    if (s->kind == IN_INDEX) {
+        nb_tensor *t = nb_index_new(s->ndim, s->shape);
+        for (int64_t i = 0; i < nb_tensor_numel(t); i++) nb_tensor_idata(t)[i] = (i * 7 + 3) % s->range;
+        return t;
+    }
+    nb_tensor *t = nb_tensor_new(s->ndim, s->shape);
+    float *d = nb_tensor_data(t);
+    int64_t n = nb_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        float u = nb_rng_uniform();
+        switch (s->kind) {
+        case IN_POS: d[i] = 0.5f + 1.5f * u; break;
+        case IN_AWAY: d[i] = (u < 0.5f ? -1.0f : 1.0f) * (0.2f + 0.8f * nb_rng_uniform()); break;
+        case IN_PROB: d[i] = 0.1f + 0.8f * u; break;
+        case IN_DISTINCT: d[i] = 0.1f * (float)i - 0.05f * (float)n; break;
+        default: d[i] = 2.0f * u - 1.0f; break;
+        }
+    }
+    if (s->kind == IN_DISTINCT) /* Fisher-Yates with the library RNG */
+        for (int64_t i = n - 1; i > 0; i--) {
+            int64_t j = (int64_t)(nb_rng_next() % (uint64_t)(i + 1));
+            float tmp = d[i];
+            d[i] = d[j];
+            d[j] = tmp;
+        }
+    nb_tensor_set_requires_grad(t, true);
+    return t;
+}
+
+static nb_tensor *b_add(nb_tensor **x) { return nb_add(x[0], x[1]); }
+static nb_tensor *b_sub(nb_tensor **x) { return nb_sub(x[0], x[1]); }
+static nb_tensor *b_sub_t(nb_tensor **x) { return nb_sub(nb_transpose(x[0], 0, 1), x[1]); }
+static nb_tensor *b_mul(nb_tensor **x) { return nb_mul(x[0], x[1]); }
+static nb_tensor *b_div(nb_tensor **x) { return nb_div(x[0], x[1]); }
+static nb_tensor *b_scale(nb_tensor **x) { return nb_scale(x[0], -1.5f); }
+static nb_tensor *b_add_scalar(nb_tensor **x) { return nb_add_scalar(x[0], 0.75f); }
+static nb_tensor *b_neg(nb_tensor **x) { return nb_neg(x[0]); }
+static nb_tensor *b_exp(nb_tensor **x) { return nb_exp(x[0]); }
+static nb_tensor *b_log(nb_tensor **x) { return nb_log(x[0]); }
+static nb_tensor *b_sqrt(nb_tensor **x) { return nb_sqrt(x[0]); }
+static nb_tensor *b_pow(nb_tensor **x) { return nb_pow(x[0], 2.5f); }
+static nb_tensor *b_abs(nb_tensor **x) { return nb_abs(x[0]); }
+static nb_tensor *b_relu(nb_tensor **x) { return nb_relu(x[0]); }
+static nb_tensor *b_leaky(nb_tensor **x) { return nb_leaky_relu(x[0], 0.1f); }
+static nb_tensor *b_sigmoid(nb_tensor **x) { return nb_sigmoid(x[0]); }
+static nb_tensor *b_tanh(nb_tensor **x) { return nb_tanh(x[0]); }
+static nb_tensor *b_gelu(nb_tensor **x) { return nb_gelu(x[0]); }
+static nb_tensor *b_matmul(nb_tensor **x) { return nb_matmul(x[0], x[1]); }
+static nb_tensor *b_matmul_tt(nb_tensor **x) {
+    return nb_matmul(nb_transpose(x[0], 0, 1), nb_transpose(x[1], 0, 1));
+}
+static nb_tensor *b_reshape(nb_tensor **x) { return nb_reshape(x[0], 2, (int64_t[]){4, -1}); }
+static nb_tensor *b_reshape_t(nb_tensor **x) {
+    return nb_reshape(nb_transpose(x[0], 0, 2), 2, (int64_t[]){-1, 6});
+}
+static nb_tensor *b_permute(nb_tensor **x) { return nb_permute(x[0], (int[]){2, 0, 1}); }
+static nb_tensor *b_slice(nb_tensor **x) { return nb_slice(x[0], 1, 1, 5, 2); }
+static nb_tensor *b_slice_neg(nb_tensor **x) { return nb_slice(x[0], -1, -3, 100, 1); }
+static nb_tensor *b_broadcast(nb_tensor **x) { return nb_broadcast_to(x[0], 3, (int64_t[]){2, 3, 4}); }
+static nb_tensor *b_contig(nb_tensor **x) { return nb_contiguous(nb_transpose(x[0], 0, 1)); }
+static nb_tensor *b_concat(nb_tensor **x) { return nb_concat(x, 3, 1); }
+static nb_tensor *b_sum_ax(nb_tensor **x) { return nb_sum(x[0], 1u << 1, true); }
+static nb_tensor *b_sum_all(nb_tensor **x) { return nb_sum(x[0], 0, false); }
+static nb_tensor *b_sum_view(nb_tensor **x) { return nb_sum(nb_transpose(x[0], 0, 2), 0x5, false); }
+static nb_tensor *b_mean(nb_tensor **x) { return nb_mean(x[0], 0x5, false); }
+static nb_tensor *b_max_ax(nb_tensor **x) { return nb_max(x[0], 1, false); }
+static nb_tensor *b_max_all(nb_tensor **x) { return nb_max(x[0], NB_ALL_AXES, false); }
+static nb_tensor *b_softmax(nb_tensor **x) { return nb_softmax(x[0], 1); }
+static nb_tensor *b_log_softmax(nb_tensor **x) { return nb_log_softmax(x[0], -1); }
+static nb_tensor *b_conv(nb_tensor **x) {
+    nb_conv_opts o = {{2, 1}, {1, 1}, {1, 2}, 2, {0, 0}};
+    return nb_conv2d(x[0], x[1], x[2], o);
+}
+static nb_tensor *b_conv_plain(nb_tensor **x) { return nb_conv2d(x[0], x[1], x[2], nb_conv_defaults()); }
+static nb_tensor *b_convt(nb_tensor **x) {
+    nb_conv_opts o = {{2, 2}, {1, 0}, {1, 1}, 2, {1, 0}};
+    return nb_conv_transpose2d(x[0], x[1], x[2], o);
+}
+static nb_tensor *b_maxpool(nb_tensor **x) { return nb_max_pool2d(x[0], 2, 2, 0); }
+static nb_tensor *b_maxpool_pad(nb_tensor **x) { return nb_max_pool2d(x[0], 3, 2, 1); }
+static nb_tensor *b_avgpool(nb_tensor **x) { return nb_avg_pool2d(x[0], 3, 2, 1); }
+static nb_tensor *b_dropout(nb_tensor **x) {
+    nb_seed(1234); /* the same mask on every call */
+    return nb_dropout(x[0], 0.3f, true);
+}
+static nb_tensor *b_embedding(nb_tensor **x) { return nb_embedding(x[0], x[1]); }
+static nb_tensor *b_nll(nb_tensor **x) { return nb_nll_loss(x[0], x[1]); }
+static nb_tensor *b_ce(nb_tensor **x) { return nb_cross_entropy(x[0], x[1]); }
+static nb_tensor *b_mse(nb_tensor **x) { return nb_mse_loss(x[0], x[1]); }
+static nb_tensor *b_bce(nb_tensor **x) { return nb_bce_loss(x[0], x[1]); }
+static nb_tensor *b_bcel(nb_tensor **x) { return nb_bce_with_logits(x[0], x[1]); }
+
+#define H 1e-2f
+#define TOL 2e-3f, 1e-2f
+
+const op_case nb_test_cases[] = {
+    {NB_OP_ADD, "add_broadcast", 2, {IN(3, IN_RAND, 2, 3, 4), IN(2, IN_RAND, 3, 1)}, b_add, H, TOL},
+    {NB_OP_SUB, "sub", 2, {IN(2, IN_RAND, 3, 4), IN(2, IN_RAND, 3, 4)}, b_sub, H, TOL},
+    {NB_OP_SUB, "sub_view", 2, {IN(2, IN_RAND, 4, 3), IN(1, IN_RAND, 4)}, b_sub_t, H, TOL},
+    {NB_OP_MUL, "mul_broadcast", 2, {IN(3, IN_RAND, 2, 1, 4), IN(2, IN_RAND, 3, 4)}, b_mul, H, TOL},
+    {NB_OP_DIV, "div", 2, {IN(2, IN_RAND, 3, 4), IN(1, IN_POS, 4)}, b_div, H, TOL},
+    {NB_OP_SCALE, "scale", 1, {IN(2, IN_RAND, 3, 4)}, b_scale, H, TOL},
+    {NB_OP_ADD_SCALAR, "add_scalar", 1, {IN(2, IN_RAND, 3, 4)}, b_add_scalar, H, TOL},
+    {NB_OP_NEG, "neg", 1, {IN(2, IN_RAND, 3, 4)}, b_neg, H, TOL},
+    {NB_OP_EXP, "exp", 1, {IN(2, IN_RAND, 3, 4)}, b_exp, H, TOL},
+    {NB_OP_LOG, "log", 1, {IN(2, IN_POS, 3, 4)}, b_log, H, TOL},
+    {NB_OP_SQRT, "sqrt", 1, {IN(2, IN_POS, 3, 4)}, b_sqrt, H, TOL},
+    {NB_OP_POW, "pow", 1, {IN(2, IN_POS, 3, 4)}, b_pow, H, TOL},
+    {NB_OP_ABS, "abs", 1, {IN(2, IN_AWAY, 3, 4)}, b_abs, H, TOL},
+    {NB_OP_RELU, "relu", 1, {IN(2, IN_AWAY, 3, 4)}, b_relu, H, TOL},
+    {NB_OP_LEAKY_RELU, "leaky_relu", 1, {IN(2, IN_AWAY, 3, 4)}, b_leaky, H, TOL},
+    {NB_OP_SIGMOID, "sigmoid", 1, {IN(2, IN_RAND, 3, 4)}, b_sigmoid, H, TOL},
+    {NB_OP_TANH, "tanh", 1, {IN(2, IN_RAND, 3, 4)}, b_tanh, H, TOL},
+    {NB_OP_GELU, "gelu", 1, {IN(2, IN_RAND, 3, 4)}, b_gelu, H, TOL},
+    {NB_OP_MATMUL, "matmul", 2, {IN(2, IN_RAND, 3, 4), IN(2, IN_RAND, 4, 5)}, b_matmul, H, TOL},
+    {NB_OP_MATMUL, "matmul_batched", 2, {IN(3, IN_RAND, 2, 3, 4), IN(3, IN_RAND, 2, 4, 5)}, b_matmul, H, TOL},
+    {NB_OP_MATMUL, "matmul_shared", 2, {IN(3, IN_RAND, 2, 3, 4), IN(2, IN_RAND, 4, 5)}, b_matmul, H, TOL},
+    {NB_OP_MATMUL, "matmul_transposed", 2, {IN(2, IN_RAND, 4, 3), IN(2, IN_RAND, 5, 4)}, b_matmul_tt, H, TOL},
+    {NB_OP_RESHAPE, "reshape", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_reshape, H, TOL},
+    {NB_OP_RESHAPE, "reshape_view", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_reshape_t, H, TOL},
+    {NB_OP_PERMUTE, "permute", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_permute, H, TOL},
+    {NB_OP_SLICE, "slice_step", 1, {IN(3, IN_RAND, 2, 5, 3)}, b_slice, H, TOL},
+    {NB_OP_SLICE, "slice_negative", 1, {IN(2, IN_RAND, 3, 5)}, b_slice_neg, H, TOL},
+    {NB_OP_BROADCAST, "broadcast_to", 1, {IN(2, IN_RAND, 3, 1)}, b_broadcast, H, TOL},
+    {NB_OP_CONTIGUOUS, "contiguous", 1, {IN(3, IN_RAND, 3, 2, 4)}, b_contig, H, TOL},
+    {NB_OP_CONCAT, "concat", 3, {IN(3, IN_RAND, 2, 1, 3), IN(3, IN_RAND, 2, 3, 3), IN(3, IN_RAND, 2, 2, 3)}, b_concat, H, TOL},
+    {NB_OP_SUM, "sum_axis_keepdim", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_sum_ax, H, TOL},
+    {NB_OP_SUM, "sum_all", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_sum_all, H, TOL},
+    {NB_OP_SUM, "sum_view", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_sum_view, H, TOL},
+    {NB_OP_MEAN, "mean_axes", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_mean, H, TOL},
+    {NB_OP_MAX, "max_axis", 1, {IN(3, IN_DISTINCT, 2, 3, 4)}, b_max_ax, H, TOL},
+    {NB_OP_MAX, "max_all", 1, {IN(2, IN_DISTINCT, 3, 4)}, b_max_all, H, TOL},
+    {NB_OP_SOFTMAX, "softmax", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_softmax, H, TOL},
+    {NB_OP_LOG_SOFTMAX, "log_softmax", 1, {IN(2, IN_RAND, 3, 5)}, b_log_softmax, H, TOL},
+    {NB_OP_CONV2D, "conv2d_groups", 3, {IN(4, IN_RAND, 2, 4, 7, 6), IN(4, IN_RAND, 6, 2, 3, 2), IN(1, IN_RAND, 6)}, b_conv, H, TOL},
+    {NB_OP_CONV2D, "conv2d_nobias", 3, {IN(4, IN_RAND, 2, 3, 5, 5), IN(4, IN_RAND, 4, 3, 3, 3), NONE}, b_conv_plain, H, TOL},
+    {NB_OP_CONV_TRANSPOSE2D, "conv_transpose2d", 3, {IN(4, IN_RAND, 2, 4, 3, 3), IN(4, IN_RAND, 4, 3, 3, 2), IN(1, IN_RAND, 6)}, b_convt, H, TOL},
+    {NB_OP_MAX_POOL2D, "max_pool2d", 1, {IN(4, IN_DISTINCT, 2, 2, 4, 6)}, b_maxpool, H, TOL},
+    {NB_OP_MAX_POOL2D, "max_pool2d_pad", 1, {IN(4, IN_DISTINCT, 1, 2, 5, 5)}, b_maxpool_pad, H, TOL},
+    {NB_OP_AVG_POOL2D, "avg_pool2d", 1, {IN(4, IN_RAND, 2, 2, 5, 5)}, b_avgpool, H, TOL},
+    {NB_OP_DROPOUT, "dropout", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_dropout, H, TOL},
+    {NB_OP_EMBEDDING, "embedding", 2, {IN(2, IN_RAND, 5, 3), IDX(2, 5, 2, 3)}, b_embedding, H, TOL},
+    {NB_OP_NLL_LOSS, "nll_loss", 2, {IN(2, IN_RAND, 4, 5), IDX(1, 5, 4)}, b_nll, H, TOL},
+    {NB_OP_CROSS_ENTROPY, "cross_entropy", 2, {IN(2, IN_RAND, 4, 5), IDX(1, 5, 4)}, b_ce, H, TOL},
+    {NB_OP_MSE_LOSS, "mse_loss", 2, {IN(2, IN_RAND, 3, 4), IN(2, IN_RAND, 3, 4)}, b_mse, H, TOL},
+    {NB_OP_BCE_LOSS, "bce_loss", 2, {IN(2, IN_PROB, 3, 4), IN(2, IN_PROB, 3, 4)}, b_bce, 1e-3f, TOL},
+    {NB_OP_BCE_WITH_LOGITS, "bce_with_logits", 2, {IN(2, IN_RAND, 3, 4), IN(2, IN_PROB, 3, 4)}, b_bcel, H, TOL},
+};
+const int nb_test_case_count = (int)(sizeof nb_test_cases / sizeof nb_test_cases[0]);

@@ -1,0 +1,401 @@
+/* nabla: tests of the compute kernels (src/kernels). Each fast kernel is compared with its
+ * naive twin on odd sizes; the naive conv twins are themselves checked through the adjoint
+ * identity, pooling against hand-computed values and a brute-force reference, softmax's
+ * backward against finite differences. Prints one line per check; exits nonzero on failure. */
+#include "kernels/kernels.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int n_pass, n_fail;
+
+static void check(int ok, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s ", ok ? "PASS" : "FAIL");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    if (ok) n_pass++; else n_fail++;
+}
+
+/* xorshift64: small, seedable, identical on every platform. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((double)(rng_state >> 40) / (double)(1ull << 23)) - 1.0f;
+}
+static float *rnd(int64_t n) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+static float *dup(const float *a, int64_t n) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    memcpy(p, a, (size_t)n * sizeof(float));
+    return p;
+}
+static void fill(float *p, int64_t n, float v) { for (int64_t i = 0; i < n; i++) p[i] = v; }
+
+/* Largest |a - b| / (|b| + 1): relative for large values, absolute near zero (the data are
+ * O(1)). NaN anywhere makes the result NaN, which fails every "err < tol" test. */
+static double max_err(const float *a, const float *b, int64_t n) {
+    double e = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]) / (fabs((double)b[i]) + 1.0);
+        if (d > e || d != d) e = d;
+    }
+    return e;
+}
+static double dot(const float *a, const float *b, int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * (double)b[i];
+    return s;
+}
+#define TOL 1e-4
+
+/* ---- GEMM ---------------------------------------------------------------------------------- */
+static void test_gemm(void) {
+    static const int64_t sz[4] = {1, 3, 17, 33};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int im = 0; im < 4; im++) {
+                double worst = 0.0;
+                int pad_ok = 1;
+                for (int in = 0; in < 4; in++)
+                    for (int ik = 0; ik < 4; ik++) {
+                        const int64_t M = sz[im], N = sz[in], K = sz[ik];
+                        /* stored A (ta ? K : M, lda), B (tb ? N : K, ldb), C (M, ldc); every
+                         * row stride is 3 wider than needed, so the strides are exercised */
+                        const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 3;
+                        const int64_t ldc = N + 3;
+                        float *A = rnd((ta ? K : M) * lda), *B = rnd((tb ? N : K) * ldb);
+                        float *C1 = rnd(M * ldc), *C2 = dup(C1, M * ldc), *C0 = dup(C1, M * ldc);
+                        nb__gemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, -1.3f, C1, ldc);
+                        nb__gemm_naive(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, -1.3f, C2, ldc);
+                        double e = max_err(C1, C2, M * ldc);
+                        if (e > worst || e != e) worst = e;
+                        for (int64_t i = 0; i < M; i++) /* the 3 padding columns: untouched */
+                            for (int64_t j = N; j < ldc; j++)
+                                pad_ok &= C1[i * ldc + j] == C0[i * ldc + j];
+                        free(A), free(B), free(C1), free(C2), free(C0);
+                    }
+                check(worst < TOL && pad_ok,
+                      "gemm ta=%d tb=%d M=%lld N,K in {1,3,17,33} alpha=0.7 beta=-1.3: "
+                      "max err %.2e, ld padding untouched %d", ta, tb, (long long)sz[im], worst,
+                      pad_ok);
+            }
+    /* beta == 0 must overwrite a C full of NaN; K == 0 leaves beta * C. */
+    const int64_t M = 5, N = 7, K = 4;
+    float *A = rnd(M * K), *B = rnd(K * N), C1[35], C2[35];
+    fill(C1, 35, NAN), fill(C2, 35, NAN);
+    nb__gemm(0, 0, M, N, K, 1.5f, A, K, B, N, 0.0f, C1, N);
+    nb__gemm_naive(0, 0, M, N, K, 1.5f, A, K, B, N, 0.0f, C2, N);
+    check(max_err(C1, C2, 35) < TOL, "gemm beta=0 overwrites NaN in C (fast and naive)");
+    fill(C1, 35, 2.0f), fill(C2, 35, 2.0f);
+    nb__gemm(0, 0, M, N, 0, 1.0f, A, 1, B, N, 0.5f, C1, N);
+    nb__gemm_naive(0, 0, M, N, 0, 1.0f, A, 1, B, N, 0.5f, C2, N);
+    check(C1[0] == 1.0f && C1[34] == 1.0f && C2[17] == 1.0f, "gemm K=0 gives beta*C");
+    free(A), free(B);
+}
+
+/* ---- convolution --------------------------------------------------------------------------- */
+typedef struct { int64_t N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, G; int bias; } conv_case;
+
+static void test_conv_case(const conv_case *c) {
+    nb__conv_geom g = {c->N, c->C, c->H, c->W, c->O, c->KH, c->KW, c->SH, c->SW, c->PH, c->PW,
+                       c->DH, c->DW, c->G, 0, 0};
+    if (nb__conv_geom_finish(&g) != 0) {
+        check(0, "conv geometry unexpectedly empty");
+        return;
+    }
+    char name[160];
+    snprintf(name, sizeof name,
+             "conv N%lld C%lld %lldx%lld O%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld g%lld%s",
+             (long long)g.N, (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.O,
+             (long long)g.KH, (long long)g.KW, (long long)g.SH, (long long)g.SW,
+             (long long)g.PH, (long long)g.PW, (long long)g.DH, (long long)g.DW,
+             (long long)g.groups, c->bias ? " bias" : "");
+    const int64_t nx = g.N * g.C * g.H * g.W, ny = g.N * g.O * g.OH * g.OW;
+    const int64_t nw = g.O * (g.C / g.groups) * g.KH * g.KW;
+    const size_t nws = nb__conv_workspace(&g);
+    float *x = rnd(nx), *w = rnd(nw), *b = c->bias ? rnd(g.O) : NULL, *gy = rnd(ny);
+    float *ws = malloc(nws * sizeof(float)), *y1 = malloc((size_t)ny * sizeof(float));
+    float *y2 = malloc((size_t)ny * sizeof(float));
+    /* fwd overwrites: start both outputs and the workspace as NaN */
+    fill(y1, ny, NAN), fill(y2, ny, NAN), fill(ws, (int64_t)nws, NAN);
+    nb__conv2d_fwd(&g, x, w, b, y1, ws);
+    nb__conv2d_fwd_naive(&g, x, w, b, y2);
+    check(max_err(y1, y2, ny) < TOL, "%s: fwd vs naive, err %.2e", name, max_err(y1, y2, ny));
+
+    /* bwd accumulate onto the same non-zero start; an overwriting kernel would differ */
+    float *gx1 = rnd(nx), *gx2 = dup(gx1, nx), *gw1 = rnd(nw), *gw2 = dup(gw1, nw);
+    float *gb1 = rnd(g.O), *gb2 = dup(gb1, g.O);
+    fill(ws, (int64_t)nws, NAN);
+    nb__conv2d_bwd_data(&g, w, gy, gx1, ws);
+    nb__conv2d_bwd_data_naive(&g, w, gy, gx2);
+    check(max_err(gx1, gx2, nx) < TOL, "%s: bwd_data += vs naive, err %.2e", name,
+          max_err(gx1, gx2, nx));
+    fill(ws, (int64_t)nws, NAN);
+    nb__conv2d_bwd_weight(&g, x, gy, gw1, c->bias ? gb1 : NULL, ws);
+    nb__conv2d_bwd_weight_naive(&g, x, gy, gw2, c->bias ? gb2 : NULL);
+    double ew = max_err(gw1, gw2, nw), eb = max_err(gb1, gb2, g.O);
+    check(ew < TOL && eb < TOL, "%s: bwd_weight += vs naive, err w %.2e b %.2e", name, ew, eb);
+
+    /* The naive twins against each other: <conv(x, w), gy> = <x, dx> = <w, dw> (no bias),
+     * with dx and dw the gradients accumulated onto zero. */
+    nb__conv2d_fwd_naive(&g, x, w, NULL, y2);
+    fill(gx2, nx, 0.0f), fill(gw2, nw, 0.0f), fill(gb2, g.O, 0.0f);
+    nb__conv2d_bwd_data_naive(&g, w, gy, gx2);
+    nb__conv2d_bwd_weight_naive(&g, x, gy, gw2, gb2);
+    double s0 = dot(y2, gy, ny), s1 = dot(x, gx2, nx), s2 = dot(w, gw2, nw), s3 = 0.0;
+    for (int64_t i = 0; i < ny; i++) s3 += gy[i];
+    double tol = 1e-5 * (fabs(s0) + (double)ny);
+    check(fabs(s0 - s1) < tol && fabs(s0 - s2) < tol, "%s: adjoint <y,gy>=%.6f <x,gx>=%.6f <w,gw>=%.6f", name, s0, s1, s2);
+    double sb = 0.0;
+    for (int64_t o = 0; o < g.O; o++) sb += gb2[o];
+    check(fabs(sb - s3) < tol, "%s: sum(gb) = sum(gy)", name);
+    free(x), free(w), free(b), free(gy), free(ws), free(y1), free(y2);
+    free(gx1), free(gx2), free(gw1), free(gw2), free(gb1), free(gb2);
+}
+
+static void test_conv(void) {
+    static const conv_case cases[] = {
+        /* N  C   H   W  O KH KW SH SW PH PW DH DW G bias */
+        {2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+        {2, 4, 9, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2, 1},     /* stride 2, groups 2 */
+        {3, 6, 11, 10, 9, 5, 3, 2, 1, 2, 1, 1, 1, 3, 0},   /* 5x3, groups 3 */
+        {2, 3, 13, 11, 5, 3, 3, 1, 2, 2, 2, 2, 2, 1, 1},   /* dilation 2 */
+        {2, 4, 5, 7, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},     /* 1x1 pointwise (no im2col) */
+        {2, 4, 5, 5, 6, 1, 1, 1, 1, 0, 0, 1, 1, 2, 0},     /* pointwise, groups 2 */
+        {2, 6, 7, 7, 6, 1, 1, 2, 2, 0, 0, 1, 1, 3, 0},     /* 1x1 stride 2, groups 3 */
+        {2, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 1},     /* depthwise */
+        {1, 2, 3, 4, 3, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},     /* kernel wider than the input */
+        {2, 3, 10, 13, 4, 2, 3, 3, 2, 1, 2, 1, 3, 1, 1},   /* uneven stride and dilation */
+        {3, 1, 28, 28, 5, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1},   /* LeNet-like first layer */
+        {2, 16, 17, 17, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* big enough to use threads */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_conv_case(&cases[i]);
+
+    nb__conv_geom g = {1, 1, 3, 4, 1, 7, 3, 1, 1, 1, 0, 1, 1, 1, 0, 0};
+    check(nb__conv_geom_finish(&g) == -1, "conv geometry: 7-tall kernel on 3+2 rows is empty");
+    g = (nb__conv_geom){1, 1, 28, 27, 1, 5, 3, 2, 3, 2, 1, 1, 2, 1, 0, 0};
+    int rc = nb__conv_geom_finish(&g); /* before reading g.OH: argument order is unspecified */
+    check(rc == 0 && g.OH == 14 && g.OW == 9,
+          "conv geometry: 28x27 k5x3 s2,3 p2,1 d1,2 -> 14x9 (got %lldx%lld)", (long long)g.OH,
+          (long long)g.OW);
+
+    /* im2col and col2im are adjoint: <im2col(x), c> = <x, col2im(c)>; col2im accumulates. */
+    g = (nb__conv_geom){1, 3, 9, 8, 1, 3, 2, 2, 3, 1, 2, 2, 1, 1, 0, 0};
+    nb__conv_geom_finish(&g);
+    const int64_t nx = 3 * 9 * 8, nc = 3 * 3 * 2 * g.OH * g.OW;
+    float *x = rnd(nx), *c = rnd(nc), *col = malloc((size_t)nc * sizeof(float));
+    float *x0 = rnd(nx), *xs = dup(x0, nx);
+    nb__im2col(&g, x, 3, col);
+    nb__col2im(&g, c, 3, xs);
+    for (int64_t i = 0; i < nx; i++) xs[i] -= x0[i];
+    double a = dot(col, c, nc), bb = dot(x, xs, nx);
+    check(fabs(a - bb) < 1e-4 * (fabs(a) + 1.0), "im2col/col2im adjoint: %.6f vs %.6f", a, bb);
+    free(x), free(c), free(col), free(x0), free(xs);
+
+    /* Bitwise repeatability of the threaded fast path. */
+    g = (nb__conv_geom){4, 16, 19, 19, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+    nb__conv_geom_finish(&g);
+    const int64_t mx = 4 * 16 * 19 * 19, my = 4 * 32 * g.OH * g.OW, mw = 32 * 16 * 9;
+    float *X = rnd(mx), *Wt = rnd(mw), *B = rnd(32), *GY = rnd(my);
+    float *ws = malloc(nb__conv_workspace(&g) * sizeof(float));
+    float *r[2][3];
+    for (int t = 0; t < 2; t++) {
+        r[t][0] = malloc((size_t)my * sizeof(float));
+        r[t][1] = calloc((size_t)mx, sizeof(float));
+        r[t][2] = calloc((size_t)mw, sizeof(float));
+        nb__conv2d_fwd(&g, X, Wt, B, r[t][0], ws);
+        nb__conv2d_bwd_data(&g, Wt, GY, r[t][1], ws);
+        nb__conv2d_bwd_weight(&g, X, GY, r[t][2], NULL, ws);
+    }
+    check(memcmp(r[0][0], r[1][0], (size_t)my * sizeof(float)) == 0,
+          "conv fwd bitwise repeatable");
+    check(memcmp(r[0][1], r[1][1], (size_t)mx * sizeof(float)) == 0,
+          "conv bwd_data bitwise repeatable");
+    check(memcmp(r[0][2], r[1][2], (size_t)mw * sizeof(float)) == 0,
+          "conv bwd_weight bitwise repeatable");
+    for (int t = 0; t < 2; t++) free(r[t][0]), free(r[t][1]), free(r[t][2]);
+    free(X), free(Wt), free(B), free(GY), free(ws);
+}
+
+/* ---- pooling ------------------------------------------------------------------------------- */
+static const float X44[16] = {1, 3, 2, 4, 5, 6, 7, 8, 9, 2, 1, 0, 9, 4, 4, 1}; /* (4, 4) */
+
+static int same(const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (fabsf(a[i] - b[i]) > 1e-6f * (fabsf(b[i]) + 1.0f)) return 0;
+    return 1;
+}
+
+/* Brute force on one explicitly padded plane (H + 2PH, W + 2PW): -inf or 0 in the border. */
+static void pool_ref(const nb__conv_geom *g, const float *x, float *y, int64_t *idx, int max) {
+    const int64_t PHh = g->H + 2 * g->PH, PWw = g->W + 2 * g->PW;
+    float *pad = malloc((size_t)(PHh * PWw) * sizeof(float));
+    for (int64_t pl = 0; pl < g->N * g->C; pl++) {
+        for (int64_t r = 0; r < PHh; r++)
+            for (int64_t c = 0; c < PWw; c++) {
+                int64_t h = r - g->PH, w = c - g->PW;
+                int in = h >= 0 && h < g->H && w >= 0 && w < g->W;
+                pad[r * PWw + c] = in ? x[pl * g->H * g->W + h * g->W + w] : max ? -INFINITY : 0;
+            }
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                float best = -INFINITY;
+                double sum = 0.0;
+                int64_t bi = -1;
+                for (int64_t kh = 0; kh < g->KH; kh++)
+                    for (int64_t kw = 0; kw < g->KW; kw++) {
+                        int64_t r = oh * g->SH + kh * g->DH, c = ow * g->SW + kw * g->DW;
+                        float v = pad[r * PWw + c];
+                        sum += v;
+                        if (v > best) best = v, bi = (r - g->PH) * g->W + (c - g->PW);
+                    }
+                int64_t o = pl * g->OH * g->OW + oh * g->OW + ow;
+                y[o] = max ? best : (float)(sum / (double)(g->KH * g->KW));
+                if (max) idx[o] = bi;
+            }
+    }
+    free(pad);
+}
+
+static void test_pool(void) {
+    float y[4], gx[16];
+    int64_t idx[4];
+    nb__conv_geom g = {1, 1, 4, 4, 1, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0};
+    nb__conv_geom_finish(&g);
+    nb__maxpool2d_fwd(&g, X44, y, idx);
+    check(same(y, (float[]){6, 8, 9, 4}, 4) && idx[0] == 5 && idx[1] == 7 && idx[2] == 8 &&
+              idx[3] == 14,
+          "maxpool 2x2 s2 on 4x4: y (6 8 9 4), idx (5 7 8 14) with the first 9 on a tie");
+    fill(gx, 16, 0.5f);
+    nb__maxpool2d_bwd(&g, (float[]){1, 2, 3, 4}, idx, gx);
+    check(gx[5] == 1.5f && gx[7] == 2.5f && gx[8] == 3.5f && gx[14] == 4.5f && gx[12] == 0.5f &&
+              gx[0] == 0.5f,
+          "maxpool bwd routes gy to idx and accumulates");
+    nb__avgpool2d_fwd(&g, X44, y);
+    check(same(y, (float[]){3.75f, 5.25f, 6.0f, 1.5f}, 4), "avgpool 2x2 s2 on 4x4");
+
+    g = (nb__conv_geom){1, 1, 4, 4, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0};
+    nb__conv_geom_finish(&g);
+    nb__maxpool2d_fwd(&g, X44, y, idx);
+    check(g.OH == 2 && same(y, (float[]){6, 8, 9, 8}, 4) && idx[0] == 5 && idx[1] == 7 &&
+              idx[2] == 8 && idx[3] == 7,
+          "maxpool 3x3 s2 p1 on 4x4: y (6 8 9 8), idx (5 7 8 7)");
+    float nx[16];
+    for (int i = 0; i < 16; i++) nx[i] = -X44[i];
+    nb__maxpool2d_fwd(&g, nx, y, idx);
+    check(y[0] == -1.0f && idx[0] == 0, "maxpool pads with -inf, not 0 (all-negative input)");
+    nb__avgpool2d_fwd(&g, X44, y);
+    check(same(y, (float[]){15 / 9.f, 30 / 9.f, 35 / 9.f, 33 / 9.f}, 4),
+          "avgpool 3x3 s2 p1 on 4x4: padded zeros count in the divisor 9");
+    fill(gx, 16, 1.0f);
+    nb__avgpool2d_bwd(&g, (float[]){9, 18, 27, 36}, gx);
+    static const float want[16] = {2, 4, 3, 3, 5, 11, 7, 7, 4, 8, 5, 5, 4, 8, 5, 5};
+    check(same(gx, want, 16), "avgpool 3x3 s2 p1 bwd accumulates gy/9 over each window");
+
+    /* Random odd-sized input against the padded brute force. Buffers are sized for the
+     * output of the full 7x9 plane, an upper bound for both geometries. */
+    g = (nb__conv_geom){2, 3, 7, 9, 3, 3, 2, 2, 1, 1, 1, 2, 1, 1, 0, 0};
+    nb__conv_geom_finish(&g);
+    const int64_t n = 2 * 3 * 7 * 9, m = 2 * 3 * g.OH * g.OW;
+    float *x = rnd(n), *y1 = malloc((size_t)n * sizeof(float)), *y2 = malloc((size_t)n * 4);
+    int64_t *i1 = malloc((size_t)m * sizeof(int64_t)), *i2 = malloc((size_t)m * sizeof(int64_t));
+    nb__maxpool2d_fwd(&g, x, y1, i1);
+    pool_ref(&g, x, y2, i2, 1);
+    check(memcmp(y1, y2, (size_t)m * 4) == 0 && memcmp(i1, i2, (size_t)m * 8) == 0,
+          "maxpool k3x2 s2,1 p1 d2,1 on 2x3x7x9 equals brute force");
+    g.DH = 1;
+    nb__conv_geom_finish(&g);
+    const int64_t m2 = 2 * 3 * g.OH * g.OW;
+    nb__avgpool2d_fwd(&g, x, y1);
+    pool_ref(&g, x, y2, NULL, 0);
+    check(same(y1, y2, m2), "avgpool k3x2 s2,1 p1 on 2x3x7x9 equals brute force");
+    free(x), free(y1), free(y2), free(i1), free(i2);
+}
+
+/* ---- softmax ------------------------------------------------------------------------------- */
+/* Double reference of sum(gy * f(x)), for finite differences. */
+static double sm_loss(const double *x, const float *gy, int64_t outer, int64_t K, int64_t inner,
+                      int lg) {
+    double L = 0.0;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double m = -INFINITY, s = 0.0;
+            for (int64_t k = 0; k < K; k++) m = fmax(m, x[(o * K + k) * inner + i]);
+            for (int64_t k = 0; k < K; k++) s += exp(x[(o * K + k) * inner + i] - m);
+            for (int64_t k = 0; k < K; k++) {
+                int64_t e = (o * K + k) * inner + i;
+                L += gy[e] * (lg ? x[e] - m - log(s) : exp(x[e] - m) / s);
+            }
+        }
+    return L;
+}
+
+static void test_softmax(void) {
+    static const int64_t shp[][3] = {{5, 10, 1}, {3, 7, 5}, {2, 3, 300}, {1, 1, 1}, {4, 1000, 1}};
+    for (size_t c = 0; c < sizeof shp / sizeof shp[0]; c++)
+        for (int lg = 0; lg < 2; lg++) {
+            const int64_t O = shp[c][0], K = shp[c][1], I = shp[c][2], n = O * K * I;
+            float *x = rnd(n), *y1 = malloc((size_t)n * 4), *y2 = malloc((size_t)n * 4);
+            for (int64_t i = 0; i < n; i++) x[i] *= (c == 4) ? 1e4f : 5.0f; /* stability */
+            nb__softmax_fwd(x, y1, O, K, I, lg);
+            nb__softmax_fwd_naive(x, y2, O, K, I, lg);
+            double worst = 0.0;
+            for (int64_t o = 0; o < O; o++)
+                for (int64_t i = 0; i < I; i++) {
+                    double s = 0.0;
+                    for (int64_t k = 0; k < K; k++) {
+                        float v = y1[(o * K + k) * I + i];
+                        s += lg ? exp((double)v) : (double)v;
+                    }
+                    if (fabs(s - 1.0) > worst || s != s) worst = fabs(s - 1.0);
+                }
+            double e = max_err(y1, y2, n);
+            check(e < TOL && worst < 1e-5,
+                  "%s (%lld,%lld,%lld): vs naive err %.2e, |sum p - 1| <= %.2e",
+                  lg ? "log_softmax" : "softmax", (long long)O, (long long)K, (long long)I, e,
+                  worst);
+            free(x), free(y1), free(y2);
+        }
+    for (int lg = 0; lg < 2; lg++) {
+        const int64_t O = 2, K = 5, I = 3, n = O * K * I;
+        float *x = rnd(n), *gy = rnd(n), *y = malloc((size_t)n * 4), *gx = malloc((size_t)n * 4);
+        float *fd = malloc((size_t)n * 4);
+        double *xd = malloc((size_t)n * sizeof(double));
+        for (int64_t i = 0; i < n; i++) xd[i] = 3.0 * x[i], x[i] = (float)xd[i];
+        nb__softmax_fwd(x, y, O, K, I, lg);
+        fill(gx, n, 0.25f);
+        nb__softmax_bwd(y, gy, gx, O, K, I, lg);
+        for (int64_t i = 0; i < n; i++) {
+            const double h = 1e-5, x0 = xd[i];
+            xd[i] = x0 + h;
+            double lp = sm_loss(xd, gy, O, K, I, lg);
+            xd[i] = x0 - h;
+            double lm = sm_loss(xd, gy, O, K, I, lg);
+            xd[i] = x0;
+            fd[i] = (float)(0.25 + (lp - lm) / (2 * h));
+        }
+        check(max_err(gx, fd, n) < TOL, "%s bwd += vs finite differences (2,5,3), err %.2e",
+              lg ? "log_softmax" : "softmax", max_err(gx, fd, n));
+        free(x), free(gy), free(y), free(gx), free(fd), free(xd);
+    }
+}
+
+int main(void) {
+    test_gemm();
+    test_conv();
+    test_pool();
+    test_softmax();
+    printf("test_kernels: %d passed, %d failed\n", n_pass, n_fail);
+    return n_fail != 0;
+}
