@@ -8,6 +8,11 @@
  * of C*KH*KW x P floats (nb__conv_workspace) serves every group. Samples are processed one after
  * another and OpenBLAS threads each GEMM: every output element then sees the same summation
  * order on every run, so results are bitwise repeatable for a given thread count.
+ * im2col, col2im and the bias sum stay single-threaded on purpose: the Debian OpenBLAS runs
+ * its own pthread pool, whose workers spin for a while after each GEMM, and libgomp's workers
+ * spin after each parallel region, so alternating the two per sample makes them fight for the
+ * cores. Measured on 2 cores (bench_conv), OpenMP here made the forward ~2x slower and
+ * bwd_weight up to 10x slower than these serial loops; the copies are cheap next to the GEMM.
  * A 1x1 kernel with stride 1 and no padding needs no im2col at all: col_g is x itself. */
 #include "kernels/kernels.h"
 
@@ -50,15 +55,11 @@ static void valid_range(int64_t off, int64_t S, int64_t W, int64_t OW, int64_t *
     *hi = h;
 }
 
-/* Rows smaller than this are not worth waking the OpenMP team for. */
-#define NB_CONV_PAR_MIN 32768
-
 void nb__im2col(const nb__conv_geom *g, const float *x, int64_t C, float *col) {
     const int64_t H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
     const int64_t SH = g->SH, SW = g->SW, PH = g->PH, PW = g->PW, DH = g->DH, DW = g->DW;
     const int64_t rows = C * KH * KW, P = OH * OW;
-    /* Each row r = (c, kh, kw) of col (rows, P) is written by exactly one iteration. */
-#pragma omp parallel for schedule(static) if (rows * P >= NB_CONV_PAR_MIN)
+    /* One row r = (c, kh, kw) of col (rows, P) per iteration. */
     for (int64_t r = 0; r < rows; r++) {
         const int64_t c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
         const float *xc = x + c * H * W;  /* input plane (H, W) */
@@ -90,9 +91,8 @@ void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x) {
     const int64_t H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
     const int64_t SH = g->SH, SW = g->SW, PH = g->PH, PW = g->PW, DH = g->DH, DW = g->DW;
     const int64_t P = OH * OW;
-    /* Parallel over channels only: the KH*KW rows of one channel overlap in x, so they are
-     * summed by one thread in a fixed order (deterministic, no atomics). */
-#pragma omp parallel for schedule(static) if (C * KH * KW * P >= NB_CONV_PAR_MIN)
+    /* Per channel: the KH*KW rows of one channel overlap in x and are summed in this fixed
+     * order (a parallel version must keep a channel on one thread to stay deterministic). */
     for (int64_t c = 0; c < C; c++) {
         float *xc = x + c * H * W; /* input plane (H, W) */
         for (int64_t kh = 0; kh < KH; kh++) {
@@ -174,8 +174,7 @@ void nb__conv2d_bwd_weight(const nb__conv_geom *g, const float *x, const float *
                      gw + gi * Og * Kc, Kc);
     }
     if (!gb) return;
-    /* gb (O): each channel summed in double by one thread, over samples then positions. */
-#pragma omp parallel for schedule(static) if (g->N * g->O * P >= NB_CONV_PAR_MIN)
+    /* gb (O): each channel summed in double, over samples then positions. */
     for (int64_t o = 0; o < g->O; o++) {
         double acc = 0.0;
         for (int64_t n = 0; n < g->N; n++) {

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs, builds and runs every test: first under AddressSanitizer and UBSan, then the
+# optimized build (whose ctest summary is the last line).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+echo "== sanitizer build (address, undefined)"
+bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DNABLA_SANITIZE=ON
+(cd build-asan && ctest --output-on-failure -j2)
+echo "== release build"
+bash scripts/build.sh build
+cd build && ctest --output-on-failure -j2

@@ -1,0 +1,182 @@
+/* Autodiff contracts: accumulation, backward twice, no-grad, detach, the step arena's steady
+ * state, parameter slab, bad calls that must fail with a message (no crash), repeatability. */
+#include "autograd/op.h"
+#include "check.h"
+
+#include <math.h>
+
+static nb_tensor *make(int ndim, const int64_t *shape, bool grad) {
+    nb_tensor *t = nb_tensor_new(ndim, shape);
+    nb_tensor_fill_uniform(t, -1, 1);
+    if (grad) nb_tensor_set_requires_grad(t, true);
+    return t;
+}
+
+/* loss = mean(tanh(x @ w) * x @ w) + sum(w^2): a small graph that reuses tensors. */
+static nb_tensor *graph(nb_tensor *x, nb_tensor *w) {
+    nb_tensor *h = nb_matmul(x, w);
+    nb_tensor *l = nb_mean(nb_mul(nb_tanh(h), h), 0, false);
+    return nb_add(l, nb_sum(nb_mul(w, w), 0, false));
+}
+
+static void test_backward_twice(void) {
+    nb_seed(1);
+    nb_tensor *x = make(2, (int64_t[]){4, 3}, true), *w = make(2, (int64_t[]){3, 2}, true);
+    nb_tensor *loss = graph(x, w);
+    CHECK(nb_backward(loss) == NB_OK, "%s", nb_last_error());
+    float g1[6], gx1[12];
+    memcpy(g1, nb_tensor_grad(w), sizeof g1);
+    memcpy(gx1, nb_tensor_grad(x), sizeof gx1);
+    CHECK(nb_backward(loss) == NB_OK, "%s", nb_last_error());
+    int same = 1;
+    for (int i = 0; i < 6; i++) same &= fabsf(nb_tensor_grad(w)[i] - 2 * g1[i]) <= 1e-6f * fabsf(g1[i]) + 1e-7f;
+    for (int i = 0; i < 12; i++) same &= fabsf(nb_tensor_grad(x)[i] - 2 * gx1[i]) <= 1e-6f * fabsf(gx1[i]) + 1e-7f;
+    CHECK(same, "a second backward without zeroing must double every leaf gradient");
+    nb_tensor_zero_grad(w);
+    CHECK(nb_tensor_grad(w)[0] == 0.0f, "zero_grad");
+    nb_step_reset();
+    nb_tensor_free(x);
+    nb_tensor_free(w);
+}
+
+static void test_no_grad_and_detach(void) {
+    nb_tensor *x = make(1, (int64_t[]){5}, true);
+    nb_no_grad_begin();
+    nb_tensor *y = nb_exp(x);
+    nb_no_grad_end();
+    CHECK(y && !nb_tensor_requires_grad(y), "no-grad results need no gradient");
+    CHECK(nb_backward(nb_sum(y, 0, false)) == NB_ERR_STATE, "backward through a no-grad result must fail");
+    CHECK(strstr(nb_last_error(), "does not require") != NULL, "message: %s", nb_last_error());
+    nb_tensor *d = nb_detach(nb_exp(x));
+    CHECK(!nb_tensor_requires_grad(d) && nb_tensor_data(d)[0] == expf(nb_tensor_data(x)[0]), "detach shares values");
+    /* The gradient flows only through the attached branch: d(x*detach(x))/dx = detach(x). */
+    nb_tensor *l = nb_sum(nb_mul(x, nb_detach(x)), 0, false);
+    CHECK(nb_backward(l) == NB_OK, "%s", nb_last_error());
+    CHECK(nb_tensor_grad(x)[2] == nb_tensor_data(x)[2], "gradient through detach");
+    CHECK(nb_grad_enabled(), "grad mode restored");
+    nb_step_reset();
+    nb_tensor_free(x);
+}
+
+static void test_steady_state(void) {
+    nb_params *p = nb_params_new();
+    nb_tensor *w1 = nb_params_add(p, "fc1.weight", 2, (int64_t[]){20, 32});
+    nb_tensor *w2 = nb_params_add(p, "fc2.weight", 2, (int64_t[]){32, 5});
+    nb_tensor_fill_normal(w1, 0, 0.2f);
+    nb_tensor_fill_normal(w2, 0, 0.2f);
+    CHECK(nb_params_count(p) == 2 && nb_params_find(p, "fc2.weight") == w2, "params lookup");
+    CHECK(nb_params_add(p, "fc1.weight", 1, (int64_t[]){3}) == NULL && strstr(nb_last_error(), "already"),
+          "duplicate parameter names are refused");
+    CHECK(nb_tensor_data(w2) == nb_params_data(p) + (nb_tensor_data(w2) - nb_tensor_data(w1)) &&
+          nb_tensor_data(w1) == nb_params_data(p), "parameters are views of one slab");
+    nb_optim *opt = nb_adam_new(p, nb_adam_defaults(1e-2f));
+    nb_tensor *x = make(2, (int64_t[]){16, 20}, false);
+    nb_tensor *t = nb_index_new(1, (int64_t[]){16});
+    for (int i = 0; i < 16; i++) nb_tensor_idata(t)[i] = i % 5;
+    size_t mallocs = 0;
+    float first = 0, last = 0;
+    for (int step = 0; step < 50; step++) {
+        if (step == 3) mallocs = nb_arena_mallocs();
+        nb_params_zero_grad(p);
+        nb_tensor *loss = nb_cross_entropy(nb_matmul(nb_relu(nb_matmul(x, w1)), w2), t);
+        if (step == 0) first = nb_tensor_item(loss);
+        last = nb_tensor_item(loss);
+        nb_backward(loss);
+        nb_optim_step(opt);
+        nb_step_reset();
+    }
+    CHECK(nb_arena_mallocs() == mallocs, "the arena allocated in the steady state (%zu -> %zu mallocs)",
+          mallocs, nb_arena_mallocs());
+    CHECK(last < 0.1f * first, "training on a fixed batch must fit it: loss %g -> %g", first, last);
+    nb_params_add(p, "late", 1, (int64_t[]){4});
+    CHECK(nb_optim_step(opt) == NB_ERR_STATE, "an optimizer must notice parameters added after it");
+    nb_optim_free(opt);
+    nb_params_free(p);
+    nb_tensor_free(x);
+    nb_tensor_free(t);
+}
+
+static void test_bad_calls(void) {
+    nb_tensor *a = make(2, (int64_t[]){32, 784}, false), *b = make(2, (int64_t[]){100, 10}, false);
+    CHECK(nb_matmul(a, b) == NULL, "mismatched matmul");
+    CHECK(strstr(nb_last_error(), "nb_matmul: (32,784) x (100,10): inner sizes 784 != 100"), "message: %s", nb_last_error());
+    CHECK(nb_add(a, NULL) == NULL && strstr(nb_last_error(), "nb_add: input 1 is NULL"), "NULL input: %s", nb_last_error());
+    CHECK(nb_add(a, b) == NULL && strstr(nb_last_error(), "do not broadcast"), "broadcast: %s", nb_last_error());
+    CHECK(nb_tensor_new(2, (int64_t[]){3, -1}) == NULL && strstr(nb_last_error(), "negative"), "negative size: %s", nb_last_error());
+    CHECK(nb_tensor_new(9, (int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}) == NULL, "too many axes");
+    CHECK(nb_tensor_new(2, (int64_t[]){INT64_MAX / 2, 4}) == NULL && strstr(nb_last_error(), "too many"), "overflow: %s", nb_last_error());
+    CHECK(nb_reshape(a, 2, (int64_t[]){5, -1}) == NULL && strstr(nb_last_error(), "nb_reshape"), "reshape: %s", nb_last_error());
+    CHECK(nb_slice(a, 5, 0, 1, 1) == NULL && strstr(nb_last_error(), "axis 5"), "slice axis: %s", nb_last_error());
+    CHECK(nb_permute(a, (int[]){0, 0}) == NULL, "bad permutation");
+    CHECK(nb_conv2d(a, b, NULL, nb_conv_defaults()) == NULL && strstr(nb_last_error(), "nb_conv2d"), "conv 2-d input: %s", nb_last_error());
+    nb_tensor *img = make(4, (int64_t[]){1, 1, 3, 3}, false), *k = make(4, (int64_t[]){1, 1, 5, 5}, false);
+    CHECK(nb_conv2d(img, k, NULL, nb_conv_defaults()) == NULL && strstr(nb_last_error(), "smaller"), "kernel larger than input: %s", nb_last_error());
+    CHECK(nb_max_pool2d(img, 0, 1, 0) == NULL, "zero pooling window");
+    nb_tensor *t = nb_index_new(1, (int64_t[]){32});
+    nb_tensor_idata(t)[3] = 10;
+    nb_tensor *logits = make(2, (int64_t[]){32, 10}, false);
+    CHECK(nb_cross_entropy(logits, t) == NULL && strstr(nb_last_error(), "target 10 at position 3"), "label range: %s", nb_last_error());
+    CHECK(nb_cross_entropy(t, logits) == NULL && strstr(nb_last_error(), "must be a float"), "dtype: %s", nb_last_error());
+    CHECK(nb_dropout(a, 1.5f, true) == NULL, "dropout p > 1");
+    CHECK(nb_backward(a) != NB_OK, "backward of a non-scalar");
+    CHECK(nb_backward(NULL) == NB_ERR_ARG, "backward of NULL");
+    CHECK(nb_tensor_set_requires_grad(t, true) == NB_ERR_DTYPE, "index tensors have no gradient");
+    nb_tensor_free(NULL); /* accepted */
+    nb_params_free(NULL);
+    nb_optim_free(NULL);
+    nb_step_reset();
+    nb_tensor *all[] = {a, b, img, k, t, logits};
+    for (int i = 0; i < 6; i++) nb_tensor_free(all[i]);
+}
+
+/* The same seed and thread count give the same bits, conv and matmul included. */
+static void run_once(float *out) {
+    nb_seed(7);
+    nb_tensor *x = make(4, (int64_t[]){8, 3, 12, 12}, false), *w = make(4, (int64_t[]){6, 3, 3, 3}, true);
+    nb_conv_opts o = nb_conv_defaults();
+    o.padding[0] = o.padding[1] = 1;
+    nb_tensor *y = nb_max_pool2d(nb_relu(nb_conv2d(x, w, NULL, o)), 2, 2, 0);
+    nb_tensor *loss = nb_mean(nb_mul(nb_dropout(y, 0.2f, true), y), 0, false);
+    nb_backward(loss);
+    out[0] = nb_tensor_item(loss);
+    memcpy(out + 1, nb_tensor_grad(w), 162 * sizeof(float));
+    nb_step_reset();
+    nb_tensor_free(x);
+    nb_tensor_free(w);
+}
+
+static void test_repeatable(void) {
+    float r1[163], r2[163];
+    run_once(r1);
+    run_once(r2);
+    CHECK(memcmp(r1, r2, sizeof r1) == 0, "two seeded runs differ");
+}
+
+static void test_views(void) {
+    nb_tensor *x = nb_tensor_new(2, (int64_t[]){2, 3});
+    for (int i = 0; i < 6; i++) nb_tensor_data(x)[i] = (float)i;
+    nb_tensor *t = nb_transpose(x, 0, 1);
+    CHECK(!nb_tensor_is_contiguous(t) && nb_tensor_get(t, (int64_t[]){2, 1}) == 5.0f, "transpose is a view");
+    CHECK(nb_tensor_data(nb_contiguous(t))[1] == 3.0f, "contiguous copy in logical order");
+    nb_tensor *s = nb_slice(x, 1, 0, 3, 2);
+    CHECK(nb_tensor_size(s, 1) == 2 && nb_tensor_get(s, (int64_t[]){1, 1}) == 5.0f, "strided slice");
+    nb_tensor *m = nb_max(x, 1, false);
+    CHECK(nb_tensor_data(m)[0] == 2.0f && nb_tensor_data(m)[1] == 5.0f, "max over an axis");
+    nb_tensor *e = nb_reshape(x, 3, (int64_t[]){1, 6, 1});
+    CHECK(e && nb_tensor_size(e, 1) == 6, "reshape with ones");
+    nb_tensor *big = nb_tensor_new(6, (int64_t[]){2, 1, 2, 1, 2, 3});
+    CHECK(nb_sum(big, 0x3f, false) && nb_tensor_ndim(nb_sum(big, 0x1, true)) == 6, "6-d tensors");
+    nb_step_reset();
+    nb_tensor_free(x);
+    nb_tensor_free(big);
+}
+
+int main(void) {
+    test_backward_twice();
+    test_no_grad_and_detach();
+    test_steady_state();
+    test_bad_calls();
+    test_repeatable();
+    test_views();
+    return test_end("test_autograd");
+}
