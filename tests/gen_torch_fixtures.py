@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""Writes tests/fixtures/ops.txt: PyTorch reference values for every op case of tests/cases.c.
+
+Usage (Debian's python3-torch lives under /usr/bin/python3, not the python3 on PATH):
+    /usr/bin/python3 tests/gen_torch_fixtures.py BUILD_DIR/tests/test_torch_ref tests/fixtures/ops.txt
+
+1. Runs `test_torch_ref --dump TMP`, which writes every case's inputs (in0, in1, ...; "none inK"
+   for a NULL input) and the output-gradient seed w, drawn exactly as test_gradcheck draws them.
+2. For each case, applies the torch function of REF (which mirrors the case's C builder) to the
+   inputs converted to float64, and backpropagates w: the reference output is `out`, and the
+   gradient of sum(w * out) with respect to float input K is `gradK`.
+3. Writes the inputs and w as dumped (the same text, so the same float32 values), then out and the
+   gradients, with %.9g.
+
+Dropout: the C builder reseeds nabla's RNG, so the mask is nabla's own and PyTorch cannot redraw
+it. For the dropout case (only) the dump also holds nabla's output, and since every input element
+is nonzero the mask is (nabla_out != 0). The reference is then x * mask / (1 - p) computed by torch,
+and its gradient comes from torch autograd through that fixed mask. This checks nabla's scaling
+and its backward against its own forward mask; the generator also checks that the mask keeps
+roughly 1 - p of the elements, so a broken mask (all kept, all dropped) cannot pass unnoticed.
+
+The file format is described at the top of tests/test_torch_ref.c.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    raise SystemExit("gen_torch_fixtures.py: no torch in this Python; run it with /usr/bin/python3")
+
+DROPOUT_P = 0.3  # b_dropout in tests/cases.c
+
+
+def dropout_ref(x, nabla_out):
+    """x * mask / (1 - p) with the mask read from nabla's output (see the module docstring)."""
+    if nabla_out is None:
+        raise SystemExit("dropout: the dump holds no 'out' tensor to read the mask from")
+    if not bool((x != 0).all()):
+        raise SystemExit("dropout: an input element is 0, so the mask cannot be read from the output")
+    mask = (nabla_out != 0).to(x.dtype)
+    kept = float(mask.mean())
+    if abs(kept - (1 - DROPOUT_P)) > 0.25:
+        raise SystemExit(f"dropout: nabla's mask keeps {kept:.2f} of the elements, expected about {1 - DROPOUT_P}")
+    return x * mask / (1 - DROPOUT_P)
+
+
+# Case name -> function of the input list (None for a NULL input), mirroring tests/cases.c.
+REF = {
+    "add_broadcast": lambda x: x[0] + x[1],
+    "sub": lambda x: x[0] - x[1],
+    "sub_view": lambda x: x[0].transpose(0, 1) - x[1],
+    "mul_broadcast": lambda x: x[0] * x[1],
+    "div": lambda x: x[0] / x[1],
+    "scale": lambda x: x[0] * -1.5,
+    "add_scalar": lambda x: x[0] + 0.75,
+    "neg": lambda x: -x[0],
+    "exp": lambda x: torch.exp(x[0]),
+    "log": lambda x: torch.log(x[0]),
+    "sqrt": lambda x: torch.sqrt(x[0]),
+    "pow": lambda x: torch.pow(x[0], 2.5),
+    "abs": lambda x: torch.abs(x[0]),
+    "relu": lambda x: F.relu(x[0]),
+    "leaky_relu": lambda x: F.leaky_relu(x[0], 0.1),
+    "sigmoid": lambda x: torch.sigmoid(x[0]),
+    "tanh": lambda x: torch.tanh(x[0]),
+    "gelu": lambda x: F.gelu(x[0]),  # exact erf form (approximate="none")
+    "matmul": lambda x: x[0] @ x[1],
+    "matmul_batched": lambda x: x[0] @ x[1],
+    "matmul_shared": lambda x: x[0] @ x[1],
+    "matmul_transposed": lambda x: x[0].transpose(0, 1) @ x[1].transpose(0, 1),
+    "reshape": lambda x: x[0].reshape(4, -1),
+    "reshape_view": lambda x: x[0].transpose(0, 2).reshape(-1, 6),
+    "permute": lambda x: x[0].permute(2, 0, 1),
+    "slice_step": lambda x: x[0][:, 1:5:2],
+    "slice_negative": lambda x: x[0][:, -3:100:1],  # axis -1 of a 2-d input
+    "broadcast_to": lambda x: x[0].expand(2, 3, 4),
+    "contiguous": lambda x: x[0].transpose(0, 1).contiguous(),
+    "concat": lambda x: torch.cat([x[0], x[1], x[2]], dim=1),
+    "sum_axis_keepdim": lambda x: x[0].sum(dim=1, keepdim=True),  # mask 1 << 1
+    "sum_all": lambda x: x[0].sum(),  # mask 0: all axes, 0-d
+    "sum_view": lambda x: x[0].transpose(0, 2).sum(dim=(0, 2)),  # mask 0x5
+    "mean_axes": lambda x: x[0].mean(dim=(0, 2)),  # mask 0x5
+    "max_axis": lambda x: torch.max(x[0], dim=1).values,
+    "max_all": lambda x: torch.max(x[0]),
+    "softmax": lambda x: F.softmax(x[0], dim=1),
+    "log_softmax": lambda x: F.log_softmax(x[0], dim=-1),
+    "conv2d_groups": lambda x: F.conv2d(x[0], x[1], x[2], stride=(2, 1), padding=(1, 1),
+                                        dilation=(1, 2), groups=2),
+    "conv2d_nobias": lambda x: F.conv2d(x[0], x[1], x[2]),
+    "conv_transpose2d": lambda x: F.conv_transpose2d(x[0], x[1], x[2], stride=(2, 2), padding=(1, 0),
+                                                     output_padding=(1, 0), groups=2, dilation=(1, 1)),
+    "max_pool2d": lambda x: F.max_pool2d(x[0], kernel_size=2, stride=2, padding=0),
+    "max_pool2d_pad": lambda x: F.max_pool2d(x[0], kernel_size=3, stride=2, padding=1),
+    "avg_pool2d": lambda x: F.avg_pool2d(x[0], kernel_size=3, stride=2, padding=1),  # count_include_pad
+    "dropout": None,  # special: see dropout_ref
+    "embedding": lambda x: F.embedding(x[1], x[0]),
+    "nll_loss": lambda x: F.nll_loss(x[0], x[1]),
+    "cross_entropy": lambda x: F.cross_entropy(x[0], x[1]),
+    "mse_loss": lambda x: F.mse_loss(x[0], x[1]),
+    "bce_loss": lambda x: F.binary_cross_entropy(x[0], x[1]),  # logs clamped at -100
+    "bce_with_logits": lambda x: F.binary_cross_entropy_with_logits(x[0], x[1]),
+}
+
+
+def parse_dump(path):
+    """[(name, {label: (header_line, values_line) or None})] in file order."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    cases, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.strip() or line.startswith("#"):
+            continue
+        word = line.split()
+        if word[0] == "case" and len(word) == 2:
+            cases.append((word[1], {}))
+        elif word[0] == "none" and len(word) == 2 and cases:
+            cases[-1][1][word[1]] = None
+        elif word[0] == "tensor" and len(word) >= 4 and cases and i < len(lines):
+            cases[-1][1][word[1]] = (line, lines[i])
+            i += 1
+        else:
+            raise SystemExit(f"{path}:{i}: unexpected line {line[:80]!r}")
+    return cases
+
+
+def to_torch(entry):
+    header, values = entry
+    word = header.split()
+    dtype, ndim = word[2], int(word[3])
+    shape = [int(d) for d in word[4:4 + ndim]]
+    if dtype == "i64":
+        return torch.tensor([int(v) for v in values.split()], dtype=torch.long).reshape(shape)
+    # Through float32 first: the exact values nabla holds; then float64 for the reference.
+    t = torch.tensor([float(v) for v in values.split()], dtype=torch.float32).reshape(shape)
+    return t.double()
+
+
+def fmt(label, t):
+    t = t.detach().contiguous()
+    head = f"tensor {label} f32 {t.dim()}" + "".join(f" {d}" for d in t.shape)
+    return head + "\n" + " ".join("%.9g" % v for v in t.reshape(-1).tolist()) + "\n"
+
+
+def main():
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__)
+    exe, dest = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        dump_path = os.path.join(tmp, "dump.txt")
+        subprocess.run([exe, "--dump", dump_path], check=True)
+        cases = parse_dump(dump_path)
+
+    names = [name for name, _ in cases]
+    missing = [n for n in names if n not in REF]
+    if missing:
+        raise SystemExit(f"no torch reference for the case(s) {', '.join(missing)}: add them to REF")
+    stale = [n for n in REF if n not in names]
+    if stale:
+        raise SystemExit(f"REF has case(s) no longer in tests/cases.c: {', '.join(stale)}")
+
+    major, minor = torch.__version__.split(".")[:2]
+    out_lines = [f"# generated by tests/gen_torch_fixtures.py from PyTorch {major}.{minor}; do not edit\n"]
+    for name, tensors in cases:
+        labels = sorted((l for l in tensors if l.startswith("in")), key=lambda l: int(l[2:]))
+        if labels != [f"in{k}" for k in range(len(labels))] or "w" not in tensors:
+            raise SystemExit(f"{name}: the dump should hold in0..inN and w")
+        xs = [None if tensors[l] is None else to_torch(tensors[l]) for l in labels]
+        for x in xs:
+            if x is not None and x.is_floating_point():
+                x.requires_grad_(True)
+        if name == "dropout":
+            nabla_out = to_torch(tensors["out"]) if "out" in tensors else None
+            y = dropout_ref(xs[0], nabla_out)
+        else:
+            y = REF[name](xs)
+        w = to_torch(tensors["w"])
+        if tuple(y.shape) != tuple(w.shape):
+            raise SystemExit(f"{name}: torch output shape {tuple(y.shape)} != nabla's {tuple(w.shape)}")
+        y.backward(w)
+        block = [f"case {name}\n"]
+        for l in labels:
+            block.append(f"none {l}\n" if tensors[l] is None else tensors[l][0] + "\n" + tensors[l][1] + "\n")
+        block.append(tensors["w"][0] + "\n" + tensors["w"][1] + "\n")
+        block.append(fmt("out", y))
+        for k, x in enumerate(xs):
+            if x is not None and x.is_floating_point():
+                if x.grad is None:
+                    raise SystemExit(f"{name}: torch gave no gradient for in{k}")
+                block.append(fmt(f"grad{k}", x.grad))
+        out_lines.extend(block)
+
+    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    with open(dest, "w") as f:
+        f.writelines(out_lines)
+    print(f"wrote {dest}: {len(cases)} cases from PyTorch {torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()
