@@ -171,7 +171,33 @@ static void test_views(void) {
     nb_tensor_free(big);
 }
 
+/* Zero-size tensors go through ops and backward without crashing and with the right shapes. */
+static void test_empty(void) {
+    nb_tensor *a = make(2, (int64_t[]){0, 3}, true), *b = make(1, (int64_t[]){3}, true);
+    nb_tensor *k0 = make(2, (int64_t[]){3, 0}, true), *k1 = make(2, (int64_t[]){0, 5}, true);
+    nb_tensor *s = nb_add(a, b);
+    CHECK(s && nb_tensor_size(s, 0) == 0, "empty broadcast add");
+    nb_tensor *m = nb_matmul(k0, k1); /* (3,0) x (0,5) = zeros (3,5) */
+    CHECK(m && nb_tensor_numel(m) == 15 && nb_tensor_data(m)[7] == 0.0f, "matmul with K = 0");
+    nb_tensor *r = make(2, (int64_t[]){3, 4}, false);
+    CHECK(nb_matmul(a, r) != NULL, "matmul with M = 0");
+    nb_tensor *tot = nb_add(nb_sum(nb_relu(s), 0, false), nb_sum(m, 0, false));
+    CHECK(tot && nb_tensor_item(tot) == 0.0f, "sum of nothing is 0");
+    CHECK(nb_backward(tot) == NB_OK && nb_tensor_grad(b)[0] == 0.0f, "backward through empty tensors");
+    CHECK(nb_mean(a, 0x1, false) == NULL && strstr(nb_last_error(), "empty"), "mean over an empty axis: %s", nb_last_error());
+    CHECK(nb_max(a, 0, false) == NULL, "max over an empty axis");
+    CHECK(nb_softmax(a, 1) != NULL && nb_slice(b, 0, 2, 1, 1) != NULL, "empty softmax and slice");
+    nb_tensor *parts[2] = {a, make(2, (int64_t[]){2, 3}, false)};
+    CHECK(nb_concat(parts, 2, 0) && nb_tensor_size(nb_concat(parts, 2, 0), 0) == 2, "concat with an empty part");
+    nb_tensor *img = make(4, (int64_t[]){0, 1, 5, 5}, false), *w = make(4, (int64_t[]){2, 1, 3, 3}, false);
+    CHECK(nb_conv2d(img, w, NULL, nb_conv_defaults()) != NULL && nb_max_pool2d(img, 2, 2, 0) != NULL, "empty batch conv and pool");
+    nb_step_reset();
+    nb_tensor *all[] = {a, b, k0, k1, r, parts[1], img, w};
+    for (int i = 0; i < 8; i++) nb_tensor_free(all[i]);
+}
+
 int main(void) {
+    test_empty();
     test_backward_twice();
     test_no_grad_and_detach();
     test_steady_state();
