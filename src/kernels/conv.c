@@ -8,11 +8,10 @@
  * of C*KH*KW x P floats (nb__conv_workspace) serves every group. Samples are processed one after
  * another and OpenBLAS threads each GEMM: every output element then sees the same summation
  * order on every run, so results are bitwise repeatable for a given thread count.
- * im2col, col2im and the bias sum stay single-threaded on purpose: the Debian OpenBLAS runs
- * its own pthread pool, whose workers spin for a while after each GEMM, and libgomp's workers
- * spin after each parallel region, so alternating the two per sample makes them fight for the
- * cores. Measured on 2 cores (bench_conv), OpenMP here made the forward ~2x slower and
- * bwd_weight up to 10x slower than these serial loops; the copies are cheap next to the GEMM.
+ * im2col, col2im and the bias sum stay single-threaded. Measured with Debian's pthread build
+ * of OpenBLAS on 2 cores (bench_conv), OpenMP here made the forward ~2x and bwd_weight up to
+ * 10x slower: the two thread pools spun against each other. The build now links the OpenMP
+ * build of OpenBLAS (one pool), where threading these loops is worth measuring again.
  * A 1x1 kernel with stride 1 and no padding needs no im2col at all: col_g is x itself. */
 #include "kernels/kernels.h"
 
