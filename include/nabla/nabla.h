@@ -57,6 +57,9 @@ void nb_seed(uint64_t seed);
 uint64_t nb_rng_next(void); /* 64 random bits */
 float nb_rng_uniform(void); /* [0, 1) */
 float nb_rng_normal(void);  /* N(0, 1) */
+/* The generator's whole state (for checkpoints). */
+void nb_rng_get_state(uint64_t state[4]);
+void nb_rng_set_state(const uint64_t state[4]);
 
 /* ---- tensors --------------------------------------------------------------------------- */
 /* New zero-filled heap tensor of the given shape (ndim 0..NB_MAX_DIMS, sizes >= 0). */
@@ -192,6 +195,13 @@ nb_tensor *nb_avg_pool2d(nb_tensor *x, int k, int s, int p);
 /* Inverted dropout: in training, zeroes each element with probability p (seeded by nb_seed)
  * and scales the rest by 1/(1-p); the identity when training is false. */
 nb_tensor *nb_dropout(nb_tensor *x, float p, bool training);
+/* Batch normalization over axis 1 of x (N, C) or (N, C, H, W); gamma, beta (C) or both NULL.
+ * training: normalizes with the batch's mean and biased variance and, when running_mean and
+ * running_var (C) are given, updates them in place as PyTorch does: r = (1-momentum)*r +
+ * momentum*stat, with the unbiased variance for running_var (no gradient flows into them).
+ * Not training: normalizes with running_mean/running_var (required). */
+nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *gamma, nb_tensor *beta, nb_tensor *running_mean,
+                         nb_tensor *running_var, bool training, float momentum, float eps);
 /* Rows of weight (V, D) picked by the int64 indices idx (any shape S): result (S..., D). */
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
 
@@ -215,6 +225,38 @@ typedef struct nb_optim nb_optim;
 nb_optim *nb_sgd_new(nb_params *p, nb_sgd_opts o);
 nb_optim *nb_adam_new(nb_params *p, nb_adam_opts o); /* defaults: betas (0.9,0.999), eps 1e-8 */
 nb_adam_opts nb_adam_defaults(float lr);
+typedef struct nb_rmsprop_opts {
+    float lr, alpha, eps, weight_decay, momentum;
+    bool centered;
+} nb_rmsprop_opts;
+nb_rmsprop_opts nb_rmsprop_defaults(float lr); /* alpha 0.99, eps 1e-8, as torch.optim.RMSprop */
+nb_optim *nb_rmsprop_new(nb_params *p, nb_rmsprop_opts o);
+float nb_optim_lr(const nb_optim *opt);
+void nb_optim_set_lr(nb_optim *opt, float lr);
+/* Optimizer state for checkpoints: steps taken, and its state slabs (each nb_params_numel
+ * floats; e.g. Adam: "exp_avg", "exp_avg_sq"; SGD with momentum: "momentum_buffer"). */
+int64_t nb_optim_steps(const nb_optim *opt);
+void nb_optim_set_steps(nb_optim *opt, int64_t t);
+int nb_optim_state_count(const nb_optim *opt);
+float *nb_optim_state(nb_optim *opt, int i, const char **name);
+const char *nb_optim_name(const nb_optim *opt); /* "sgd", "adam", "adamw", "rmsprop" */
+
+/* Learning-rate schedules, evaluated per epoch (or step) e from 0: the rate to use then. */
+typedef enum nb_sched_kind { NB_SCHED_CONSTANT = 0, NB_SCHED_STEP, NB_SCHED_COSINE } nb_sched_kind;
+typedef struct nb_schedule {
+    nb_sched_kind kind;
+    int64_t step_size; /* STEP: multiply by gamma every step_size */
+    float gamma;
+    int64_t t_max;     /* COSINE: eta_min + (base - eta_min)(1 + cos(pi e / t_max))/2 */
+    float eta_min;
+    int64_t warmup;    /* any kind: linear warm-up from base/warmup to base over the first
+                        * warmup units, then the schedule counts from 0 */
+} nb_schedule;
+float nb_schedule_lr(const nb_schedule *s, float base_lr, int64_t e);
+
+/* Scales every gradient so their global L2 norm is at most max_norm (as
+ * torch.nn.utils.clip_grad_norm_); returns the norm before clipping. */
+float nb_clip_grad_norm(nb_params *p, float max_norm);
 /* Updates every parameter from its gradient. Create the optimizer after the last
  * nb_params_add: a slab that grew since is an error (NB_ERR_STATE). */
 nb_status nb_optim_step(nb_optim *opt);
@@ -223,4 +265,12 @@ void nb_optim_free(nb_optim *opt);
 #ifdef __cplusplus
 }
 #endif
+
+/* The layers above the core: data, metrics, pictures, checkpoints, modules. */
+#include "data.h"
+#include "metrics.h"
+#include "plot.h"
+#include "io.h"
+#include "nn.h"
+
 #endif

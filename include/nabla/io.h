@@ -1,0 +1,60 @@
+/* nabla checkpoints: the safetensors format (8-byte little-endian header length, a JSON header
+ * {"name": {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}}, then the raw
+ * little-endian tensor bytes), readable by PyTorch's safetensors loader. Included by nabla.h. */
+#ifndef NABLA_IO_H
+#define NABLA_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nabla.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nb_st_dtype { NB_ST_F32 = 0, NB_ST_I64, NB_ST_U8 } nb_st_dtype; /* "F32" "I64" "U8" */
+
+/* ---- writing --------------------------------------------------------------------------- */
+typedef struct nb_st_writer nb_st_writer;
+nb_st_writer *nb_st_writer_new(void);
+/* Adds a tensor; the bytes are copied. Names must be unique and non-empty. */
+nb_status nb_st_add(nb_st_writer *w, const char *name, nb_st_dtype dt, int ndim, const int64_t *shape,
+              const void *data);
+/* Adds a string to __metadata__ (keys unique). */
+nb_status nb_st_meta(nb_st_writer *w, const char *key, const char *value);
+/* Writes atomically: path.tmp.<pid>, fsync, rename over path, fsync the folder. On any failure
+ * the old file at path is untouched and the temporary is removed. */
+nb_status nb_st_write(nb_st_writer *w, const char *path);
+void nb_st_writer_free(nb_st_writer *w);
+
+/* ---- reading --------------------------------------------------------------------------- */
+typedef struct nb_st_tensor {
+    const char *name;
+    nb_st_dtype dtype;
+    int ndim;
+    int64_t shape[8];
+    const void *data; /* inside the reader's buffer */
+    size_t nbytes;
+} nb_st_tensor;
+
+typedef struct nb_st_reader nb_st_reader;
+/* Reads and validates the whole file: header length within the file, valid JSON, known
+ * dtypes, shapes whose byte size equals data_offsets, offsets inside the data and not
+ * overlapping. NULL with nb_last_error naming the file and the problem otherwise. */
+nb_st_reader *nb_st_open(const char *path);
+int nb_st_count(const nb_st_reader *r);
+const nb_st_tensor *nb_st_get(const nb_st_reader *r, int i);
+const nb_st_tensor *nb_st_find(const nb_st_reader *r, const char *name); /* NULL if absent */
+/* Copies a tensor into dst after checking it exists with exactly this dtype and shape; the
+ * error names the file, the tensor and what differs ("conv1.weight: shape (6,1,3,3), expected
+ * (6,1,5,5)"). */
+nb_status nb_st_read_into(const nb_st_reader *r, const char *name, nb_st_dtype dt, int ndim,
+                    const int64_t *shape, void *dst);
+const char *nb_st_meta_get(const nb_st_reader *r, const char *key); /* NULL if absent */
+void nb_st_close(nb_st_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
