@@ -106,6 +106,18 @@ static void test_bad_calls(void) {
     CHECK(nb_tensor_new(9, (int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}) == NULL, "too many axes");
     CHECK(nb_tensor_new(2, (int64_t[]){INT64_MAX / 2, 4}) == NULL && strstr(nb_last_error(), "too many"), "overflow: %s", nb_last_error());
     CHECK(nb_reshape(a, 2, (int64_t[]){5, -1}) == NULL && strstr(nb_last_error(), "nb_reshape"), "reshape: %s", nb_last_error());
+    /* Sizes whose product wraps around int64 must be rejected, not wrapped into a valid count. */
+    nb_tensor *four = make(1, (int64_t[]){4}, false);
+    CHECK(nb_reshape(four, 2, (int64_t[]){(1LL << 62) + 1, 4}) == NULL && strstr(nb_last_error(), "too many"),
+          "wrapped reshape: %s", nb_last_error());
+    CHECK(nb_reshape(four, 3, (int64_t[]){(1LL << 62), 4, -1}) == NULL, "wrapped reshape with -1: %s", nb_last_error());
+    CHECK(nb_broadcast_to(four, 3, (int64_t[]){(1LL << 62), 4, 4}) == NULL && strstr(nb_last_error(), "too many"),
+          "wrapped broadcast: %s", nb_last_error());
+    CHECK(nb_broadcast_to(four, 2, (int64_t[]){-3, 4}) == NULL, "negative broadcast");
+    nb_tensor *sl = nb_slice(four, 0, 1, 4, INT64_MAX);
+    CHECK(sl && nb_tensor_shape(sl)[0] == 1 && nb_tensor_data(sl)[0] == nb_tensor_data(four)[1],
+          "huge slice step keeps one element");
+    nb_tensor_free(four);
     CHECK(nb_slice(a, 5, 0, 1, 1) == NULL && strstr(nb_last_error(), "axis 5"), "slice axis: %s", nb_last_error());
     CHECK(nb_permute(a, (int[]){0, 0}) == NULL, "bad permutation");
     CHECK(nb_conv2d(a, b, NULL, nb_conv_defaults()) == NULL && strstr(nb_last_error(), "nb_conv2d"), "conv 2-d input: %s", nb_last_error());

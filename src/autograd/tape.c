@@ -59,6 +59,11 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
     out->dtype = NB_F32;
     out->owner = NB_OWN_ARENA;
     if (def->shape(n, out) != NB_OK) return NULL;
+    /* Every output shape, view or not, must be non-negative with a numel that fits: a shape
+     * function's own arithmetic may have wrapped (huge reshape or broadcast sizes). */
+    char fn[64];
+    snprintf(fn, sizeof fn, "nb_%s", def->name);
+    if (nb__check_shape(fn, out->ndim, out->shape) != NB_OK) return NULL;
     if (!(def->flags & NB_OPF_VIEW)) {
         nb__set_contiguous(out);
         out->data = nb__arena_alloc((size_t)out->numel * sizeof(float));

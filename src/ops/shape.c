@@ -26,6 +26,9 @@ nb_status nb__shape_reshape(nb_node *n, nb_tensor *out) {
             continue;
         }
         if (s < 0) return nb__err(NB_ERR_ARG, "nb_reshape: bad size %lld at axis %d", (long long)s, d);
+        if (s > 0 && known > INT64_MAX / 8 / s)
+            return nb__err(NB_ERR_ARG, "nb_reshape: size %lld at axis %d makes too many elements",
+                           (long long)s, d);
         known *= s;
     }
     out->ndim = nd;
@@ -80,7 +83,7 @@ nb_status nb__shape_slice(nb_node *n, nb_tensor *out) {
     int64_t start = n->a.i[1], end = n->a.i[2], step = n->a.i[3];
     copy_shape(out, x);
     memcpy(out->stride, x->stride, sizeof out->stride);
-    out->shape[ax] = end > start ? (end - start + step - 1) / step : 0;
+    out->shape[ax] = end > start ? 1 + (end - start - 1) / step : 0; /* no overflow for huge steps */
     out->stride[ax] = x->stride[ax] * step;
     out->data = NB_F(x) + start * x->stride[ax];
     return NB_OK;
