@@ -28,7 +28,8 @@ typedef struct nb_dataset {
 /* Reads an IDX image file (magic 0x00000803, uint8, n x h x w) and its IDX label file (magic
  * 0x00000801, uint8, n), plain or gzipped (detected by content, not name). Checks magic, type,
  * rank, that sizes match the file length and each other, and that labels are < 256. NULL and
- * nb_last_error naming the file and the problem otherwise. */
+ * nb_last_error naming the file and the problem otherwise. labels_path may be NULL (images
+ * only; every label 0). */
 nb_dataset *nb_idx_load(const char *images_path, const char *labels_path);
 
 /* Finds the four MNIST-layout files in dir: {train,t10k}-{images-idx3,labels-idx1}-ubyte,
