@@ -94,6 +94,31 @@ static nb_tensor *b_dropout(nb_tensor **x) {
     return nb_dropout(x[0], 0.3f, true);
 }
 static nb_tensor *b_embedding(nb_tensor **x) { return nb_embedding(x[0], x[1]); }
+/* Batch norm: running statistics are not case inputs (they get no gradient). They are reset to
+ * fixed, exactly representable values before every call, so repeated builds (the gradient
+ * check runs many) see the same state; gen_torch_fixtures.py (bn_running) builds the same. */
+#define BN_C_MAX 8
+static nb_tensor *bn_running(int which, int64_t C) {
+    static nb_tensor *rs[2][BN_C_MAX + 1]; /* per statistic and channel count; live until exit */
+    if (C < 1 || C > BN_C_MAX) return NULL;
+    if (!rs[which][C]) rs[which][C] = nb_tensor_new(1, &C);
+    float *d = nb_tensor_data(rs[which][C]);
+    for (int64_t c = 0; c < C; c++)
+        d[c] = which == 0 ? 0.125f * (float)(c % 5) - 0.25f : 0.5f + 0.25f * (float)(c % 4);
+    return rs[which][C];
+}
+static nb_tensor *bn(nb_tensor *x, nb_tensor *g, nb_tensor *b, bool track, bool training) {
+    int64_t C = nb_tensor_size(x, 1);
+    nb_tensor *rm = track ? bn_running(0, C) : NULL, *rv = track ? bn_running(1, C) : NULL;
+    return nb_batch_norm(x, g, b, rm, rv, training, 0.1f, 1e-5f);
+}
+static nb_tensor *b_bn_train(nb_tensor **x) { return bn(x[0], x[1], x[2], true, true); }
+static nb_tensor *b_bn_train_plain(nb_tensor **x) { return bn(x[0], NULL, NULL, false, true); }
+static nb_tensor *b_bn_train_gamma(nb_tensor **x) { return bn(x[0], x[1], NULL, true, true); }
+static nb_tensor *b_bn_eval(nb_tensor **x) { return bn(x[0], x[1], x[2], true, false); }
+static nb_tensor *b_bn_eval_plain(nb_tensor **x) { return bn(x[0], NULL, NULL, true, false); }
+static nb_tensor *b_bn_eval_beta(nb_tensor **x) { return bn(x[0], NULL, x[1], true, false); }
+
 static nb_tensor *b_nll(nb_tensor **x) { return nb_nll_loss(x[0], x[1]); }
 static nb_tensor *b_ce(nb_tensor **x) { return nb_cross_entropy(x[0], x[1]); }
 static nb_tensor *b_mse(nb_tensor **x) { return nb_mse_loss(x[0], x[1]); }
@@ -149,6 +174,14 @@ const op_case nb_test_cases[] = {
     {NB_OP_MAX_POOL2D, "max_pool2d_pad", 1, {IN(4, IN_DISTINCT, 1, 2, 5, 5)}, b_maxpool_pad, H, TOL},
     {NB_OP_AVG_POOL2D, "avg_pool2d", 1, {IN(4, IN_RAND, 2, 2, 5, 5)}, b_avgpool, H, TOL},
     {NB_OP_DROPOUT, "dropout", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_dropout, H, TOL},
+    {NB_OP_BATCH_NORM, "bn_train_2d", 3, {IN(2, IN_RAND, 6, 3), IN(1, IN_RAND, 3), IN(1, IN_RAND, 3)}, b_bn_train, H, TOL},
+    {NB_OP_BATCH_NORM, "bn_train_4d", 3, {IN(4, IN_RAND, 2, 3, 3, 2), IN(1, IN_RAND, 3), IN(1, IN_RAND, 3)}, b_bn_train, H, TOL},
+    {NB_OP_BATCH_NORM, "bn_train_4d_noaffine", 1, {IN(4, IN_RAND, 3, 2, 2, 2)}, b_bn_train_plain, H, TOL},
+    /* 5 values per channel, one with a small spread: a smaller step keeps the truncation error low */
+    {NB_OP_BATCH_NORM, "bn_train_2d_gamma_only", 2, {IN(2, IN_RAND, 5, 4), IN(1, IN_RAND, 4)}, b_bn_train_gamma, 3e-3f, TOL},
+    {NB_OP_BATCH_NORM, "bn_eval_4d", 3, {IN(4, IN_RAND, 2, 3, 2, 3), IN(1, IN_RAND, 3), IN(1, IN_RAND, 3)}, b_bn_eval, H, TOL},
+    {NB_OP_BATCH_NORM, "bn_eval_2d_noaffine", 1, {IN(2, IN_RAND, 4, 5)}, b_bn_eval_plain, H, TOL},
+    {NB_OP_BATCH_NORM, "bn_eval_4d_beta_only", 2, {IN(4, IN_RAND, 2, 2, 3, 2), IN(1, IN_RAND, 2)}, b_bn_eval_beta, H, TOL},
     {NB_OP_EMBEDDING, "embedding", 2, {IN(2, IN_RAND, 5, 3), IDX(2, 5, 2, 3)}, b_embedding, H, TOL},
     {NB_OP_NLL_LOSS, "nll_loss", 2, {IN(2, IN_RAND, 4, 5), IDX(1, 5, 4)}, b_nll, H, TOL},
     {NB_OP_CROSS_ENTROPY, "cross_entropy", 2, {IN(2, IN_RAND, 4, 5), IDX(1, 5, 4)}, b_ce, H, TOL},

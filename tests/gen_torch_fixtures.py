@@ -48,6 +48,19 @@ def dropout_ref(x, nabla_out):
     return x * mask / (1 - DROPOUT_P)
 
 
+def bn_running(C):
+    """The running statistics b_bn_* in tests/cases.c pass (fixed, exact in float32)."""
+    rm = torch.tensor([0.125 * (c % 5) - 0.25 for c in range(C)], dtype=torch.float64)
+    rv = torch.tensor([0.5 + 0.25 * (c % 4) for c in range(C)], dtype=torch.float64)
+    return rm, rv
+
+
+def bn(x, w, b, track, training):
+    """bn() of tests/cases.c: momentum 0.1, eps 1e-5."""
+    rm, rv = bn_running(x.shape[1]) if track else (None, None)
+    return F.batch_norm(x, rm, rv, weight=w, bias=b, training=training, momentum=0.1, eps=1e-5)
+
+
 # Case name -> function of the input list (None for a NULL input), mirroring tests/cases.c.
 REF = {
     "add_broadcast": lambda x: x[0] + x[1],
@@ -97,6 +110,13 @@ REF = {
     "max_pool2d_pad": lambda x: F.max_pool2d(x[0], kernel_size=3, stride=2, padding=1),
     "avg_pool2d": lambda x: F.avg_pool2d(x[0], kernel_size=3, stride=2, padding=1),  # count_include_pad
     "dropout": None,  # special: see dropout_ref
+    "bn_train_2d": lambda x: bn(x[0], x[1], x[2], True, True),
+    "bn_train_4d": lambda x: bn(x[0], x[1], x[2], True, True),
+    "bn_train_4d_noaffine": lambda x: bn(x[0], None, None, False, True),
+    "bn_train_2d_gamma_only": lambda x: bn(x[0], x[1], None, True, True),
+    "bn_eval_4d": lambda x: bn(x[0], x[1], x[2], True, False),
+    "bn_eval_2d_noaffine": lambda x: bn(x[0], None, None, True, False),
+    "bn_eval_4d_beta_only": lambda x: bn(x[0], None, x[1], True, False),
     "embedding": lambda x: F.embedding(x[1], x[0]),
     "nll_loss": lambda x: F.nll_loss(x[0], x[1]),
     "cross_entropy": lambda x: F.cross_entropy(x[0], x[1]),

@@ -232,7 +232,7 @@ typedef struct nb_rmsprop_opts {
 nb_rmsprop_opts nb_rmsprop_defaults(float lr); /* alpha 0.99, eps 1e-8, as torch.optim.RMSprop */
 nb_optim *nb_rmsprop_new(nb_params *p, nb_rmsprop_opts o);
 float nb_optim_lr(const nb_optim *opt);
-void nb_optim_set_lr(nb_optim *opt, float lr);
+void nb_optim_set_lr(nb_optim *opt, float lr); /* a negative or non-finite lr is refused (kept) */
 /* Optimizer state for checkpoints: steps taken, and its state slabs (each nb_params_numel
  * floats; e.g. Adam: "exp_avg", "exp_avg_sq"; SGD with momentum: "momentum_buffer"). */
 int64_t nb_optim_steps(const nb_optim *opt);
@@ -241,21 +241,27 @@ int nb_optim_state_count(const nb_optim *opt);
 float *nb_optim_state(nb_optim *opt, int i, const char **name);
 const char *nb_optim_name(const nb_optim *opt); /* "sgd", "adam", "adamw", "rmsprop" */
 
-/* Learning-rate schedules, evaluated per epoch (or step) e from 0: the rate to use then. */
+/* Learning-rate schedules, evaluated per epoch (or step) e from 0: the rate to use then.
+ * Closed forms of PyTorch's StepLR and CosineAnnealingLR (computed in double). A bad schedule
+ * (step_size < 1, t_max < 1, e or warmup < 0) gives NaN with nb_last_error set, which
+ * nb_optim_set_lr refuses. */
 typedef enum nb_sched_kind { NB_SCHED_CONSTANT = 0, NB_SCHED_STEP, NB_SCHED_COSINE } nb_sched_kind;
 typedef struct nb_schedule {
     nb_sched_kind kind;
-    int64_t step_size; /* STEP: multiply by gamma every step_size */
+    int64_t step_size; /* STEP: base * gamma^floor(e / step_size) */
     float gamma;
-    int64_t t_max;     /* COSINE: eta_min + (base - eta_min)(1 + cos(pi e / t_max))/2 */
+    int64_t t_max;     /* COSINE: eta_min + (base - eta_min)(1 + cos(pi e / t_max))/2; past
+                        * t_max it rises again (period 2 t_max), as CosineAnnealingLR */
     float eta_min;
-    int64_t warmup;    /* any kind: linear warm-up from base/warmup to base over the first
-                        * warmup units, then the schedule counts from 0 */
+    int64_t warmup;    /* any kind: linear warm-up, base * (e+1)/warmup for e < warmup (from
+                        * base/warmup up to base), then the schedule runs with e - warmup */
 } nb_schedule;
 float nb_schedule_lr(const nb_schedule *s, float base_lr, int64_t e);
 
 /* Scales every gradient so their global L2 norm is at most max_norm (as
- * torch.nn.utils.clip_grad_norm_); returns the norm before clipping. */
+ * torch.nn.utils.clip_grad_norm_: norm in double over all gradients, scaled by
+ * max_norm/(norm + 1e-6) when that is below 1); returns the norm before clipping. A NaN or
+ * infinite norm is returned and nothing is scaled; NaN for a NULL p or max_norm < 0. */
 float nb_clip_grad_norm(nb_params *p, float max_norm);
 /* Updates every parameter from its gradient. Create the optimizer after the last
  * nb_params_add: a slab that grew since is an error (NB_ERR_STATE). */

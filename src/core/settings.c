@@ -37,6 +37,25 @@ void nb_seed(uint64_t seed) {
     for (int i = 0; i < 4; i++) g_rng[i] = splitmix64(&seed);
 }
 
+/* The generator's whole state is these four words: nb_rng_normal keeps no spare draw. */
+void nb_rng_get_state(uint64_t state[4]) {
+    if (!state) {
+        nb__err(NB_ERR_ARG, "nb_rng_get_state: state is NULL");
+        return;
+    }
+    memcpy(state, g_rng, sizeof g_rng);
+}
+
+void nb_rng_set_state(const uint64_t state[4]) {
+    if (!state || (state[0] | state[1] | state[2] | state[3]) == 0) {
+        /* xoshiro256** stays at zero forever from the all-zero state. */
+        nb__err(NB_ERR_ARG, "nb_rng_set_state: %s (state kept)",
+                state ? "the all-zero state is not a valid generator state" : "state is NULL");
+        return;
+    }
+    memcpy(g_rng, state, sizeof g_rng);
+}
+
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 uint64_t nb_rng_next(void) {
@@ -54,7 +73,8 @@ uint64_t nb_rng_next(void) {
 float nb_rng_uniform(void) { return (float)(nb_rng_next() >> 40) * (1.0f / 16777216.0f); }
 
 float nb_rng_normal(void) {
-    /* Box-Muller in double; u1 is kept away from 0 so log is finite. */
+    /* Box-Muller in double, using only the cosine branch: no spare value is cached, so the
+     * four state words are the whole state. u1 is kept away from 0 so log is finite. */
     double u1 = ((double)(nb_rng_next() >> 11) + 1.0) * (1.0 / 9007199254740993.0);
     double u2 = (double)(nb_rng_next() >> 11) * (1.0 / 9007199254740992.0);
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));

@@ -82,4 +82,19 @@ void nb__softmax_bwd(const float *y, const float *gy, float *gx, int64_t outer, 
 void nb__softmax_fwd_naive(const float *x, float *y, int64_t outer, int64_t K, int64_t inner,
                            int log);
 
+/* ---- batch normalization over axis 1 of x (N, C, S), S = H*W or 1 (norm.c) ----------------- */
+/* mean[c] and the biased variance var[c] (C each) of the N*S values of channel c. */
+void nb__bn_stats(const float *x, int64_t N, int64_t C, int64_t S, double *mean, double *var);
+/* y = (x - mean[c] - mean_lo[c]) * invstd[c] * gamma[c] + beta[c] (overwrites y). mean_lo is
+ * the low part of a mean held in two floats (see norm.c); mean_lo, gamma, beta may be NULL
+ * (0, 1 and 0). All per-channel arrays are (C). */
+void nb__bn_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t S, const float *mean,
+                const float *mean_lo, const float *invstd, const float *gamma, const float *beta);
+/* Backward given gy (N, C, S): ggamma += sum gy * xhat, gbeta += sum gy, and gx += the input
+ * gradient: with the batch statistics (training: mean and invstd were computed from x) or
+ * through a fixed affine map (training = 0). gx, ggamma, gbeta may each be NULL. */
+void nb__bn_bwd(const float *x, const float *gy, int64_t N, int64_t C, int64_t S,
+                const float *mean, const float *mean_lo, const float *invstd, const float *gamma,
+                int training, float *gx, float *ggamma, float *gbeta);
+
 #endif

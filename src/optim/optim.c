@@ -1,49 +1,75 @@
-/* Optimizers as one loop over the parameter slab: values, gradients and moments are parallel
- * arrays of nb_params_numel floats. Updates follow PyTorch's torch.optim formulas. */
+/* Optimizers as loops over the parameter slab: values, gradients and state (moments,
+ * momentum buffers) are parallel arrays of nb_params_numel floats, updated one parameter's
+ * range at a time. Updates follow PyTorch's torch.optim formulas (single-tensor code paths of
+ * PyTorch 1.13), element by element in float; Adam's bias corrections are computed in double,
+ * as Python does.
+ *
+ * The whole state is the step count, the learning rate and the state slabs, so a checkpoint
+ * that restores those three continues a run bit for bit. */
 #include "internal.h"
 
 #include <math.h>
 
-typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
+typedef enum { OPT_SGD, OPT_ADAM, OPT_RMSPROP } opt_kind;
+
+#define NB_OPT_MAX_STATE 3
 
 struct nb_optim {
     opt_kind kind;
     nb_params *p;
     int64_t numel;
+    float lr;
     nb_sgd_opts sgd;
     nb_adam_opts adam;
-    int64_t t;     /* steps taken */
-    float *m, *v;  /* momentum / first moment, second moment (one slab each) */
+    nb_rmsprop_opts rms;
+    int64_t t; /* steps taken */
+    int nstate;
+    float *state[NB_OPT_MAX_STATE]; /* (numel) each */
+    const char *state_name[NB_OPT_MAX_STATE];
 };
 
-static nb_optim *opt_new(nb_params *p, opt_kind k, int moments) {
+/* A new optimizer with nstate zeroed state slabs named by names. */
+static nb_optim *opt_new(const char *fn, nb_params *p, opt_kind k, float lr, int nstate,
+                         const char *const *names) {
     if (!p) {
-        nb__err(NB_ERR_ARG, "optimizer: params is NULL");
+        nb__err(NB_ERR_ARG, "%s: params is NULL", fn);
         return NULL;
     }
     nb_optim *o = calloc(1, sizeof *o);
     int64_t n = nb_params_numel(p);
+    bool ok = o != NULL;
     if (o) {
         o->kind = k;
         o->p = p;
         o->numel = n;
-        if (moments >= 1) o->m = calloc((size_t)(n ? n : 1), sizeof(float));
-        if (moments >= 2) o->v = calloc((size_t)(n ? n : 1), sizeof(float));
+        o->lr = lr;
+        o->nstate = nstate;
+        for (int i = 0; i < nstate; i++) {
+            o->state_name[i] = names[i];
+            o->state[i] = calloc((size_t)(n ? n : 1), sizeof(float));
+            ok = ok && o->state[i];
+        }
     }
-    if (!o || (moments >= 1 && !o->m) || (moments >= 2 && !o->v)) {
+    if (!ok) {
         nb_optim_free(o);
-        nb__err(NB_ERR_MEM, "optimizer: out of memory for %lld moments", (long long)n);
+        nb__err(NB_ERR_MEM, "%s: out of memory for %d state slabs of %lld floats", fn, nstate,
+                (long long)n);
         return NULL;
     }
     return o;
 }
 
 nb_optim *nb_sgd_new(nb_params *p, nb_sgd_opts s) {
-    if (!(s.lr >= 0) || !(s.momentum >= 0) || !(s.weight_decay >= 0) || (s.nesterov && s.momentum <= 0)) {
-        nb__err(NB_ERR_ARG, "nb_sgd_new: lr, momentum and weight_decay must be >= 0 (nesterov needs momentum > 0)");
+    if (!(s.lr >= 0) || !(s.momentum >= 0) || !(s.weight_decay >= 0) || isinf(s.lr) ||
+        isinf(s.momentum) || isinf(s.weight_decay) || (s.nesterov && s.momentum <= 0)) {
+        nb__err(NB_ERR_ARG,
+                "nb_sgd_new: lr %g, momentum %g, weight_decay %g: each must be finite "
+                "and >= 0 (and nesterov needs momentum > 0)",
+                (double)s.lr, (double)s.momentum, (double)s.weight_decay);
         return NULL;
     }
-    nb_optim *o = opt_new(p, OPT_SGD, s.momentum > 0 ? 1 : 0);
+    static const char *const names[] = {"momentum_buffer"};
+    nb_optim *o = opt_new("nb_sgd_new", p, OPT_SGD, s.lr, s.momentum > 0 ? 1 : 0, names);
     if (o) o->sgd = s;
     return o;
 }
@@ -54,57 +80,193 @@ nb_adam_opts nb_adam_defaults(float lr) {
 }
 
 nb_optim *nb_adam_new(nb_params *p, nb_adam_opts a) {
-    if (!(a.lr >= 0) || !(a.beta1 >= 0 && a.beta1 < 1) || !(a.beta2 >= 0 && a.beta2 < 1) ||
-        !(a.eps >= 0) || !(a.weight_decay >= 0)) {
-        nb__err(NB_ERR_ARG, "nb_adam_new: need lr >= 0, betas in [0, 1), eps >= 0, weight_decay >= 0");
+    if (!(a.lr >= 0) || isinf(a.lr) || !(a.beta1 >= 0 && a.beta1 < 1) ||
+        !(a.beta2 >= 0 && a.beta2 < 1) || !(a.eps >= 0) || isinf(a.eps) || !(a.weight_decay >= 0) ||
+        isinf(a.weight_decay)) {
+        nb__err(NB_ERR_ARG,
+                "nb_adam_new: lr %g, betas (%g, %g), eps %g, weight_decay %g: need "
+                "finite lr, eps, weight_decay >= 0 and betas in [0, 1)",
+                (double)a.lr, (double)a.beta1, (double)a.beta2, (double)a.eps,
+                (double)a.weight_decay);
         return NULL;
     }
-    nb_optim *o = opt_new(p, OPT_ADAM, 2);
+    static const char *const names[] = {"exp_avg", "exp_avg_sq"};
+    nb_optim *o = opt_new("nb_adam_new", p, OPT_ADAM, a.lr, 2, names);
     if (o) o->adam = a;
+    return o;
+}
+
+nb_rmsprop_opts nb_rmsprop_defaults(float lr) {
+    nb_rmsprop_opts o = {lr, 0.99f, 1e-8f, 0.0f, 0.0f, false};
+    return o;
+}
+
+nb_optim *nb_rmsprop_new(nb_params *p, nb_rmsprop_opts r) {
+    if (!(r.lr >= 0) || isinf(r.lr) || !(r.alpha >= 0 && r.alpha <= 1) || !(r.eps >= 0) ||
+        isinf(r.eps) || !(r.weight_decay >= 0) || isinf(r.weight_decay) || !(r.momentum >= 0) ||
+        isinf(r.momentum)) {
+        nb__err(NB_ERR_ARG,
+                "nb_rmsprop_new: lr %g, alpha %g, eps %g, weight_decay %g, momentum "
+                "%g: need alpha in [0, 1] and the others finite and >= 0",
+                (double)r.lr, (double)r.alpha, (double)r.eps, (double)r.weight_decay,
+                (double)r.momentum);
+        return NULL;
+    }
+    const char *names[NB_OPT_MAX_STATE] = {"square_avg"};
+    int k = 1;
+    if (r.momentum > 0) names[k++] = "momentum_buffer";
+    if (r.centered) names[k++] = "grad_avg";
+    nb_optim *o = opt_new("nb_rmsprop_new", p, OPT_RMSPROP, r.lr, k, names);
+    if (o) o->rms = r;
     return o;
 }
 
 void nb_optim_free(nb_optim *o) {
     if (!o) return;
-    free(o->m);
-    free(o->v);
+    for (int i = 0; i < NB_OPT_MAX_STATE; i++) free(o->state[i]);
     free(o);
+}
+
+float nb_optim_lr(const nb_optim *o) { return o ? o->lr : 0.0f; }
+
+void nb_optim_set_lr(nb_optim *o, float lr) {
+    if (!o) {
+        nb__err(NB_ERR_ARG, "nb_optim_set_lr: optimizer is NULL");
+        return;
+    }
+    if (!(lr >= 0) || isinf(lr)) { /* a bad rate (e.g. a NaN schedule) keeps the old one */
+        nb__err(NB_ERR_ARG, "nb_optim_set_lr: lr must be finite and >= 0, got %g (kept %g)",
+                (double)lr, (double)o->lr);
+        return;
+    }
+    o->lr = lr;
+}
+
+int64_t nb_optim_steps(const nb_optim *o) { return o ? o->t : 0; }
+
+void nb_optim_set_steps(nb_optim *o, int64_t t) {
+    if (!o || t < 0) {
+        nb__err(NB_ERR_ARG, "nb_optim_set_steps: %s",
+                o ? "steps must be >= 0" : "optimizer is NULL");
+        return;
+    }
+    o->t = t;
+}
+
+int nb_optim_state_count(const nb_optim *o) { return o ? o->nstate : 0; }
+
+float *nb_optim_state(nb_optim *o, int i, const char **name) {
+    if (name) *name = NULL;
+    if (!o || i < 0 || i >= o->nstate) {
+        nb__err(NB_ERR_ARG, "nb_optim_state: no state slab %d (the optimizer has %d)", i,
+                o ? o->nstate : 0);
+        return NULL;
+    }
+    if (name) *name = o->state_name[i];
+    return o->state[i];
+}
+
+const char *nb_optim_name(const nb_optim *o) {
+    if (!o) return "";
+    switch (o->kind) {
+    case OPT_SGD: return "sgd";
+    case OPT_ADAM: return o->adam.decoupled ? "adamw" : "adam";
+    case OPT_RMSPROP: return "rmsprop";
+    }
+    return "";
+}
+
+/* The slab loops run on OpenMP threads when large; each element is independent, so the result
+ * does not depend on the thread count. */
+#define NB_OPT_PAR_MIN 65536
+
+/* Each step function updates the n values from offset off of the slabs. */
+static void sgd_step(nb_optim *o, int64_t off, float *w, const float *g, int64_t n) {
+    const nb_sgd_opts s = o->sgd;
+    const float lr = o->lr;
+    /* PyTorch starts the momentum buffer at the first d (a clone, no dampening). The slab
+     * starts at zero and momentum * 0 + d == d exactly, so one formula does both; and, like
+     * PyTorch, a restored buffer is used as it is whatever the step count says. */
+    float *buf = o->nstate ? o->state[0] + off : NULL;
+#pragma omp parallel for schedule(static) if (n > NB_OPT_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i] + s.weight_decay * w[i];
+        if (buf) {
+            buf[i] = s.momentum * buf[i] + d;
+            d = s.nesterov ? d + s.momentum * buf[i] : buf[i];
+        }
+        w[i] -= lr * d;
+    }
+}
+
+static void adam_step(nb_optim *o, int64_t off, float *w, const float *g, int64_t n) {
+    const nb_adam_opts a = o->adam;
+    const float lr = o->lr, b1 = a.beta1, b2 = a.beta2, eps = a.eps, wd = a.weight_decay;
+    float *m = o->state[0] + off, *v = o->state[1] + off;
+    const double bc1 = 1.0 - pow((double)b1, (double)o->t);
+    const double bc2 = 1.0 - pow((double)b2, (double)o->t);
+    const float step = (float)((double)lr / bc1), sq = (float)sqrt(bc2);
+    const float decay = (float)(1.0 - (double)lr * (double)wd); /* AdamW */
+#pragma omp parallel for schedule(static) if (n > NB_OPT_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i];
+        if (a.decoupled)
+            w[i] *= decay;
+        else
+            d += wd * w[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * d;
+        v[i] = b2 * v[i] + (1.0f - b2) * d * d;
+        w[i] -= step * (m[i] / (sqrtf(v[i]) / sq + eps));
+    }
+}
+
+static void rmsprop_step(nb_optim *o, int64_t off, float *w, const float *g, int64_t n) {
+    const nb_rmsprop_opts r = o->rms;
+    const float lr = o->lr, al = r.alpha, mom = r.momentum;
+    float *sqa = o->state[0] + off;
+    int k = 1;
+    float *buf = r.momentum > 0 ? o->state[k++] + off : NULL; /* starts at zero, as PyTorch */
+    float *gavg = r.centered ? o->state[k++] + off : NULL;
+#pragma omp parallel for schedule(static) if (n > NB_OPT_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        const float d = g[i] + r.weight_decay * w[i];
+        sqa[i] = al * sqa[i] + (1.0f - al) * d * d;
+        float var = sqa[i];
+        if (gavg) {
+            gavg[i] = al * gavg[i] + (1.0f - al) * d;
+            var -= gavg[i] * gavg[i];
+        }
+        const float avg = sqrtf(var) + r.eps;
+        if (buf) {
+            buf[i] = mom * buf[i] + d / avg;
+            w[i] -= lr * buf[i];
+        } else {
+            w[i] -= lr * (d / avg);
+        }
+    }
 }
 
 nb_status nb_optim_step(nb_optim *o) {
     if (!o) return nb__err(NB_ERR_ARG, "nb_optim_step: optimizer is NULL");
     if (nb_params_numel(o->p) != o->numel)
-        return nb__err(NB_ERR_STATE, "nb_optim_step: parameters were added after the optimizer was made");
+        return nb__err(NB_ERR_STATE,
+                       "nb_optim_step: the parameter slab grew from %lld to %lld "
+                       "floats after the optimizer was made; make it after the last "
+                       "nb_params_add",
+                       (long long)o->numel, (long long)nb_params_numel(o->p));
+    /* Parameter by parameter: the slab's alignment gaps between them are never touched, so
+     * whatever lands there (a gradient written over the whole slab) cannot move a value that
+     * no checkpoint saves. */
     float *w = nb_params_data(o->p), *g = nb_params_grad(o->p);
-    int64_t n = o->numel;
     o->t++;
-    if (o->kind == OPT_SGD) {
-        nb_sgd_opts s = o->sgd;
-        bool first = o->t == 1;
-#pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t i = 0; i < n; i++) {
-            float d = g[i] + s.weight_decay * w[i];
-            if (o->m) {
-                o->m[i] = first ? d : s.momentum * o->m[i] + d;
-                d = s.nesterov ? d + s.momentum * o->m[i] : o->m[i];
-            }
-            w[i] -= s.lr * d;
+    for (int i = 0; i < nb_params_count(o->p); i++) {
+        nb_tensor *t = nb_params_get(o->p, i);
+        const int64_t off = nb_tensor_data(t) - w, n = nb_tensor_numel(t);
+        switch (o->kind) {
+        case OPT_SGD: sgd_step(o, off, w + off, g + off, n); break;
+        case OPT_ADAM: adam_step(o, off, w + off, g + off, n); break;
+        case OPT_RMSPROP: rmsprop_step(o, off, w + off, g + off, n); break;
         }
-        return NB_OK;
-    }
-    nb_adam_opts a = o->adam;
-    float bc1 = 1.0f - powf(a.beta1, (float)o->t), bc2 = 1.0f - powf(a.beta2, (float)o->t);
-    float step = a.lr / bc1, sq = sqrtf(bc2);
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        float d = g[i];
-        if (a.decoupled)
-            w[i] *= 1.0f - a.lr * a.weight_decay;
-        else
-            d += a.weight_decay * w[i];
-        o->m[i] = a.beta1 * o->m[i] + (1.0f - a.beta1) * d;
-        o->v[i] = a.beta2 * o->v[i] + (1.0f - a.beta2) * d * d;
-        w[i] -= step * o->m[i] / (sqrtf(o->v[i]) / sq + a.eps);
     }
     return NB_OK;
 }
