@@ -4,6 +4,9 @@ labels as gzipped IDX files under the usual four names, cut from data/mnist (pla
 installed by `bash scripts/data.sh`). Standard library only; the output is deterministic (gzip
 mtime 0, no file name in the gzip header), so rerunning it reproduces the committed bytes.
 
+It also writes tests/fixtures/digit7.png, the first test image (a 7) as an 8-bit gray PNG, the
+input of the command line's predict test.
+
 Usage: python3 tests/make_mnist_slice.py [SRC_DIR [OUT_DIR]]
 """
 import gzip
@@ -11,6 +14,7 @@ import io
 import os
 import struct
 import sys
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLICES = [("train", 2000), ("t10k", 500)]
@@ -50,6 +54,17 @@ def write_gz(path, data):
         f.write(buf.getvalue())
 
 
+def write_png_gray(path, w, h, px):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + \
+            struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + px[r * w:(r + 1) * w] for r in range(h))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(png)
+
+
 def main():
     src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "data", "mnist")
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "tests", "fixtures",
@@ -65,6 +80,10 @@ def main():
             total += os.path.getsize(dst)
             print(f"{os.path.relpath(dst)}: {count} items, {os.path.getsize(dst)} bytes")
     print(f"total {total} bytes")
+    images = read(os.path.join(src, "t10k-images-idx3-ubyte"))
+    png = os.path.join(os.path.dirname(out), "digit7.png")
+    write_png_gray(png, 28, 28, images[16:16 + 784])
+    print(f"{os.path.relpath(png)}: the first test image")
 
 
 if __name__ == "__main__":

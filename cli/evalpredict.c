@@ -1,0 +1,117 @@
+/* nabla eval and nabla predict: load a checkpoint's model, then score a test set or classify
+ * images (PNG files or IDX image files). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, fsync, readlink */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static nb_model *load_model(const char *path, nb_ckpt_info *info) {
+    if (!path) {
+        cli_fail("--checkpoint FILE is required");
+        return NULL;
+    }
+    if (nb_checkpoint_info(path, info)) {
+        cli_fail("%s", nb_last_error());
+        return NULL;
+    }
+    nb_model *m = nb_zoo_new(info->model, info->c, info->h, info->w, info->classes);
+    if (!m || nb_checkpoint_load(path, m, NULL)) {
+        cli_fail("%s", nb_last_error());
+        nb_model_free(m);
+        return NULL;
+    }
+    nb_model_set_training(m, false);
+    return m;
+}
+
+int cli_eval(const cli_args *a) {
+    nb_ckpt_info info;
+    nb_model *m = load_model(a->checkpoint, &info);
+    if (!m) return 1;
+    const char *data = a->data ? a->data : info.dataset;
+    char dir[4096];
+    int rc = 0;
+    if (!cli_known_data(data)) rc = cli_fail("eval: --data mnist or fashion-mnist is required");
+    else if (cli_find_data(data, a->data_dir, dir, sizeof dir)) rc = 1;
+    nb_dataset *test = rc ? NULL : cli_load(dir, 0, a->limit_test, info.mean, info.std);
+    if (!rc && !test) rc = 1;
+    if (!rc && (test->c != info.c || test->h != info.h || test->w != info.w))
+        rc = cli_fail("%s: images are %dx%dx%d, the model expects %dx%dx%d", dir, test->c, test->h, test->w,
+                      info.c, info.h, info.w);
+    nb_confusion *conf = rc ? NULL : nb_confusion_new(info.classes);
+    nb_epoch_stats st;
+    if (!rc && (!conf || nb_evaluate(m, test, a->batch_set ? a->batch : 1000, conf, NULL, &st)))
+        rc = cli_fail("%s", nb_last_error());
+    if (!rc) {
+        const char *const *names = nb_class_names(data);
+        char *rep = nb_classification_report(conf, names, 4), *cm = nb_confusion_format(conf, names);
+        printf("%s (%s, epoch %lld) on %s test: %lld images, loss %.4f, accuracy %.4f\n\n", a->checkpoint, info.model,
+               (long long)info.epoch, data, (long long)st.samples, st.loss, st.accuracy);
+        printf("%s\nconfusion matrix:\n%s", rep ? rep : "", cm ? cm : "");
+        free(rep);
+        free(cm);
+    }
+    nb_confusion_free(conf);
+    nb_dataset_free(test);
+    nb_model_free(m);
+    return rc;
+}
+
+/* Classifies n images of h*w bytes and prints one line each. */
+static int classify(nb_model *m, const nb_ckpt_info *info, const char *label, uint8_t *px, int64_t n,
+                    bool invert, const char *const *names) {
+    int64_t dim = (int64_t)info->c * info->h * info->w;
+    nb_dataset d = {.n = n, .dim = dim, .c = info->c, .h = info->h, .w = info->w, .n_classes = info->classes,
+                    .x_u8 = px, .mean = info->mean, .std = info->std};
+    d.y = calloc((size_t)n, sizeof(int64_t));
+    float *probs = malloc((size_t)(n * info->classes) * sizeof(float));
+    nb_epoch_stats st;
+    int rc = 0;
+    if (invert)
+        for (int64_t i = 0; i < n * dim; i++) px[i] = (uint8_t)(255 - px[i]);
+    if (!d.y || !probs) rc = cli_fail("out of memory");
+    else if (nb_evaluate(m, &d, 256, NULL, probs, &st)) rc = cli_fail("%s: %s", label, nb_last_error());
+    for (int64_t i = 0; !rc && i < n; i++) {
+        int64_t k;
+        nb_argmax_rows(probs + i * info->classes, 1, info->classes, &k);
+        char idx[32] = "";
+        if (n > 1) snprintf(idx, sizeof idx, "[%lld]", (long long)i);
+        printf("%s%s: %s (p=%.4f)\n", label, idx, names ? names[k] : "?", probs[i * info->classes + k]);
+    }
+    free(d.y);
+    free(probs);
+    return rc;
+}
+
+int cli_predict(const cli_args *a) {
+    nb_ckpt_info info;
+    if (a->n_inputs == 0) return cli_fail("predict: give one or more IMAGE.png or IDX image files");
+    nb_model *m = load_model(a->checkpoint, &info);
+    if (!m) return 1;
+    const char *const *names = nb_class_names(info.dataset);
+    static const char *const numbers[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"};
+    if (!names) names = numbers;
+    int rc = 0;
+    for (int i = 0; i < a->n_inputs && !rc; i++) {
+        const char *path = a->inputs[i];
+        size_t len = strlen(path);
+        if (len > 4 && strcasecmp(path + len - 4, ".png") == 0) {
+            uint8_t *px = malloc((size_t)info.h * (size_t)info.w);
+            if (!px) rc = cli_fail("out of memory");
+            else if (nb_png_read_gray(path, info.h, info.w, px)) rc = cli_fail("%s", nb_last_error());
+            else rc = classify(m, &info, path, px, 1, a->invert, names);
+            free(px);
+        } else {
+            nb_dataset *d = nb_idx_load(path, NULL);
+            if (!d) rc = cli_fail("%s", nb_last_error());
+            else if (d->h != info.h || d->w != info.w)
+                rc = cli_fail("%s: images are %dx%d, the model expects %dx%d", path, d->h, d->w, info.h, info.w);
+            else rc = classify(m, &info, path, d->x_u8, d->n, a->invert, names);
+            nb_dataset_free(d);
+        }
+    }
+    nb_model_free(m);
+    return rc;
+}

@@ -1,0 +1,87 @@
+/* The model zoo: the architectures the command line trains, built from modules with the
+ * names of their PyTorch equivalents (docs/models.md gives the PyTorch code). */
+#include "internal.h"
+
+static const char *const g_names[] = {"mlp", "lenet5", "seedcnn", NULL};
+
+const char *const *nb_zoo_names(void) { return g_names; }
+
+static nb_conv_opts conv_opts(int stride, int pad) {
+    nb_conv_opts o = nb_conv_defaults();
+    o.stride[0] = o.stride[1] = stride;
+    o.padding[0] = o.padding[1] = pad;
+    return o;
+}
+
+/* Adds layers in order; the first failure is kept (nb_sequential_add frees what it is given). */
+static nb_status add(nb_module *s, nb_status st, const char *name, nb_module *m) {
+    if (st != NB_OK) {
+        nb_module_free(m);
+        return st;
+    }
+    return nb_sequential_add(s, name, m);
+}
+
+nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes) {
+    if (!name || c < 1 || h < 1 || w < 1 || classes < 2) {
+        nb__err(NB_ERR_ARG, "nb_zoo_new: need a name, an input of at least 1x1x1 and >= 2 classes");
+        return NULL;
+    }
+    nb_module *s = nb_sequential_new();
+    if (!s) return NULL;
+    nb_status st = NB_OK;
+    if (strcmp(name, "mlp") == 0) {
+        /* 784-512-256-10 with ReLU (for 28x28 inputs; the input size follows c*h*w). */
+        st = add(s, st, "flatten", nb_flatten_new());
+        st = add(s, st, "fc1", nb_linear_new(c * h * w, 512, true));
+        st = add(s, st, "relu1", nb_activation_new(NB_ACT_RELU));
+        st = add(s, st, "fc2", nb_linear_new(512, 256, true));
+        st = add(s, st, "relu2", nb_activation_new(NB_ACT_RELU));
+        st = add(s, st, "fc3", nb_linear_new(256, classes, true));
+    } else if (strcmp(name, "lenet5") == 0) {
+        /* conv(c,6,5,pad 2)-ReLU-maxpool 2-conv(6,16,5)-ReLU-maxpool 2-fc 400-120-84-k. */
+        if (h < 12 || w < 12) {
+            nb_module_free(s);
+            nb__err(NB_ERR_ARG, "nb_zoo_new: lenet5 needs inputs of at least 12x12, got %dx%d", h, w);
+            return NULL;
+        }
+        int fh = ((h / 2) - 4) / 2, fw = ((w / 2) - 4) / 2;
+        st = add(s, st, "conv1", nb_conv2d_new(c, 6, 5, conv_opts(1, 2), true));
+        st = add(s, st, "relu1", nb_activation_new(NB_ACT_RELU));
+        st = add(s, st, "pool1", nb_maxpool2d_new(2, 2));
+        st = add(s, st, "conv2", nb_conv2d_new(6, 16, 5, conv_opts(1, 0), true));
+        st = add(s, st, "relu2", nb_activation_new(NB_ACT_RELU));
+        st = add(s, st, "pool2", nb_maxpool2d_new(2, 2));
+        st = add(s, st, "flatten", nb_flatten_new());
+        st = add(s, st, "fc1", nb_linear_new(16 * fh * fw, 120, true));
+        st = add(s, st, "relu3", nb_activation_new(NB_ACT_RELU));
+        st = add(s, st, "fc2", nb_linear_new(120, 84, true));
+        st = add(s, st, "relu4", nb_activation_new(NB_ACT_RELU));
+        st = add(s, st, "fc3", nb_linear_new(84, classes, true));
+    } else if (strcmp(name, "seedcnn") == 0) {
+        /* The tutorial's CNN: conv(c,32,5) then maxpool 2 must give 32x7x7 from 28x28, which
+         * needs stride 2 and padding 2 (its code had no stride/padding: 28-5+1 = 24 -> 12x12). */
+        int oh = (h + 4 - 5) / 2 + 1, ow = (w + 4 - 5) / 2 + 1;
+        if (oh < 2 || ow < 2) {
+            nb_module_free(s);
+            nb__err(NB_ERR_ARG, "nb_zoo_new: seedcnn needs inputs of at least 4x4, got %dx%d", h, w);
+            return NULL;
+        }
+        st = add(s, st, "conv1", nb_conv2d_new(c, 32, 5, conv_opts(2, 2), true));
+        st = add(s, st, "relu1", nb_activation_new(NB_ACT_RELU));
+        st = add(s, st, "pool1", nb_maxpool2d_new(2, 2));
+        st = add(s, st, "flatten", nb_flatten_new());
+        st = add(s, st, "fc1", nb_linear_new(32 * (oh / 2) * (ow / 2), 128, true));
+        st = add(s, st, "relu2", nb_activation_new(NB_ACT_RELU));
+        st = add(s, st, "fc2", nb_linear_new(128, classes, true));
+    } else {
+        nb_module_free(s);
+        nb__err(NB_ERR_ARG, "unknown model '%s' (known: mlp, lenet5, seedcnn)", name);
+        return NULL;
+    }
+    if (st != NB_OK) {
+        nb_module_free(s);
+        return NULL;
+    }
+    return nb_model_new(s, NB_INIT_DEFAULT);
+}
