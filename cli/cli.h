@@ -9,12 +9,13 @@
 
 typedef struct cli_args {
     const char *cmd;
-    const char *model, *data, *data_dir, *optimizer, *out, *resume, *checkpoint;
-    int epochs, threads;
+    const char *model, *data, *data_dir, *optimizer, *out, *resume, *checkpoint, *schedule;
+    int epochs, threads, warmup, stop_after;
     int64_t batch, limit_train, limit_test;
     double lr, clip;
     uint64_t seed;
-    bool quiet, invert, seed_set, batch_set, lr_set, optimizer_set;
+    bool quiet, invert, seed_set, batch_set, lr_set, optimizer_set, schedule_set, warmup_set, clip_set,
+        epochs_set;
     const char **inputs;
     int n_inputs;
 } cli_args;

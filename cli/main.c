@@ -9,9 +9,9 @@
 static const char *USAGE =
     "usage:\n"
     "  nabla train --model {mlp,lenet5,seedcnn} --data {mnist,fashion-mnist} [--epochs N] [--batch N]\n"
-    "              [--optimizer {adam,adamw,sgd,rmsprop}] [--lr X] [--clip X] [--seed N] [--threads N]\n"
-    "              [--out DIR] [--resume CHECKPOINT] [--data-dir DIR] [--limit-train N] [--limit-test N]\n"
-    "              [--quiet]\n"
+    "              [--optimizer {adam,adamw,sgd,rmsprop}] [--lr X] [--schedule {constant,step,cosine}]\n"
+    "              [--warmup N] [--clip X] [--seed N] [--threads N] [--out DIR] [--resume CHECKPOINT]\n"
+    "              [--stop-after N] [--data-dir DIR] [--limit-train N] [--limit-test N] [--quiet]\n"
     "  nabla eval --checkpoint FILE [--data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
     "  nabla predict --checkpoint FILE [--invert] IMAGE.png|IMAGES.idx ...\n"
     "Data is looked for in --data-dir, $NABLA_DATA, ./data/NAME and the installed packages;\n"
@@ -60,11 +60,12 @@ int main(int argc, char **argv) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    cli_args a = {.cmd = argv[1], .epochs = 10, .batch = 64, .lr = 1e-3, .optimizer = "adam", .out = "out",
+    cli_args a = {.cmd = argv[1], .epochs = 10, .batch = 64, .lr = 1e-3, .optimizer = "adam", .out = "out", .schedule = "constant",
                   .threads = 0};
     static const char *const cmds[] = {"train", "eval", "predict", NULL};
     static const char *const opts[] = {"adam", "adamw", "sgd", "rmsprop", NULL};
     static const char *const datas[] = {"mnist", "fashion-mnist", NULL};
+    static const char *const scheds[] = {"constant", "step", "cosine", NULL};
     if (one_of("command", a.cmd, cmds)) {
         fputs(USAGE, stderr);
         return 2;
@@ -110,12 +111,24 @@ int main(int argc, char **argv) {
             a.optimizer = val;
             a.optimizer_set = true;
             rc = one_of(f, val, opts);
+        } else if (strcmp(f, "--schedule") == 0) {
+            a.schedule = val;
+            a.schedule_set = true;
+            rc = one_of(f, val, scheds);
+        } else if (strcmp(f, "--warmup") == 0) {
+            rc = parse_int(f, val, 0, 1000, &v);
+            a.warmup = (int)v;
+            a.warmup_set = true;
+        } else if (strcmp(f, "--stop-after") == 0) {
+            rc = parse_int(f, val, 1, 100000, &v);
+            a.stop_after = (int)v;
         } else if (strcmp(f, "--out") == 0) a.out = val;
         else if (strcmp(f, "--resume") == 0) a.resume = val;
         else if (strcmp(f, "--checkpoint") == 0) a.checkpoint = val;
         else if (strcmp(f, "--epochs") == 0) {
-            rc = parse_int(f, val, 1, 100000, &v);
+            rc = parse_int(f, val, 1, 1000, &v);
             a.epochs = (int)v;
+            a.epochs_set = true;
         } else if (strcmp(f, "--batch") == 0) {
             rc = parse_int(f, val, 1, 1 << 20, &v);
             a.batch = v;
@@ -139,6 +152,7 @@ int main(int argc, char **argv) {
             a.lr_set = true;
         } else if (strcmp(f, "--clip") == 0) {
             rc = parse_double(f, val, 0, &a.clip);
+            a.clip_set = true;
         } else {
             rc = cli_fail("unknown option %s (see nabla --help)", f);
         }

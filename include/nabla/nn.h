@@ -78,6 +78,12 @@ typedef struct nb_ckpt_info {
     uint64_t seed;
     int64_t batch;
     float mean, std;   /* input normalization used in training */
+    /* The training plan (for --resume): the lr schedule ("constant", "step", "cosine"), its
+     * base rate, warm-up epochs, the planned number of epochs, and gradient clipping. */
+    char schedule[16];
+    char optimizer[16]; /* read back from a checkpoint with optimizer state ("" otherwise) */
+    float base_lr, clip;
+    int64_t warmup, epochs;
 } nb_ckpt_info;
 /* Writes the parameters and buffers under their state_dict names, info in __metadata__ and,
  * when opt is given, the optimizer (its name, lr, steps, state slabs) and the RNG state as

@@ -50,6 +50,11 @@ nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const
     if (!st) st = meta_int(w, "batch", (long long)info->batch);
     if (!st) st = meta_float(w, "mean", info->mean);
     if (!st) st = meta_float(w, "std", info->std);
+    if (!st && info->schedule[0]) st = nb_st_meta(w, "schedule", info->schedule);
+    if (!st) st = meta_float(w, "base_lr", info->base_lr);
+    if (!st) st = meta_float(w, "clip", info->clip);
+    if (!st) st = meta_int(w, "warmup", (long long)info->warmup);
+    if (!st) st = meta_int(w, "epochs", (long long)info->epochs);
     if (!st && opt) {
         int64_t n = nb_params_numel(nb_model_params(m)), steps = nb_optim_steps(opt);
         uint64_t rng[4];
@@ -99,6 +104,12 @@ static nb_status parse_info(const nb_st_reader *r, const char *path, nb_ckpt_inf
     info->mean = (v = nb_st_meta_get(r, "mean")) ? strtof(v, NULL) : 0.0f;
     info->std = (v = nb_st_meta_get(r, "std")) ? strtof(v, NULL) : 1.0f;
     if (!(info->std > 0)) return nb__err(NB_ERR_FORMAT, "%s: bad std '%s'", path, v);
+    if ((v = nb_st_meta_get(r, "optimizer"))) snprintf(info->optimizer, sizeof info->optimizer, "%s", v);
+    if ((v = nb_st_meta_get(r, "schedule"))) snprintf(info->schedule, sizeof info->schedule, "%s", v);
+    if ((v = nb_st_meta_get(r, "base_lr"))) info->base_lr = strtof(v, NULL);
+    if ((v = nb_st_meta_get(r, "clip"))) info->clip = strtof(v, NULL);
+    if ((v = nb_st_meta_get(r, "warmup"))) info->warmup = strtoll(v, NULL, 10);
+    if ((v = nb_st_meta_get(r, "epochs"))) info->epochs = strtoll(v, NULL, 10);
     return NB_OK;
 }
 

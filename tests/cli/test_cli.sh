@@ -21,11 +21,13 @@ expect_error() {
 }
 COMMON=(--model lenet5 --data mnist --data-dir "$DATA" --threads 2 --seed 3 --batch 20 --quiet)
 
-# An uninterrupted run of 3 epochs, and 2 epochs then --resume to 3.
-"$NABLA" train "${COMMON[@]}" --epochs 3 --out "$T/a" || bad "train a"
-"$NABLA" train "${COMMON[@]}" --epochs 2 --out "$T/b" || bad "train b"
+# An uninterrupted run of 3 epochs (cosine learning rate), and one stopped after epoch 2 then
+# resumed: the resumed run takes its plan (optimizer, lr, schedule, epochs) from the checkpoint.
+"$NABLA" train "${COMMON[@]}" --epochs 3 --schedule cosine --out "$T/a" || bad "train a"
+"$NABLA" train "${COMMON[@]}" --epochs 3 --schedule cosine --stop-after 2 --out "$T/b" || bad "train b"
+check '[ "$(wc -l < "$T/b/metrics.jsonl")" -eq 2 ]' "--stop-after 2 trains 2 epochs"
 cp "$T/b/checkpoint.safetensors" "$T/epoch1.safetensors"
-"$NABLA" train --resume "$T/b/checkpoint.safetensors" --epochs 3 --out "$T/b" --data-dir "$DATA" --threads 2 --quiet || bad "resume"
+"$NABLA" train --resume "$T/b/checkpoint.safetensors" --out "$T/b" --data-dir "$DATA" --threads 2 --quiet || bad "resume"
 check 'cmp -s "$T/a/model.safetensors" "$T/b/model.safetensors"' "resumed weights differ from the uninterrupted run"
 check 'cmp -s "$T/a/checkpoint.safetensors" "$T/b/checkpoint.safetensors"' "resumed optimizer state differs"
 check '! cmp -s "$T/epoch1.safetensors" "$T/b/checkpoint.safetensors"' "checkpoint not updated"
