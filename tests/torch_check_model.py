@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import st_torch_check  # noqa: E402
 
 
 def zoo(name, c, h, w, k):
@@ -59,6 +58,7 @@ def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     ckpt, data = sys.argv[1], sys.argv[2]
+    import st_torch_check
     tensors, meta = st_torch_check.load(ckpt)
     c, h, w = (int(v) for v in meta["input"].split("x"))
     model = zoo(meta["model"], c, h, w, int(meta["classes"]))
