@@ -76,45 +76,23 @@ static void read_history(const char *path, int64_t upto, history *h, double *sec
 
 /* Rewrites metrics.jsonl with the history (atomically), so a resumed run continues it. */
 static int write_metrics(const char *path, const history *h, const double *secs, const double *rate) {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return cli_fail("%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return cli_fail("%s: cannot write: %s", tmp, strerror(errno));
+    size_t cap = (size_t)h->n * 256 + 1, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return cli_fail("out of memory");
+    buf[0] = '\0';
     for (int i = 0; i < h->n; i++) {
         char v[4][32];
         const double x[4] = {h->tl[i], h->ta[i], h->vl[i], h->va[i]};
         for (int k = 0; k < 4; k++) /* JSON has no NaN: an epoch without a record is null */
             snprintf(v[k], sizeof v[k], isfinite(x[k]) ? "%.6f" : "null", x[k]);
-        fprintf(f,
-                "{\"epoch\": %d, \"train_loss\": %s, \"train_accuracy\": %s, \"test_loss\": %s, "
-                "\"test_accuracy\": %s, \"seconds\": %.3f, \"samples_per_s\": %.1f}\n",
-                i + 1, v[0], v[1], v[2], v[3], secs[i], rate[i]);
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "{\"epoch\": %d, \"train_loss\": %s, \"train_accuracy\": %s, \"test_loss\": %s, "
+                                "\"test_accuracy\": %s, \"seconds\": %.3f, \"samples_per_s\": %.1f}\n",
+                                i + 1, v[0], v[1], v[2], v[3], secs[i], rate[i]);
     }
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return cli_fail("%s: cannot write: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
-static int write_text(const char *path, const char *a, const char *b) {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
-        return cli_fail("%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return cli_fail("%s: cannot write: %s", tmp, strerror(errno));
-    fputs(a, f);
-    fputs(b, f);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return cli_fail("%s: cannot write: %s", path, strerror(errno));
-    }
-    return 0;
+    int rc = nb_write_file_atomic(path, buf, len) ? cli_fail("%s", nb_last_error()) : 0;
+    free(buf);
+    return rc;
 }
 
 static nb_optim *make_optim(nb_params *p, const char *name, float lr) {
@@ -287,11 +265,11 @@ int cli_train(const cli_args *a0) {
     if (!rc) {
         const char *const *names = nb_class_names(a.data);
         char *rep = nb_classification_report(conf, names, 4), *cm = nb_confusion_format(conf, names);
-        char *both = rep && cm ? malloc(strlen(cm) + 64) : NULL;
-        if (both) sprintf(both, "\nconfusion matrix:\n%s", cm);
+        char *both = rep && cm ? malloc(strlen(rep) + strlen(cm) + 64) : NULL;
+        if (both) sprintf(both, "%s\nconfusion matrix:\n%s", rep, cm);
         if (!both) rc = cli_fail("out of memory");
-        else if (write_text(p_report, rep, both)) rc = 1;
-        if (!rc && !a.quiet) printf("\n%s%s", rep, both);
+        else if (nb_write_file_atomic(p_report, both, strlen(both))) rc = cli_fail("%s", nb_last_error());
+        if (!rc && !a.quiet) printf("\n%s", both);
         free(rep);
         free(cm);
         free(both);

@@ -28,6 +28,10 @@ nb_status nb_st_meta(nb_st_writer *w, const char *key, const char *value);
 nb_status nb_st_write(nb_st_writer *w, const char *path);
 void nb_st_writer_free(nb_st_writer *w);
 
+/* Writes n bytes to path atomically (temporary file, fsync, rename, folder sync): a failed
+ * write leaves an existing file at path untouched. */
+nb_status nb_write_file_atomic(const char *path, const void *data, size_t n);
+
 /* ---- reading --------------------------------------------------------------------------- */
 typedef struct nb_st_tensor {
     const char *name;

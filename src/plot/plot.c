@@ -10,8 +10,6 @@
 #include <unistd.h>
 
 /* plot/png.c */
-char *nb__plot_tmp_path(const char *path);
-nb_status nb__plot_commit(const char *tmp, const char *path);
 
 #define FONT "DejaVu Sans"
 #define NB_PI 3.14159265358979323846
@@ -50,7 +48,7 @@ static void text_at(cairo_t *cr, double x, double y, double align, const char *s
 
 /* Renders surface s into "<path>.tmp.<pid>" and renames it over path. */
 static nb_status write_surface(cairo_surface_t *s, const char *path, const char *fn) {
-    char *tmp = nb__plot_tmp_path(path);
+    char *tmp = nb__tmp_path(path);
     if (!tmp) return NB_ERR_MEM;
     errno = 0;
     cairo_status_t cs = cairo_surface_write_to_png(s, tmp);
@@ -64,7 +62,7 @@ static nb_status write_surface(cairo_surface_t *s, const char *path, const char 
         free(tmp);
         return st;
     }
-    nb_status st = nb__plot_commit(tmp, path);
+    nb_status st = nb__commit_file(tmp, path);
     free(tmp);
     return st;
 }

@@ -1,6 +1,6 @@
-/* PNG input and output of 8-bit grayscale images through libpng's simplified API, and the
- * atomic-write helpers shared with plot.c: every picture is written to "<path>.tmp.<pid>",
- * flushed to disk and renamed over the target, so a failed write leaves the old file intact. */
+/* PNG input and output of 8-bit grayscale images through libpng's simplified API. Every
+ * picture is written to "<path>.tmp.<pid>", flushed to disk and renamed over the target
+ * (nb__tmp_path / nb__commit_file in io/atomic.c), so a failed write leaves the old file. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
@@ -11,55 +11,6 @@
 
 /* Largest side accepted, far beyond any picture nabla reads or writes. */
 #define NB_PNG_MAX_SIDE (1 << 16)
-
-/* "<path>.tmp.<pid>", malloc'd; NULL (with the error set) when out of memory. */
-char *nb__plot_tmp_path(const char *path) {
-    size_t cap = strlen(path) + 32;
-    char *tmp = malloc(cap);
-    if (!tmp) {
-        nb__err(NB_ERR_MEM, "%s: out of memory for the temporary file name", path);
-        return NULL;
-    }
-    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
-    return tmp;
-}
-
-/* Makes the complete temporary file tmp durable and renames it over path, then syncs the
- * folder. On failure tmp is removed and path is untouched; the error names path. */
-nb_status nb__plot_commit(const char *tmp, const char *path) {
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        unlink(tmp);
-        return nb__err(NB_ERR_IO, "%s: cannot flush the temporary file %s: %s", path, tmp,
-                       strerror(e));
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return nb__err(NB_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(e));
-    }
-    /* Sync the folder so that the rename itself survives a crash; some file systems refuse
-     * to sync a folder, which loses nothing that was written. */
-    size_t n = strlen(path);
-    char *dir = malloc(n + 2);
-    if (dir) {
-        memcpy(dir, path, n + 1);
-        char *slash = strrchr(dir, '/');
-        if (!slash) strcpy(dir, ".");
-        else if (slash == dir) dir[1] = 0;
-        else *slash = 0;
-        int dfd = open(dir, O_RDONLY);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    return NB_OK;
-}
 
 static nb_status check_args(const char *fn, const char *path, int h, int w, const void *px) {
     if (!path) return nb__err(NB_ERR_ARG, "%s: path is NULL", fn);
@@ -109,7 +60,7 @@ nb_status nb_png_read_gray(const char *path, int h, int w, uint8_t *out) {
 nb_status nb_png_write_gray(const char *path, int h, int w, const uint8_t *px) {
     nb_status st = check_args("nb_png_write_gray", path, h, w, px);
     if (st) return st;
-    char *tmp = nb__plot_tmp_path(path);
+    char *tmp = nb__tmp_path(path);
     if (!tmp) return NB_ERR_MEM;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
@@ -146,7 +97,7 @@ nb_status nb_png_write_gray(const char *path, int h, int w, const uint8_t *px) {
         free(tmp);
         return st;
     }
-    st = nb__plot_commit(tmp, path);
+    st = nb__commit_file(tmp, path);
     free(tmp);
     return st;
 }
