@@ -15,7 +15,7 @@ typedef struct cli_args {
     double lr, clip;
     uint64_t seed;
     bool quiet, invert, seed_set, batch_set, lr_set, optimizer_set, schedule_set, warmup_set, clip_set,
-        epochs_set;
+        epochs_set, out_set, limit_train_set, limit_test_set;
     const char **inputs;
     int n_inputs;
 } cli_args;
@@ -24,9 +24,11 @@ typedef struct cli_args {
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Finds the folder holding the dataset's IDX files; prints the install command if none. */
 int cli_find_data(const char *name, const char *data_dir, char *out, size_t cap);
-/* Loads train (train=1) or test data, applies the dataset's normalization and an optional
- * limit (0 = all). NULL after printing the error. */
-nb_dataset *cli_load(const char *dir, int train, int64_t limit, float mean, float std);
+/* Loads the train (train=1) or test set of dataset `name` from dir, applies the normalization
+ * and an optional limit (0 = all), and checks that the labels fit `classes` and that the first
+ * labels are not those of the other known dataset. NULL after printing the error. */
+nb_dataset *cli_load(const char *name, const char *dir, int train, int64_t limit, float mean, float std,
+                     int classes);
 /* The normalization (mean, std of the training pixels in [0,1]) of a known dataset. */
 void cli_norm(const char *data, float *mean, float *std);
 bool cli_known_data(const char *name);

@@ -45,43 +45,74 @@ static bool try_dir(const char *dir, char *out, size_t cap) {
 }
 
 int cli_find_data(const char *name, const char *data_dir, char *out, size_t cap) {
-    char p[PATH_MAX + 64];
     if (data_dir) {
         if (try_dir(data_dir, out, cap)) return 0;
         return cli_fail("--data-dir %s: the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
                         "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, plain or .gz) are not all there",
                         data_dir);
     }
+    /* The places looked in, in order; the message lists them when none holds the set. */
+    char tried[6][PATH_MAX + 64];
+    int n = 0;
     const char *env = getenv("NABLA_DATA");
     if (env && *env) {
-        snprintf(p, sizeof p, "%s/%s", env, name);
-        if (try_dir(p, out, cap) || try_dir(env, out, cap)) return 0;
+        snprintf(tried[n++], sizeof tried[0], "%s/%s", env, name);
+        snprintf(tried[n++], sizeof tried[0], "%s", env);
     }
-    snprintf(p, sizeof p, "data/%s", name);
-    if (try_dir(p, out, cap)) return 0;
+    snprintf(tried[n++], sizeof tried[0], "data/%s", name);
     /* The cache folder of the checkout this binary was built in: <repo>/build/nabla. */
     char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *d = dirname(exe);
-        snprintf(p, sizeof p, "%s/../data/%s", d, name);
-        if (try_dir(p, out, cap)) return 0;
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        snprintf(tried[n++], sizeof tried[0], "%s/../data/%s", dirname(exe), name);
     }
-    if (strcmp(name, "fashion-mnist") == 0 && try_dir("/usr/share/datasets/fashion-mnist", out, cap)) return 0;
-    if (strcmp(name, "fashion-mnist") == 0)
-        return cli_fail("fashion-mnist not found (looked in $NABLA_DATA, ./data/fashion-mnist and "
-                        "/usr/share/datasets/fashion-mnist); install it with: bash scripts/data.sh "
-                        "(or: apt-get install dataset-fashion-mnist)");
-    return cli_fail("%s not found (looked in $NABLA_DATA, ./data/%s and next to the binary); install it with: "
-                    "bash scripts/data.sh, or pass --data-dir DIR", name, name);
+    if (strcmp(name, "fashion-mnist") == 0) snprintf(tried[n++], sizeof tried[0], "/usr/share/datasets/fashion-mnist");
+    for (int i = 0; i < n; i++)
+        if (try_dir(tried[i], out, cap)) return 0;
+    char list[8 * (PATH_MAX + 64)] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", tried[i]);
+    return cli_fail("%s not found (looked in %s); install it with: bash scripts/data.sh, or pass --data-dir DIR",
+                    name, list);
 }
 
-nb_dataset *cli_load(const char *dir, int train, int64_t limit, float mean, float std) {
+/* The first eight labels of each known set's files: loading one under the other's name (say
+ * through NABLA_DATA) is refused instead of training digits under Fashion's class names. */
+static const struct {
+    const char *name;
+    uint8_t train[8], test[8];
+} g_signatures[] = {
+    {"mnist", {5, 0, 4, 1, 9, 2, 1, 3}, {7, 2, 1, 0, 4, 1, 4, 9}},
+    {"fashion-mnist", {9, 0, 0, 3, 0, 2, 7, 2}, {9, 2, 1, 1, 6, 1, 4, 6}},
+};
+
+nb_dataset *cli_load(const char *name, const char *dir, int train, int64_t limit, float mean, float std,
+                     int classes) {
     nb_dataset *d = nb_mnist_load(dir, train);
     if (!d) {
         cli_fail("%s", nb_last_error());
         return NULL;
+    }
+    const char *which = train ? "train" : "t10k";
+    if (d->n_classes > classes) {
+        int64_t bad = 0;
+        while (bad < d->n && d->y[bad] < classes) bad++;
+        cli_fail("%s: %s label %lld (image %lld) is outside the %d classes of %s", dir, which,
+                 (long long)d->y[bad], (long long)bad, classes, name);
+        nb_dataset_free(d);
+        return NULL;
+    }
+    for (size_t s = 0; s < sizeof g_signatures / sizeof g_signatures[0] && d->n >= 8; s++) {
+        const uint8_t *sig = train ? g_signatures[s].train : g_signatures[s].test;
+        bool same = true;
+        for (int i = 0; i < 8 && same; i++) same = d->y[i] == sig[i];
+        if (same && strcmp(g_signatures[s].name, name) != 0) {
+            cli_fail("%s: these %s files hold %s, not %s (check --data-dir / NABLA_DATA)", dir, which,
+                     g_signatures[s].name, name);
+            nb_dataset_free(d);
+            return NULL;
+        }
     }
     if (limit > 0 && limit < d->n) {
         nb_dataset *s = nb_dataset_slice(d, 0, limit);

@@ -35,14 +35,16 @@ int cli_eval(const cli_args *a) {
     int rc = 0;
     if (!cli_known_data(data)) rc = cli_fail("eval: --data mnist or fashion-mnist is required");
     else if (cli_find_data(data, a->data_dir, dir, sizeof dir)) rc = 1;
-    nb_dataset *test = rc ? NULL : cli_load(dir, 0, a->limit_test, info.mean, info.std);
+    if (!rc && info.classes != 10)
+        rc = cli_fail("%s: the model has %d classes, %s has 10", a->checkpoint, info.classes, data);
+    nb_dataset *test = rc ? NULL : cli_load(data, dir, 0, a->limit_test, info.mean, info.std, info.classes);
     if (!rc && !test) rc = 1;
     if (!rc && (test->c != info.c || test->h != info.h || test->w != info.w))
         rc = cli_fail("%s: images are %dx%dx%d, the model expects %dx%dx%d", dir, test->c, test->h, test->w,
                       info.c, info.h, info.w);
     nb_confusion *conf = rc ? NULL : nb_confusion_new(info.classes);
     nb_epoch_stats st;
-    if (!rc && (!conf || nb_evaluate(m, test, a->batch_set ? a->batch : 1000, conf, NULL, &st)))
+    if (!rc && (!conf || nb_evaluate(m, test, a->batch_set && a->batch < 1000 ? a->batch : 1000, conf, NULL, &st)))
         rc = cli_fail("%s", nb_last_error());
     if (!rc) {
         const char *const *names = nb_class_names(data);
@@ -76,9 +78,10 @@ static int classify(nb_model *m, const nb_ckpt_info *info, const char *label, ui
     for (int64_t i = 0; !rc && i < n; i++) {
         int64_t k;
         nb_argmax_rows(probs + i * info->classes, 1, info->classes, &k);
-        char idx[32] = "";
+        char idx[32] = "", num[24];
         if (n > 1) snprintf(idx, sizeof idx, "[%lld]", (long long)i);
-        printf("%s%s: %s (p=%.4f)\n", label, idx, names ? names[k] : "?", probs[i * info->classes + k]);
+        snprintf(num, sizeof num, "%lld", (long long)k);
+        printf("%s%s: %s (p=%.4f)\n", label, idx, names ? names[k] : num, probs[i * info->classes + k]);
     }
     free(d.y);
     free(probs);
@@ -90,10 +93,12 @@ int cli_predict(const cli_args *a) {
     if (a->n_inputs == 0) return cli_fail("predict: give one or more IMAGE.png or IDX image files");
     nb_model *m = load_model(a->checkpoint, &info);
     if (!m) return 1;
-    const char *const *names = nb_class_names(info.dataset);
-    static const char *const numbers[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"};
-    if (!names) names = numbers;
+    /* Class names of the known sets (10 classes); class numbers otherwise. */
+    const char *const *names = info.classes == 10 ? nb_class_names(info.dataset) : NULL;
     int rc = 0;
+    if (info.c != 1)
+        rc = cli_fail("%s: the model expects %d-channel images; predict reads gray (1-channel) PNG and IDX files",
+                      a->checkpoint, info.c);
     for (int i = 0; i < a->n_inputs && !rc; i++) {
         const char *path = a->inputs[i];
         size_t len = strlen(path);

@@ -122,7 +122,10 @@ int main(int argc, char **argv) {
         } else if (strcmp(f, "--stop-after") == 0) {
             rc = parse_int(f, val, 1, 100000, &v);
             a.stop_after = (int)v;
-        } else if (strcmp(f, "--out") == 0) a.out = val;
+        } else if (strcmp(f, "--out") == 0) {
+            a.out = val;
+            a.out_set = true;
+        }
         else if (strcmp(f, "--resume") == 0) a.resume = val;
         else if (strcmp(f, "--checkpoint") == 0) a.checkpoint = val;
         else if (strcmp(f, "--epochs") == 0) {
@@ -143,9 +146,11 @@ int main(int argc, char **argv) {
         } else if (strcmp(f, "--limit-train") == 0) {
             rc = parse_int(f, val, 0, INT64_MAX, &v);
             a.limit_train = v;
+            a.limit_train_set = true;
         } else if (strcmp(f, "--limit-test") == 0) {
             rc = parse_int(f, val, 0, INT64_MAX, &v);
             a.limit_test = v;
+            a.limit_test_set = true;
         } else if (strcmp(f, "--lr") == 0) {
             rc = parse_double(f, val, 0, &a.lr);
             if (!rc && !(a.lr > 0)) rc = cli_fail("--lr must be > 0");
@@ -157,6 +162,8 @@ int main(int argc, char **argv) {
             rc = cli_fail("unknown option %s (see nabla --help)", f);
         }
     }
+    if (!rc && a.n_inputs > 0 && strcmp(a.cmd, "predict") != 0)
+        rc = cli_fail("%s: unexpected argument '%s' (see nabla --help)", a.cmd, a.inputs[0]);
     if (!rc && a.threads) nb_set_threads(a.threads);
     if (!rc) {
         if (strcmp(a.cmd, "train") == 0) rc = cli_train(&a);

@@ -85,10 +85,14 @@ static int write_metrics(const char *path, const history *h, const double *secs,
         const double x[4] = {h->tl[i], h->ta[i], h->vl[i], h->va[i]};
         for (int k = 0; k < 4; k++) /* JSON has no NaN: an epoch without a record is null */
             snprintf(v[k], sizeof v[k], isfinite(x[k]) ? "%.6f" : "null", x[k]);
-        len += (size_t)snprintf(buf + len, cap - len,
-                                "{\"epoch\": %d, \"train_loss\": %s, \"train_accuracy\": %s, \"test_loss\": %s, "
-                                "\"test_accuracy\": %s, \"seconds\": %.3f, \"samples_per_s\": %.1f}\n",
-                                i + 1, v[0], v[1], v[2], v[3], secs[i], rate[i]);
+        char line[512];
+        int k = snprintf(line, sizeof line,
+                         "{\"epoch\": %d, \"train_loss\": %s, \"train_accuracy\": %s, \"test_loss\": %s, "
+                         "\"test_accuracy\": %s, \"seconds\": %.3f, \"samples_per_s\": %.1f}\n",
+                         i + 1, v[0], v[1], v[2], v[3], fmax(fmin(secs[i], 1e12), 0), fmax(fmin(rate[i], 1e12), 0));
+        if (k < 0 || (size_t)k >= sizeof line || len + (size_t)k >= cap) continue; /* cannot happen: bounded */
+        memcpy(buf + len, line, (size_t)k + 1);
+        len += (size_t)k;
     }
     int rc = nb_write_file_atomic(path, buf, len) ? cli_fail("%s", nb_last_error()) : 0;
     free(buf);
@@ -139,7 +143,7 @@ int cli_train(const cli_args *a0) {
         a.model = strcmp(ri.model, "") ? ri.model : a.model;
         a.data = ri.dataset;
         /* The run's plan comes from the checkpoint unless given again. */
-        if (!a.batch_set) a.batch = ri.batch;
+        if (!a.batch_set && ri.batch > 0) a.batch = ri.batch;
         if (!a.seed_set) a.seed = ri.seed;
         if (!a.optimizer_set && ri.optimizer[0]) a.optimizer = ri.optimizer;
         if (!a.lr_set && ri.base_lr > 0) a.lr = ri.base_lr;
@@ -147,9 +151,29 @@ int cli_train(const cli_args *a0) {
         if (!a.warmup_set) a.warmup = (int)ri.warmup;
         if (!a.clip_set) a.clip = ri.clip;
         if (!a.epochs_set && ri.epochs > 0) a.epochs = (int)ri.epochs;
+        if (!a.limit_train_set) a.limit_train = ri.limit_train;
+        if (!a.limit_test_set) a.limit_test = ri.limit_test;
+        if (a.optimizer_set && ri.optimizer[0] && strcmp(a.optimizer, ri.optimizer) != 0)
+            return cli_fail("--resume %s holds %s optimizer state; --optimizer %s cannot continue it", a.resume,
+                            ri.optimizer, a.optimizer);
+        if (ri.epoch > 1000 || a.epochs > 1000)
+            return cli_fail("--resume %s: %lld of %d epochs; nabla trains at most 1000", a.resume,
+                            (long long)ri.epoch, a.epochs);
         if (ri.epoch >= a.epochs)
             return cli_fail("--resume %s has already trained %lld epochs; ask for more with --epochs", a.resume,
                             (long long)ri.epoch);
+        if (a.stop_after > 0 && a.stop_after <= ri.epoch)
+            return cli_fail("--stop-after %d: --resume %s has already trained %lld epochs", a.stop_after, a.resume,
+                            (long long)ri.epoch);
+        /* Without --out, the run continues in the checkpoint's folder. */
+        if (!a.out_set) {
+            static char dir[4096];
+            snprintf(dir, sizeof dir, "%s", a.resume);
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = '\0';
+            else snprintf(dir, sizeof dir, ".");
+            a.out = dir;
+        }
     }
     if (!a.model) return cli_fail("train: --model is required (mlp, lenet5 or seedcnn)");
     if (!a.data) return cli_fail("train: --data is required (mnist or fashion-mnist)");
@@ -170,13 +194,22 @@ int cli_train(const cli_args *a0) {
     if (cli_find_data(a.data, a.data_dir, dir, sizeof dir)) return 1;
     float mean, std;
     cli_norm(a.data, &mean, &std);
-    nb_dataset *train = cli_load(dir, 1, a.limit_train, mean, std);
-    nb_dataset *test = train ? cli_load(dir, 0, a.limit_test, mean, std) : NULL;
+    nb_dataset *train = cli_load(a.data, dir, 1, a.limit_train, mean, std, N_CLASSES);
+    nb_dataset *test = train ? cli_load(a.data, dir, 0, a.limit_test, mean, std, N_CLASSES) : NULL;
     if (!test) {
         nb_dataset_free(train);
         return 1;
     }
     int rc = 0;
+    if (test->c != train->c || test->h != train->h || test->w != train->w)
+        rc = cli_fail("%s: test images are %dx%dx%d, training images %dx%dx%d", dir, test->c, test->h, test->w,
+                      train->c, train->h, train->w);
+    if (!rc && a.resume && ri.train_samples > 0 && ri.train_samples != train->n)
+        rc = cli_fail("--resume %s was trained on %lld images; %s gives %lld (use the run's --data-dir and "
+                      "--limit-train)", a.resume, (long long)ri.train_samples, dir, (long long)train->n);
+    if (!rc && a.resume && ri.threads > 0 && ri.threads != nb_get_threads() && !a.quiet)
+        fprintf(stderr, "nabla: note: the checkpoint was written with %d threads, this run uses %d: the result "
+                        "will not be bit-identical to an uninterrupted run\n", ri.threads, nb_get_threads());
     nb_seed(a.seed);
     nb_model *m = nb_zoo_new(a.model, train->c, train->h, train->w, N_CLASSES);
     nb_optim *opt = m ? make_optim(nb_model_params(m), a.optimizer, (float)a.lr) : NULL;
@@ -184,7 +217,7 @@ int cli_train(const cli_args *a0) {
     nb_confusion *conf = nb_confusion_new(N_CLASSES);
     history *h = calloc(1, sizeof *h);
     double *secs = calloc(1001, sizeof(double)), *rate = calloc(1001, sizeof(double));
-    if (!m || !opt || !l || !conf || !h || !secs || !rate) rc = cli_fail("%s", nb_last_error());
+    if (!rc && (!m || !opt || !l || !conf || !h || !secs || !rate)) rc = cli_fail("%s", nb_last_error());
     int64_t start = 0;
     if (!rc && a.resume) {
         if (nb_checkpoint_load(a.resume, m, opt)) rc = cli_fail("%s", nb_last_error());
@@ -195,7 +228,8 @@ int cli_train(const cli_args *a0) {
                             "as null\n", p_metrics, h->n, (long long)start);
         for (; h->n < start; h->n++) h->tl[h->n] = h->ta[h->n] = h->vl[h->n] = h->va[h->n] = NAN;
     }
-    if (a.epochs > 1000 && !rc) rc = cli_fail("--epochs: at most 1000");
+    /* The log is written now, so an --out that cannot be written fails before any training. */
+    if (!rc && write_metrics(p_metrics, h, secs, rate)) rc = 1;
     if (!rc && !a.quiet) {
         char *s = nb_model_summary(m, train->c, train->h, train->w);
         printf("%s on %s: %lld train / %lld test images, %d epochs, batch %lld, %s lr %g (%s), seed %llu, "
@@ -209,7 +243,9 @@ int cli_train(const cli_args *a0) {
     }
     nb_ckpt_info info = {.c = train->c, .h = train->h, .w = train->w, .classes = N_CLASSES, .seed = a.seed,
                          .batch = a.batch, .mean = mean, .std = std, .base_lr = (float)a.lr,
-                         .clip = (float)a.clip, .warmup = a.warmup, .epochs = a.epochs};
+                         .clip = (float)a.clip, .warmup = a.warmup, .epochs = a.epochs,
+                         .limit_train = a.limit_train, .limit_test = a.limit_test, .train_samples = train->n,
+                         .threads = nb_get_threads()};
     snprintf(info.schedule, sizeof info.schedule, "%s", a.schedule);
     /* Per-epoch learning rate: cosine anneals over the epochs after the warm-up; step divides
      * by 10 at each third of them. */

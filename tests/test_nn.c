@@ -253,6 +253,25 @@ static void test_checkpoint(void) {
     if (f) fclose(f);
     free(again);
     free(bytes);
+    /* Metadata out of range is refused with the file and the key named. */
+    snprintf(bad, sizeof bad, "%s/meta.safetensors", g_dir);
+    struct {
+        const char *key;
+        nb_ckpt_info info;
+    } cases[] = {
+        {"epoch", info}, {"classes", info}, {"input", info}, {"input", info}, {"batch", info}, {"std", info},
+    };
+    cases[0].info.epoch = -3;
+    cases[1].info.classes = 1;
+    cases[2].info.c = 100;
+    cases[3].info.h = 5000;
+    cases[4].info.batch = -1;
+    cases[5].info.std = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK(nb_checkpoint_save(bad, m, NULL, &cases[i].info) == NB_OK, "%s", nb_last_error());
+        CHECK(nb_checkpoint_info(bad, &got) == NB_ERR_FORMAT && strstr(nb_last_error(), bad) &&
+                  strstr(nb_last_error(), cases[i].key), "bad %s: %s", cases[i].key, nb_last_error());
+    }
     nb_model_free(m3copy);
     nb_model_free(m3);
     nb_model_free(mlp);

@@ -84,12 +84,17 @@ typedef struct nb_ckpt_info {
     char optimizer[16]; /* read back from a checkpoint with optimizer state ("" otherwise) */
     float base_lr, clip;
     int64_t warmup, epochs;
+    /* The data the run saw: sample limits (0 = all), training samples, threads. */
+    int64_t limit_train, limit_test, train_samples;
+    int threads;
 } nb_ckpt_info;
 /* Writes the parameters and buffers under their state_dict names, info in __metadata__ and,
  * when opt is given, the optimizer (its name, lr, steps, state slabs) and the RNG state as
  * tensors under "_nabla." names. Atomic: a failed write keeps the old file. */
 nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_ckpt_info *info);
-/* Reads only the info (to build the model before loading it). */
+/* Reads only the info (to build the model before loading it). Every metadata value is
+ * checked (known model, optimizer and schedule names; integers and numbers in range; input of
+ * at most 64 channels, 1024x1024 and 2^20 values); the error names the file and the key. */
 nb_status nb_checkpoint_info(const char *path, nb_ckpt_info *info);
 /* Loads every parameter and buffer, checking names, shapes and dtypes (the error names the
  * tensor); with opt, also the optimizer state and the RNG state (an error if absent). */

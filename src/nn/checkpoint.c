@@ -55,6 +55,10 @@ nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const
     if (!st) st = meta_float(w, "clip", info->clip);
     if (!st) st = meta_int(w, "warmup", (long long)info->warmup);
     if (!st) st = meta_int(w, "epochs", (long long)info->epochs);
+    if (!st) st = meta_int(w, "limit_train", (long long)info->limit_train);
+    if (!st) st = meta_int(w, "limit_test", (long long)info->limit_test);
+    if (!st) st = meta_int(w, "train_samples", (long long)info->train_samples);
+    if (!st) st = meta_int(w, "threads", (long long)info->threads);
     if (!st && opt) {
         int64_t n = nb_params_numel(nb_model_params(m)), steps = nb_optim_steps(opt);
         uint64_t rng[4];
@@ -82,34 +86,89 @@ static nb_status need(const nb_st_reader *r, const char *path, const char *key, 
     return NB_OK;
 }
 
+/* Strictly parsed metadata values: the whole string must be the number, within [lo, hi]. */
+static nb_status meta_i64(const nb_st_reader *r, const char *path, const char *key, long long lo,
+                          long long hi, bool required, int64_t *out) {
+    const char *v = nb_st_meta_get(r, key);
+    if (!v) return required ? nb__err(NB_ERR_FORMAT, "%s: not a nabla checkpoint (no '%s' in __metadata__)",
+                                      path, key) : NB_OK;
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return nb__err(NB_ERR_FORMAT, "%s: __metadata__ '%s' is '%s', not an integer in %lld..%lld", path, key,
+                       v, lo, hi);
+    *out = x;
+    return NB_OK;
+}
+
+static nb_status meta_f32(const nb_st_reader *r, const char *path, const char *key, double lo, double hi,
+                          float *out) {
+    const char *v = nb_st_meta_get(r, key);
+    if (!v) return NB_OK;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi))
+        return nb__err(NB_ERR_FORMAT, "%s: __metadata__ '%s' is '%s', not a number in %g..%g", path, key, v, lo,
+                       hi);
+    *out = (float)x;
+    return NB_OK;
+}
+
+static nb_status meta_name(const nb_st_reader *r, const char *path, const char *key, const char *const *ok,
+                           char *out, size_t cap) {
+    const char *v = nb_st_meta_get(r, key);
+    if (!v) return NB_OK;
+    for (int i = 0; ok[i]; i++)
+        if (strcmp(v, ok[i]) == 0) {
+            snprintf(out, cap, "%s", v);
+            return NB_OK;
+        }
+    return nb__err(NB_ERR_FORMAT, "%s: __metadata__ '%s' is '%s', which nabla does not know", path, key, v);
+}
+
 static nb_status parse_info(const nb_st_reader *r, const char *path, nb_ckpt_info *info) {
+    static const char *const scheds[] = {"constant", "step", "cosine", NULL};
+    static const char *const optims[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
+    static const char *const datasets[] = {"mnist", "fashion-mnist", "", NULL};
     const char *v;
     memset(info, 0, sizeof *info);
+    info->std = 1.0f;
     nb_status st = need(r, path, "format", &v);
     if (st) return st;
     if (strcmp(v, FORMAT) != 0)
         return nb__err(NB_ERR_FORMAT, "%s: format '%s' is not %s", path, v, FORMAT);
-    if ((st = need(r, path, "model", &v))) return st;
-    snprintf(info->model, sizeof info->model, "%s", v);
+    if ((st = meta_name(r, path, "model", nb_zoo_names(), info->model, sizeof info->model))) return st;
+    if (!info->model[0]) return need(r, path, "model", &v);
     if ((st = need(r, path, "input", &v))) return st;
-    if (sscanf(v, "%dx%dx%d", &info->c, &info->h, &info->w) != 3 || info->c < 1 || info->h < 1 || info->w < 1)
-        return nb__err(NB_ERR_FORMAT, "%s: bad input shape '%s' in __metadata__", path, v);
-    if ((st = need(r, path, "classes", &v))) return st;
-    info->classes = atoi(v);
-    if (info->classes < 2) return nb__err(NB_ERR_FORMAT, "%s: bad class count '%s'", path, v);
-    if ((v = nb_st_meta_get(r, "dataset"))) snprintf(info->dataset, sizeof info->dataset, "%s", v);
-    if ((v = nb_st_meta_get(r, "epoch"))) info->epoch = strtoll(v, NULL, 10);
-    if ((v = nb_st_meta_get(r, "seed"))) info->seed = strtoull(v, NULL, 10);
-    if ((v = nb_st_meta_get(r, "batch"))) info->batch = strtoll(v, NULL, 10);
-    info->mean = (v = nb_st_meta_get(r, "mean")) ? strtof(v, NULL) : 0.0f;
-    info->std = (v = nb_st_meta_get(r, "std")) ? strtof(v, NULL) : 1.0f;
-    if (!(info->std > 0)) return nb__err(NB_ERR_FORMAT, "%s: bad std '%s'", path, v);
-    if ((v = nb_st_meta_get(r, "optimizer"))) snprintf(info->optimizer, sizeof info->optimizer, "%s", v);
-    if ((v = nb_st_meta_get(r, "schedule"))) snprintf(info->schedule, sizeof info->schedule, "%s", v);
-    if ((v = nb_st_meta_get(r, "base_lr"))) info->base_lr = strtof(v, NULL);
-    if ((v = nb_st_meta_get(r, "clip"))) info->clip = strtof(v, NULL);
-    if ((v = nb_st_meta_get(r, "warmup"))) info->warmup = strtoll(v, NULL, 10);
-    if ((v = nb_st_meta_get(r, "epochs"))) info->epochs = strtoll(v, NULL, 10);
+    char tail;
+    if (sscanf(v, "%4dx%4dx%4d%c", &info->c, &info->h, &info->w, &tail) != 3 || info->c < 1 || info->c > 64 ||
+        info->h < 1 || info->h > 1024 || info->w < 1 || info->w > 1024 ||
+        (int64_t)info->c * info->h * info->w > (1 << 20))
+        return nb__err(NB_ERR_FORMAT, "%s: __metadata__ 'input' is '%s', not CxHxW with C <= 64, H, W <= 1024 "
+                       "and at most 2^20 values", path, v);
+    int64_t x = 0;
+    if ((st = meta_i64(r, path, "classes", 2, 100000, true, &x))) return st;
+    info->classes = (int)x;
+    if ((st = meta_name(r, path, "dataset", datasets, info->dataset, sizeof info->dataset))) return st;
+    if ((st = meta_i64(r, path, "epoch", 0, 1000000, false, &info->epoch))) return st;
+    if ((st = meta_i64(r, path, "seed", 0, INT64_MAX, false, &x))) return st;
+    info->seed = (uint64_t)x;
+    if ((st = meta_i64(r, path, "batch", 1, 1 << 20, false, &info->batch))) return st;
+    if ((st = meta_f32(r, path, "mean", -1e6, 1e6, &info->mean))) return st;
+    if ((st = meta_f32(r, path, "std", 1e-6, 1e6, &info->std))) return st;
+    if ((st = meta_name(r, path, "optimizer", optims, info->optimizer, sizeof info->optimizer))) return st;
+    if ((st = meta_name(r, path, "schedule", scheds, info->schedule, sizeof info->schedule))) return st;
+    if ((st = meta_f32(r, path, "base_lr", 0, 1e6, &info->base_lr))) return st;
+    if ((st = meta_f32(r, path, "clip", 0, 1e30, &info->clip))) return st;
+    if ((st = meta_i64(r, path, "epochs", 0, 1000000, false, &info->epochs))) return st;
+    if ((st = meta_i64(r, path, "warmup", 0, info->epochs, false, &info->warmup))) return st;
+    if ((st = meta_i64(r, path, "limit_train", 0, INT64_MAX, false, &info->limit_train))) return st;
+    if ((st = meta_i64(r, path, "limit_test", 0, INT64_MAX, false, &info->limit_test))) return st;
+    if ((st = meta_i64(r, path, "train_samples", 0, INT64_MAX, false, &info->train_samples))) return st;
+    if ((st = meta_i64(r, path, "threads", 0, 4096, false, &x))) return st;
+    info->threads = (int)x;
     return NB_OK;
 }
 
@@ -157,7 +216,8 @@ nb_status nb_checkpoint_load(const char *path, nb_model *m, nb_optim *opt) {
         /* Every tensor in the file must belong to the model (or be nabla's own state). */
         for (int i = 0; !st && i < nb_st_count(r); i++) {
             const char *name = nb_st_get(r, i)->name;
-            bool known = strncmp(name, "_nabla.", 7) == 0 || nb_params_find(p, name) || nb_params_find(b, name);
+            bool known = strncmp(name, "_nabla.optim.", 13) == 0 || strcmp(name, "_nabla.rng") == 0 ||
+                         nb_params_find(p, name) || nb_params_find(b, name);
             for (int j = 0; !known && j < nc; j++) known = strcmp(name, nb_model_counter_name(m, j)) == 0;
             if (!known)
                 st = nb__err(NB_ERR_FORMAT, "%s: tensor '%s' is not a parameter of this model (%s)", path, name,

@@ -235,14 +235,13 @@ static nb_status bind(nb_model *m, nb_module *mod, const char *prefix, nb_init i
         nb_tensor_set_requires_grad(mod->rm, false);
         nb_tensor_set_requires_grad(mod->rv, false);
         char **nm = realloc(m->counter_names, (size_t)(m->n_counters + 1) * sizeof *nm);
-        if (nm) m->counter_names = nm;
+        if (!nm) return nb__err(NB_ERR_MEM, "nb_model_new: out of memory");
+        m->counter_names = nm;
         int64_t *cv = realloc(m->counters, (size_t)(m->n_counters + 1) * sizeof *cv);
-        if (cv) m->counters = cv;
+        if (!cv) return nb__err(NB_ERR_MEM, "nb_model_new: out of memory");
+        m->counters = cv;
         char *name = malloc(strlen(prefix) + 32);
-        if (!nm || !cv || !name) {
-            free(name);
-            return nb__err(NB_ERR_MEM, "nb_model_new: out of memory");
-        }
+        if (!name) return nb__err(NB_ERR_MEM, "nb_model_new: out of memory");
         sprintf(name, "%s%snum_batches_tracked", prefix, *prefix ? "." : "");
         mod->counter = m->n_counters;
         m->counter_names[m->n_counters] = name;

@@ -84,6 +84,7 @@ nb_status nb_evaluate(nb_model *m, const nb_dataset *d, int64_t batch, nb_confus
                       float *probs, nb_epoch_stats *out) {
     if (!m || !d || !out || batch < 1)
         return nb__err(NB_ERR_ARG, "nb_evaluate: model, dataset, stats and a batch >= 1 are required");
+    if (batch > d->n) batch = d->n > 0 ? d->n : 1; /* no buffers larger than the data */
     double t0 = now_s(), loss_sum = 0;
     int64_t correct = 0;
     float *x = malloc((size_t)(batch * d->dim) * sizeof(float));

@@ -23,8 +23,9 @@ static nb_status add(nb_module *s, nb_status st, const char *name, nb_module *m)
 }
 
 nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes) {
-    if (!name || c < 1 || h < 1 || w < 1 || classes < 2) {
-        nb__err(NB_ERR_ARG, "nb_zoo_new: need a name, an input of at least 1x1x1 and >= 2 classes");
+    if (!name || c < 1 || h < 1 || w < 1 || classes < 2 || (int64_t)c * h * w > (1 << 22)) {
+        nb__err(NB_ERR_ARG, "nb_zoo_new: need a name, an input of 1 to 2^22 values and >= 2 classes, got "
+                "%dx%dx%d and %d", c, h, w, classes);
         return NULL;
     }
     nb_module *s = nb_sequential_new();

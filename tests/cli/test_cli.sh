@@ -67,6 +67,16 @@ head -c 100 "$T/a/model.safetensors" > "$T/trunc.safetensors"
 expect_error "$T/trunc.safetensors" predict --checkpoint "$T/trunc.safetensors" fixtures/digit7.png
 expect_error "already trained 3 epochs" train --resume "$T/a/checkpoint.safetensors" --epochs 3 --out "$T/a"
 expect_error "holds a lenet5 model, not --model mlp" train --resume "$T/a/checkpoint.safetensors" --model mlp --epochs 4
+expect_error "already trained 2 epochs" train --resume "$T/epoch1.safetensors" --stop-after 2 --out "$T/d" --data-dir "$DATA"
+expect_error "--optimizer sgd cannot continue it" train --resume "$T/epoch1.safetensors" --optimizer sgd --out "$T/d" --data-dir "$DATA"
+expect_error "unexpected argument 'extra'" train --model mlp --data mnist extra
+NABLA_DATA=$DATA expect_error "hold mnist, not fashion-mnist" train --model mlp --data fashion-mnist --out "$T/d"
+# Without --out, a resumed run continues in the checkpoint's folder.
+mkdir -p "$T/e" && cp "$T/epoch1.safetensors" "$T/e/checkpoint.safetensors"
+head -2 "$T/b/metrics.jsonl" > "$T/e/metrics.jsonl"
+"$NABLA" train --resume "$T/e/checkpoint.safetensors" --data-dir "$DATA" --threads 2 --quiet || bad "resume in place"
+check 'cmp -s "$T/a/model.safetensors" "$T/e/model.safetensors"' "resume without --out writes next to the checkpoint"
+check '[ "$(wc -l < "$T/e/metrics.jsonl")" -eq 3 ]' "resumed log continues the checkpoint's"
 expect_error "nope.png" predict --checkpoint "$T/a/model.safetensors" "$T/nope.png"
 expect_error "is required" predict fixtures/digit7.png
 
