@@ -320,6 +320,21 @@ static void test_pool(void) {
     nb__avgpool2d_fwd(&g, x, y1);
     pool_ref(&g, x, y2, NULL, 0);
     check(same(y1, y2, m2), "avgpool k3x2 s2,1 p1 on 2x3x7x9 equals brute force");
+    /* The unrolled 2x2 stride-2 path, on odd sizes (the last row and column are dropped), with
+     * a three-way tie, against the brute force; then NaN, which propagates as in the generic
+     * loop (a later NaN in the window takes over). */
+    g = (nb__conv_geom){2, 3, 7, 9, 3, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0};
+    nb__conv_geom_finish(&g);
+    const int64_t m3 = 2 * 3 * g.OH * g.OW;
+    x[10] = x[11] = x[19] = 5.0f;
+    nb__maxpool2d_fwd(&g, x, y1, i1);
+    pool_ref(&g, x, y2, i2, 1);
+    check(g.OH == 3 && g.OW == 4 && memcmp(y1, y2, (size_t)m3 * 4) == 0 && memcmp(i1, i2, (size_t)m3 * 8) == 0,
+          "maxpool 2x2 s2 on 2x3x7x9 equals brute force");
+    g = (nb__conv_geom){1, 1, 2, 2, 1, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0};
+    nb__conv_geom_finish(&g);
+    nb__maxpool2d_fwd(&g, (float[]){NAN, 5, NAN, 1}, y1, i1);
+    check(isnan(y1[0]) && i1[0] == 2, "maxpool 2x2 NaN propagates (idx %lld)", (long long)i1[0]);
     free(x), free(y1), free(y2), free(i1), free(i2);
 }
 

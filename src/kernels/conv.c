@@ -5,17 +5,33 @@
  *   input grad   col_g (Kc, P) = w_g^T (Kc, Og) . gy_g (Og, P), then col2im into gx
  *   weight grad  gw_g (Og, Kc) += gy_g (Og, P) . col_g^T (P, Kc)
  * col_g is rows [g*Kc, (g+1)*Kc) of the im2col of all C channels of one sample, so one buffer
- * of C*KH*KW x P floats (nb__conv_workspace) serves every group. Samples are processed one after
- * another and OpenBLAS threads each GEMM: every output element then sees the same summation
- * order on every run, so results are bitwise repeatable for a given thread count.
- * im2col, col2im and the bias sum stay single-threaded. Measured with Debian's pthread build
- * of OpenBLAS on 2 cores (bench_conv), OpenMP here made the forward ~2x and bwd_weight up to
- * 10x slower: the two thread pools spun against each other. The build now links the OpenMP
- * build of OpenBLAS (one pool), where threading these loops is worth measuring again.
+ * of C*KH*KW x P floats serves every group.
+ * Threads: with N >= 2 samples and T >= 2 threads the samples are split among the threads (one
+ * im2col buffer each; the BLAS runs single-threaded inside the parallel region), which keeps
+ * both cores busy through im2col/col2im and the many small GEMMs of small layers. Every output
+ * element of the forward pass and the input gradient is computed by one thread in a fixed
+ * order; the weight gradient sums per-thread partial gradients in thread order. So results are
+ * bitwise repeatable for a given thread count. With one sample (or one thread) the samples run
+ * in order and OpenBLAS threads each GEMM instead. The bias sum stays single-threaded.
  * A 1x1 kernel with stride 1 and no padding needs no im2col at all: col_g is x itself. */
+#include "internal.h"
 #include "kernels/kernels.h"
 
+#include <omp.h>
 #include <string.h>
+
+/* Threads the kernels split samples over: 1 means in order with threaded BLAS. */
+static int64_t sample_threads(const nb__conv_geom *g) {
+    int64_t t = nb__threads();
+    return g->N >= 2 && t >= 2 ? (t < g->N ? t : g->N) : 1;
+}
+
+/* Floats of one thread's share of the workspace: an im2col buffer and a weight gradient. */
+static int64_t share(const nb__conv_geom *g) {
+    const int64_t col = g->C * g->KH * g->KW * g->OH * g->OW;
+    const int64_t wgt = g->O * (g->C / g->groups) * g->KH * g->KW;
+    return (col + wgt + 15) / 16 * 16;
+}
 
 int nb__conv_geom_finish(nb__conv_geom *g) {
     if (g->KH < 1 || g->KW < 1 || g->SH < 1 || g->SW < 1 || g->DH < 1 || g->DW < 1 ||
@@ -39,8 +55,7 @@ static int is_pointwise(const nb__conv_geom *g) {
 
 size_t nb__conv_workspace(const nb__conv_geom *g) {
     /* Never 0, so that a caller's malloc of it cannot return NULL for a valid request. */
-    if (is_pointwise(g)) return 1;
-    return (size_t)(g->C * g->KH * g->KW * g->OH * g->OW);
+    return (size_t)(sample_threads(g) * share(g)) + 1;
 }
 
 /* Output columns ow whose input column iw = ow*SW + off lies in [0, W): [*lo, *hi). */
@@ -111,66 +126,111 @@ void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x) {
     }
 }
 
+/* One sample of the forward pass: yn (O, P) from xn (C, H, W); col: an im2col buffer. */
+static void fwd_sample(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
+                       float *yn, float *col_buf) {
+    const int64_t G = g->groups, Cg = g->C / G, Og = g->O / G;
+    const int64_t Kc = Cg * g->KH * g->KW, P = g->OH * g->OW;
+    const float *col = xn; /* (C*KH*KW, P) */
+    if (!is_pointwise(g)) {
+        nb__im2col(g, xn, g->C, col_buf);
+        col = col_buf;
+    }
+    /* Bias goes in first so the GEMM adds onto it (beta = 1): one pass over y, not two. */
+    float beta = 0.0f;
+    if (b) {
+        for (int64_t o = 0; o < g->O; o++)
+            for (int64_t p = 0; p < P; p++) yn[o * P + p] = b[o];
+        beta = 1.0f;
+    }
+    for (int64_t gi = 0; gi < G; gi++)
+        nb__gemm(0, 0, Og, P, Kc, 1.0f, w + gi * Og * Kc, Kc, col + gi * Kc * P, P, beta,
+                 yn + gi * Og * P, P);
+}
+
 void nb__conv2d_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
                     float *y, float *ws) {
+    const int64_t T = sample_threads(g), S = share(g);
+    const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
+    if (T == 1) {
+        for (int64_t n = 0; n < g->N; n++) fwd_sample(g, x + n * xs, w, b, y + n * ys, ws);
+        return;
+    }
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int64_t n = 0; n < g->N; n++)
+        fwd_sample(g, x + n * xs, w, b, y + n * ys, ws + omp_get_thread_num() * S);
+}
+
+/* One sample of the input gradient: gxn (C, H, W) += from gyn (O, P). */
+static void bwd_data_sample(const nb__conv_geom *g, const float *w, const float *gyn, float *gxn,
+                            float *col) {
     const int64_t G = g->groups, Cg = g->C / G, Og = g->O / G;
     const int64_t Kc = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
     const int pw = is_pointwise(g);
-    for (int64_t n = 0; n < g->N; n++) {
-        const float *xn = x + n * g->C * HW; /* (C, H, W) */
-        float *yn = y + n * g->O * P;        /* (O, P) */
-        const float *col = xn;               /* (C*KH*KW, P) */
-        if (!pw) {
-            nb__im2col(g, xn, g->C, ws);
-            col = ws;
-        }
-        /* Bias goes in first so the GEMM adds onto it (beta = 1): one pass over y, not two. */
-        float beta = 0.0f;
-        if (b) {
-            for (int64_t o = 0; o < g->O; o++)
-                for (int64_t p = 0; p < P; p++) yn[o * P + p] = b[o];
-            beta = 1.0f;
-        }
-        for (int64_t gi = 0; gi < G; gi++)
-            nb__gemm(0, 0, Og, P, Kc, 1.0f, w + gi * Og * Kc, Kc, col + gi * Kc * P, P, beta,
-                     yn + gi * Og * P, P);
+    for (int64_t gi = 0; gi < G; gi++) {
+        /* Pointwise: col_g is gx_g itself (Cg, HW = P), so accumulate straight into it. */
+        float *dst = pw ? gxn + gi * Cg * HW : col + gi * Kc * P; /* (Kc, P) */
+        nb__gemm(1, 0, Kc, P, Og, 1.0f, w + gi * Og * Kc, Kc, gyn + gi * Og * P, P,
+                 pw ? 1.0f : 0.0f, dst, P);
     }
+    if (!pw) nb__col2im(g, col, g->C, gxn);
 }
 
 void nb__conv2d_bwd_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
                          float *ws) {
+    const int64_t T = sample_threads(g), S = share(g);
+    const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
+    if (T == 1) {
+        for (int64_t n = 0; n < g->N; n++) bwd_data_sample(g, w, gy + n * ys, gx + n * xs, ws);
+        return;
+    }
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int64_t n = 0; n < g->N; n++)
+        bwd_data_sample(g, w, gy + n * ys, gx + n * xs, ws + omp_get_thread_num() * S);
+}
+
+/* gw (O, Kc) += the weight gradient of samples [n0, n1); col: an im2col buffer. */
+static void bwd_weight_range(const nb__conv_geom *g, const float *x, const float *gy, float *gw,
+                             float *col_buf, int64_t n0, int64_t n1) {
     const int64_t G = g->groups, Cg = g->C / G, Og = g->O / G;
     const int64_t Kc = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
-    const int pw = is_pointwise(g);
-    for (int64_t n = 0; n < g->N; n++) {
+    for (int64_t n = n0; n < n1; n++) {
+        const float *xn = x + n * g->C * HW;  /* (C, H, W) */
         const float *gyn = gy + n * g->O * P; /* (O, P) */
-        float *gxn = gx + n * g->C * HW;      /* (C, H, W) */
-        for (int64_t gi = 0; gi < G; gi++) {
-            /* Pointwise: col_g is gx_g itself (Cg, HW = P), so accumulate straight into it. */
-            float *dst = pw ? gxn + gi * Cg * HW : ws + gi * Kc * P; /* (Kc, P) */
-            nb__gemm(1, 0, Kc, P, Og, 1.0f, w + gi * Og * Kc, Kc, gyn + gi * Og * P, P,
-                     pw ? 1.0f : 0.0f, dst, P);
+        const float *col = xn;                /* (C*KH*KW, P) */
+        if (!is_pointwise(g)) {
+            nb__im2col(g, xn, g->C, col_buf);
+            col = col_buf;
         }
-        if (!pw) nb__col2im(g, ws, g->C, gxn);
+        for (int64_t gi = 0; gi < G; gi++)
+            nb__gemm(0, 1, Og, Kc, P, 1.0f, gyn + gi * Og * P, P, col + gi * Kc * P, P, 1.0f,
+                     gw + gi * Og * Kc, Kc);
     }
 }
 
 void nb__conv2d_bwd_weight(const nb__conv_geom *g, const float *x, const float *gy, float *gw,
                            float *gb, float *ws) {
-    const int64_t G = g->groups, Cg = g->C / G, Og = g->O / G;
-    const int64_t Kc = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
-    const int pw = is_pointwise(g);
-    for (int64_t n = 0; n < g->N; n++) {
-        const float *xn = x + n * g->C * HW;  /* (C, H, W) */
-        const float *gyn = gy + n * g->O * P; /* (O, P) */
-        const float *col = xn;                /* (C*KH*KW, P) */
-        if (!pw) {
-            nb__im2col(g, xn, g->C, ws);
-            col = ws;
+    const int64_t T = sample_threads(g), S = share(g), P = g->OH * g->OW;
+    const int64_t col = g->C * g->KH * g->KW * P, WN = g->O * (g->C / g->groups) * g->KH * g->KW;
+    if (T == 1) {
+        bwd_weight_range(g, x, gy, gw, ws, 0, g->N);
+    } else {
+        /* Thread t sums samples [t*N/T, (t+1)*N/T) into its own buffer; the buffers are then
+         * added to gw in thread order, by both threads over halves of gw. */
+#pragma omp parallel num_threads(T)
+        {
+            const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+            float *mine = ws + t * S + col; /* (O, Kc) */
+            memset(mine, 0, (size_t)WN * sizeof(float));
+            bwd_weight_range(g, x, gy, mine, ws + t * S, t * g->N / nt, (t + 1) * g->N / nt);
+#pragma omp barrier
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < WN; i++) {
+                float acc = gw[i];
+                for (int64_t k = 0; k < nt; k++) acc += ws[k * S + col + i];
+                gw[i] = acc;
+            }
         }
-        for (int64_t gi = 0; gi < G; gi++)
-            nb__gemm(0, 1, Og, Kc, P, 1.0f, gyn + gi * Og * P, P, col + gi * Kc * P, P, 1.0f,
-                     gw + gi * Og * Kc, Kc);
     }
     if (!gb) return;
     /* gb (O): each channel summed in double, over samples then positions. */

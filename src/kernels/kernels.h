@@ -37,9 +37,10 @@ typedef struct nb__conv_geom {
 
 /* Computes OH, OW; returns 0, or -1 when the output would be empty (caller reports the error). */
 int nb__conv_geom_finish(nb__conv_geom *g);
-/* Floats of scratch space the fast kernels below need (the im2col buffer of one sample, all
- * groups: C*KH*KW x OH*OW). Never 0: a 1x1 kernel with stride 1 and no padding needs no im2col
- * and gets 1. The kernels do not expect its contents to survive between calls. */
+/* Floats of scratch space the fast kernels below need: per thread that samples are split over
+ * (see conv.c), an im2col buffer of one sample (all groups: C*KH*KW x OH*OW) and a weight
+ * gradient. Depends on the thread setting: ask for it right before the kernel call. Never 0.
+ * The kernels do not expect its contents to survive between calls. */
 size_t nb__conv_workspace(const nb__conv_geom *g);
 
 /* im2col for one sample and one channel range: x (C, H, W) -> col (C*KH*KW, OH*OW). */

@@ -10,7 +10,38 @@
 /* Below this many output elements the OpenMP team costs more than it saves. */
 #define NB_POOL_PAR_MIN 16384
 
+/* The common 2x2 window, stride 2, no padding or dilation: the generic loop below with the
+ * bounds tests and the tap loops unrolled (same visiting order, same tie and NaN rules). */
+static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, planes = g->N * g->C;
+#pragma omp parallel for schedule(static) if (planes * OH * OW >= NB_POOL_PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * H * W; /* (H, W) */
+        float *yp = y + pl * OH * OW;     /* (OH, OW) */
+        int64_t *ip = idx + pl * OH * OW; /* (OH, OW), flat h*W + w into xp */
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const int64_t c = 2 * ow;
+                float best = r0[c];
+                int64_t bi = 2 * oh * W + c;
+                const float v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
+                if (v1 > best || isnan(v1)) best = v1, bi = 2 * oh * W + c + 1;
+                if (v2 > best || isnan(v2)) best = v2, bi = (2 * oh + 1) * W + c;
+                if (v3 > best || isnan(v3)) best = v3, bi = (2 * oh + 1) * W + c + 1;
+                yp[oh * OW + ow] = best;
+                ip[oh * OW + ow] = bi;
+            }
+        }
+    }
+}
+
 void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
+    if (g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && g->PH == 0 && g->PW == 0 &&
+        g->DH == 1 && g->DW == 1) {
+        maxpool2x2(g, x, y, idx);
+        return;
+    }
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, planes = g->N * g->C;
 #pragma omp parallel for schedule(static) if (planes * OH * OW >= NB_POOL_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
