@@ -60,7 +60,9 @@ nb_params *nb_model_buffers(nb_model *m);  /* running statistics (no gradient) *
 int nb_model_counter_count(const nb_model *m);
 const char *nb_model_counter_name(const nb_model *m, int i);
 int64_t *nb_model_counter(nb_model *m, int i);
-/* A table of layers, output shapes for an input (c, h, w), and parameter counts (malloc'd). */
+/* A table of layers, output shapes for an input (c, h, w), and parameter counts (malloc'd).
+ * It runs a forward pass on one zero image and then calls nb_step_reset(): call it outside a
+ * training step. */
 char *nb_model_summary(nb_model *m, int c, int h, int w);
 
 /* ---- the model zoo ----------------------------------------------------------------------- */
