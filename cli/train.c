@@ -115,6 +115,16 @@ static int path_in(char *buf, size_t cap, const char *dir, const char *name) {
     return 0;
 }
 
+/* The names the pictures use for the zoo's models and the datasets. */
+static const char *display_name(const char *name) {
+    static const char *const map[][2] = {{"mlp", "MLP 784-512-256-10"}, {"lenet5", "LeNet-5"},
+                                         {"seedcnn", "seed CNN"}, {"mnist", "MNIST"},
+                                         {"fashion-mnist", "Fashion-MNIST"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(name, map[i][0]) == 0) return map[i][1];
+    return name;
+}
+
 /* mkdir -p: creates the folder and its missing parents. */
 static int mkdir_p(const char *dir) {
     char p[4096];
@@ -293,7 +303,7 @@ int cli_train(const cli_args *a0) {
         if (write_metrics(p_metrics, h, secs, rate)) rc = 1;
         if (!rc && nb_checkpoint_save(p_ckpt, m, opt, &info)) rc = cli_fail("%s", nb_last_error());
         char title[128];
-        snprintf(title, sizeof title, "%s on %s", a.model, a.data);
+        snprintf(title, sizeof title, "%s on %s", display_name(a.model), display_name(a.data));
         if (!rc && nb_plot_curves(p_curves, title, h->n, h->tl, h->vl, h->ta, h->va))
             rc = cli_fail("%s", nb_last_error());
     }
