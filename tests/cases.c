@@ -125,6 +125,82 @@ static nb_tensor *b_mse(nb_tensor **x) { return nb_mse_loss(x[0], x[1]); }
 static nb_tensor *b_bce(nb_tensor **x) { return nb_bce_loss(x[0], x[1]); }
 static nb_tensor *b_bcel(nb_tensor **x) { return nb_bce_with_logits(x[0], x[1]); }
 
+/* ---- composite cases: views composed with ops ---------------------------------------------
+ * Each builds a small expression whose last op is the case's op; the gradient has to flow
+ * back through strided, broadcast (stride 0) and permuted views, and to accumulate where one
+ * input is read through several views. Mirrored by the same names in gen_torch_fixtures.py. */
+/* (3,1,4) -> broadcast (2,3,5,4) -> permute (4,3,2,5) -> sum over axes 1 (an input axis)
+ * and 2 (a broadcast one): (4,5) */
+static nb_tensor *b_perm_bcast_sum(nb_tensor **x) {
+    nb_tensor *b = nb_broadcast_to(x[0], 4, (int64_t[]){2, 3, 5, 4});
+    return nb_sum(nb_permute(b, (int[]){3, 1, 0, 2}), 0x6, false);
+}
+/* (2,1,3) -> broadcast (2,4,3) -> permute (3,2,4), times (3,1,4): (3,2,4) */
+static nb_tensor *b_perm_bcast_mul(nb_tensor **x) {
+    nb_tensor *b = nb_broadcast_to(x[0], 3, (int64_t[]){2, 4, 3});
+    return nb_mul(nb_permute(b, (int[]){2, 0, 1}), x[1]);
+}
+/* (4,9,3)[:, 1:9:2][:, -3::2][-4:-1:2] = rows 0, 2 and columns 3, 7: (2,2,3), times (2,1,3) */
+static nb_tensor *b_slice_slice_mul(nb_tensor **x) {
+    nb_tensor *s = nb_slice(x[0], 1, 1, 9, 2);
+    s = nb_slice(s, -2, -3, 100, 2);
+    return nb_mul(nb_slice(s, 0, -4, -1, 2), x[1]);
+}
+/* (5,4)[0:5:2] transposed (4,3) x (3,6)[:, 1:6] (3,5): both operands strided, (4,5) */
+static nb_tensor *b_matmul_slice_t(nb_tensor **x) {
+    nb_tensor *a = nb_transpose(nb_slice(x[0], 0, 0, 5, 2), 0, 1);
+    return nb_matmul(a, nb_slice(x[1], 1, 1, 6, 1));
+}
+/* (3,2,4) permuted to (2,3,4) x (5,2,4) permuted to (2,4,5): batch axis not outermost, (2,3,5) */
+static nb_tensor *b_matmul_batched_perm(nb_tensor **x) {
+    return nb_matmul(nb_permute(x[0], (int[]){1, 0, 2}), nb_permute(x[1], (int[]){1, 2, 0}));
+}
+/* x (2,3,4) times its own transpose: the gradient of x accumulates from both operands */
+static nb_tensor *b_matmul_x_xt(nb_tensor **x) { return nb_matmul(x[0], nb_transpose(x[0], 1, 2)); }
+/* (2,3,4) -> permute (4,2,3) -> reshape (4,6) (through contiguous) -> softmax over axis 1 */
+static nb_tensor *b_softmax_reshape_perm(nb_tensor **x) {
+    nb_tensor *p = nb_permute(x[0], (int[]){2, 0, 1});
+    return nb_softmax(nb_reshape(p, 2, (int64_t[]){4, 6}), 1);
+}
+/* (3,4,2) -> transpose (4,3,2) -> reshape (2,6,2) -> log_softmax over the middle axis */
+static nb_tensor *b_log_softmax_reshaped(nb_tensor **x) {
+    nb_tensor *t = nb_transpose(x[0], 0, 1);
+    return nb_log_softmax(nb_reshape(t, 3, (int64_t[]){2, -1, 2}), 1);
+}
+/* concat on axis 1 of (4,5)[:, 1:5:2] (4,2) and (3,4) transposed (4,3), then mean over axis 0 */
+static nb_tensor *b_concat_views_mean(nb_tensor **x) {
+    nb_tensor *v[2] = {nb_slice(x[0], 1, 1, 5, 2), nb_transpose(x[1], 0, 1)};
+    return nb_mean(nb_concat(v, 2, 1), 0x1, false);
+}
+/* x * x^T + broadcast of x's row 1: three views of one (4,4) input in one expression. The row
+ * is built last, so its backward runs before mul's: a backward that assigns instead of
+ * accumulating into x (directly or through the transpose) loses a contribution. */
+static nb_tensor *b_views_twice(nb_tensor **x) {
+    nb_tensor *m = nb_mul(x[0], nb_transpose(x[0], 0, 1));
+    return nb_add(m, nb_broadcast_to(nb_slice(x[0], 0, 1, 2, 1), 2, (int64_t[]){4, 4}));
+}
+/* NHWC (2,5,5,3) permuted to NCHW (2,3,5,5), conv 3x3 padding 1 with w (4,3,3,3), b (4) */
+static nb_tensor *b_conv_nhwc(nb_tensor **x) {
+    nb_conv_opts o = nb_conv_defaults();
+    o.padding[0] = o.padding[1] = 1;
+    return nb_conv2d(nb_permute(x[0], (int[]){0, 3, 1, 2}), x[1], x[2], o);
+}
+/* (1,2,7,9)[:, :, -6:, ::2] (1,2,6,5) -> max pool 2x2 stride 2: (1,2,3,2) */
+static nb_tensor *b_maxpool_slice(nb_tensor **x) {
+    nb_tensor *s = nb_slice(nb_slice(x[0], 2, -6, 100, 1), -1, 0, 9, 2);
+    return nb_max_pool2d(s, 2, 2, 0);
+}
+/* (3,1,4) * (1,5,1) -> (3,5,4), sum over axis 1 keepdim (3,1,4), divided by (1,1,4) */
+static nb_tensor *b_bcast_sum_div(nb_tensor **x) {
+    nb_tensor *s = nb_sum(nb_mul(x[0], x[1]), 1u << 1, true);
+    return nb_div(s, x[2]);
+}
+/* p = (3,1,4) * (1,5,1); p / sum(p, axis 1, keepdim): a cancels, so its gradient sums to 0 */
+static nb_tensor *b_bcast_normalize(nb_tensor **x) {
+    nb_tensor *p = nb_mul(x[0], x[1]);
+    return nb_div(p, nb_sum(p, 1u << 1, true));
+}
+
 #define H 1e-2f
 #define TOL 2e-3f, 1e-2f
 
@@ -188,5 +264,31 @@ const op_case nb_test_cases[] = {
     {NB_OP_MSE_LOSS, "mse_loss", 2, {IN(2, IN_RAND, 3, 4), IN(2, IN_RAND, 3, 4)}, b_mse, H, TOL},
     {NB_OP_BCE_LOSS, "bce_loss", 2, {IN(2, IN_PROB, 3, 4), IN(2, IN_PROB, 3, 4)}, b_bce, 1e-3f, TOL},
     {NB_OP_BCE_WITH_LOGITS, "bce_with_logits", 2, {IN(2, IN_RAND, 3, 4), IN(2, IN_PROB, 3, 4)}, b_bcel, H, TOL},
+    /* composite cases (see above): op is the last op of the expression */
+    {NB_OP_SUM, "perm_bcast_sum", 1, {IN(3, IN_RAND, 3, 1, 4)}, b_perm_bcast_sum, H, TOL},
+    {NB_OP_MUL, "perm_bcast_mul", 2, {IN(3, IN_RAND, 2, 1, 3), IN(3, IN_RAND, 3, 1, 4)},
+     b_perm_bcast_mul, H, TOL},
+    {NB_OP_MUL, "slice_slice_mul", 2, {IN(3, IN_RAND, 4, 9, 3), IN(3, IN_RAND, 2, 1, 3)},
+     b_slice_slice_mul, H, TOL},
+    {NB_OP_MATMUL, "matmul_slice_t", 2, {IN(2, IN_RAND, 5, 4), IN(2, IN_RAND, 3, 6)},
+     b_matmul_slice_t, H, TOL},
+    {NB_OP_MATMUL, "matmul_batched_perm", 2, {IN(3, IN_RAND, 3, 2, 4), IN(3, IN_RAND, 5, 2, 4)},
+     b_matmul_batched_perm, H, TOL},
+    {NB_OP_MATMUL, "matmul_x_xt", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_matmul_x_xt, H, TOL},
+    {NB_OP_SOFTMAX, "softmax_reshape_perm", 1, {IN(3, IN_RAND, 2, 3, 4)},
+     b_softmax_reshape_perm, H, TOL},
+    {NB_OP_LOG_SOFTMAX, "log_softmax_reshaped", 1, {IN(3, IN_RAND, 3, 4, 2)},
+     b_log_softmax_reshaped, H, TOL},
+    {NB_OP_MEAN, "concat_views_mean", 2, {IN(2, IN_RAND, 4, 5), IN(2, IN_RAND, 3, 4)},
+     b_concat_views_mean, H, TOL},
+    {NB_OP_ADD, "views_twice", 1, {IN(2, IN_RAND, 4, 4)}, b_views_twice, H, TOL},
+    {NB_OP_CONV2D, "conv2d_nhwc", 3, {IN(4, IN_RAND, 2, 5, 5, 3), IN(4, IN_RAND, 4, 3, 3, 3),
+                                       IN(1, IN_RAND, 4)}, b_conv_nhwc, H, TOL},
+    {NB_OP_MAX_POOL2D, "max_pool2d_slice", 1, {IN(4, IN_DISTINCT, 1, 2, 7, 9)},
+     b_maxpool_slice, H, TOL},
+    {NB_OP_DIV, "bcast_sum_div", 3, {IN(3, IN_RAND, 3, 1, 4), IN(3, IN_RAND, 1, 5, 1),
+                                     IN(3, IN_POS, 1, 1, 4)}, b_bcast_sum_div, H, TOL},
+    {NB_OP_DIV, "bcast_normalize", 2, {IN(3, IN_AWAY, 3, 1, 4), IN(3, IN_POS, 1, 5, 1)},
+     b_bcast_normalize, H, TOL},
 };
 const int nb_test_case_count = (int)(sizeof nb_test_cases / sizeof nb_test_cases[0]);

@@ -24,7 +24,8 @@ typedef struct {
 } in_spec;
 
 typedef struct {
-    nb_op op;
+    nb_op op; /* the op it covers: the last op the builder applies (composite cases chain
+               * views and other ops before it) */
     const char *name;
     int n_in;
     in_spec in[4];

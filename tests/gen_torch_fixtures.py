@@ -123,6 +123,24 @@ REF = {
     "mse_loss": lambda x: F.mse_loss(x[0], x[1]),
     "bce_loss": lambda x: F.binary_cross_entropy(x[0], x[1]),  # logs clamped at -100
     "bce_with_logits": lambda x: F.binary_cross_entropy_with_logits(x[0], x[1]),
+    # composite cases: views composed with ops
+    "perm_bcast_sum": lambda x: x[0].expand(2, 3, 5, 4).permute(3, 1, 0, 2).sum(dim=(1, 2)),
+    "perm_bcast_mul": lambda x: x[0].expand(2, 4, 3).permute(2, 0, 1) * x[1],
+    "slice_slice_mul": lambda x: x[0][:, 1:9:2][:, -3:100:2][-4:-1:2] * x[1],
+    "matmul_slice_t": lambda x: x[0][0:5:2].transpose(0, 1) @ x[1][:, 1:6],
+    "matmul_batched_perm": lambda x: x[0].permute(1, 0, 2) @ x[1].permute(1, 2, 0),
+    "matmul_x_xt": lambda x: x[0] @ x[0].transpose(1, 2),
+    "softmax_reshape_perm": lambda x: F.softmax(x[0].permute(2, 0, 1).reshape(4, 6), dim=1),
+    "log_softmax_reshaped": lambda x: F.log_softmax(x[0].transpose(0, 1).reshape(2, -1, 2),
+                                                    dim=1),
+    "concat_views_mean": lambda x: torch.cat([x[0][:, 1:5:2], x[1].transpose(0, 1)],
+                                             dim=1).mean(dim=0),
+    "views_twice": lambda x: x[0] * x[0].transpose(0, 1) + x[0][1:2].expand(4, 4),
+    "conv2d_nhwc": lambda x: F.conv2d(x[0].permute(0, 3, 1, 2), x[1], x[2], padding=1),
+    "max_pool2d_slice": lambda x: F.max_pool2d(x[0][:, :, -6:100][..., 0:9:2], kernel_size=2,
+                                               stride=2),
+    "bcast_sum_div": lambda x: (x[0] * x[1]).sum(dim=1, keepdim=True) / x[2],
+    "bcast_normalize": lambda x: (x[0] * x[1]) / (x[0] * x[1]).sum(dim=1, keepdim=True),
 }
 
 
