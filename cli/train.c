@@ -44,17 +44,19 @@ static void on_batch(void *ctx, int64_t i, int64_t n, double loss, int64_t sampl
     fflush(stderr);
 }
 
+/* Per-epoch records: train/test loss and accuracy, seconds and samples/s of training. */
+#define MAX_EPOCHS 1000
 typedef struct history {
     int n;
-    double tl[100000 / 100], vl[100000 / 100], ta[100000 / 100], va[100000 / 100];
+    double tl[MAX_EPOCHS], vl[MAX_EPOCHS], ta[MAX_EPOCHS], va[MAX_EPOCHS], secs[MAX_EPOCHS], rate[MAX_EPOCHS];
 } history;
 
 /* On --resume, the epochs already in metrics.jsonl (up to the checkpoint's) are kept. */
-static void read_history(const char *path, int64_t upto, history *h, double *secs, double *rate) {
+static void read_history(const char *path, int64_t upto, history *h) {
     FILE *f = fopen(path, "r");
     if (!f) return;
     char line[1024];
-    while (fgets(line, sizeof line, f) && h->n < upto && h->n < 1000) {
+    while (fgets(line, sizeof line, f) && h->n < upto && h->n < MAX_EPOCHS) {
         long long e;
         double tl, ta, vl, va;
         const char *p;
@@ -63,8 +65,8 @@ static void read_history(const char *path, int64_t upto, history *h, double *sec
         if (!(p = strstr(line, "\"train_accuracy\": ")) || sscanf(p + 18, "%lf", &ta) != 1) break;
         if (!(p = strstr(line, "\"test_loss\": ")) || sscanf(p + 13, "%lf", &vl) != 1) break;
         if (!(p = strstr(line, "\"test_accuracy\": ")) || sscanf(p + 17, "%lf", &va) != 1) break;
-        if ((p = strstr(line, "\"seconds\": "))) secs[h->n] = atof(p + 11);
-        if ((p = strstr(line, "\"samples_per_s\": "))) rate[h->n] = atof(p + 17);
+        if ((p = strstr(line, "\"seconds\": "))) h->secs[h->n] = atof(p + 11);
+        if ((p = strstr(line, "\"samples_per_s\": "))) h->rate[h->n] = atof(p + 17);
         h->tl[h->n] = tl;
         h->ta[h->n] = ta;
         h->vl[h->n] = vl;
@@ -75,7 +77,7 @@ static void read_history(const char *path, int64_t upto, history *h, double *sec
 }
 
 /* Rewrites metrics.jsonl with the history (atomically), so a resumed run continues it. */
-static int write_metrics(const char *path, const history *h, const double *secs, const double *rate) {
+static int write_metrics(const char *path, const history *h) {
     size_t cap = (size_t)h->n * 256 + 1, len = 0;
     char *buf = malloc(cap);
     if (!buf) return cli_fail("out of memory");
@@ -89,7 +91,8 @@ static int write_metrics(const char *path, const history *h, const double *secs,
         int k = snprintf(line, sizeof line,
                          "{\"epoch\": %d, \"train_loss\": %s, \"train_accuracy\": %s, \"test_loss\": %s, "
                          "\"test_accuracy\": %s, \"seconds\": %.3f, \"samples_per_s\": %.1f}\n",
-                         i + 1, v[0], v[1], v[2], v[3], fmax(fmin(secs[i], 1e12), 0), fmax(fmin(rate[i], 1e12), 0));
+                         i + 1, v[0], v[1], v[2], v[3], fmax(fmin(h->secs[i], 1e12), 0),
+                         fmax(fmin(h->rate[i], 1e12), 0));
         if (k < 0 || (size_t)k >= sizeof line || len + (size_t)k >= cap) continue; /* cannot happen: bounded */
         memcpy(buf + len, line, (size_t)k + 1);
         len += (size_t)k;
@@ -166,9 +169,9 @@ int cli_train(const cli_args *a0) {
         if (a.optimizer_set && ri.optimizer[0] && strcmp(a.optimizer, ri.optimizer) != 0)
             return cli_fail("--resume %s holds %s optimizer state; --optimizer %s cannot continue it", a.resume,
                             ri.optimizer, a.optimizer);
-        if (ri.epoch > 1000 || a.epochs > 1000)
-            return cli_fail("--resume %s: %lld of %d epochs; nabla trains at most 1000", a.resume,
-                            (long long)ri.epoch, a.epochs);
+        if (ri.epoch > MAX_EPOCHS || a.epochs > MAX_EPOCHS)
+            return cli_fail("--resume %s: %lld of %d epochs; nabla trains at most %d", a.resume,
+                            (long long)ri.epoch, a.epochs, MAX_EPOCHS);
         if (ri.epoch >= a.epochs)
             return cli_fail("--resume %s has already trained %lld epochs; ask for more with --epochs", a.resume,
                             (long long)ri.epoch);
@@ -226,20 +229,19 @@ int cli_train(const cli_args *a0) {
     nb_loader *l = opt ? nb_loader_new(train, a.batch, 1, a.seed, 0) : NULL;
     nb_confusion *conf = nb_confusion_new(N_CLASSES);
     history *h = calloc(1, sizeof *h);
-    double *secs = calloc(1001, sizeof(double)), *rate = calloc(1001, sizeof(double));
-    if (!rc && (!m || !opt || !l || !conf || !h || !secs || !rate)) rc = cli_fail("%s", nb_last_error());
+    if (!rc && (!m || !opt || !l || !conf || !h)) rc = cli_fail("%s", nb_last_error());
     int64_t start = 0;
     if (!rc && a.resume) {
         if (nb_checkpoint_load(a.resume, m, opt)) rc = cli_fail("%s", nb_last_error());
         start = ri.epoch;
-        read_history(p_metrics, start, h, secs, rate);
+        read_history(p_metrics, start, h);
         if (!rc && h->n != start && !a.quiet)
             fprintf(stderr, "nabla: note: %s holds %d of the checkpoint's %lld epochs; the others are logged "
                             "as null\n", p_metrics, h->n, (long long)start);
         for (; h->n < start; h->n++) h->tl[h->n] = h->ta[h->n] = h->vl[h->n] = h->va[h->n] = NAN;
     }
     /* The log is written now, so an --out that cannot be written fails before any training. */
-    if (!rc && write_metrics(p_metrics, h, secs, rate)) rc = 1;
+    if (!rc && write_metrics(p_metrics, h)) rc = 1;
     if (!rc && !a.quiet) {
         char *s = nb_model_summary(m, train->c, train->h, train->w);
         printf("%s on %s: %lld train / %lld test images, %d epochs, batch %lld, %s lr %g (%s), seed %llu, "
@@ -290,17 +292,17 @@ int cli_train(const cli_args *a0) {
         h->ta[i] = tr.accuracy;
         h->vl[i] = te.loss;
         h->va[i] = te.accuracy;
-        secs[i] = tr.seconds;
-        rate[i] = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
+        h->secs[i] = tr.seconds;
+        h->rate[i] = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
         if (!a.quiet) {
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
             printf("epoch %lld/%d  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s  %.0f samples/s\n",
                    (long long)e + 1, a.epochs, (double)nb_optim_lr(opt), tr.loss, tr.accuracy, te.loss,
-                   te.accuracy, tr.seconds, rate[i]);
+                   te.accuracy, tr.seconds, h->rate[i]);
             fflush(stdout);
         }
         info.epoch = e + 1;
-        if (write_metrics(p_metrics, h, secs, rate)) rc = 1;
+        if (write_metrics(p_metrics, h)) rc = 1;
         if (!rc && nb_checkpoint_save(p_ckpt, m, opt, &info)) rc = cli_fail("%s", nb_last_error());
         char title[128];
         snprintf(title, sizeof title, "%s on %s", display_name(a.model), display_name(a.data));
@@ -337,8 +339,6 @@ int cli_train(const cli_args *a0) {
     if (!rc && !a.quiet)
         printf("\nwrote %s, %s, %s, %s, %s, %s\n", p_model, p_ckpt, p_metrics, p_curves, p_pred, p_report);
     free(h);
-    free(secs);
-    free(rate);
     nb_confusion_free(conf);
     nb_loader_free(l);
     nb_optim_free(opt);

@@ -22,14 +22,13 @@ static nb_status batch_tensors(const nb_dataset *d, int64_t n, const float *x, c
     return NB_OK;
 }
 
+/* Rows of logits (n, k) whose argmax (nb_argmax_rows) is the label. */
 static int64_t count_correct(const float *logits, const int64_t *y, int64_t n, int k) {
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) {
-        const float *r = logits + i * k;
-        int best = 0;
-        for (int j = 1; j < k; j++)
-            if (r[j] > r[best]) best = j;
-        c += best == y[i];
+        int64_t p;
+        nb_argmax_rows(logits + i * k, 1, k, &p);
+        c += p == y[i];
     }
     return c;
 }
@@ -110,8 +109,8 @@ nb_status nb_evaluate(nb_model *m, const nb_dataset *d, int64_t batch, nb_confus
         int k = (int)nb_tensor_size(logits, 1);
         const float *lg = nb_tensor_data(logits);
         loss_sum += (double)nb_tensor_item(loss) * (double)n;
-        correct += count_correct(lg, y, n, k);
         nb_argmax_rows(lg, n, k, pred);
+        for (int64_t j = 0; j < n; j++) correct += pred[j] == y[j];
         if (conf && (st = nb_confusion_add(conf, y, pred, n)) != NB_OK) break;
         if (probs) {
             nb_tensor *pr = nb_softmax(logits, 1);
