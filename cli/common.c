@@ -127,3 +127,15 @@ nb_dataset *cli_load(const char *name, const char *dir, int train, int64_t limit
     d->std = std;
     return d;
 }
+
+nb_status cli_evaluate(nb_model *m, const nb_dataset *d, int64_t batch, nb_confusion *conf, float *probs,
+                       nb_epoch_stats *out) {
+    if (batch > d->n) batch = d->n > 0 ? d->n : 1; /* no buffers larger than the data */
+    nb_loader *l = nb_loader_new(d, batch, 0, 0, 0);
+    if (!l) return NB_ERR_MEM;
+    nb_batch_source src = nb_loader_source(l);
+    nb_task task = nb_task_new(NB_TASK_CLASSIFY);
+    nb_status st = nb_evaluate(m, &task, &src, conf, probs, out);
+    nb_loader_free(l);
+    return st;
+}

@@ -7,28 +7,48 @@
 #include <string.h>
 #include <strings.h>
 
-static nb_model *load_model(const char *path, nb_ckpt_info *info) {
-    if (!path) {
+/* The model a checkpoint holds. A nabla checkpoint says which (its run plan); PyTorch weights
+ * (a state_dict saved with safetensors) need --model and --data: the input shape, the classes
+ * and the normalization are then the dataset's. */
+static nb_model *load_model(const cli_args *a, cli_plan *info) {
+    if (!a->checkpoint) {
         cli_fail("--checkpoint FILE is required");
         return NULL;
     }
-    if (nb_checkpoint_info(path, info)) {
+    nb_meta *meta = nb_checkpoint_meta(a->checkpoint);
+    if (!meta) {
         cli_fail("%s", nb_last_error());
         return NULL;
     }
-    nb_model *m = nb_zoo_new(info->model, info->c, info->h, info->w, info->classes);
-    if (!m || nb_checkpoint_load(path, m, NULL)) {
+    int rc = 0;
+    if (cli_is_nabla_checkpoint(meta)) {
+        rc = cli_plan_from_meta(meta, a->checkpoint, info);
+        if (!rc && a->model && strcmp(a->model, info->model) != 0)
+            rc = cli_fail("%s holds a %s model, not --model %s", a->checkpoint, info->model, a->model);
+    } else if (!a->model || !a->data) {
+        const char *f = nb_meta_get(meta, "format");
+        rc = cli_fail("%s is not a nabla checkpoint (format '%s'): give --model NAME and --data NAME to load it as "
+                      "PyTorch weights", a->checkpoint, f ? f : "none");
+    } else {
+        *info = (cli_plan){.c = 1, .h = 28, .w = 28, .classes = CLI_N_CLASSES};
+        snprintf(info->model, sizeof info->model, "%s", a->model);
+        snprintf(info->dataset, sizeof info->dataset, "%s", a->data);
+        cli_norm(a->data, &info->mean, &info->std);
+    }
+    nb_meta_free(meta);
+    nb_model *m = rc ? NULL : nb_zoo_new(info->model, info->c, info->h, info->w, info->classes);
+    if (!rc && (!m || nb_checkpoint_load(a->checkpoint, m, NULL, NULL, NULL))) {
         cli_fail("%s", nb_last_error());
         nb_model_free(m);
         return NULL;
     }
-    nb_model_set_training(m, false);
+    if (m) nb_model_set_training(m, false);
     return m;
 }
 
 int cli_eval(const cli_args *a) {
-    nb_ckpt_info info;
-    nb_model *m = load_model(a->checkpoint, &info);
+    cli_plan info;
+    nb_model *m = load_model(a, &info);
     if (!m) return 1;
     const char *data = a->data ? a->data : info.dataset;
     char dir[4096];
@@ -44,7 +64,7 @@ int cli_eval(const cli_args *a) {
                       info.c, info.h, info.w);
     nb_confusion *conf = rc ? NULL : nb_confusion_new(info.classes);
     nb_epoch_stats st;
-    if (!rc && (!conf || nb_evaluate(m, test, a->batch_set && a->batch < 1000 ? a->batch : 1000, conf, NULL, &st)))
+    if (!rc && (!conf || cli_evaluate(m, test, cli_given(a, "--batch") && a->batch < 1000 ? a->batch : 1000, conf, NULL, &st)))
         rc = cli_fail("%s", nb_last_error());
     if (!rc) {
         const char *const *names = nb_class_names(data);
@@ -62,7 +82,7 @@ int cli_eval(const cli_args *a) {
 }
 
 /* Classifies n images of h*w bytes and prints one line each. */
-static int classify(nb_model *m, const nb_ckpt_info *info, const char *label, uint8_t *px, int64_t n,
+static int classify(nb_model *m, const cli_plan *info, const char *label, uint8_t *px, int64_t n,
                     bool invert, const char *const *names) {
     int64_t dim = (int64_t)info->c * info->h * info->w;
     nb_dataset d = {.n = n, .dim = dim, .c = info->c, .h = info->h, .w = info->w, .n_classes = info->classes,
@@ -74,7 +94,7 @@ static int classify(nb_model *m, const nb_ckpt_info *info, const char *label, ui
     if (invert)
         for (int64_t i = 0; i < n * dim; i++) px[i] = (uint8_t)(255 - px[i]);
     if (!d.y || !probs) rc = cli_fail("out of memory");
-    else if (nb_evaluate(m, &d, 256, NULL, probs, &st)) rc = cli_fail("%s: %s", label, nb_last_error());
+    else if (cli_evaluate(m, &d, 256, NULL, probs, &st)) rc = cli_fail("%s: %s", label, nb_last_error());
     for (int64_t i = 0; !rc && i < n; i++) {
         int64_t k;
         nb_argmax_rows(probs + i * info->classes, 1, info->classes, &k);
@@ -89,9 +109,9 @@ static int classify(nb_model *m, const nb_ckpt_info *info, const char *label, ui
 }
 
 int cli_predict(const cli_args *a) {
-    nb_ckpt_info info;
+    cli_plan info;
     if (a->n_inputs == 0) return cli_fail("predict: give one or more IMAGE.png or IDX image files");
-    nb_model *m = load_model(a->checkpoint, &info);
+    nb_model *m = load_model(a, &info);
     if (!m) return 1;
     /* Class names of the known sets (10 classes); class numbers otherwise. */
     const char *const *names = info.classes == 10 ? nb_class_names(info.dataset) : NULL;

@@ -1,8 +1,10 @@
-/* nabla: the command-line tool. Parses arguments and runs train, eval or predict. */
+/* nabla: the command-line tool. Parses arguments from one table of flags and runs train,
+ * eval or predict. */
 #include "cli.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,10 +14,59 @@ static const char *USAGE =
     "              [--optimizer {adam,adamw,sgd,rmsprop}] [--lr X] [--schedule {constant,step,cosine}]\n"
     "              [--warmup N] [--clip X] [--seed N] [--threads N] [--out DIR] [--resume CHECKPOINT]\n"
     "              [--stop-after N] [--data-dir DIR] [--limit-train N] [--limit-test N] [--quiet]\n"
-    "  nabla eval --checkpoint FILE [--data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
-    "  nabla predict --checkpoint FILE [--invert] IMAGE.png|IMAGES.idx ...\n"
-    "Data is looked for in --data-dir, $NABLA_DATA, ./data/NAME and the installed packages;\n"
-    "bash scripts/data.sh installs it.\n";
+    "              [--init WEIGHTS [--freeze NAMES] [--reset NAMES] [--head-lr X]]\n"
+    "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
+    "  nabla predict --checkpoint FILE [--model NAME --data NAME] [--invert] IMAGE.png|IMAGES.idx ...\n"
+    "FILE and WEIGHTS are nabla checkpoints or PyTorch state_dicts saved with safetensors (then\n"
+    "--model and --data say what they hold). NAMES are comma-separated parameter prefixes\n"
+    "(conv1,conv2). Data is looked for in --data-dir, $NABLA_DATA, ./data/NAME and the installed\n"
+    "packages; bash scripts/data.sh installs it.\n";
+
+const char *const cli_optimizers[] = {"adam", "adamw", "sgd", "rmsprop", NULL};
+const char *const cli_schedules[] = {"constant", "step", "cosine", NULL};
+static const char *const g_datas[] = {"mnist", "fashion-mnist", NULL};
+static const char *const g_cmds[] = {"train", "eval", "predict", NULL};
+
+enum { TRAIN = 1, EVAL = 2, PREDICT = 4, ALL = 7 };
+typedef enum { F_BOOL, F_INT, F_NUM, F_STR, F_CHOICE } ftype;
+typedef struct flag_def {
+    const char *name;
+    ftype type;
+    size_t off;                 /* the field in cli_args */
+    unsigned cmds;              /* the commands that take it */
+    long long lo, hi;           /* F_INT range; F_NUM: lo is the least, hi 1 if it must be > lo */
+    const char *const *choices; /* F_CHOICE; NULL: the zoo's names */
+} flag_def;
+
+#define A(f) offsetof(cli_args, f)
+static const flag_def g_flags[] = {
+    {"--model", F_CHOICE, A(model), ALL, 0, 0, NULL},
+    {"--data", F_CHOICE, A(data), ALL, 0, 0, g_datas},
+    {"--data-dir", F_STR, A(data_dir), ALL, 0, 0, NULL},
+    {"--optimizer", F_CHOICE, A(optimizer), TRAIN, 0, 0, cli_optimizers},
+    {"--schedule", F_CHOICE, A(schedule), TRAIN, 0, 0, cli_schedules},
+    {"--lr", F_NUM, A(lr), TRAIN, 0, 1, NULL},
+    {"--head-lr", F_NUM, A(head_lr), TRAIN, 0, 1, NULL},
+    {"--clip", F_NUM, A(clip), TRAIN, 0, 0, NULL},
+    {"--warmup", F_INT, A(warmup), TRAIN, 0, CLI_MAX_EPOCHS, NULL},
+    {"--epochs", F_INT, A(epochs), TRAIN, 1, CLI_MAX_EPOCHS, NULL},
+    {"--stop-after", F_INT, A(stop_after), TRAIN, 1, CLI_MAX_EPOCHS, NULL},
+    {"--batch", F_INT, A(batch), TRAIN | EVAL, 1, 1 << 20, NULL},
+    {"--threads", F_INT, A(threads), ALL, 1, 1024, NULL},
+    {"--seed", F_INT, A(seed), TRAIN, 0, INT64_MAX, NULL},
+    {"--limit-train", F_INT, A(limit_train), TRAIN, 0, INT64_MAX, NULL},
+    {"--limit-test", F_INT, A(limit_test), TRAIN | EVAL, 0, INT64_MAX, NULL},
+    {"--out", F_STR, A(out), TRAIN, 0, 0, NULL},
+    {"--resume", F_STR, A(resume), TRAIN, 0, 0, NULL},
+    {"--init", F_STR, A(init), TRAIN, 0, 0, NULL},
+    {"--freeze", F_STR, A(freeze), TRAIN, 0, 0, NULL},
+    {"--reset", F_STR, A(reset), TRAIN, 0, 0, NULL},
+    {"--checkpoint", F_STR, A(checkpoint), EVAL | PREDICT, 0, 0, NULL},
+    {"--quiet", F_BOOL, A(quiet), ALL, 0, 0, NULL},
+    {"--invert", F_BOOL, A(invert), PREDICT, 0, 0, NULL},
+};
+#define N_FLAGS (int)(sizeof g_flags / sizeof g_flags[0])
+_Static_assert(sizeof g_flags / sizeof g_flags[0] <= 64, "cli_args.set has 64 bits");
 
 int cli_fail(const char *fmt, ...) {
     va_list ap;
@@ -27,24 +78,10 @@ int cli_fail(const char *fmt, ...) {
     return 1;
 }
 
-static int parse_int(const char *flag, const char *v, long long lo, long long hi, long long *out) {
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi)
-        return cli_fail("%s: '%s' is not an integer in %lld..%lld", flag, v, lo, hi);
-    *out = x;
-    return 0;
-}
-
-static int parse_double(const char *flag, const char *v, double lo, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || *end || end == v || !(x >= lo) || x > 1e6)
-        return cli_fail("%s: '%s' is not a number >= %g", flag, v, lo);
-    *out = x;
-    return 0;
+bool cli_given(const cli_args *a, const char *name) {
+    for (int i = 0; i < N_FLAGS; i++)
+        if (strcmp(g_flags[i].name, name) == 0) return (a->set >> i) & 1u;
+    return false;
 }
 
 static int one_of(const char *flag, const char *v, const char *const *ok) {
@@ -55,116 +92,93 @@ static int one_of(const char *flag, const char *v, const char *const *ok) {
     return cli_fail("%s: unknown value '%s' (expected one of: %s)", flag, v, list);
 }
 
+/* Parses one flag's value into its field. */
+static int parse_value(const flag_def *fl, const char *v, cli_args *a) {
+    char *field = (char *)a + fl->off, *end;
+    errno = 0;
+    switch (fl->type) {
+    case F_INT: {
+        long long x = strtoll(v, &end, 10);
+        if (errno || *end || end == v || x < fl->lo || x > fl->hi)
+            return cli_fail("%s: '%s' is not an integer in %lld..%lld", fl->name, v, fl->lo, fl->hi);
+        *(long long *)field = x;
+        return 0;
+    }
+    case F_NUM: {
+        double x = strtod(v, &end);
+        if (errno || *end || end == v || !(x >= (double)fl->lo) || x > 1e6 || (fl->hi && !(x > (double)fl->lo)))
+            return cli_fail("%s: '%s' is not a number %s %lld (and at most 1e6)", fl->name, v, fl->hi ? ">" : ">=", fl->lo);
+        *(double *)field = x;
+        return 0;
+    }
+    case F_CHOICE:
+        if (one_of(fl->name, v, fl->choices ? fl->choices : nb_zoo_names())) return 1;
+        *(const char **)field = v;
+        return 0;
+    case F_STR:
+        if (!*v) return cli_fail("%s: the value is empty", fl->name);
+        *(const char **)field = v;
+        return 0;
+    case F_BOOL: break;
+    }
+    return 0;
+}
+
+static unsigned cmd_bit(const char *cmd) {
+    return strcmp(cmd, "train") == 0 ? TRAIN : strcmp(cmd, "eval") == 0 ? EVAL : PREDICT;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    cli_args a = {.cmd = argv[1], .epochs = 10, .batch = 64, .lr = 1e-3, .optimizer = "adam", .out = "out", .schedule = "constant",
-                  .threads = 0};
-    static const char *const cmds[] = {"train", "eval", "predict", NULL};
-    static const char *const opts[] = {"adam", "adamw", "sgd", "rmsprop", NULL};
-    static const char *const datas[] = {"mnist", "fashion-mnist", NULL};
-    static const char *const scheds[] = {"constant", "step", "cosine", NULL};
-    if (one_of("command", a.cmd, cmds)) {
+    cli_args a = {.cmd = argv[1], .epochs = 10, .batch = 64, .lr = 1e-3, .optimizer = "adam", .out = "out",
+                  .schedule = "constant"};
+    if (one_of("command", a.cmd, g_cmds)) {
         fputs(USAGE, stderr);
         return 2;
     }
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
     if (!inputs) return cli_fail("out of memory");
     a.inputs = inputs;
-    long long v;
     int rc = 0;
     for (int i = 2; i < argc && !rc; i++) {
-        const char *f = argv[i];
-        bool has = i + 1 < argc;
-        if (strcmp(f, "--quiet") == 0) {
-            a.quiet = true;
-            continue;
-        }
-        if (strcmp(f, "--invert") == 0) {
-            a.invert = true;
-            continue;
-        }
-        if (strcmp(f, "-h") == 0 || strcmp(f, "--help") == 0) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(USAGE, stdout);
             free(inputs);
             return 0;
         }
-        if (strncmp(f, "--", 2) != 0) {
-            inputs[a.n_inputs++] = f;
+        if (strncmp(arg, "--", 2) != 0) {
+            inputs[a.n_inputs++] = arg;
             continue;
         }
-        if (!has) {
-            rc = cli_fail("%s needs a value", f);
+        int k = 0;
+        while (k < N_FLAGS && strcmp(g_flags[k].name, arg) != 0) k++;
+        if (k == N_FLAGS) {
+            rc = cli_fail("unknown option %s (see nabla --help)", arg);
             break;
         }
-        const char *val = argv[++i];
-        if (strcmp(f, "--model") == 0) {
-            a.model = val;
-            rc = one_of(f, val, nb_zoo_names());
-        } else if (strcmp(f, "--data") == 0) {
-            a.data = val;
-            rc = one_of(f, val, datas);
-        } else if (strcmp(f, "--data-dir") == 0) a.data_dir = val;
-        else if (strcmp(f, "--optimizer") == 0) {
-            a.optimizer = val;
-            a.optimizer_set = true;
-            rc = one_of(f, val, opts);
-        } else if (strcmp(f, "--schedule") == 0) {
-            a.schedule = val;
-            a.schedule_set = true;
-            rc = one_of(f, val, scheds);
-        } else if (strcmp(f, "--warmup") == 0) {
-            rc = parse_int(f, val, 0, 1000, &v);
-            a.warmup = (int)v;
-            a.warmup_set = true;
-        } else if (strcmp(f, "--stop-after") == 0) {
-            rc = parse_int(f, val, 1, 100000, &v);
-            a.stop_after = (int)v;
-        } else if (strcmp(f, "--out") == 0) {
-            a.out = val;
-            a.out_set = true;
+        const flag_def *f = &g_flags[k];
+        if (!(f->cmds & cmd_bit(a.cmd))) {
+            rc = cli_fail("%s: %s is not an option of this command (see nabla --help)", a.cmd, arg);
+            break;
         }
-        else if (strcmp(f, "--resume") == 0) a.resume = val;
-        else if (strcmp(f, "--checkpoint") == 0) a.checkpoint = val;
-        else if (strcmp(f, "--epochs") == 0) {
-            rc = parse_int(f, val, 1, 1000, &v);
-            a.epochs = (int)v;
-            a.epochs_set = true;
-        } else if (strcmp(f, "--batch") == 0) {
-            rc = parse_int(f, val, 1, 1 << 20, &v);
-            a.batch = v;
-            a.batch_set = true;
-        } else if (strcmp(f, "--threads") == 0) {
-            rc = parse_int(f, val, 1, 1024, &v);
-            a.threads = (int)v;
-        } else if (strcmp(f, "--seed") == 0) {
-            rc = parse_int(f, val, 0, INT64_MAX, &v);
-            a.seed = (uint64_t)v;
-            a.seed_set = true;
-        } else if (strcmp(f, "--limit-train") == 0) {
-            rc = parse_int(f, val, 0, INT64_MAX, &v);
-            a.limit_train = v;
-            a.limit_train_set = true;
-        } else if (strcmp(f, "--limit-test") == 0) {
-            rc = parse_int(f, val, 0, INT64_MAX, &v);
-            a.limit_test = v;
-            a.limit_test_set = true;
-        } else if (strcmp(f, "--lr") == 0) {
-            rc = parse_double(f, val, 0, &a.lr);
-            if (!rc && !(a.lr > 0)) rc = cli_fail("--lr must be > 0");
-            a.lr_set = true;
-        } else if (strcmp(f, "--clip") == 0) {
-            rc = parse_double(f, val, 0, &a.clip);
-            a.clip_set = true;
-        } else {
-            rc = cli_fail("unknown option %s (see nabla --help)", f);
+        a.set |= 1ull << k;
+        if (f->type == F_BOOL) {
+            *(bool *)((char *)&a + f->off) = true;
+            continue;
         }
+        if (i + 1 >= argc) {
+            rc = cli_fail("%s needs a value", arg);
+            break;
+        }
+        rc = parse_value(f, argv[++i], &a);
     }
     if (!rc && a.n_inputs > 0 && strcmp(a.cmd, "predict") != 0)
         rc = cli_fail("%s: unexpected argument '%s' (see nabla --help)", a.cmd, a.inputs[0]);
-    if (!rc && a.threads) nb_set_threads(a.threads);
+    if (!rc && a.threads) nb_set_threads((int)a.threads);
     if (!rc) {
         if (strcmp(a.cmd, "train") == 0) rc = cli_train(&a);
         else if (strcmp(a.cmd, "eval") == 0) rc = cli_eval(&a);

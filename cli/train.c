@@ -1,6 +1,7 @@
-/* nabla train: trains a zoo model on a dataset, evaluating after every epoch, and writes the
- * checkpoints, the metrics log, the report and the pictures into --out. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime, fsync, readlink */
+/* nabla train: trains a zoo model on a dataset (from scratch, from a checkpoint to resume, or
+ * from weights to fine-tune), evaluating after every epoch, and writes the checkpoints, the
+ * metrics log, the report and the pictures into --out. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "cli.h"
 
 #include <errno.h>
@@ -11,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_CLASSES 10
+#include "history.h"
+
 #define GRID_N 40
 
 typedef struct progress {
@@ -44,63 +46,20 @@ static void on_batch(void *ctx, int64_t i, int64_t n, double loss, int64_t sampl
     fflush(stderr);
 }
 
-/* Per-epoch records: train/test loss and accuracy, seconds and samples/s of training. */
-#define MAX_EPOCHS 1000
-typedef struct history {
-    int n;
-    double tl[MAX_EPOCHS], vl[MAX_EPOCHS], ta[MAX_EPOCHS], va[MAX_EPOCHS], secs[MAX_EPOCHS], rate[MAX_EPOCHS];
-} history;
-
-/* On --resume, the epochs already in metrics.jsonl (up to the checkpoint's) are kept. */
-static void read_history(const char *path, int64_t upto, history *h) {
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char line[1024];
-    while (fgets(line, sizeof line, f) && h->n < upto && h->n < MAX_EPOCHS) {
-        long long e;
-        double tl, ta, vl, va;
-        const char *p;
-        if (sscanf(line, "{\"epoch\": %lld", &e) != 1 || e != h->n + 1) break;
-        if (!(p = strstr(line, "\"train_loss\": ")) || sscanf(p + 14, "%lf", &tl) != 1) break;
-        if (!(p = strstr(line, "\"train_accuracy\": ")) || sscanf(p + 18, "%lf", &ta) != 1) break;
-        if (!(p = strstr(line, "\"test_loss\": ")) || sscanf(p + 13, "%lf", &vl) != 1) break;
-        if (!(p = strstr(line, "\"test_accuracy\": ")) || sscanf(p + 17, "%lf", &va) != 1) break;
-        if ((p = strstr(line, "\"seconds\": "))) h->secs[h->n] = atof(p + 11);
-        if ((p = strstr(line, "\"samples_per_s\": "))) h->rate[h->n] = atof(p + 17);
-        h->tl[h->n] = tl;
-        h->ta[h->n] = ta;
-        h->vl[h->n] = vl;
-        h->va[h->n] = va;
-        h->n++;
-    }
-    fclose(f);
-}
-
-/* Rewrites metrics.jsonl with the history (atomically), so a resumed run continues it. */
-static int write_metrics(const char *path, const history *h) {
-    size_t cap = (size_t)h->n * 256 + 1, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return cli_fail("out of memory");
-    buf[0] = '\0';
-    for (int i = 0; i < h->n; i++) {
-        char v[4][32];
-        const double x[4] = {h->tl[i], h->ta[i], h->vl[i], h->va[i]};
-        for (int k = 0; k < 4; k++) /* JSON has no NaN: an epoch without a record is null */
-            snprintf(v[k], sizeof v[k], isfinite(x[k]) ? "%.6f" : "null", x[k]);
-        char line[512];
-        int k = snprintf(line, sizeof line,
-                         "{\"epoch\": %d, \"train_loss\": %s, \"train_accuracy\": %s, \"test_loss\": %s, "
-                         "\"test_accuracy\": %s, \"seconds\": %.3f, \"samples_per_s\": %.1f}\n",
-                         i + 1, v[0], v[1], v[2], v[3], fmax(fmin(h->secs[i], 1e12), 0),
-                         fmax(fmin(h->rate[i], 1e12), 0));
-        if (k < 0 || (size_t)k >= sizeof line || len + (size_t)k >= cap) continue; /* cannot happen: bounded */
-        memcpy(buf + len, line, (size_t)k + 1);
-        len += (size_t)k;
-    }
-    int rc = nb_write_file_atomic(path, buf, len) ? cli_fail("%s", nb_last_error()) : 0;
-    free(buf);
-    return rc;
-}
+/* Everything one run holds, so the steps below share it and one function frees it. */
+typedef struct run {
+    cli_args a;
+    cli_plan resumed, plan;
+    char p_model[4200], p_ckpt[4200], p_metrics[4200], p_curves[4200], p_pred[4200], p_report[4200];
+    char out_dir[4096];
+    nb_dataset *train, *test;
+    nb_model *m;
+    nb_optim *opt;
+    nb_loader *l, *lt;
+    nb_confusion *conf;
+    history *h;
+    int64_t start;
+} run;
 
 static nb_optim *make_optim(nb_params *p, const char *name, float lr) {
     if (strcmp(name, "sgd") == 0) return nb_sgd_new(p, (nb_sgd_opts){lr, 0.9f, 0.0f, false});
@@ -144,206 +103,292 @@ static int mkdir_p(const char *dir) {
     return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-int cli_train(const cli_args *a0) {
-    cli_args a = *a0;
-    nb_ckpt_info ri = {0};
-    if (a.resume) {
-        if (nb_checkpoint_info(a.resume, &ri)) return cli_fail("%s", nb_last_error());
-        if (a.model && strcmp(a.model, ri.model) != 0)
-            return cli_fail("--resume %s holds a %s model, not --model %s", a.resume, ri.model, a.model);
-        if (a.data && strcmp(a.data, ri.dataset) != 0)
-            return cli_fail("--resume %s was trained on %s, not --data %s", a.resume, ri.dataset, a.data);
-        a.model = strcmp(ri.model, "") ? ri.model : a.model;
-        a.data = ri.dataset;
-        /* The run's plan comes from the checkpoint unless given again. */
-        if (!a.batch_set && ri.batch > 0) a.batch = ri.batch;
-        if (!a.seed_set) a.seed = ri.seed;
-        if (!a.optimizer_set && ri.optimizer[0]) a.optimizer = ri.optimizer;
-        if (!a.lr_set && ri.base_lr > 0) a.lr = ri.base_lr;
-        if (!a.schedule_set && ri.schedule[0]) a.schedule = ri.schedule;
-        if (!a.warmup_set) a.warmup = (int)ri.warmup;
-        if (!a.clip_set) a.clip = ri.clip;
-        if (!a.epochs_set && ri.epochs > 0) a.epochs = (int)ri.epochs;
-        if (!a.limit_train_set) a.limit_train = ri.limit_train;
-        if (!a.limit_test_set) a.limit_test = ri.limit_test;
-        if (a.optimizer_set && ri.optimizer[0] && strcmp(a.optimizer, ri.optimizer) != 0)
-            return cli_fail("--resume %s holds %s optimizer state; --optimizer %s cannot continue it", a.resume,
-                            ri.optimizer, a.optimizer);
-        if (ri.epoch > MAX_EPOCHS || a.epochs > MAX_EPOCHS)
-            return cli_fail("--resume %s: %lld of %d epochs; nabla trains at most %d", a.resume,
-                            (long long)ri.epoch, a.epochs, MAX_EPOCHS);
-        if (ri.epoch >= a.epochs)
-            return cli_fail("--resume %s has already trained %lld epochs; ask for more with --epochs", a.resume,
-                            (long long)ri.epoch);
-        if (a.stop_after > 0 && a.stop_after <= ri.epoch)
-            return cli_fail("--stop-after %d: --resume %s has already trained %lld epochs", a.stop_after, a.resume,
-                            (long long)ri.epoch);
-        /* Without --out, the run continues in the checkpoint's folder. */
-        if (!a.out_set) {
-            static char dir[4096];
-            snprintf(dir, sizeof dir, "%s", a.resume);
-            char *slash = strrchr(dir, '/');
-            if (slash) *slash = '\0';
-            else snprintf(dir, sizeof dir, ".");
-            a.out = dir;
-        }
+/* --resume: the run's plan comes from the checkpoint unless given again. */
+static int take_resumed_plan(run *r) {
+    cli_args *a = &r->a;
+    cli_plan *ri = &r->resumed;
+    if (cli_read_plan(a->resume, ri)) return 1;
+    if (a->model && strcmp(a->model, ri->model) != 0)
+        return cli_fail("--resume %s holds a %s model, not --model %s", a->resume, ri->model, a->model);
+    if (a->data && strcmp(a->data, ri->dataset) != 0)
+        return cli_fail("--resume %s was trained on %s, not --data %s", a->resume, ri->dataset, a->data);
+    if (a->init) return cli_fail("--resume continues a run; --init starts a new one: give one of them");
+    a->model = ri->model;
+    a->data = ri->dataset;
+    if (!cli_given(a, "--batch") && ri->batch > 0) a->batch = ri->batch;
+    if (!cli_given(a, "--seed")) a->seed = (long long)ri->seed;
+    if (!cli_given(a, "--optimizer") && ri->optimizer[0]) a->optimizer = ri->optimizer;
+    if (!cli_given(a, "--lr") && ri->base_lr > 0) a->lr = ri->base_lr;
+    if (!cli_given(a, "--schedule") && ri->schedule[0]) a->schedule = ri->schedule;
+    if (!cli_given(a, "--warmup")) a->warmup = ri->warmup;
+    if (!cli_given(a, "--clip")) a->clip = ri->clip;
+    if (!cli_given(a, "--epochs") && ri->epochs > 0) a->epochs = ri->epochs;
+    if (!cli_given(a, "--limit-train")) a->limit_train = ri->limit_train;
+    if (!cli_given(a, "--limit-test")) a->limit_test = ri->limit_test;
+    if (!cli_given(a, "--freeze") && ri->freeze[0]) a->freeze = ri->freeze;
+    if (cli_given(a, "--optimizer") && ri->optimizer[0] && strcmp(a->optimizer, ri->optimizer) != 0)
+        return cli_fail("--resume %s holds %s optimizer state; --optimizer %s cannot continue it", a->resume,
+                        ri->optimizer, a->optimizer);
+    if (ri->epoch >= a->epochs)
+        return cli_fail("--resume %s has already trained %lld epochs; ask for more with --epochs", a->resume,
+                        (long long)ri->epoch);
+    if (a->stop_after > 0 && a->stop_after <= ri->epoch)
+        return cli_fail("--stop-after %lld: --resume %s has already trained %lld epochs", a->stop_after, a->resume,
+                        (long long)ri->epoch);
+    /* Without --out, the run continues in the checkpoint's folder. */
+    if (!cli_given(a, "--out")) {
+        snprintf(r->out_dir, sizeof r->out_dir, "%s", a->resume);
+        char *slash = strrchr(r->out_dir, '/');
+        if (slash) *slash = '\0';
+        else snprintf(r->out_dir, sizeof r->out_dir, ".");
+        a->out = r->out_dir;
     }
-    if (!a.model) return cli_fail("train: --model is required (mlp, lenet5 or seedcnn)");
-    if (!a.data) return cli_fail("train: --data is required (mnist or fashion-mnist)");
-    if (!cli_known_data(a.data)) return cli_fail("train: unknown dataset '%s'", a.data);
-    if (mkdir_p(a.out) != 0) return cli_fail("--out %s: %s", a.out, strerror(errno));
-    struct stat sb;
-    if (stat(a.out, &sb) != 0 || !S_ISDIR(sb.st_mode)) return cli_fail("--out %s: not a folder", a.out);
-    char p_model[4200], p_ckpt[4200], p_metrics[4200], p_curves[4200], p_pred[4200], p_report[4200];
-    if (path_in(p_model, sizeof p_model, a.out, "model.safetensors") ||
-        path_in(p_ckpt, sizeof p_ckpt, a.out, "checkpoint.safetensors") ||
-        path_in(p_metrics, sizeof p_metrics, a.out, "metrics.jsonl") ||
-        path_in(p_curves, sizeof p_curves, a.out, "curves.png") ||
-        path_in(p_pred, sizeof p_pred, a.out, "predictions.png") ||
-        path_in(p_report, sizeof p_report, a.out, "report.txt"))
-        return 1;
+    return 0;
+}
 
+static int open_out(run *r) {
+    const char *out = r->a.out;
+    if (mkdir_p(out) != 0) return cli_fail("--out %s: %s", out, strerror(errno));
+    struct stat sb;
+    if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) return cli_fail("--out %s: not a folder", out);
+    return path_in(r->p_model, sizeof r->p_model, out, "model.safetensors") ||
+           path_in(r->p_ckpt, sizeof r->p_ckpt, out, "checkpoint.safetensors") ||
+           path_in(r->p_metrics, sizeof r->p_metrics, out, "metrics.jsonl") ||
+           path_in(r->p_curves, sizeof r->p_curves, out, "curves.png") ||
+           path_in(r->p_pred, sizeof r->p_pred, out, "predictions.png") ||
+           path_in(r->p_report, sizeof r->p_report, out, "report.txt");
+}
+
+static int load_data(run *r) {
+    const cli_args *a = &r->a;
     char dir[4096];
-    if (cli_find_data(a.data, a.data_dir, dir, sizeof dir)) return 1;
+    if (cli_find_data(a->data, a->data_dir, dir, sizeof dir)) return 1;
     float mean, std;
-    cli_norm(a.data, &mean, &std);
-    nb_dataset *train = cli_load(a.data, dir, 1, a.limit_train, mean, std, N_CLASSES);
-    nb_dataset *test = train ? cli_load(a.data, dir, 0, a.limit_test, mean, std, N_CLASSES) : NULL;
-    if (!test) {
-        nb_dataset_free(train);
-        return 1;
-    }
-    int rc = 0;
-    if (test->c != train->c || test->h != train->h || test->w != train->w)
-        rc = cli_fail("%s: test images are %dx%dx%d, training images %dx%dx%d", dir, test->c, test->h, test->w,
-                      train->c, train->h, train->w);
-    if (!rc && a.resume && ri.train_samples > 0 && ri.train_samples != train->n)
-        rc = cli_fail("--resume %s was trained on %lld images; %s gives %lld (use the run's --data-dir and "
-                      "--limit-train)", a.resume, (long long)ri.train_samples, dir, (long long)train->n);
-    if (!rc && a.resume && ri.threads > 0 && ri.threads != nb_get_threads() && !a.quiet)
+    cli_norm(a->data, &mean, &std);
+    r->train = cli_load(a->data, dir, 1, a->limit_train, mean, std, CLI_N_CLASSES);
+    r->test = r->train ? cli_load(a->data, dir, 0, a->limit_test, mean, std, CLI_N_CLASSES) : NULL;
+    if (!r->test) return 1;
+    const nb_dataset *tr = r->train, *te = r->test;
+    if (te->c != tr->c || te->h != tr->h || te->w != tr->w)
+        return cli_fail("%s: test images are %dx%dx%d, training images %dx%dx%d", dir, te->c, te->h, te->w, tr->c,
+                        tr->h, tr->w);
+    if (a->resume && r->resumed.train_samples > 0 && r->resumed.train_samples != tr->n)
+        return cli_fail("--resume %s was trained on %lld images; %s gives %lld (use the run's --data-dir and "
+                        "--limit-train)", a->resume, (long long)r->resumed.train_samples, dir, (long long)tr->n);
+    if (a->resume && r->resumed.threads > 0 && r->resumed.threads != nb_get_threads() && !a->quiet)
         fprintf(stderr, "nabla: note: the checkpoint was written with %d threads, this run uses %d: the result "
-                        "will not be bit-identical to an uninterrupted run\n", ri.threads, nb_get_threads());
-    nb_seed(a.seed);
-    nb_model *m = nb_zoo_new(a.model, train->c, train->h, train->w, N_CLASSES);
-    nb_optim *opt = m ? make_optim(nb_model_params(m), a.optimizer, (float)a.lr) : NULL;
-    nb_loader *l = opt ? nb_loader_new(train, a.batch, 1, a.seed, 0) : NULL;
-    nb_confusion *conf = nb_confusion_new(N_CLASSES);
-    history *h = calloc(1, sizeof *h);
-    if (!rc && (!m || !opt || !l || !conf || !h)) rc = cli_fail("%s", nb_last_error());
-    int64_t start = 0;
-    if (!rc && a.resume) {
-        if (nb_checkpoint_load(a.resume, m, opt)) rc = cli_fail("%s", nb_last_error());
-        start = ri.epoch;
-        read_history(p_metrics, start, h);
-        if (!rc && h->n != start && !a.quiet)
-            fprintf(stderr, "nabla: note: %s holds %d of the checkpoint's %lld epochs; the others are logged "
-                            "as null\n", p_metrics, h->n, (long long)start);
-        for (; h->n < start; h->n++) h->tl[h->n] = h->ta[h->n] = h->vl[h->n] = h->va[h->n] = NAN;
+                        "will not be bit-identical to an uninterrupted run\n", r->resumed.threads, nb_get_threads());
+    cli_plan *p = &r->plan;
+    *p = (cli_plan){.c = tr->c, .h = tr->h, .w = tr->w, .classes = CLI_N_CLASSES, .seed = (uint64_t)a->seed,
+                    .batch = a->batch, .mean = mean, .std = std, .base_lr = (float)a->lr, .clip = (float)a->clip,
+                    .warmup = a->warmup, .epochs = a->epochs, .limit_train = a->limit_train,
+                    .limit_test = a->limit_test, .train_samples = tr->n, .threads = nb_get_threads()};
+    snprintf(p->model, sizeof p->model, "%s", a->model);
+    snprintf(p->dataset, sizeof p->dataset, "%s", a->data);
+    snprintf(p->schedule, sizeof p->schedule, "%s", a->schedule);
+    snprintf(p->optimizer, sizeof p->optimizer, "%s", a->optimizer);
+    if (a->freeze) snprintf(p->freeze, sizeof p->freeze, "%s", a->freeze);
+    return 0;
+}
+
+/* --init: the weights of a nabla checkpoint or a PyTorch state_dict, strictly by name except
+ * the layers named by --reset and a head whose shape differs (another number of classes),
+ * which keep their fresh initialization. */
+static int load_init(run *r) {
+    const cli_args *a = &r->a;
+    nb_meta *meta = nb_checkpoint_meta(a->init);
+    if (!meta) return cli_fail("%s", nb_last_error());
+    int rc = 0;
+    if (cli_is_nabla_checkpoint(meta)) {
+        cli_plan ip;
+        rc = cli_plan_from_meta(meta, a->init, &ip);
+        if (!rc && strcmp(ip.model, a->model) != 0)
+            rc = cli_fail("--init %s holds a %s model, not --model %s", a->init, ip.model, a->model);
+    }
+    nb_meta_free(meta);
+    if (rc) return rc;
+    if (a->reset && nb_model_reinit(r->m, a->reset, NB_INIT_DEFAULT)) return cli_fail("--reset: %s", nb_last_error());
+    nb_load_opts o = {.strict = false, .skip = a->reset};
+    char *report = NULL;
+    if (nb_checkpoint_load(a->init, r->m, NULL, &o, &report)) return cli_fail("%s", nb_last_error());
+    const char *head = nb_zoo_head(a->model);
+    for (char *line = report; line && *line && !rc;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        char name[256] = "";
+        if (sscanf(line, "shape %255[^:]", name) == 1 && head && nb_name_matches(name, head)) {
+            if (!a->quiet) printf("--init: %s re-initialized (%s)\n", name, line + 6 + strlen(name) + 2);
+        } else if (strncmp(line, "skipped ", 8) != 0) {
+            rc = cli_fail("--init %s: %s", a->init, line);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(report);
+    return rc;
+}
+
+static int build(run *r) {
+    const cli_args *a = &r->a;
+    nb_seed((uint64_t)a->seed);
+    r->m = nb_zoo_new(a->model, r->train->c, r->train->h, r->train->w, CLI_N_CLASSES);
+    if (!r->m) return cli_fail("%s", nb_last_error());
+    if (a->init && load_init(r)) return 1;
+    if (!a->init && (a->reset || cli_given(a, "--head-lr")))
+        return cli_fail("--reset and --head-lr fine-tune the weights of --init FILE; give --init");
+    int frozen = 0;
+    if (a->freeze && nb_model_freeze(r->m, a->freeze, true, &frozen)) return cli_fail("--freeze: %s", nb_last_error());
+    r->opt = make_optim(nb_model_params(r->m), a->optimizer, (float)a->lr);
+    if (!r->opt) return cli_fail("%s", nb_last_error());
+    if (cli_given(a, "--head-lr") && nb_optim_set_lr_scale(r->opt, nb_zoo_head(a->model), (float)(a->head_lr / a->lr)))
+        return cli_fail("--head-lr: %s", nb_last_error());
+    r->l = nb_loader_new(r->train, a->batch, 1, (uint64_t)a->seed, 0);
+    r->lt = r->l ? nb_loader_new(r->test, r->test->n < 1000 ? (r->test->n ? r->test->n : 1) : 1000, 0, 0, 0) : NULL;
+    r->conf = nb_confusion_new(CLI_N_CLASSES);
+    r->h = calloc(1, sizeof *r->h);
+    if (!r->l || !r->lt || !r->conf || !r->h) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
+    if (a->resume) {
+        if (nb_checkpoint_load(a->resume, r->m, r->opt, NULL, NULL)) return cli_fail("%s", nb_last_error());
+        r->start = r->resumed.epoch;
+        history_read(r->p_metrics, r->start, r->h);
+        if (r->h->n != r->start && !a->quiet)
+            fprintf(stderr, "nabla: note: %s holds %d of the checkpoint's %lld epochs; the others are logged as null\n",
+                    r->p_metrics, r->h->n, (long long)r->start);
+        history_pad(r->h, r->start);
     }
     /* The log is written now, so an --out that cannot be written fails before any training. */
-    if (!rc && write_metrics(p_metrics, h)) rc = 1;
-    if (!rc && !a.quiet) {
-        char *s = nb_model_summary(m, train->c, train->h, train->w);
-        printf("%s on %s: %lld train / %lld test images, %d epochs, batch %lld, %s lr %g (%s), seed %llu, "
-               "%d threads\n", a.model, a.data, (long long)train->n, (long long)test->n, a.epochs,
-               (long long)a.batch, nb_optim_name(opt), a.lr, a.schedule, (unsigned long long)a.seed,
-               nb_get_threads());
+    if (history_write(r->p_metrics, r->h)) return 1;
+    if (!a->quiet) {
+        char *s = nb_model_summary(r->m, 3, (int64_t[]){r->train->c, r->train->h, r->train->w});
+        printf("%s on %s: %lld train / %lld test images, %lld epochs, batch %lld, %s lr %g (%s), seed %lld, "
+               "%d threads\n", a->model, a->data, (long long)r->train->n, (long long)r->test->n, a->epochs, a->batch,
+               nb_optim_name(r->opt), a->lr, a->schedule, a->seed, nb_get_threads());
         if (s) fputs(s, stdout);
         free(s);
-        if (a.resume) printf("resuming from %s after epoch %lld\n", a.resume, (long long)start);
+        if (a->init) printf("initialized from %s\n", a->init);
+        if (frozen) printf("frozen: %s (%d tensors)\n", a->freeze, frozen);
+        if (a->resume) printf("resuming from %s after epoch %lld\n", a->resume, (long long)r->start);
         fflush(stdout);
     }
-    nb_ckpt_info info = {.c = train->c, .h = train->h, .w = train->w, .classes = N_CLASSES, .seed = a.seed,
-                         .batch = a.batch, .mean = mean, .std = std, .base_lr = (float)a.lr,
-                         .clip = (float)a.clip, .warmup = a.warmup, .epochs = a.epochs,
-                         .limit_train = a.limit_train, .limit_test = a.limit_test, .train_samples = train->n,
-                         .threads = nb_get_threads()};
-    snprintf(info.schedule, sizeof info.schedule, "%s", a.schedule);
-    /* Per-epoch learning rate: cosine anneals over the epochs after the warm-up; step divides
-     * by 10 at each third of them. */
-    nb_schedule sched = {.kind = NB_SCHED_CONSTANT, .warmup = a.warmup};
-    int64_t after = a.epochs - a.warmup > 0 ? a.epochs - a.warmup : 1;
-    if (strcmp(a.schedule, "cosine") == 0) sched = (nb_schedule){.kind = NB_SCHED_COSINE, .t_max = after, .warmup = a.warmup};
-    if (strcmp(a.schedule, "step") == 0)
-        sched = (nb_schedule){.kind = NB_SCHED_STEP, .step_size = after / 3 > 0 ? after / 3 : 1, .gamma = 0.1f,
-                              .warmup = a.warmup};
-    int64_t last = a.stop_after > 0 && a.stop_after < a.epochs ? a.stop_after : a.epochs;
-    snprintf(info.model, sizeof info.model, "%s", a.model);
-    snprintf(info.dataset, sizeof info.dataset, "%s", a.data);
-    progress pg = {.tty = isatty(fileno(stderr)), .quiet = a.quiet, .epochs = a.epochs};
-    nb_epoch_stats tr, te;
-    for (int64_t e = start; !rc && e < last; e++) {
+    return 0;
+}
+
+/* Per-epoch learning rate: cosine anneals over the epochs after the warm-up; step divides by
+ * 10 at each third of them. */
+static nb_schedule schedule_of(const cli_args *a) {
+    int64_t after = a->epochs - a->warmup > 0 ? a->epochs - a->warmup : 1;
+    if (strcmp(a->schedule, "cosine") == 0)
+        return (nb_schedule){.kind = NB_SCHED_COSINE, .t_max = after, .warmup = a->warmup};
+    if (strcmp(a->schedule, "step") == 0)
+        return (nb_schedule){.kind = NB_SCHED_STEP, .step_size = after / 3 > 0 ? after / 3 : 1, .gamma = 0.1f,
+                             .warmup = a->warmup};
+    return (nb_schedule){.kind = NB_SCHED_CONSTANT, .warmup = a->warmup};
+}
+
+static int save(run *r, const char *path, nb_optim *opt) {
+    nb_meta *meta = nb_meta_new();
+    int rc = 0;
+    if (!meta || cli_plan_to_meta(&r->plan, meta) || nb_checkpoint_save(path, r->m, opt, meta))
+        rc = cli_fail("%s", nb_last_error());
+    nb_meta_free(meta);
+    return rc;
+}
+
+static int run_epochs(run *r) {
+    const cli_args *a = &r->a;
+    nb_schedule sched = schedule_of(a);
+    int64_t last = a->stop_after > 0 && a->stop_after < a->epochs ? a->stop_after : a->epochs;
+    progress pg = {.tty = isatty(fileno(stderr)), .quiet = a->quiet, .epochs = (int)a->epochs};
+    nb_task task = nb_task_new(NB_TASK_CLASSIFY);
+    nb_batch_source src = nb_loader_source(r->l), test = nb_loader_source(r->lt);
+    nb_train_opts to = {.clip = (float)a->clip, .progress = on_batch, .progress_ctx = &pg};
+    char title[128];
+    snprintf(title, sizeof title, "%s on %s", display_name(a->model), display_name(a->data));
+    for (int64_t e = r->start; e < last; e++) {
+        nb_epoch_stats tr, te;
         pg.epoch = (int)e + 1;
-        nb_optim_set_lr(opt, nb_schedule_lr(&sched, (float)a.lr, e));
+        nb_optim_set_lr(r->opt, nb_schedule_lr(&sched, (float)a->lr, e));
         pg.t0 = now_s();
         pg.last = 0;
-        if (nb_train_epoch(m, opt, l, train, e, (float)a.clip, on_batch, &pg, &tr)) {
-            if (pg.tty && !a.quiet) fputc('\n', stderr);
-            rc = cli_fail("%s", nb_last_error());
-            break;
+        if (nb_train_epoch(r->m, r->opt, &task, &src, e, &to, &tr)) {
+            if (pg.tty && !a->quiet) fputc('\n', stderr);
+            return cli_fail("%s (a lower --lr or --clip may help)", nb_last_error());
         }
-        nb_confusion_clear(conf);
-        if (nb_evaluate(m, test, 1000, conf, NULL, &te)) {
-            rc = cli_fail("%s", nb_last_error());
-            break;
-        }
-        int i = h->n++;
-        h->tl[i] = tr.loss;
-        h->ta[i] = tr.accuracy;
-        h->vl[i] = te.loss;
-        h->va[i] = te.accuracy;
-        h->secs[i] = tr.seconds;
-        h->rate[i] = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
-        if (!a.quiet) {
+        nb_confusion_clear(r->conf);
+        if (nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) return cli_fail("%s", nb_last_error());
+        double rate = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
+        history_add(r->h, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, rate);
+        if (!a->quiet) {
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
-            printf("epoch %lld/%d  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s  %.0f samples/s\n",
-                   (long long)e + 1, a.epochs, (double)nb_optim_lr(opt), tr.loss, tr.accuracy, te.loss,
-                   te.accuracy, tr.seconds, h->rate[i]);
+            printf("epoch %lld/%lld  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s  %.0f "
+                   "samples/s\n", (long long)e + 1, a->epochs, (double)nb_optim_lr(r->opt), tr.loss, tr.accuracy,
+                   te.loss, te.accuracy, tr.seconds, rate);
             fflush(stdout);
         }
-        info.epoch = e + 1;
-        if (write_metrics(p_metrics, h)) rc = 1;
-        if (!rc && nb_checkpoint_save(p_ckpt, m, opt, &info)) rc = cli_fail("%s", nb_last_error());
-        char title[128];
-        snprintf(title, sizeof title, "%s on %s", display_name(a.model), display_name(a.data));
-        if (!rc && nb_plot_curves(p_curves, title, h->n, h->tl, h->vl, h->ta, h->va))
+        r->plan.epoch = e + 1;
+        if (history_write(r->p_metrics, r->h) || save(r, r->p_ckpt, r->opt)) return 1;
+        const history *h = r->h;
+        if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) return cli_fail("%s", nb_last_error());
+    }
+    return 0;
+}
+
+/* The model, the report of the last evaluation and the first test images with their
+ * predictions. */
+static int final_outputs(run *r) {
+    const cli_args *a = &r->a;
+    if (save(r, r->p_model, NULL)) return 1;
+    const char *const *names = nb_class_names(a->data);
+    char *rep = nb_classification_report(r->conf, names, 4), *cm = nb_confusion_format(r->conf, names);
+    char *both = rep && cm ? malloc(strlen(rep) + strlen(cm) + 64) : NULL;
+    int rc = 0;
+    if (both) sprintf(both, "%s\nconfusion matrix:\n%s", rep, cm);
+    if (!both) rc = cli_fail("out of memory");
+    else if (nb_write_file_atomic(r->p_report, both, strlen(both))) rc = cli_fail("%s", nb_last_error());
+    if (!rc && !a->quiet) printf("\n%s", both);
+    free(rep);
+    free(cm);
+    free(both);
+    int n = r->test->n < GRID_N ? (int)r->test->n : GRID_N;
+    float *probs = malloc((size_t)n * CLI_N_CLASSES * sizeof(float));
+    int64_t pred[GRID_N];
+    nb_dataset *first = nb_dataset_slice(r->test, 0, n);
+    nb_epoch_stats te;
+    if (!rc && (!probs || !first)) rc = cli_fail("%s", "out of memory");
+    if (!rc && cli_evaluate(r->m, first, n, NULL, probs, &te)) rc = cli_fail("%s", nb_last_error());
+    if (!rc) {
+        nb_argmax_rows(probs, n, CLI_N_CLASSES, pred);
+        if (nb_plot_image_grid(r->p_pred, first->x_u8, n, first->h, first->w, 10, pred, first->y, names))
             rc = cli_fail("%s", nb_last_error());
     }
-    if (!rc && nb_checkpoint_save(p_model, m, NULL, &info)) rc = cli_fail("%s", nb_last_error());
-    if (!rc) {
-        const char *const *names = nb_class_names(a.data);
-        char *rep = nb_classification_report(conf, names, 4), *cm = nb_confusion_format(conf, names);
-        char *both = rep && cm ? malloc(strlen(rep) + strlen(cm) + 64) : NULL;
-        if (both) sprintf(both, "%s\nconfusion matrix:\n%s", rep, cm);
-        if (!both) rc = cli_fail("out of memory");
-        else if (nb_write_file_atomic(p_report, both, strlen(both))) rc = cli_fail("%s", nb_last_error());
-        if (!rc && !a.quiet) printf("\n%s", both);
-        free(rep);
-        free(cm);
-        free(both);
-        /* The first test images with their predictions. */
-        int n = test->n < GRID_N ? (int)test->n : GRID_N;
-        float *probs = malloc((size_t)n * N_CLASSES * sizeof(float));
-        int64_t pred[GRID_N];
-        nb_dataset *first = nb_dataset_slice(test, 0, n);
-        if (!rc && (!probs || !first)) rc = cli_fail("%s", "out of memory");
-        if (!rc && nb_evaluate(m, first, n, NULL, probs, &te)) rc = cli_fail("%s", nb_last_error());
-        if (!rc) {
-            nb_argmax_rows(probs, n, N_CLASSES, pred);
-            if (nb_plot_image_grid(p_pred, first->x_u8, n, first->h, first->w, 10, pred, first->y, names))
-                rc = cli_fail("%s", nb_last_error());
-        }
-        nb_dataset_free(first);
-        free(probs);
-    }
-    if (!rc && !a.quiet)
-        printf("\nwrote %s, %s, %s, %s, %s, %s\n", p_model, p_ckpt, p_metrics, p_curves, p_pred, p_report);
-    free(h);
-    nb_confusion_free(conf);
-    nb_loader_free(l);
-    nb_optim_free(opt);
-    nb_model_free(m);
-    nb_dataset_free(train);
-    nb_dataset_free(test);
+    nb_dataset_free(first);
+    free(probs);
+    if (!rc && !a->quiet)
+        printf("\nwrote %s, %s, %s, %s, %s, %s\n", r->p_model, r->p_ckpt, r->p_metrics, r->p_curves, r->p_pred,
+               r->p_report);
+    return rc;
+}
+
+int cli_train(const cli_args *a0) {
+    run *r = calloc(1, sizeof *r);
+    if (!r) return cli_fail("out of memory");
+    r->a = *a0;
+    int rc = r->a.resume ? take_resumed_plan(r) : 0;
+    if (!rc && !r->a.model) rc = cli_fail("train: --model is required (mlp, lenet5 or seedcnn)");
+    if (!rc && !r->a.data) rc = cli_fail("train: --data is required (mnist or fashion-mnist)");
+    if (!rc && !cli_known_data(r->a.data)) rc = cli_fail("train: unknown dataset '%s'", r->a.data);
+    if (!rc) rc = open_out(r);
+    if (!rc) rc = load_data(r);
+    if (!rc) rc = build(r);
+    if (!rc) rc = run_epochs(r);
+    if (!rc) rc = final_outputs(r);
+    free(r->h);
+    nb_confusion_free(r->conf);
+    nb_loader_free(r->lt);
+    nb_loader_free(r->l);
+    nb_optim_free(r->opt);
+    nb_model_free(r->m);
+    nb_dataset_free(r->train);
+    nb_dataset_free(r->test);
+    free(r);
     return rc;
 }

@@ -83,6 +83,13 @@ const float *nb__contig_data(const nb_tensor *t);
 /* Row-major strides of a contiguous shape. */
 void nb__contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 
+/* ---- name prefixes (core/names.c) -------------------------------------------------------- */
+/* Calls cb(ctx, prefix) for each comma-separated prefix of list; an empty list, an empty or
+ * over-long name is an error naming fn. */
+nb_status nb__each_prefix(const char *list, const char *fn, nb_status (*cb)(void *, const char *), void *ctx);
+/* name is prefix or starts with "prefix.". */
+bool nb__under(const char *name, const char *prefix);
+
 /* ---- atomic writes (io/atomic.c) --------------------------------------------------------- */
 /* "<path>.tmp.<pid>", malloc'd; NULL (with the error set) when out of memory. */
 char *nb__tmp_path(const char *path);

@@ -3,12 +3,14 @@
  *
  * A dataset holds n samples of dim features each, either as uint8 (images: kept as bytes,
  * converted to float per batch) or as float32 (CSV columns), and an int64 label per sample. */
+/* nabla's own headers come before the guard, so that this header compiles on its own
+ * even though nabla.h includes it back. */
+#include "nabla.h"
+
 #ifndef NABLA_DATA_H
 #define NABLA_DATA_H
 
 #include <stdint.h>
-
-#include "nabla.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,15 +50,25 @@ void nb_dataset_free(nb_dataset *d);
 void nb_dataset_gather(const nb_dataset *d, const int64_t *idx, int64_t n, float *x, int64_t *y);
 
 /* ---- loader ---------------------------------------------------------------------------- */
+/* One batch of n samples, as loaders hand them out and the training loops take them. Fields a
+ * source does not fill are NULL (or 0). */
 typedef struct nb_batch {
-    int64_t n;        /* samples in this batch (the last may be smaller unless drop_last) */
-    const float *x;   /* n*dim floats, valid until the next nb_loader_next */
-    const int64_t *y; /* n labels */
-    const int64_t *idx; /* the dataset indices of these samples */
+    int64_t n;              /* samples in this batch (the last may be smaller unless drop_last) */
+    const float *x;         /* n * prod(x_shape) floats, or NULL when the batch holds tokens */
+    int x_ndim;             /* one sample's shape: (C, H, W) images, (D) features, (T, D) or */
+    int64_t x_shape[NB_MAX_DIMS - 1]; /* (T) token sequences */
+    const int64_t *tokens;  /* n * prod(x_shape) token ids, or NULL */
+    const int64_t *y;       /* labels (n), or next-token targets (n * T) for language models */
+    const float *target;    /* float targets, n * target_dim, or NULL */
+    int64_t target_dim;
+    const int64_t *lengths; /* real lengths of padded sequences (n), or NULL */
+    const int64_t *idx;     /* the dataset indices of these samples, or NULL */
 } nb_batch;
 
 typedef struct nb_loader nb_loader;
-/* shuffle: each epoch's order is a permutation drawn from (seed, epoch) alone, so epoch k's
+/* Batches of batch samples of d (which must outlive the loader); samples have the shape
+ * (C, H, W) of images, or (D) when c = h = 1 (CSV rows).
+ * shuffle: each epoch's order is a permutation drawn from (seed, epoch) alone, so epoch k's
  * order does not depend on what ran before (resuming at epoch k gives the same batches). */
 nb_loader *nb_loader_new(const nb_dataset *d, int64_t batch, int shuffle, uint64_t seed,
                          int drop_last);

@@ -1,13 +1,15 @@
 /* nabla checkpoints: the safetensors format (8-byte little-endian header length, a JSON header
  * {"name": {"dtype", "shape", "data_offsets"}, "__metadata__": {str: str}}, then the raw
  * little-endian tensor bytes), readable by PyTorch's safetensors loader. Included by nabla.h. */
+/* nabla's own headers come before the guard, so that this header compiles on its own
+ * even though nabla.h includes it back. */
+#include "nabla.h"
+
 #ifndef NABLA_IO_H
 #define NABLA_IO_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include "nabla.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,6 +58,9 @@ const nb_st_tensor *nb_st_find(const nb_st_reader *r, const char *name); /* NULL
 nb_status nb_st_read_into(const nb_st_reader *r, const char *name, nb_st_dtype dt, int ndim,
                     const int64_t *shape, void *dst);
 const char *nb_st_meta_get(const nb_st_reader *r, const char *key); /* NULL if absent */
+/* The i-th __metadata__ entry in file order: its key (NULL out of range) and *value. */
+int nb_st_meta_count(const nb_st_reader *r);
+const char *nb_st_meta_at(const nb_st_reader *r, int i, const char **value);
 void nb_st_close(nb_st_reader *r);
 
 #ifdef __cplusplus

@@ -1,11 +1,13 @@
 /* nabla metrics: accuracy, confusion matrix, scikit-learn style classification report.
  * Included by nabla.h. */
+/* nabla's own headers come before the guard, so that this header compiles on its own
+ * even though nabla.h includes it back. */
+#include "nabla.h"
+
 #ifndef NABLA_METRICS_H
 #define NABLA_METRICS_H
 
 #include <stdint.h>
-
-#include "nabla.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -52,7 +52,8 @@ const char *nb_status_name(nb_status s);
 /* Threads used by kernels and BLAS (default: OMP_NUM_THREADS or the core count). */
 void nb_set_threads(int n);
 int nb_get_threads(void);
-/* Seeds the library's RNG (dropout, initializers, shuffling). */
+/* Seeds the library's RNG (initializers, dropout, nb_rng_*). A loader's shuffling has its
+ * own seed (nb_loader_new), so that resuming at any epoch repeats its order. */
 void nb_seed(uint64_t seed);
 uint64_t nb_rng_next(void); /* 64 random bits */
 float nb_rng_uniform(void); /* [0, 1) */
@@ -112,6 +113,10 @@ bool nb_grad_enabled(void);
 /* Frees every arena tensor and the tape: call once per training step. Heap and parameter
  * tensors are kept. No memory is returned to the system: the arena keeps its size. */
 void nb_step_reset(void);
+/* Step tensors made from the caller's data (a batch): contiguous copies in the step arena,
+ * valid until the next nb_step_reset(), needing no gradient. data may be NULL (zeros). */
+nb_tensor *nb_step_tensor(int ndim, const int64_t *shape, const float *data);
+nb_tensor *nb_step_index(int ndim, const int64_t *shape, const int64_t *data);
 /* Bytes the arena holds (capacity), for tests and benchmarks. */
 size_t nb_arena_capacity(void);
 /* Number of malloc calls the arena has made since start, for the steady-state test. */
@@ -131,6 +136,9 @@ int64_t nb_params_numel(const nb_params *p);
 float *nb_params_data(nb_params *p); /* the whole value slab, nb_params_numel floats */
 float *nb_params_grad(nb_params *p); /* the whole gradient slab */
 void nb_params_zero_grad(nb_params *p);
+/* Whether a parameter name lies under one of the comma-separated prefixes: "conv1,fc"
+ * matches "conv1.weight" and "fc.bias", not "conv10.weight". */
+bool nb_name_matches(const char *name, const char *prefixes);
 
 /* ---- ops: each returns an arena tensor, or NULL with nb_last_error set ------------------- */
 /* Elementwise with NumPy broadcasting. */
@@ -263,7 +271,12 @@ float nb_schedule_lr(const nb_schedule *s, float base_lr, int64_t e);
  * max_norm/(norm + 1e-6) when that is below 1); returns the norm before clipping. A NaN or
  * infinite norm is returned and nothing is scaled; NaN for a NULL p or max_norm < 0. */
 float nb_clip_grad_norm(nb_params *p, float max_norm);
-/* Updates every parameter from its gradient. Create the optimizer after the last
+/* A parameter group: the parameters under the comma-separated prefixes are updated with
+ * scale times the optimizer's rate (so a schedule moves every group together); 1 restores
+ * the common rate. A prefix that names no parameter is an error. */
+nb_status nb_optim_set_lr_scale(nb_optim *opt, const char *prefixes, float scale);
+/* Updates every trainable parameter from its gradient; frozen ones (requires_grad off, e.g.
+ * nb_model_freeze) and their state are left untouched. Create the optimizer after the last
  * nb_params_add: a slab that grew since is an error (NB_ERR_STATE). */
 nb_status nb_optim_step(nb_optim *opt);
 void nb_optim_free(nb_optim *opt);
@@ -278,5 +291,7 @@ void nb_optim_free(nb_optim *opt);
 #include "plot.h"
 #include "io.h"
 #include "nn.h"
+#include "train.h"
+#include "checkpoint.h"
 
 #endif

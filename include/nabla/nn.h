@@ -1,17 +1,27 @@
-/* nabla modules: layers that own parameters, composed into models; the model zoo; checkpoints;
- * the training and evaluation loops. Included by nabla.h.
+/* nabla modules: layers as small interfaces, composed into models; the model zoo.
  *
- * A module describes a layer (sizes, options). nb_model_new takes a root module (usually a
- * Sequential), creates every parameter in one nb_params slab under PyTorch's state_dict names
- * ("conv1.weight", "fc1.bias", "bn1.running_mean", ...) and initializes them. Modules belong to
- * the model they are added to; nb_model_free frees them all. */
+ * A layer kind is a table of functions (nb_module_ops) over the layer's own private state:
+ * how it declares its parameters and buffers, its forward pass (one or more tensors in and
+ * out), a one-line description and how its state is freed. The built-in layers (Linear,
+ * Conv2d, pooling, BatchNorm, Dropout, Flatten, activations, Sequential) are such tables, one
+ * file each in src/nn/; a layer written in the user's program is the same kind of citizen: it
+ * nests in containers, trains with the library's loops and saves and loads by name
+ * (docs/layers.md and examples/residual.c show one).
+ *
+ * Any module may hold named children (nb_module_add_child); a parameter's name is the path of
+ * names down to it, as PyTorch's state_dict ("layer1.0.conv1.weight"). nb_model_new takes a
+ * root module, asks every module (parents before children) to declare its tensors, which all
+ * land in one nb_params slab (parameters) and one for buffers (running statistics), and
+ * initializes them. Modules belong to the model; nb_model_free frees them all. */
+/* nabla's own headers come before the guard, so that this header compiles on its own
+ * even though nabla.h includes it back. */
+#include "nabla.h"
+
 #ifndef NABLA_NN_H
 #define NABLA_NN_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-
-#include "nabla.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,8 +30,73 @@ extern "C" {
 typedef struct nb_module nb_module;
 typedef struct nb_model nb_model;
 
-/* ---- layers ------------------------------------------------------------------------------ */
-nb_module *nb_linear_new(int in_features, int out_features, bool bias);     /* x (N, in) */
+/* Initializers, as PyTorch's nn.init. */
+typedef enum nb_init {
+    NB_INIT_DEFAULT = 0,   /* PyTorch's: kaiming_uniform(a=sqrt(5)) weights, U(+-1/sqrt(fan_in)) biases */
+    NB_INIT_XAVIER_UNIFORM, NB_INIT_XAVIER_NORMAL, /* Glorot; biases zero */
+    NB_INIT_KAIMING_UNIFORM, NB_INIT_KAIMING_NORMAL, /* He, fan_in, ReLU gain; biases zero */
+    NB_INIT_NORMAL,        /* N(0, 0.02) weights; biases zero */
+    NB_INIT_ZEROS
+} nb_init;
+/* Fills a weight w (and bias b, may be NULL) by init for the given fans, with the library RNG.
+ * For layers that declare their own weights. */
+void nb_init_weight(nb_tensor *w, nb_tensor *b, nb_init init, double fan_in, double fan_out);
+
+/* ---- the layer interface ------------------------------------------------------------------ */
+/* Most tensors one forward call takes or returns. */
+#define NB_MODULE_MAX_IO 8
+
+typedef struct nb_module_ops {
+    const char *kind; /* "Linear", "ResidualBlock": the summary's type column */
+    /* Declares the module's own tensors with nb_module_param / nb_module_buffer /
+     * nb_module_counter and initializes them by init. Called once by nb_model_new, parents
+     * before their children. NULL: the module has no tensors of its own. */
+    nb_status (*bind)(nb_module *m, nb_init init);
+    /* Forward of one tensor to one tensor (most layers): NULL with nb_last_error set on error.
+     * Inputs and outputs are step tensors (arena). */
+    nb_tensor *(*forward)(nb_module *m, nb_tensor *x);
+    /* Forward of n_in tensors to *n_out (at most NB_MODULE_MAX_IO) tensors, for layers that
+     * take or return several (an LSTM returns its output and states). Give this or forward. */
+    nb_status (*forward_n)(nb_module *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out);
+    /* Writes a one-line description ("Linear(784, 512)") into buf; NULL: the kind. */
+    void (*describe)(const nb_module *m, char *buf, size_t cap);
+    /* Frees the state; NULL: free(). Children are freed by the library. */
+    void (*free_state)(void *state);
+} nb_module_ops;
+
+/* A module of kind ops over state (which it takes: on failure ops->free_state(state) is
+ * called). ops must outlive the module (a static table). */
+nb_module *nb_module_new(const nb_module_ops *ops, void *state);
+void *nb_module_state(const nb_module *m);
+const nb_module_ops *nb_module_ops_of(const nb_module *m);
+/* Adds child under name (a state_dict path element: 1-48 characters, no '.'); the parent
+ * takes the child, also when this fails (duplicate or bad name, NULL child: NB_ERR_ARG).
+ * Only before the module is given to nb_model_new. */
+nb_status nb_module_add_child(nb_module *m, const char *name, nb_module *child);
+int nb_module_child_count(const nb_module *m);
+nb_module *nb_module_child(const nb_module *m, int i);
+const char *nb_module_child_name(const nb_module *m, int i);
+nb_module *nb_module_find_child(const nb_module *m, const char *name); /* NULL if none */
+/* Frees a module and its children; only for a module not given to a model or a parent. */
+void nb_module_free(nb_module *m);
+
+/* In ops->bind only: a new parameter (trainable, zero-filled) or buffer (no gradient; saved
+ * in checkpoints) named "<path>.<name>", or an int64 counter (BatchNorm's
+ * num_batches_tracked). The pointers stay valid for the model's life. */
+nb_tensor *nb_module_param(nb_module *m, const char *name, int ndim, const int64_t *shape);
+nb_tensor *nb_module_buffer(nb_module *m, const char *name, int ndim, const int64_t *shape);
+int64_t *nb_module_counter(nb_module *m, const char *name);
+
+/* Runs a module (its forward or forward_n); what layers call on their children. */
+nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x);
+nb_status nb_module_forward_n(nb_module *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out);
+/* Whether the module's model is in training mode (dropout, batch norm). */
+bool nb_module_training(const nb_module *m);
+/* The module's state_dict prefix ("layer1.0"; "" for the root) once bound. */
+const char *nb_module_path(const nb_module *m);
+
+/* ---- built-in layers ------------------------------------------------------------------------ */
+nb_module *nb_linear_new(int in_features, int out_features, bool bias);     /* x (N, in) or (N, ..., in) */
 /* Square kernel k; o gives stride/padding/dilation/groups (nb_conv_defaults()). */
 nb_module *nb_conv2d_new(int in_channels, int out_channels, int k, nb_conv_opts o, bool bias);
 nb_module *nb_maxpool2d_new(int k, int stride); /* stride 0 = k */
@@ -32,26 +107,22 @@ nb_module *nb_dropout_new(float p);
 nb_module *nb_flatten_new(void);              /* (N, ...) -> (N, rest) */
 typedef enum nb_act { NB_ACT_RELU, NB_ACT_TANH, NB_ACT_SIGMOID, NB_ACT_GELU, NB_ACT_LEAKY_RELU } nb_act;
 nb_module *nb_activation_new(nb_act kind);    /* leaky_relu: slope 0.01 */
+/* Runs its children in order, each output the next one's input (several tensors flow
+ * through when children take and return several). */
 nb_module *nb_sequential_new(void);
-/* Appends child under name (the state_dict prefix of its parameters). The sequential takes the
- * child, also when this fails (duplicate or empty name, NULL child: NB_ERR_ARG). */
+/* nb_module_add_child on a sequential (kept for the README's examples). */
 nb_status nb_sequential_add(nb_module *seq, const char *name, nb_module *child);
-void nb_module_free(nb_module *m); /* only for a module not given to a model or sequential */
 
 /* ---- models ------------------------------------------------------------------------------ */
-typedef enum nb_init {
-    NB_INIT_DEFAULT = 0,   /* PyTorch's: kaiming_uniform(a=sqrt(5)) weights, U(+-1/sqrt(fan_in)) biases */
-    NB_INIT_XAVIER_UNIFORM, NB_INIT_XAVIER_NORMAL, /* Glorot; biases zero */
-    NB_INIT_KAIMING_UNIFORM, NB_INIT_KAIMING_NORMAL, /* He, fan_in, ReLU gain; biases zero */
-    NB_INIT_NORMAL,        /* N(0, 0.02) weights; biases zero */
-    NB_INIT_ZEROS
-} nb_init;
 /* Takes root (freed with the model, also on failure), creates and initializes the parameters
  * with the library RNG (nb_seed). A model starts in training mode. */
 nb_model *nb_model_new(nb_module *root, nb_init init);
 void nb_model_free(nb_model *m);
-/* Runs the model on x; the result lives in the step arena. */
+/* Runs the model on x (the root's first output); the result lives in the step arena. */
 nb_tensor *nb_model_forward(nb_model *m, nb_tensor *x);
+/* Runs the model on n_in tensors; *n_out outputs (at most NB_MODULE_MAX_IO). */
+nb_status nb_model_forward_n(nb_model *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out);
+nb_module *nb_model_root(nb_model *m);
 void nb_model_set_training(nb_model *m, bool training); /* dropout, batch norm */
 bool nb_model_training(const nb_model *m);
 nb_params *nb_model_params(nb_model *m);   /* trainable parameters */
@@ -60,66 +131,31 @@ nb_params *nb_model_buffers(nb_model *m);  /* running statistics (no gradient) *
 int nb_model_counter_count(const nb_model *m);
 const char *nb_model_counter_name(const nb_model *m, int i);
 int64_t *nb_model_counter(nb_model *m, int i);
-/* A table of layers, output shapes for an input (c, h, w), and parameter counts (malloc'd).
- * It runs a forward pass on one zero image and then calls nb_step_reset(): call it outside a
- * training step. */
-char *nb_model_summary(nb_model *m, int c, int h, int w);
+
+/* Freezes (or unfreezes) the parameters under each comma-separated prefix ("conv1,conv2":
+ * "conv1" matches conv1.weight and conv1.bias, not conv10.weight): a frozen parameter gets no
+ * gradient and optimizers leave it untouched. A prefix that names no parameter is an error
+ * (NB_ERR_ARG naming it and nothing is changed). Returns the status; *count (may be NULL)
+ * receives the number of tensors changed. */
+nb_status nb_model_freeze(nb_model *m, const char *prefixes, bool frozen, int *count);
+/* Re-initializes every parameter and buffer of the modules under each comma-separated
+ * prefix (their bind runs again with init, drawing from the library RNG). */
+nb_status nb_model_reinit(nb_model *m, const char *prefixes, nb_init init);
+
+/* A table of the root's children (or the root alone): name, type, output shape for one
+ * sample of the given shape (the batch axis 1 is put in front), and parameter counts;
+ * malloc'd. It runs one forward pass on zeros and then calls nb_step_reset(): call it outside
+ * a training step. Index inputs (token ids) are not supported here. */
+char *nb_model_summary(nb_model *m, int ndim, const int64_t *sample_shape);
 
 /* ---- the model zoo ----------------------------------------------------------------------- */
 /* "mlp" (784-512-256-10, ReLU), "lenet5", "seedcnn" for inputs (c, h, w) and k classes.
  * NULL with an error listing the known names otherwise. */
 nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes);
 const char *const *nb_zoo_names(void); /* NULL-terminated */
-
-/* ---- checkpoints (safetensors; see docs/checkpoints.md) --------------------------------- */
-typedef struct nb_ckpt_info {
-    char model[32];    /* zoo name */
-    int c, h, w, classes;
-    char dataset[32];  /* e.g. "mnist" */
-    int64_t epoch;     /* epochs completed */
-    uint64_t seed;
-    int64_t batch;
-    float mean, std;   /* input normalization used in training */
-    /* The training plan (for --resume): the lr schedule ("constant", "step", "cosine"), its
-     * base rate, warm-up epochs, the planned number of epochs, and gradient clipping. */
-    char schedule[16];
-    char optimizer[16]; /* read back from a checkpoint with optimizer state ("" otherwise) */
-    float base_lr, clip;
-    int64_t warmup, epochs;
-    /* The data the run saw: sample limits (0 = all), training samples, threads. */
-    int64_t limit_train, limit_test, train_samples;
-    int threads;
-} nb_ckpt_info;
-/* Writes the parameters and buffers under their state_dict names, info in __metadata__ and,
- * when opt is given, the optimizer (its name, lr, steps, state slabs) and the RNG state as
- * tensors under "_nabla." names. Atomic: a failed write keeps the old file. */
-nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_ckpt_info *info);
-/* Reads only the info (to build the model before loading it). Every metadata value is
- * checked (known model, optimizer and schedule names; integers and numbers in range; input of
- * at most 64 channels, 1024x1024 and 2^20 values); the error names the file and the key. */
-nb_status nb_checkpoint_info(const char *path, nb_ckpt_info *info);
-/* Loads every parameter and buffer, checking names, shapes and dtypes (the error names the
- * tensor); with opt, also the optimizer state and the RNG state (an error if absent). */
-nb_status nb_checkpoint_load(const char *path, nb_model *m, nb_optim *opt);
-
-/* ---- training and evaluation ------------------------------------------------------------- */
-typedef struct nb_epoch_stats {
-    double loss;       /* mean loss over samples */
-    double accuracy;   /* fraction correct */
-    int64_t samples;
-    double seconds;
-} nb_epoch_stats;
-/* Called after each batch: i of n batches, the running mean loss, samples so far. */
-typedef void (*nb_progress_fn)(void *ctx, int64_t i, int64_t n, double loss, int64_t samples);
-/* One epoch of cross-entropy training over the loader's batches (inputs reshaped to (N,c,h,w)
- * of the dataset). clip > 0 clips gradients by global norm. */
-nb_status nb_train_epoch(nb_model *m, nb_optim *opt, nb_loader *l, const nb_dataset *d,
-                         int64_t epoch, float clip, nb_progress_fn fn, void *ctx,
-                         nb_epoch_stats *out);
-/* Evaluates in eval mode without gradients; conf (may be NULL) receives the predictions,
- * probs (may be NULL, n*classes floats) the softmax outputs. */
-nb_status nb_evaluate(nb_model *m, const nb_dataset *d, int64_t batch, nb_confusion *conf,
-                      float *probs, nb_epoch_stats *out);
+/* The zoo model's classifier head ("fc3" for lenet5), the layer rebuilt for another number of
+ * classes when fine-tuning; NULL for an unknown name. */
+const char *nb_zoo_head(const char *name);
 
 #ifdef __cplusplus
 }

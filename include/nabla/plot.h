@@ -2,12 +2,14 @@
  * input for prediction (read with libpng). Included by nabla.h.
  * Every write goes to a temporary file in the same folder and is renamed over the target only
  * when complete, so a failed write leaves an older picture intact. */
+/* nabla's own headers come before the guard, so that this header compiles on its own
+ * even though nabla.h includes it back. */
+#include "nabla.h"
+
 #ifndef NABLA_PLOT_H
 #define NABLA_PLOT_H
 
 #include <stdint.h>
-
-#include "nabla.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -9,4 +9,7 @@
  * error set, naming `what`) when out of memory or when n*dim overflows. */
 nb_dataset *nb__dataset_new(int64_t n, int64_t dim, int u8, const char *what);
 
+/* One sample's shape: (c, h, w), or (dim) for rows (c = h = 1). */
+void nb__sample_shape(const nb_dataset *d, int *ndim, int64_t *shape);
+
 #endif

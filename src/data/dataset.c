@@ -101,3 +101,15 @@ void nb_dataset_gather(const nb_dataset *d, const int64_t *idx, int64_t n, float
         if (y) y[i] = d->y[k];
     }
 }
+
+void nb__sample_shape(const nb_dataset *d, int *ndim, int64_t *shape) {
+    if (d->c == 1 && d->h == 1) {
+        *ndim = 1;
+        shape[0] = d->dim;
+    } else {
+        *ndim = 3;
+        shape[0] = d->c;
+        shape[1] = d->h;
+        shape[2] = d->w;
+    }
+}

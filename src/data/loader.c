@@ -188,10 +188,12 @@ int nb_loader_next(nb_loader *l, nb_batch *b) {
     l->ready[s] = -1;
     l->held = s;
     l->give++;
+    memset(b, 0, sizeof *b);
     b->n = l->count[s];
     b->x = l->x[s];
     b->y = l->y[s];
     b->idx = l->idx[s];
+    nb__sample_shape(l->d, &b->x_ndim, b->x_shape);
     pthread_cond_signal(&l->work); /* the worker may now fill the other slot if it waited */
     pthread_mutex_unlock(&l->mu);
     return 1;

@@ -617,3 +617,10 @@ const char *nb_st_meta_get(const nb_st_reader *r, const char *key) {
         if (strcmp(r->meta[i].key, key) == 0) return r->meta[i].value;
     return NULL;
 }
+
+int nb_st_meta_count(const nb_st_reader *r) { return r ? r->nm : 0; }
+
+const char *nb_st_meta_at(const nb_st_reader *r, int i, const char **value) {
+    if (value) *value = r && i >= 0 && i < r->nm ? r->meta[i].value : NULL;
+    return r && i >= 0 && i < r->nm ? r->meta[i].key : NULL;
+}

@@ -2,9 +2,18 @@
  * names of their PyTorch equivalents (docs/models.md gives the PyTorch code). */
 #include "internal.h"
 
+#include "nabla/nn.h"
+
 static const char *const g_names[] = {"mlp", "lenet5", "seedcnn", NULL};
 
 const char *const *nb_zoo_names(void) { return g_names; }
+
+const char *nb_zoo_head(const char *name) {
+    static const char *const heads[] = {"fc3", "fc3", "fc2"}; /* in the order of g_names */
+    for (int i = 0; name && g_names[i]; i++)
+        if (strcmp(name, g_names[i]) == 0) return heads[i];
+    return NULL;
+}
 
 static nb_conv_opts conv_opts(int stride, int pad) {
     nb_conv_opts o = nb_conv_defaults();

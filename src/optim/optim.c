@@ -23,6 +23,7 @@ struct nb_optim {
     nb_adam_opts adam;
     nb_rmsprop_opts rms;
     int64_t t; /* steps taken */
+    float *lr_scale; /* per parameter (groups), or NULL: all 1 */
     int nstate;
     float *state[NB_OPT_MAX_STATE]; /* (numel) each */
     const char *state_name[NB_OPT_MAX_STATE];
@@ -124,6 +125,7 @@ nb_optim *nb_rmsprop_new(nb_params *p, nb_rmsprop_opts r) {
 void nb_optim_free(nb_optim *o) {
     if (!o) return;
     for (int i = 0; i < NB_OPT_MAX_STATE; i++) free(o->state[i]);
+    free(o->lr_scale);
     free(o);
 }
 
@@ -181,9 +183,8 @@ const char *nb_optim_name(const nb_optim *o) {
 #define NB_OPT_PAR_MIN 65536
 
 /* Each step function updates the n values from offset off of the slabs. */
-static void sgd_step(nb_optim *o, int64_t off, float *w, const float *g, int64_t n) {
+static void sgd_step(nb_optim *o, float lr, int64_t off, float *w, const float *g, int64_t n) {
     const nb_sgd_opts s = o->sgd;
-    const float lr = o->lr;
     /* PyTorch starts the momentum buffer at the first d (a clone, no dampening). The slab
      * starts at zero and momentum * 0 + d == d exactly, so one formula does both; and, like
      * PyTorch, a restored buffer is used as it is whatever the step count says. */
@@ -199,9 +200,9 @@ static void sgd_step(nb_optim *o, int64_t off, float *w, const float *g, int64_t
     }
 }
 
-static void adam_step(nb_optim *o, int64_t off, float *w, const float *g, int64_t n) {
+static void adam_step(nb_optim *o, float lr, int64_t off, float *w, const float *g, int64_t n) {
     const nb_adam_opts a = o->adam;
-    const float lr = o->lr, b1 = a.beta1, b2 = a.beta2, eps = a.eps, wd = a.weight_decay;
+    const float b1 = a.beta1, b2 = a.beta2, eps = a.eps, wd = a.weight_decay;
     float *m = o->state[0] + off, *v = o->state[1] + off;
     const double bc1 = 1.0 - pow((double)b1, (double)o->t);
     const double bc2 = 1.0 - pow((double)b2, (double)o->t);
@@ -220,9 +221,9 @@ static void adam_step(nb_optim *o, int64_t off, float *w, const float *g, int64_
     }
 }
 
-static void rmsprop_step(nb_optim *o, int64_t off, float *w, const float *g, int64_t n) {
+static void rmsprop_step(nb_optim *o, float lr, int64_t off, float *w, const float *g, int64_t n) {
     const nb_rmsprop_opts r = o->rms;
-    const float lr = o->lr, al = r.alpha, mom = r.momentum;
+    const float al = r.alpha, mom = r.momentum;
     float *sqa = o->state[0] + off;
     int k = 1;
     float *buf = r.momentum > 0 ? o->state[k++] + off : NULL; /* starts at zero, as PyTorch */
@@ -261,12 +262,48 @@ nb_status nb_optim_step(nb_optim *o) {
     o->t++;
     for (int i = 0; i < nb_params_count(o->p); i++) {
         nb_tensor *t = nb_params_get(o->p, i);
+        if (!nb_tensor_requires_grad(t)) continue; /* frozen */
         const int64_t off = nb_tensor_data(t) - w, n = nb_tensor_numel(t);
+        const float lr = o->lr_scale ? o->lr * o->lr_scale[i] : o->lr;
         switch (o->kind) {
-        case OPT_SGD: sgd_step(o, off, w + off, g + off, n); break;
-        case OPT_ADAM: adam_step(o, off, w + off, g + off, n); break;
-        case OPT_RMSPROP: rmsprop_step(o, off, w + off, g + off, n); break;
+        case OPT_SGD: sgd_step(o, lr, off, w + off, g + off, n); break;
+        case OPT_ADAM: adam_step(o, lr, off, w + off, g + off, n); break;
+        case OPT_RMSPROP: rmsprop_step(o, lr, off, w + off, g + off, n); break;
         }
     }
     return NB_OK;
+}
+
+typedef struct group_ctx {
+    nb_optim *o;
+    float scale;
+    bool apply;
+} group_ctx;
+
+static nb_status group_cb(void *c, const char *prefix) {
+    group_ctx *x = c;
+    int hits = 0;
+    for (int i = 0; i < nb_params_count(x->o->p); i++)
+        if (nb__under(nb_params_name(x->o->p, i), prefix)) {
+            hits++;
+            if (x->apply) x->o->lr_scale[i] = x->scale;
+        }
+    if (!hits) return nb__err(NB_ERR_ARG, "nb_optim_set_lr_scale: no parameter is named '%s' or starts with '%s.'", prefix, prefix);
+    return NB_OK;
+}
+
+nb_status nb_optim_set_lr_scale(nb_optim *o, const char *prefixes, float scale) {
+    if (!o) return nb__err(NB_ERR_ARG, "nb_optim_set_lr_scale: optimizer is NULL");
+    if (!(scale >= 0) || isinf(scale)) return nb__err(NB_ERR_ARG, "nb_optim_set_lr_scale: scale must be finite and >= 0, got %g", (double)scale);
+    group_ctx c = {o, scale, false};
+    nb_status st = nb__each_prefix(prefixes, "nb_optim_set_lr_scale", group_cb, &c);
+    if (st) return st;
+    if (!o->lr_scale) {
+        int n = nb_params_count(o->p);
+        o->lr_scale = malloc((size_t)(n ? n : 1) * sizeof(float));
+        if (!o->lr_scale) return nb__err(NB_ERR_MEM, "nb_optim_set_lr_scale: out of memory");
+        for (int i = 0; i < n; i++) o->lr_scale[i] = 1.0f;
+    }
+    c.apply = true;
+    return nb__each_prefix(prefixes, "nb_optim_set_lr_scale", group_cb, &c);
 }

@@ -1,0 +1,68 @@
+/* metrics.jsonl: one JSON line per epoch, rewritten atomically after each, read back on
+ * --resume. */
+#include "history.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void history_read(const char *path, int64_t upto, history *h) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[1024];
+    while (fgets(line, sizeof line, f) && h->n < upto && h->n < CLI_MAX_EPOCHS) {
+        long long e;
+        double tl, ta, vl, va;
+        const char *p;
+        if (sscanf(line, "{\"epoch\": %lld", &e) != 1 || e != h->n + 1) break;
+        if (!(p = strstr(line, "\"train_loss\": ")) || sscanf(p + 14, "%lf", &tl) != 1) break;
+        if (!(p = strstr(line, "\"train_accuracy\": ")) || sscanf(p + 18, "%lf", &ta) != 1) break;
+        if (!(p = strstr(line, "\"test_loss\": ")) || sscanf(p + 13, "%lf", &vl) != 1) break;
+        if (!(p = strstr(line, "\"test_accuracy\": ")) || sscanf(p + 17, "%lf", &va) != 1) break;
+        double secs = 0, rate = 0;
+        if ((p = strstr(line, "\"seconds\": "))) secs = atof(p + 11);
+        if ((p = strstr(line, "\"samples_per_s\": "))) rate = atof(p + 17);
+        history_add(h, tl, ta, vl, va, secs, rate);
+    }
+    fclose(f);
+}
+
+void history_add(history *h, double tl, double ta, double vl, double va, double secs, double rate) {
+    if (h->n >= CLI_MAX_EPOCHS) return;
+    int i = h->n++;
+    h->tl[i] = tl;
+    h->ta[i] = ta;
+    h->vl[i] = vl;
+    h->va[i] = va;
+    h->secs[i] = secs;
+    h->rate[i] = rate;
+}
+
+void history_pad(history *h, int64_t n) {
+    while (h->n < n && h->n < CLI_MAX_EPOCHS) history_add(h, NAN, NAN, NAN, NAN, 0, 0);
+}
+
+int history_write(const char *path, const history *h) {
+    size_t cap = (size_t)h->n * 256 + 1, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return cli_fail("out of memory");
+    buf[0] = '\0';
+    for (int i = 0; i < h->n; i++) {
+        char v[4][32];
+        const double x[4] = {h->tl[i], h->ta[i], h->vl[i], h->va[i]};
+        for (int k = 0; k < 4; k++) /* JSON has no NaN: an epoch without a record is null */
+            snprintf(v[k], sizeof v[k], isfinite(x[k]) ? "%.6f" : "null", x[k]);
+        char line[512];
+        int k = snprintf(line, sizeof line,
+                         "{\"epoch\": %d, \"train_loss\": %s, \"train_accuracy\": %s, \"test_loss\": %s, "
+                         "\"test_accuracy\": %s, \"seconds\": %.3f, \"samples_per_s\": %.1f}\n",
+                         i + 1, v[0], v[1], v[2], v[3], fmax(fmin(h->secs[i], 1e12), 0),
+                         fmax(fmin(h->rate[i], 1e12), 0));
+        if (k < 0 || (size_t)k >= sizeof line || len + (size_t)k >= cap) continue; /* cannot happen: bounded */
+        memcpy(buf + len, line, (size_t)k + 1);
+        len += (size_t)k;
+    }
+    int rc = nb_write_file_atomic(path, buf, len) ? cli_fail("%s", nb_last_error()) : 0;
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,21 @@
+/* Per-epoch records of a training run, kept in metrics.jsonl. */
+#ifndef NB_CLI_HISTORY_H
+#define NB_CLI_HISTORY_H
+
+#include "cli.h"
+
+typedef struct history {
+    int n;
+    double tl[CLI_MAX_EPOCHS], vl[CLI_MAX_EPOCHS], ta[CLI_MAX_EPOCHS], va[CLI_MAX_EPOCHS];
+    double secs[CLI_MAX_EPOCHS], rate[CLI_MAX_EPOCHS];
+} history;
+
+/* On --resume, the epochs already in metrics.jsonl (up to the checkpoint's) are kept. */
+void history_read(const char *path, int64_t upto, history *h);
+/* Epochs without a record up to n are logged as null. */
+void history_pad(history *h, int64_t n);
+void history_add(history *h, double tl, double ta, double vl, double va, double secs, double rate);
+/* Rewrites metrics.jsonl with the history (atomically); prints the error and returns 1. */
+int history_write(const char *path, const history *h);
+
+#endif

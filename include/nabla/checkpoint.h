@@ -1,0 +1,68 @@
+/* nabla checkpoints: any model's tensors by name in a safetensors file, with free-form string
+ * metadata that the library stores and returns without reading it (docs/checkpoints.md).
+ *
+ * A checkpoint holds every parameter, buffer and counter under its state_dict name (so
+ * PyTorch's load_state_dict takes it after dropping the "_nabla." entries), "format":
+ * "nabla-checkpoint-2" and the caller's metadata in __metadata__, and, when an optimizer is
+ * given, its state and the RNG state as tensors named "_nabla.optim.*" and "_nabla.rng".
+ * Loading reads files written by nabla or by PyTorch (safetensors.torch.save_file of a
+ * state_dict: F32, F16, BF16 or F64 tensors, converted to float). */
+/* nabla's own headers come before the guard, so that this header compiles on its own
+ * even though nabla.h includes it back. */
+#include "nabla.h"
+#include "nn.h"
+
+#ifndef NABLA_CHECKPOINT_H
+#define NABLA_CHECKPOINT_H
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- string metadata ------------------------------------------------------------------------ */
+typedef struct nb_meta nb_meta;
+nb_meta *nb_meta_new(void);
+void nb_meta_free(nb_meta *m);
+/* Sets key to value (both copied; an existing key is replaced). Keys are 1-64 printable ASCII
+ * characters; values at most 4096 bytes; "format" is the library's own. */
+nb_status nb_meta_set(nb_meta *m, const char *key, const char *value);
+nb_status nb_meta_setf(nb_meta *m, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *nb_meta_get(const nb_meta *m, const char *key); /* NULL if absent */
+int nb_meta_count(const nb_meta *m);
+const char *nb_meta_key(const nb_meta *m, int i);
+const char *nb_meta_value(const nb_meta *m, int i);
+
+/* ---- saving and loading ----------------------------------------------------------------------- */
+/* Writes m's tensors, meta (may be NULL) and, when opt is given, the optimizer and RNG state.
+ * Atomic: a failed write keeps the old file. */
+nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_meta *meta);
+/* Every __metadata__ entry of the file ("format" included); NULL with the error naming the
+ * file if it is not a valid safetensors file. */
+nb_meta *nb_checkpoint_meta(const char *path);
+
+typedef struct nb_load_opts {
+    /* true (nb_load_defaults): every tensor of the model must be in the file with its shape,
+     * and the file may hold no other (besides "_nabla.*"); the error names the first that is
+     * not. false: what does not fit is skipped and listed in *report. */
+    bool strict;
+    /* Comma-separated name prefixes not loaded (their tensors keep the model's values), e.g.
+     * a head to train anew; NULL for none. */
+    const char *skip;
+} nb_load_opts;
+nb_load_opts nb_load_defaults(void); /* strict, nothing skipped */
+
+/* Loads the model's tensors by name (and, with opt, the optimizer and RNG state, an error if
+ * the file holds none or another optimizer's). All or nothing: on error the model and
+ * optimizer are as they were. o NULL: nb_load_defaults(). report (may be NULL) receives a
+ * malloc'd text of one line per tensor not loaded ("missing conv1.weight", "unexpected
+ * x.weight", "shape fc3.weight: file (10,84), model (5,84)", "skipped fc3.bias"), or NULL
+ * when every tensor was loaded; the caller frees it. */
+nb_status nb_checkpoint_load(const char *path, nb_model *m, nb_optim *opt, const nb_load_opts *o,
+                             char **report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,110 @@
+/* nabla training and evaluation loops, by task.
+ *
+ * One loop serves every task: it takes batches from a batch source (a loader, or the user's
+ * own), turns each into step tensors, and the task says what the loss and the metrics are:
+ *   NB_TASK_CLASSIFY      x (N, sample...) -> logits (N, K); cross-entropy with labels y (N);
+ *                         accuracy, confusion matrix.
+ *   NB_TASK_REGRESS       x -> output (N, D); mean squared error against the batch's float
+ *                         targets (N, D); no accuracy.
+ *   NB_TASK_RECONSTRUCT   x -> output with N*D values; mean squared error against x itself
+ *                         (autoencoders).
+ *   NB_TASK_SEQ_CLASSIFY  x (N, T, D) or token ids (N, T), with per-sample lengths when the
+ *                         batch has them (the model is called with two inputs: x and the
+ *                         lengths as an int64 (N) tensor) -> logits (N, K); as CLASSIFY.
+ *   NB_TASK_LM            token ids (N, T) -> logits (N, T, V) or (N*T, V); cross-entropy of
+ *                         each step against its next token y (N*T), only over steps below the
+ *                         sample's length when lengths are given; bits per token; accuracy.
+ *   NB_TASK_CUSTOM        a step function of the user's does the whole step (any number of
+ *                         models and optimizers, e.g. a GAN) and returns its loss and metrics.
+ * The library knows nothing of the command line: no flags in messages, no run plan. */
+/* nabla's own headers come before the guard, so that this header compiles on its own
+ * even though nabla.h includes it back. */
+#include "data.h"
+#include "metrics.h"
+#include "nabla.h"
+#include "nn.h"
+
+#ifndef NABLA_TRAIN_H
+#define NABLA_TRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- where batches come from --------------------------------------------------------------- */
+typedef struct nb_batch_source {
+    void *ctx;
+    int64_t (*count)(void *ctx);             /* batches per epoch (for progress) */
+    void (*start)(void *ctx, int64_t epoch); /* begins an epoch */
+    int (*next)(void *ctx, nb_batch *b);     /* 1: *b filled; 0: end of the epoch */
+} nb_batch_source;
+/* A loader as a batch source (the loader must outlive it). */
+nb_batch_source nb_loader_source(nb_loader *l);
+
+/* ---- tasks ---------------------------------------------------------------------------------- */
+typedef enum nb_task_kind {
+    NB_TASK_CLASSIFY = 0, NB_TASK_REGRESS, NB_TASK_RECONSTRUCT, NB_TASK_SEQ_CLASSIFY, NB_TASK_LM, NB_TASK_CUSTOM
+} nb_task_kind;
+
+#define NB_MAX_METRICS 8
+/* What a custom step reports for one batch: its loss and up to NB_MAX_METRICS named values,
+ * each a mean over the batch's samples (the loop averages them over the epoch by samples). */
+typedef struct nb_step_result {
+    double loss;
+    int n_metrics;
+    const char *name[NB_MAX_METRICS]; /* static strings, the same each step */
+    double value[NB_MAX_METRICS];
+} nb_step_result;
+/* A custom step: training (zero the gradients, forward, backward, optimizer steps) or, when
+ * training is false, evaluation (called with gradients off; update nothing). Return non-zero
+ * with nb_last_error set on error. */
+typedef nb_status (*nb_step_fn)(void *ctx, const nb_batch *b, bool training, nb_step_result *r);
+
+typedef struct nb_task {
+    nb_task_kind kind;
+    nb_step_fn step; /* NB_TASK_CUSTOM */
+    void *ctx;       /* passed to step */
+} nb_task;
+nb_task nb_task_new(nb_task_kind kind);
+nb_task nb_task_custom(nb_step_fn step, void *ctx);
+const char *nb_task_name(nb_task_kind kind); /* "classify", "regress", ... */
+
+/* An epoch's figures. Metrics a task does not have are NaN. */
+typedef struct nb_epoch_stats {
+    double loss;       /* mean per sample (per predicted token for NB_TASK_LM) */
+    double accuracy;   /* fraction correct (per token for NB_TASK_LM) */
+    double bits;       /* NB_TASK_LM: bits per token, loss / ln 2 */
+    int64_t samples, tokens;
+    double seconds;
+    int n_metrics;     /* NB_TASK_CUSTOM: the step's named metrics, epoch means */
+    const char *metric_name[NB_MAX_METRICS];
+    double metric[NB_MAX_METRICS];
+} nb_epoch_stats;
+
+/* ---- the loops -------------------------------------------------------------------------------- */
+/* Called after each batch: i of n batches, the running mean loss, samples so far. */
+typedef void (*nb_progress_fn)(void *ctx, int64_t i, int64_t n, double loss, int64_t samples);
+typedef struct nb_train_opts {
+    float clip;               /* > 0: clip gradients to this global L2 norm */
+    nb_progress_fn progress;  /* may be NULL */
+    void *progress_ctx;
+} nb_train_opts;
+
+/* One epoch of training (model in training mode). m and opt are required except for a
+ * custom task (whose step owns its models). A loss that is not finite stops the epoch with
+ * NB_ERR_STATE naming the epoch and batch. */
+nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const nb_batch_source *src,
+                         int64_t epoch, const nb_train_opts *o, nb_epoch_stats *out);
+/* One pass in evaluation mode without gradients (epoch 0 of src; give an unshuffled one).
+ * conf (may be NULL): the classification tasks' predictions. outputs (may be NULL): the
+ * classification tasks' softmax probabilities, N*K floats in the source's order. */
+nb_status nb_evaluate(nb_model *m, const nb_task *task, const nb_batch_source *src, nb_confusion *conf,
+                      float *outputs, nb_epoch_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,264 @@
+/* Models: a root module bound to one parameter slab and one buffer slab; forward, training
+ * mode, freezing, re-initialization and the layer summary. */
+#include "nn/nn_impl.h"
+
+/* Parents before children, so a parent's tensors come first in the slab, as PyTorch's
+ * state_dict lists a module's own parameters before its children's. */
+static nb_status bind(nb_model *md, nb_module *m, const char *path, int depth, nb_init init) {
+    m->model = md;
+    m->depth = depth;
+    if (!m->path) {
+        m->path = malloc(strlen(path) + 1);
+        if (!m->path) return nb__err(NB_ERR_MEM, "nb_model_new: out of memory");
+        strcpy(m->path, path);
+    }
+    if (m->ops->bind) {
+        nb_clear_error();
+        nb_status st = m->ops->bind(m, init);
+        if (st) return *nb_last_error() ? st : nb__err(st, "%s '%s': bind failed", m->ops->kind, path);
+    }
+    for (int i = 0; i < m->n; i++) {
+        char sub[512];
+        if (snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", m->name[i]) >= (int)sizeof sub)
+            return nb__err(NB_ERR_ARG, "nb_model_new: the name '%s.%s' is too long", path, m->name[i]);
+        if (m->child[i]->model)
+            return nb__err(NB_ERR_ARG, "nb_model_new: module '%s' is used twice", sub);
+        nb_status st = bind(md, m->child[i], sub, depth + 1, init);
+        if (st) return st;
+    }
+    return NB_OK;
+}
+
+nb_model *nb_model_new(nb_module *root, nb_init init) {
+    if (!root) {
+        nb__err(NB_ERR_ARG, "nb_model_new: root module is NULL");
+        return NULL;
+    }
+    if ((int)init < NB_INIT_DEFAULT || init > NB_INIT_ZEROS) {
+        nb__err(NB_ERR_ARG, "nb_model_new: unknown initializer %d", (int)init);
+        nb_module_free(root);
+        return NULL;
+    }
+    if (root->model) {
+        nb__err(NB_ERR_ARG, "nb_model_new: the module already belongs to a model");
+        return NULL;
+    }
+    nb_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        nb__err(NB_ERR_MEM, "nb_model_new: out of memory");
+        nb_module_free(root);
+        return NULL;
+    }
+    m->root = root;
+    m->training = true;
+    m->params = nb_params_new();
+    m->buffers = nb_params_new();
+    if (!m->params || !m->buffers || bind(m, root, "", 0, init) != NB_OK) {
+        nb_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void nb_model_free(nb_model *m) {
+    if (!m) return;
+    nb_module_free(m->root);
+    nb_params_free(m->params);
+    nb_params_free(m->buffers);
+    for (int i = 0; i < m->n_counters; i++) {
+        free(m->counter_names[i]);
+        free(m->counters[i]);
+    }
+    free(m->counter_names);
+    free(m->counters);
+    free(m);
+}
+
+nb_module *nb_model_root(nb_model *m) { return m ? m->root : NULL; }
+void nb_model_set_training(nb_model *m, bool training) {
+    if (m) m->training = training;
+}
+bool nb_model_training(const nb_model *m) { return m && m->training; }
+nb_params *nb_model_params(nb_model *m) { return m ? m->params : NULL; }
+nb_params *nb_model_buffers(nb_model *m) { return m ? m->buffers : NULL; }
+int nb_model_counter_count(const nb_model *m) { return m ? m->n_counters : 0; }
+const char *nb_model_counter_name(const nb_model *m, int i) {
+    return m && i >= 0 && i < m->n_counters ? m->counter_names[i] : NULL;
+}
+int64_t *nb_model_counter(nb_model *m, int i) {
+    return m && i >= 0 && i < m->n_counters ? m->counters[i] : NULL;
+}
+
+nb_tensor *nb_model_forward(nb_model *m, nb_tensor *x) {
+    if (!m) {
+        nb__err(NB_ERR_ARG, "nb_model_forward: model is NULL");
+        return NULL;
+    }
+    if (!x) {
+        if (!*nb_last_error()) nb__err(NB_ERR_ARG, "nb_model_forward: input is NULL");
+        return NULL;
+    }
+    return nb_module_forward(m->root, x);
+}
+
+nb_status nb_model_forward_n(nb_model *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out) {
+    if (!m) return nb__err(NB_ERR_ARG, "nb_model_forward_n: model is NULL");
+    return nb_module_forward_n(m->root, n_in, in, n_out, out);
+}
+
+/* ---- freezing and re-initialization ---------------------------------------------------------- */
+#define each_prefix nb__each_prefix
+#define under nb__under
+
+typedef struct freeze_ctx {
+    nb_model *m;
+    bool apply, frozen;
+    int count;
+    const char *fn;
+} freeze_ctx;
+
+static nb_status freeze_cb(void *c, const char *prefix) {
+    freeze_ctx *x = c;
+    int hits = 0;
+    for (int i = 0; i < nb_params_count(x->m->params); i++)
+        if (under(nb_params_name(x->m->params, i), prefix)) {
+            hits++;
+            if (x->apply) {
+                nb_tensor_set_requires_grad(nb_params_get(x->m->params, i), !x->frozen);
+                x->count++;
+            }
+        }
+    if (!hits) return nb__err(NB_ERR_ARG, "%s: no parameter is named '%s' or starts with '%s.'", x->fn, prefix, prefix);
+    return NB_OK;
+}
+
+nb_status nb_model_freeze(nb_model *m, const char *prefixes, bool frozen, int *count) {
+    if (count) *count = 0;
+    if (!m) return nb__err(NB_ERR_ARG, "nb_model_freeze: model is NULL");
+    freeze_ctx c = {m, false, frozen, 0, "nb_model_freeze"};
+    nb_status st = each_prefix(prefixes, c.fn, freeze_cb, &c); /* check every name first */
+    if (st) return st;
+    c.apply = true;
+    st = each_prefix(prefixes, c.fn, freeze_cb, &c);
+    if (count) *count = c.count;
+    return st;
+}
+
+static nb_module *find_path(nb_module *root, const char *path) {
+    nb_module *m = root;
+    const char *s = path;
+    while (m && *s) {
+        const char *e = strchr(s, '.');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        nb_module *next = NULL;
+        for (int i = 0; i < m->n && !next; i++)
+            if (strlen(m->name[i]) == n && strncmp(m->name[i], s, n) == 0) next = m->child[i];
+        m = next;
+        s += n + (e ? 1 : 0);
+    }
+    return m;
+}
+
+typedef struct reinit_ctx {
+    nb_model *m;
+    nb_init init;
+    bool apply;
+} reinit_ctx;
+
+static nb_status rebind(nb_model *md, nb_module *m, nb_init init) {
+    if (m->ops->bind) {
+        nb_status st = m->ops->bind(m, init);
+        if (st) return st;
+    }
+    for (int i = 0; i < m->n; i++) {
+        nb_status st = rebind(md, m->child[i], init);
+        if (st) return st;
+    }
+    return NB_OK;
+}
+
+static nb_status reinit_cb(void *c, const char *prefix) {
+    reinit_ctx *x = c;
+    nb_module *mod = find_path(x->m->root, prefix);
+    if (!mod) return nb__err(NB_ERR_ARG, "nb_model_reinit: the model has no module named '%s'", prefix);
+    if (!x->apply) return NB_OK;
+    x->m->rebinding = true;
+    nb_status st = rebind(x->m, mod, x->init);
+    x->m->rebinding = false;
+    return st;
+}
+
+nb_status nb_model_reinit(nb_model *m, const char *prefixes, nb_init init) {
+    if (!m) return nb__err(NB_ERR_ARG, "nb_model_reinit: model is NULL");
+    reinit_ctx c = {m, init, false};
+    nb_status st = each_prefix(prefixes, "nb_model_reinit", reinit_cb, &c);
+    if (st) return st;
+    c.apply = true;
+    return each_prefix(prefixes, "nb_model_reinit", reinit_cb, &c);
+}
+
+/* ---- summary ------------------------------------------------------------------------------ */
+static int64_t params_under(nb_model *md, const nb_module *m) {
+    int64_t n = 0;
+    for (int i = 0; i < nb_params_count(md->params); i++)
+        if (!*m->path || under(nb_params_name(md->params, i), m->path))
+            n += nb_tensor_numel(nb_params_get(md->params, i));
+    return n;
+}
+
+static void describe(const nb_module *m, char *buf, size_t cap) {
+    if (m->ops->describe) m->ops->describe(m, buf, cap);
+    else snprintf(buf, cap, "%s", m->ops->kind);
+}
+
+char *nb_model_summary(nb_model *m, int ndim, const int64_t *sample_shape) {
+    if (!m || ndim < 0 || ndim >= NB_MAX_DIMS || (ndim && !sample_shape)) {
+        nb__err(NB_ERR_ARG, "nb_model_summary: needs a model and a sample shape of 0..%d axes", NB_MAX_DIMS - 1);
+        return NULL;
+    }
+    int64_t shape[NB_MAX_DIMS] = {1};
+    for (int i = 0; i < ndim; i++) shape[i + 1] = sample_shape[i];
+    nb_tensor *x = nb_tensor_new(ndim + 1, shape);
+    if (!x) return NULL;
+    int rows = m->root->n ? m->root->n : 1;
+    size_t cap = 256 + (size_t)rows * 160, len = 0;
+    char *out = malloc(cap), kb[96];
+    if (!out) {
+        nb_tensor_free(x);
+        nb__err(NB_ERR_MEM, "nb_model_summary: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < m->root->n; i++) m->root->child[i]->shape[0] = '\0';
+    bool was = m->training;
+    m->training = false;
+    m->summary = true;
+    nb_no_grad_begin();
+    nb_tensor *y = nb_model_forward(m, x);
+    char yshape[64] = "error";
+    if (y) nb__shape_str(yshape, sizeof yshape, y->ndim, y->shape);
+    nb_no_grad_end();
+    m->summary = false;
+    m->training = was;
+    len += (size_t)snprintf(out + len, cap - len, "%-10s %-32s %-18s %10s\n", "layer", "type", "output", "params");
+    for (int i = 0; i < rows; i++) {
+        nb_module *c = m->root->n ? m->root->child[i] : m->root;
+        describe(c, kb, sizeof kb);
+        len += (size_t)snprintf(out + len, cap - len, "%-10.10s %-32.32s %-18.18s %10lld\n",
+                                m->root->n ? m->root->name[i] : "(root)", kb,
+                                m->root->n ? (c->shape[0] ? c->shape : (y ? "(not run)" : "error")) : yshape,
+                                (long long)params_under(m, c));
+    }
+    len += (size_t)snprintf(out + len, cap - len, "total parameters: %lld\n", (long long)params_under(m, m->root));
+    nb_tensor_free(x);
+    nb_step_reset();
+    if (!y) {
+        /* The forward's message says why; the table shows how far it got. */
+        char *msg = malloc(len + 1024);
+        if (msg) snprintf(msg, len + 1024, "%s", nb_last_error());
+        nb__err(NB_ERR_SHAPE, "nb_model_summary: %s", msg ? msg : "forward failed");
+        free(msg);
+        free(out);
+        return NULL;
+    }
+    return out;
+}

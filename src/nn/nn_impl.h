@@ -1,0 +1,34 @@
+/* Internals of modules and models, shared by src/nn's files. Not installed. */
+#ifndef NB_NN_IMPL_H
+#define NB_NN_IMPL_H
+
+#include "internal.h"
+
+struct nb_module {
+    const nb_module_ops *ops;
+    void *state;
+    nb_model *model;   /* set by nb_model_new */
+    char *path;        /* state_dict prefix, "" for the root */
+    int depth;         /* 0 for the root */
+    int n, cap;        /* named children */
+    nb_module **child;
+    char **name;
+    char shape[64];    /* the first output's shape in the last summary pass */
+};
+
+struct nb_model {
+    nb_module *root;
+    nb_params *params, *buffers;
+    bool training;
+    bool rebinding;    /* nb_model_reinit: declarations return the existing tensors */
+    bool summary;      /* nb_model_summary: modules at depth 1 record their output shape */
+    int n_counters, cap_counters;
+    char **counter_names;
+    int64_t **counters; /* each malloc'd, so pointers stay valid */
+};
+
+/* Arguments of the built-in constructors are checked by each file; this allocates a module of
+ * kind ops with a zeroed state of `size` bytes (NULL with the error set). */
+nb_module *nb__module_alloc(const nb_module_ops *ops, size_t size, const char *fn);
+
+#endif

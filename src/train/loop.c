@@ -1,0 +1,183 @@
+/* The training epoch and the evaluation pass: one loop for every task. The task gives each
+ * batch's loss and counts (src/train/task.c) or, for a custom task, does the whole step. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "train/train_impl.h"
+
+#include <math.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- loaders as batch sources ------------------------------------------------------------------ */
+static int64_t loader_count(void *l) { return nb_loader_batches(l); }
+static void loader_start(void *l, int64_t e) { nb_loader_start(l, e); }
+static int loader_next(void *l, nb_batch *b) { return nb_loader_next(l, b); }
+
+nb_batch_source nb_loader_source(nb_loader *l) {
+    return (nb_batch_source){.ctx = l, .count = loader_count, .start = loader_start, .next = loader_next};
+}
+
+/* ---- per-epoch sums ------------------------------------------------------------------------------ */
+typedef struct sums {
+    double loss, metric[NB_MAX_METRICS], t0;
+    int64_t weight, samples, correct;
+    int n_metrics;
+    const char *name[NB_MAX_METRICS];
+} sums;
+
+static void finish(const sums *s, nb_task_kind kind, nb_epoch_stats *out) {
+    memset(out, 0, sizeof *out);
+    double w = s->weight > 0 ? (double)s->weight : NAN;
+    out->loss = s->loss / w;
+    out->accuracy = nb__task_has_accuracy(kind) ? (double)s->correct / w : NAN;
+    out->bits = kind == NB_TASK_LM ? out->loss / log(2.0) : NAN;
+    out->samples = s->samples;
+    out->tokens = kind == NB_TASK_LM ? s->weight : 0;
+    out->seconds = now_s() - s->t0;
+    out->n_metrics = s->n_metrics;
+    for (int i = 0; i < s->n_metrics; i++) {
+        out->metric_name[i] = s->name[i];
+        out->metric[i] = s->samples ? s->metric[i] / (double)s->samples : NAN;
+    }
+}
+
+static nb_status check_args(const char *fn, nb_model *m, const nb_task *task, const nb_batch_source *src,
+                            nb_epoch_stats *out, bool need_opt, nb_optim *opt) {
+    if (!task || !src || !src->next || !src->start || !out)
+        return nb__err(NB_ERR_ARG, "%s: a task, a batch source (start, next) and stats are required", fn);
+    if ((int)task->kind < 0 || task->kind > NB_TASK_CUSTOM) return nb__err(NB_ERR_ARG, "%s: unknown task %d", fn, (int)task->kind);
+    if (task->kind == NB_TASK_CUSTOM && !task->step) return nb__err(NB_ERR_ARG, "%s: a custom task needs a step function", fn);
+    if (task->kind != NB_TASK_CUSTOM && (!m || (need_opt && !opt)))
+        return nb__err(NB_ERR_ARG, "%s: the %s task needs a model%s", fn, nb_task_name(task->kind),
+                       need_opt ? " and an optimizer" : "");
+    return NB_OK;
+}
+
+/* A custom step's result into the sums; its metric names must stay the same. */
+static nb_status add_custom(sums *s, const nb_step_result *r, int64_t n) {
+    if (r->n_metrics < 0 || r->n_metrics > NB_MAX_METRICS)
+        return nb__err(NB_ERR_ARG, "custom step: %d metrics (at most %d)", r->n_metrics, NB_MAX_METRICS);
+    if (s->samples == 0) {
+        s->n_metrics = r->n_metrics;
+        for (int i = 0; i < r->n_metrics; i++) s->name[i] = r->name[i] ? r->name[i] : "metric";
+    } else if (r->n_metrics != s->n_metrics) {
+        return nb__err(NB_ERR_ARG, "custom step: %d metrics after %d in earlier batches", r->n_metrics, s->n_metrics);
+    }
+    for (int i = 0; i < r->n_metrics; i++) s->metric[i] += r->value[i] * (double)n;
+    s->loss += r->loss * (double)n;
+    s->weight += n;
+    return NB_OK;
+}
+
+nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const nb_batch_source *src,
+                         int64_t epoch, const nb_train_opts *o, nb_epoch_stats *out) {
+    nb_status st = check_args("nb_train_epoch", m, task, src, out, true, opt);
+    if (st) return st;
+    nb_train_opts opts = o ? *o : (nb_train_opts){0};
+    if (m) nb_model_set_training(m, true);
+    src->start(src->ctx, epoch);
+    sums s = {.t0 = now_s()};
+    int64_t i = 0, nb = src->count ? src->count(src->ctx) : 0;
+    nb_batch b;
+    while (src->next(src->ctx, &b)) {
+        double lv;
+        if (task->kind == NB_TASK_CUSTOM) {
+            nb_step_result r = {0};
+            nb_clear_error();
+            st = task->step(task->ctx, &b, true, &r);
+            nb_step_reset();
+            if (st) return *nb_last_error() ? st : nb__err(st, "custom step failed at epoch %lld, batch %lld",
+                                                            (long long)epoch + 1, (long long)i + 1);
+            lv = r.loss;
+            if (isfinite(lv) && (st = add_custom(&s, &r, b.n))) return st;
+        } else {
+            nb_params *p = nb_model_params(m);
+            nb_params_zero_grad(p);
+            nb__batch_result r;
+            st = nb__task_batch(task, m, &b, NULL, &r);
+            if (st) {
+                nb_step_reset();
+                return st;
+            }
+            lv = nb_tensor_item(r.loss);
+            if (isfinite(lv)) {
+                if ((st = nb_backward(r.loss)) != NB_OK) {
+                    nb_step_reset();
+                    return st;
+                }
+                if (opts.clip > 0) nb_clip_grad_norm(p, opts.clip);
+                if ((st = nb_optim_step(opt)) != NB_OK) {
+                    nb_step_reset();
+                    return st;
+                }
+                s.loss += lv * (double)r.weight;
+                s.weight += r.weight;
+                s.correct += r.correct;
+            }
+            nb_step_reset();
+        }
+        if (!isfinite(lv))
+            return nb__err(NB_ERR_STATE, "training diverged: loss is %g at epoch %lld, batch %lld", lv,
+                           (long long)epoch + 1, (long long)i + 1);
+        s.samples += b.n;
+        i++;
+        if (opts.progress) opts.progress(opts.progress_ctx, i, nb, s.weight ? s.loss / (double)s.weight : 0, s.samples);
+    }
+    finish(&s, task->kind, out);
+    return NB_OK;
+}
+
+nb_status nb_evaluate(nb_model *m, const nb_task *task, const nb_batch_source *src, nb_confusion *conf,
+                      float *outputs, nb_epoch_stats *out) {
+    nb_status st = check_args("nb_evaluate", m, task, src, out, false, NULL);
+    if (st) return st;
+    bool was = m && nb_model_training(m);
+    if (m) nb_model_set_training(m, false);
+    nb_no_grad_begin();
+    src->start(src->ctx, 0);
+    sums s = {.t0 = now_s()};
+    nb_batch b;
+    int64_t written = 0;
+    while (st == NB_OK && src->next(src->ctx, &b)) {
+        if (task->kind == NB_TASK_CUSTOM) {
+            nb_step_result r = {0};
+            nb_clear_error();
+            st = task->step(task->ctx, &b, false, &r);
+            if (st && !*nb_last_error()) nb__err(st, "custom evaluation step failed");
+            if (!st) st = add_custom(&s, &r, b.n);
+        } else {
+            nb__batch_result r;
+            bool cls = task->kind == NB_TASK_CLASSIFY || task->kind == NB_TASK_SEQ_CLASSIFY;
+            st = nb__task_batch(task, m, &b, cls ? conf : NULL, &r);
+            if (!st) {
+                s.loss += (double)nb_tensor_item(r.loss) * (double)r.weight;
+                s.weight += r.weight;
+                s.correct += r.correct;
+            }
+            if (!st && outputs && cls) {
+                nb_tensor *pr = nb_softmax(r.logits, 1);
+                if (!pr) st = NB_ERR_MEM;
+                else {
+                    int64_t k = nb_tensor_size(pr, 1);
+                    memcpy(outputs + written * k, nb_tensor_data(pr), (size_t)(b.n * k) * sizeof(float));
+                    written += b.n;
+                }
+            }
+        }
+        s.samples += b.n;
+        nb_step_reset();
+    }
+    if (st) { /* finish the epoch so that the source (a loader's thread) is left idle */
+        while (src->next(src->ctx, &b)) {
+        }
+    }
+    nb_no_grad_end();
+    if (m) nb_model_set_training(m, was);
+    if (st) return st;
+    finish(&s, task->kind, out);
+    return NB_OK;
+}
