@@ -60,3 +60,15 @@ install(FILES ${PROJECT_BINARY_DIR}/nabla.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}
 # The shared library exports only nb_ names (no nb__ internals) and has SONAME libnabla.so.0.
 add_test(NAME install_exports
          COMMAND bash ${PROJECT_SOURCE_DIR}/tests/install/check_exports.sh $<TARGET_FILE:nabla>)
+# Installs into a temporary prefix and builds tests/install/app.c against it with pkg-config
+# (shared and static) and with find_package(nabla). Skipped (77) in the sanitizer build: its
+# libraries need the sanitizer runtime, which an ordinary outside program does not load first.
+if(NABLA_SANITIZE)
+  set(_nb_install_mode sanitize)
+else()
+  set(_nb_install_mode plain)
+endif()
+add_test(NAME install_consumer
+         COMMAND bash ${PROJECT_SOURCE_DIR}/tests/install/test_install.sh ${PROJECT_BINARY_DIR}
+                 ${PROJECT_SOURCE_DIR} ${CMAKE_C_COMPILER} ${CBLAS_LIB} ${_nb_install_mode})
+set_tests_properties(install_consumer PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
