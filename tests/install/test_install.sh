@@ -56,13 +56,13 @@ readelf -d "$tmp/app_pc_shared" | grep -q 'NEEDED.*\[libnabla.so.0\]' ||
 check_run pkg-config-shared env LD_LIBRARY_PATH="$libdir" "$tmp/app_pc_shared"
 # pkg-config, static: the archive by name, then everything --static lists.
 static_libs=$(pkg-config --static --libs nabla | sed 's/-lnabla\b/-l:libnabla.a/')
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046,SC2086
 "$cc" "$here/app.c" -o "$tmp/app_pc_static" $(pkg-config --cflags nabla) $static_libs
 readelf -d "$tmp/app_pc_static" | grep -q 'libnabla' && fail "app_pc_static needs a shared libnabla"
 check_run pkg-config-static "$tmp/app_pc_static"
 # Every object of the archive resolves with what --static lists (not only those app.c pulls in).
 whole=$(pkg-config --static --libs nabla | sed 's/-lnabla\b/-Wl,--whole-archive -l:libnabla.a -Wl,--no-whole-archive/')
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046,SC2086
 "$cc" "$here/app.c" -o "$tmp/app_pc_whole" $(pkg-config --cflags nabla) $whole ||
   fail "the whole libnabla.a does not link with 'pkg-config --static --libs nabla'"
 check_run pkg-config-whole-archive "$tmp/app_pc_whole"
