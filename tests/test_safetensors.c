@@ -341,8 +341,10 @@ static void test_malformed(void) {
         1, "not non-negative integers");
     bad("offsets_reversed", "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[1,0]}}",
         1, "end before begin");
-    bad("dtype_f16", "{\"w\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2,
-        "tensor 'w': unsupported dtype \"F16\"");
+    bad("dtype_i32", "{\"w\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+        "tensor 'w': unsupported dtype \"I32\" (nabla reads F32, I64, U8, F16, BF16, F64)");
+    bad("dtype_lower", "{\"w\":{\"dtype\":\"f16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2,
+        "unsupported dtype \"f16\"");
     bad("shape_negative", "{\"a\":{\"dtype\":\"U8\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0,
         "shape[0] is not a non-negative integer");
     bad("shape_float", "{\"a\":{\"dtype\":\"U8\",\"shape\":[2, 1.5],\"data_offsets\":[0,3]}}",
