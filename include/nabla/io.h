@@ -34,7 +34,8 @@ size_t nb_st_dtype_size(nb_st_dtype dt);
 /* ---- writing --------------------------------------------------------------------------- */
 typedef struct nb_st_writer nb_st_writer;
 nb_st_writer *nb_st_writer_new(void);
-/* Adds a tensor; the bytes are copied. Names must be unique and non-empty. */
+/* Adds a tensor; the bytes (host-order elements of dt: float, int64_t, uint8_t, the uint16_t
+ * bit patterns of F16/BF16, double) are copied. Names must be unique and non-empty. */
 nb_status nb_st_add(nb_st_writer *w, const char *name, nb_st_dtype dt, int ndim, const int64_t *shape,
               const void *data);
 /* Adds a string to __metadata__ (keys unique). */
