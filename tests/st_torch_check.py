@@ -20,7 +20,8 @@ import torch
 DTYPES = {"F32": np.dtype("<f4"), "I64": np.dtype("<i8"), "U8": np.dtype("u1"),
           # not written by nabla, read for convenience
           "F64": np.dtype("<f8"), "I32": np.dtype("<i4"), "F16": np.dtype("<f2"),
-          "I8": np.dtype("i1"), "BOOL": np.dtype("?")}
+          "I8": np.dtype("i1"), "BOOL": np.dtype("?"),
+          "BF16": np.dtype("<i2")}  # numpy has no bfloat16: read the bits, view them in torch
 MAX_HEADER = 100 * 1000 * 1000
 
 
@@ -94,6 +95,8 @@ def load(path, strict_align=False):
         arr = np.frombuffer(data, dtype=npdt, count=numel, offset=offs[0]).reshape(shape)
         # copy: own, aligned, native-endian memory that torch can write to
         tensors[name] = torch.from_numpy(arr.astype(npdt.newbyteorder("="), copy=True))
+        if dt == "BF16":
+            tensors[name] = tensors[name].view(torch.bfloat16)
         spans.append((offs[0], offs[1], name))
     at = 0
     for b, e, name in sorted(spans):

@@ -1,7 +1,9 @@
 /* safetensors: round trips of F32/I64/U8 tensors (0-d and empty ones too) and metadata, the
  * header's padding and the data offset, one file checked byte by byte, writer argument checks,
- * every malformed header the reader must refuse (with the file named in the message), and
- * atomic writes that leave the old file intact and no temporary behind.
+ * every malformed header the reader must refuse (with the file named in the message), F16, BF16
+ * and F64 widened to float32 from exact bit patterns, PyTorch's own files (tests/fixtures/pt,
+ * from tests/gen_pt_weights.py), and atomic writes that leave the old file intact and no
+ * temporary behind.
  * NB_ST_KEEP=<path> keeps a copy of the round-trip file there (for tests/st_torch_check.py). */
 #define _GNU_SOURCE
 #include "check.h"
@@ -9,6 +11,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -341,8 +345,10 @@ static void test_malformed(void) {
         1, "not non-negative integers");
     bad("offsets_reversed", "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[1,0]}}",
         1, "end before begin");
-    bad("dtype_f16", "{\"w\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2,
-        "tensor 'w': unsupported dtype \"F16\"");
+    bad("dtype_i32", "{\"w\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
+        "tensor 'w': unsupported dtype \"I32\" (nabla reads F32, I64, U8, F16, BF16, F64)");
+    bad("dtype_lower", "{\"w\":{\"dtype\":\"f16\",\"shape\":[1],\"data_offsets\":[0,2]}}", 2,
+        "unsupported dtype \"f16\"");
     bad("shape_negative", "{\"a\":{\"dtype\":\"U8\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0,
         "shape[0] is not a non-negative integer");
     bad("shape_float", "{\"a\":{\"dtype\":\"U8\",\"shape\":[2, 1.5],\"data_offsets\":[0,3]}}",
@@ -396,6 +402,291 @@ static void test_malformed(void) {
         if (r && i) CHECK(strcmp(nb_st_get(r, 0)->name, "b") == 0, "header order kept");
         nb_st_close(r);
     }
+}
+
+/* ---- float dtypes: F16, BF16, F64 widened to float32 --------------------------------------- */
+
+static uint32_t fbits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Same value, bit for bit (so -0 != +0), or both NaN. */
+static bool same_float(float a, float b) { return (isnan(a) && isnan(b)) || fbits(a) == fbits(b); }
+
+/* float32 -> nearest IEEE half (ties to even), as a float: written apart from the library's
+ * half -> float, in the float domain. */
+static float round_half(float x) {
+    if (isnan(x)) return x;
+    float a = fabsf(x), r;
+    if (a >= 65520.0f) r = INFINITY; /* 65520 is the tie between 65504 (odd) and 2^16: even = inf */
+    else if (a < 0x1p-14f) r = rintf(a * 0x1p24f) * 0x1p-24f; /* subnormal: multiples of 2^-24 */
+    else {
+        uint32_t u = fbits(a); /* keep 10 of the 23 mantissa bits, to nearest even */
+        u = (u + 0xFFFu + ((u >> 13) & 1u)) & ~0x1FFFu;
+        r = from_bits(u);
+    }
+    return copysignf(r, x);
+}
+
+/* float32 -> nearest bfloat16 (ties to even), as a float. */
+static float round_bf16(float x) {
+    if (isnan(x)) return x;
+    uint32_t u = fbits(x);
+    return from_bits((u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u);
+}
+
+/* Exact bit patterns written into a file by nabla's writer, read back as float32. */
+static void test_float_dtypes(void) {
+    static const uint16_t h[] = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x03FF, 0x0400, 0x8000,
+                                 0x7C00, 0xFC00, 0x7E00, 0x3555, 0x8001}; /* (12) */
+    const float h_want[] = {1.0f, -2.0f, 65504.0f, 0x1p-24f, 1023 * 0x1p-24f, 0x1p-14f,
+                            -0.0f, INFINITY, -INFINITY, NAN, 0x1.554p-2f, -0x1p-24f};
+    static const uint16_t b[] = {0x3F80, 0xC2F7, 0x7F7F, 0x0001, 0x8000, 0x7F80,
+                                 0xFF80, 0x7FC0, 0x4049, 0x0080}; /* (2,5) */
+    const float b_want[] = {1.0f, -123.5f, 0x1.fep127f, 0x1p-133f, -0.0f, INFINITY,
+                            -INFINITY, NAN, 3.140625f, 0x1p-126f};
+    const double d[] = {0.1, 1.0 + 0x1p-24, 1.0 + 3 * 0x1p-24, 1e300, -1e300,
+                        0x1.fffffefffffffp127, 0x1.ffffffp127, -0x1.ffffffp127, 0x1p-150,
+                        0x1p-149, 0x1.0000000001p-150, NAN, -0.0, 1e-50, 123456789.0,
+                        1.0 / 3}; /* (2,2,4) */
+    const float d_want[] = {0.1f, 1.0f, 1.0f + 0x1p-22f, INFINITY, -INFINITY, FLT_MAX,
+                            INFINITY, -INFINITY, 0.0f, 0x1p-149f, 0x1p-149f, NAN, -0.0f,
+                            0.0f, 123456792.0f, 1.0f / 3};
+    const float f[] = {1.5f, -0.0f, 0x1p-149f, FLT_MAX}; /* (4) */
+    const int64_t i[] = {3, -4};                         /* (2) */
+    const int nh = 12, nb = 10, nd = 16;
+
+    nb_st_writer *w = nb_st_writer_new();
+    CHECK(nb_st_meta(w, "format", "pt") == NB_OK, "meta");
+    CHECK(nb_st_add(w, "h", NB_ST_F16, 1, (int64_t[]){nh}, h) == NB_OK, "%s", nb_last_error());
+    CHECK(nb_st_add(w, "b", NB_ST_BF16, 2, (int64_t[]){2, 5}, b) == NB_OK, "%s", nb_last_error());
+    CHECK(nb_st_add(w, "d", NB_ST_F64, 3, (int64_t[]){2, 2, 4}, d) == NB_OK, "%s",
+          nb_last_error());
+    CHECK(nb_st_add(w, "f", NB_ST_F32, 1, (int64_t[]){4}, f) == NB_OK, "%s", nb_last_error());
+    CHECK(nb_st_add(w, "i", NB_ST_I64, 1, (int64_t[]){2}, i) == NB_OK, "%s", nb_last_error());
+    CHECK(nb_st_add(w, "d0", NB_ST_F64, 0, NULL, (double[]){-2.5}) == NB_OK, "0-d F64");
+    CHECK(nb_st_add(w, "e", NB_ST_F16, 2, (int64_t[]){0, 3}, NULL) == NB_OK, "empty F16");
+    char path[128];
+    path_in(path, sizeof path, "float_dtypes.safetensors");
+    CHECK(nb_st_write(w, path) == NB_OK, "%s", nb_last_error());
+    nb_st_writer_free(w);
+
+    /* the names in the header, as PyTorch's files spell them */
+    size_t n;
+    unsigned char *raw = slurp(path, &n);
+    CHECK(raw && strstr((char *)raw + 8, "\"dtype\":\"F16\"") &&
+              strstr((char *)raw + 8, "\"dtype\":\"BF16\"") &&
+              strstr((char *)raw + 8, "\"dtype\":\"F64\""),
+          "dtype names in the header");
+    free(raw);
+
+    nb_st_reader *r = nb_st_open(path);
+    CHECK(r != NULL, "open: %s", nb_last_error());
+    if (!r) return;
+    CHECK(strcmp(nb_st_meta_get(r, "format"), "pt") == 0, "format");
+    CHECK(nb_st_find(r, "h")->dtype == NB_ST_F16 &&
+              nb_st_find(r, "h")->nbytes == 2 * (size_t)nh &&
+              nb_st_find(r, "b")->dtype == NB_ST_BF16 && nb_st_find(r, "d")->dtype == NB_ST_F64 &&
+              nb_st_find(r, "d")->nbytes == 8 * (size_t)nd,
+          "dtypes and sizes");
+    CHECK(strcmp(nb_st_dtype_name(NB_ST_BF16), "BF16") == 0 && nb_st_dtype_size(NB_ST_F64) == 8 &&
+              nb_st_dtype_size(NB_ST_F16) == 2 &&
+              strcmp(nb_st_dtype_name(NB_ST_DTYPE_COUNT), "?") == 0 &&
+              nb_st_dtype_size((nb_st_dtype)-1) == 0,
+          "dtype name and size");
+
+    float out[16];
+    CHECK(nb_st_read_f32(r, "h", 1, (int64_t[]){nh}, out) == NB_OK, "%s", nb_last_error());
+    for (int k = 0; k < nh; k++)
+        CHECK(same_float(out[k], h_want[k]), "half 0x%04X -> %a, expected %a", h[k], out[k],
+              h_want[k]);
+    CHECK(nb_st_read_f32(r, "b", 2, (int64_t[]){2, 5}, out) == NB_OK, "%s", nb_last_error());
+    for (int k = 0; k < nb; k++)
+        CHECK(same_float(out[k], b_want[k]), "bf16 0x%04X -> %a, expected %a", b[k], out[k],
+              b_want[k]);
+    CHECK(nb_st_read_f32(r, "d", 3, (int64_t[]){2, 2, 4}, out) == NB_OK, "%s", nb_last_error());
+    for (int k = 0; k < nd; k++)
+        CHECK(same_float(out[k], d_want[k]), "f64 %a -> %a, expected %a", d[k], out[k],
+              d_want[k]);
+    CHECK(nb_st_read_f32(r, "f", 1, (int64_t[]){4}, out) == NB_OK &&
+              memcmp(out, f, sizeof f) == 0,
+          "F32 through read_f32: %s", nb_last_error());
+    CHECK(nb_st_read_f32(r, "d0", 0, NULL, out) == NB_OK && out[0] == -2.5f, "0-d F64");
+    CHECK(nb_st_read_f32(r, "e", 2, (int64_t[]){0, 3}, NULL) == NB_OK, "empty F16, NULL dst");
+    /* the independent rounding above agrees with the patterns (a check of the checker) */
+    for (int k = 0; k < nh; k++)
+        CHECK(same_float(round_half(h_want[k]), h_want[k]), "round_half fixes %a", h_want[k]);
+    for (int k = 0; k < nb; k++)
+        CHECK(same_float(round_bf16(b_want[k]), b_want[k]), "round_bf16 fixes %a", b_want[k]);
+    CHECK(round_half(65519.0f) == 65504.0f && round_half(65520.0f) == INFINITY &&
+              round_half(0x1p-25f) == 0.0f && round_half(0x1.8p-24f) == 0x1p-23f &&
+              round_bf16(1.0f + 0x1p-8f) == 1.0f && round_bf16(1.0f + 3 * 0x1p-8f) == 1.015625f,
+          "rounding ties");
+
+    /* errors: shape (file, tensor and both shapes named), absence, integer dtype, strict read */
+    CHECK(nb_st_read_f32(r, "h", 2, (int64_t[]){3, 4}, out) == NB_ERR_SHAPE && err_has(path) &&
+              err_has("tensor 'h' has shape (12), expected (3,4)"),
+          "shape: %s", nb_last_error());
+    CHECK(nb_st_read_f32(r, "b", 2, (int64_t[]){5, 2}, out) == NB_ERR_SHAPE &&
+              err_has("tensor 'b' has shape (2,5), expected (5,2)"),
+          "shape: %s", nb_last_error());
+    CHECK(nb_st_read_f32(r, "d0", 1, (int64_t[]){1}, out) == NB_ERR_SHAPE &&
+              err_has("has shape (), expected (1)"),
+          "0-d vs (1): %s", nb_last_error());
+    CHECK(nb_st_read_f32(r, "zz", 1, (int64_t[]){1}, out) == NB_ERR_FORMAT && err_has(path) &&
+              err_has("no tensor 'zz'"),
+          "absent: %s", nb_last_error());
+    CHECK(nb_st_read_f32(r, "i", 1, (int64_t[]){2}, out) == NB_ERR_DTYPE && err_has(path) &&
+              err_has("tensor 'i' has dtype I64"),
+          "integer: %s", nb_last_error());
+    CHECK(nb_st_read_f32(r, "h", 1, (int64_t[]){nh}, NULL) == NB_ERR_ARG, "NULL dst");
+    CHECK(nb_st_read_f32(r, "h", 9, (int64_t[9]){0}, out) == NB_ERR_ARG, "ndim 9");
+    CHECK(nb_st_read_f32(NULL, "h", 1, (int64_t[]){nh}, out) == NB_ERR_ARG, "NULL reader");
+    CHECK(nb_st_read_into(r, "h", NB_ST_F32, 1, (int64_t[]){nh}, out) == NB_ERR_DTYPE &&
+              err_has("tensor 'h' has dtype F16, expected F32"),
+          "strict read: %s", nb_last_error());
+    uint16_t hb[12];
+    CHECK(nb_st_read_into(r, "h", NB_ST_F16, 1, (int64_t[]){nh}, hb) == NB_OK &&
+              memcmp(hb, h, sizeof hb) == 0,
+          "strict F16 read gives the bits");
+    nb_st_close(r);
+}
+
+/* ---- PyTorch's files: tests/fixtures/pt (made by tests/gen_pt_weights.py) ------------------ */
+
+#define PT_DIR "fixtures/pt/"
+
+static float parse_value(const char *s) {
+    if (!strcmp(s, "nan")) return NAN;
+    if (!strcmp(s, "inf")) return INFINITY;
+    if (!strcmp(s, "-inf")) return -INFINITY;
+    return strtof(s, NULL);
+}
+
+/* mixed.safetensors holds tensors of each float dtype stored by torch's own conversions;
+ * mixed-expected.txt holds them as torch widens them (Tensor.float()). */
+static void test_pt_mixed(void) {
+    nb_st_reader *r = nb_st_open(PT_DIR "mixed.safetensors");
+    FILE *f = fopen(PT_DIR "mixed-expected.txt", "r");
+    CHECK(r && f, "open the mixed fixture: %s", nb_last_error());
+    if (!r || !f) {
+        nb_st_close(r);
+        if (f) fclose(f);
+        return;
+    }
+    CHECK(nb_st_meta_get(r, "format") && !strcmp(nb_st_meta_get(r, "format"), "pt"),
+          "format pt");
+    /* save_file's order: descending dtype alignment (F64, F32, BF16, F16), then name */
+    static const nb_st_dtype order[] = {NB_ST_F64, NB_ST_F64, NB_ST_F32, NB_ST_F32,
+                                        NB_ST_BF16, NB_ST_BF16, NB_ST_F16, NB_ST_F16};
+    CHECK(nb_st_count(r) == 8, "count %d", nb_st_count(r));
+    for (int k = 0; k < nb_st_count(r) && k < 8; k++)
+        CHECK(nb_st_get(r, k)->dtype == order[k], "tensor %d (%s) dtype %s", k,
+              nb_st_get(r, k)->name, nb_st_dtype_name(nb_st_get(r, k)->dtype));
+    char line[4096];
+    int lines = 0, values = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        char *save, *name = strtok_r(line, " \n", &save), *dt = strtok_r(NULL, " \n", &save);
+        int ndim = atoi(strtok_r(NULL, " \n", &save));
+        int64_t shape[8], numel = 1;
+        for (int d = 0; d < ndim && d < 8; d++)
+            numel *= shape[d] = atoll(strtok_r(NULL, " \n", &save));
+        CHECK(!strcmp(strtok_r(NULL, " \n", &save), ":"), "%s: line format", name);
+        const nb_st_tensor *t = nb_st_find(r, name);
+        CHECK(t && !strcmp(nb_st_dtype_name(t->dtype), dt), "%s: dtype %s", name, dt);
+        float got[64];
+        CHECK(numel <= 64 && nb_st_read_f32(r, name, ndim, shape, got) == NB_OK, "%s: %s", name,
+              nb_last_error());
+        for (int64_t k = 0; k < numel && k < 64; k++) {
+            char *tok = strtok_r(NULL, " \n", &save);
+            float want = tok ? parse_value(tok) : -12345.0f;
+            CHECK(same_float(got[k], want), "%s[%lld]: nabla %a, torch %a (%s)", name,
+                  (long long)k, got[k], want, tok ? tok : "missing");
+            values++;
+        }
+        lines++;
+    }
+    CHECK(lines == nb_st_count(r), "%d lines for %d tensors", lines, nb_st_count(r));
+    CHECK(values > 60, "%d values compared", values);
+    fclose(f);
+    nb_st_close(r);
+}
+
+/* The three LeNet-5 files: every tensor reads at nabla's shapes, the F16 and BF16 files hold
+ * exactly the F32 weights rounded to nearest (ties to even), and the metadata says "pt". */
+static void test_pt_lenet5(void) {
+    static const struct {
+        const char *name;
+        int ndim;
+        int64_t shape[4];
+    } ps[] = {
+        {"conv1.weight", 4, {6, 1, 5, 5}}, {"conv1.bias", 1, {6}},
+        {"conv2.weight", 4, {16, 6, 5, 5}}, {"conv2.bias", 1, {16}},
+        {"fc1.weight", 2, {120, 400}}, {"fc1.bias", 1, {120}},
+        {"fc2.weight", 2, {84, 120}}, {"fc2.bias", 1, {84}},
+        {"fc3.weight", 2, {10, 84}}, {"fc3.bias", 1, {10}},
+    };
+    static const char *const files[] = {"f32", "f16", "bf16"};
+    static const nb_st_dtype dts[] = {NB_ST_F32, NB_ST_F16, NB_ST_BF16};
+    nb_st_reader *r[3];
+    bool ok = true;
+    for (int fi = 0; fi < 3; fi++) {
+        char path[128];
+        snprintf(path, sizeof path, PT_DIR "lenet5-%s.safetensors", files[fi]);
+        r[fi] = nb_st_open(path);
+        CHECK(r[fi] != NULL, "open %s: %s", path, nb_last_error());
+        ok = ok && r[fi];
+        if (!r[fi]) continue;
+        const char *fmt = nb_st_meta_get(r[fi], "format");
+        CHECK(fmt && !strcmp(fmt, "pt"), "%s: format %s", path, fmt ? fmt : "(none)");
+        CHECK(nb_st_count(r[fi]) == 10, "%s: %d tensors", path, nb_st_count(r[fi]));
+        for (int k = 0; k < nb_st_count(r[fi]); k++)
+            CHECK(nb_st_get(r[fi], k)->dtype == dts[fi], "%s: '%s' is %s", path,
+                  nb_st_get(r[fi], k)->name, nb_st_dtype_name(nb_st_get(r[fi], k)->dtype));
+    }
+    int64_t total = 0, differ16 = 0, differbf = 0;
+    for (size_t p = 0; ok && p < sizeof ps / sizeof *ps; p++) {
+        int64_t n = 1;
+        for (int d = 0; d < ps[p].ndim; d++) n *= ps[p].shape[d];
+        float *v[3];
+        for (int fi = 0; fi < 3; fi++) {
+            v[fi] = malloc((size_t)n * sizeof(float));
+            CHECK(nb_st_read_f32(r[fi], ps[p].name, ps[p].ndim, ps[p].shape, v[fi]) == NB_OK,
+                  "%s: %s", files[fi], nb_last_error());
+        }
+        int bad16 = 0, badbf = 0, wild = 0;
+        for (int64_t k = 0; k < n; k++) {
+            float x = v[0][k], want16 = round_half(x), wantbf = round_bf16(x);
+            if (!same_float(v[1][k], want16) && bad16++ < 3)
+                CHECK(0, "%s[%lld]: f16 file %a, f32 %a rounds to %a", ps[p].name, (long long)k,
+                      v[1][k], x, want16);
+            if (!same_float(v[2][k], wantbf) && badbf++ < 3)
+                CHECK(0, "%s[%lld]: bf16 file %a, f32 %a rounds to %a", ps[p].name,
+                      (long long)k, v[2][k], x, wantbf);
+            wild += !(isfinite(x) && fabsf(x) < 10.0f);
+            differ16 += v[1][k] != x;
+            differbf += v[2][k] != x;
+        }
+        CHECK(bad16 == 0 && badbf == 0, "%s: %d f16 and %d bf16 values off the rounding",
+              ps[p].name, bad16, badbf);
+        CHECK(wild == 0, "%s: %d weights not finite or over 10 in size", ps[p].name, wild);
+        total += n;
+        for (int fi = 0; fi < 3; fi++) free(v[fi]);
+    }
+    CHECK(!ok || total == 61706, "LeNet-5 has %lld parameters", (long long)total);
+    /* the narrow files are not the F32 one in disguise */
+    CHECK(!ok || (differ16 > total / 2 && differbf > total / 2), "%lld f16, %lld bf16 differ",
+          (long long)differ16, (long long)differbf);
+    for (int fi = 0; fi < 3; fi++) nb_st_close(r[fi]);
 }
 
 /* ---- atomic writes ------------------------------------------------------------------------ */
@@ -494,6 +785,9 @@ int main(void) {
     test_exact_bytes();
     test_writer_args();
     test_malformed();
+    test_float_dtypes();
+    test_pt_mixed();
+    test_pt_lenet5();
     test_failed_writes();
     remove_dir(g_dir);
     return test_end("test_safetensors");

@@ -15,12 +15,29 @@
 extern "C" {
 #endif
 
-typedef enum nb_st_dtype { NB_ST_F32 = 0, NB_ST_I64, NB_ST_U8 } nb_st_dtype; /* "F32" "I64" "U8" */
+/* The element types nabla reads and writes, as one list: X(enum suffix, bytes per element). The
+ * enum constant is NB_ST_<suffix> and the name in the file is the suffix ("F32", "BF16").
+ * F16 is IEEE binary16, BF16 the upper half of a binary32, F64 IEEE binary64; PyTorch's
+ * safetensors files hold these (and F32) for floating-point weights. */
+#define NB_ST_DTYPES(X) X(F32, 4) X(I64, 8) X(U8, 1) X(F16, 2) X(BF16, 2) X(F64, 8)
+
+typedef enum nb_st_dtype {
+#define NB_ST_DTYPE_ENUM_(name, size) NB_ST_##name,
+    NB_ST_DTYPES(NB_ST_DTYPE_ENUM_)
+#undef NB_ST_DTYPE_ENUM_
+    NB_ST_DTYPE_COUNT
+} nb_st_dtype;
+
+/* "F32", "BF16", ...; "?" for a value outside the enum. */
+const char *nb_st_dtype_name(nb_st_dtype dt);
+/* Bytes per element; 0 for a value outside the enum. */
+size_t nb_st_dtype_size(nb_st_dtype dt);
 
 /* ---- writing --------------------------------------------------------------------------- */
 typedef struct nb_st_writer nb_st_writer;
 nb_st_writer *nb_st_writer_new(void);
-/* Adds a tensor; the bytes are copied. Names must be unique and non-empty. */
+/* Adds a tensor; the bytes (host-order elements of dt: float, int64_t, uint8_t, the uint16_t
+ * bit patterns of F16/BF16, double) are copied. Names must be unique and non-empty. */
 nb_status nb_st_add(nb_st_writer *w, const char *name, nb_st_dtype dt, int ndim, const int64_t *shape,
               const void *data);
 /* Adds a string to __metadata__ (keys unique). */
@@ -57,6 +74,12 @@ const nb_st_tensor *nb_st_find(const nb_st_reader *r, const char *name); /* NULL
  * (6,1,5,5)"). */
 nb_status nb_st_read_into(const nb_st_reader *r, const char *name, nb_st_dtype dt, int ndim,
                     const int64_t *shape, void *dst);
+/* Reads a floating-point tensor (F32, F16, BF16 or F64) into float32 dst after checking it
+ * exists with exactly this shape (same error as nb_st_read_into). F16 and BF16 widen exactly
+ * (subnormals, infinities and NaNs included); F64 rounds to the nearest float (ties to even,
+ * beyond the float range to an infinity). An integer tensor is NB_ERR_DTYPE. */
+nb_status nb_st_read_f32(const nb_st_reader *r, const char *name, int ndim, const int64_t *shape,
+                         float *dst);
 const char *nb_st_meta_get(const nb_st_reader *r, const char *key); /* NULL if absent */
 /* The i-th __metadata__ entry in file order: its key (NULL out of range) and *value. */
 int nb_st_meta_count(const nb_st_reader *r);

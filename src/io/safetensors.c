@@ -6,6 +6,8 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -21,10 +23,20 @@
 #define ST_MAX_HEADER (100u * 1000u * 1000u) /* 100 MB: anything larger is not a real header */
 #define ST_META "__metadata__"
 
-static const char *const dtype_name[] = {"F32", "I64", "U8"};
-static const size_t dtype_size[] = {4, 8, 1};
+/* Name and element size per dtype, from the one list in io.h. */
+#define ST_NAME_(name, size) #name,
+#define ST_SIZE_(name, size) size,
+static const char *const dtype_name[] = {NB_ST_DTYPES(ST_NAME_)};
+static const size_t dtype_size[] = {NB_ST_DTYPES(ST_SIZE_)};
+#undef ST_NAME_
+#undef ST_SIZE_
+_Static_assert(sizeof dtype_name / sizeof *dtype_name == NB_ST_DTYPE_COUNT, "dtype names");
+_Static_assert(sizeof dtype_size / sizeof *dtype_size == NB_ST_DTYPE_COUNT, "dtype sizes");
 
-static bool dtype_ok(nb_st_dtype dt) { return (int)dt >= NB_ST_F32 && (int)dt <= NB_ST_U8; }
+static bool dtype_ok(nb_st_dtype dt) { return (int)dt >= 0 && (int)dt < NB_ST_DTYPE_COUNT; }
+
+const char *nb_st_dtype_name(nb_st_dtype dt) { return dtype_ok(dt) ? dtype_name[dt] : "?"; }
+size_t nb_st_dtype_size(nb_st_dtype dt) { return dtype_ok(dt) ? dtype_size[dt] : 0; }
 
 /* Reverses the bytes of each esz-byte element (little-endian file <-> big-endian host). */
 static void swap_elems(void *p, size_t nbytes, size_t esz) {
@@ -390,12 +402,17 @@ static nb_status parse_entry(nb_st_reader *r, const char *name, json_t *o, uint6
         return nb__err(NB_ERR_FORMAT, "%s: tensor '%s': dtype is not a string", path, name);
     const char *ds = json_string_value(jd);
     int dt = -1;
-    for (int i = 0; i <= NB_ST_U8; i++)
+    for (int i = 0; i < NB_ST_DTYPE_COUNT; i++)
         if (strcmp(ds, dtype_name[i]) == 0) dt = i;
-    if (dt < 0)
+    if (dt < 0) {
+        char known[8 * NB_ST_DTYPE_COUNT] = "";
+        for (int i = 0; i < NB_ST_DTYPE_COUNT; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
+                     dtype_name[i]);
         return nb__err(NB_ERR_FORMAT,
-                       "%s: tensor '%s': unsupported dtype \"%s\" (nabla reads F32, I64, U8)",
-                       path, name, ds);
+                       "%s: tensor '%s': unsupported dtype \"%s\" (nabla reads %s)", path, name,
+                       ds, known);
+    }
     if (!json_is_array(js))
         return nb__err(NB_ERR_FORMAT, "%s: tensor '%s': shape is not an array", path, name);
     if (json_array_size(js) > ST_MAX_DIMS)
@@ -588,25 +605,120 @@ const nb_st_tensor *nb_st_find(const nb_st_reader *r, const char *name) {
     return NULL;
 }
 
+/* The tensor called name into *out, or NB_ERR_FORMAT naming the file and the tensor. */
+static nb_status lookup(const nb_st_reader *r, const char *name, const nb_st_tensor **out) {
+    *out = nb_st_find(r, name);
+    return *out ? NB_OK : nb__err(NB_ERR_FORMAT, "%s: no tensor '%s'", r->path, name);
+}
+
+/* NB_ERR_SHAPE naming the file, the tensor and both shapes unless t has exactly this shape. */
+static nb_status same_shape(const nb_st_reader *r, const nb_st_tensor *t, int ndim,
+                            const int64_t *shape) {
+    bool same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (same) return NB_OK;
+    return nb__err(NB_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", r->path, t->name,
+                   nb__shape_str((char[96]){0}, 96, t->ndim, t->shape),
+                   nb__shape_str((char[96]){0}, 96, ndim, shape));
+}
+
 nb_status nb_st_read_into(const nb_st_reader *r, const char *name, nb_st_dtype dt, int ndim,
                           const int64_t *shape, void *dst) {
     if (!r || !name) return nb__err(NB_ERR_ARG, "nb_st_read_into: reader and name are required");
     if (!dtype_ok(dt) || ndim < 0 || ndim > ST_MAX_DIMS || (ndim > 0 && !shape))
         return nb__err(NB_ERR_ARG, "nb_st_read_into: '%s': bad dtype, ndim or shape", name);
-    const nb_st_tensor *t = nb_st_find(r, name);
-    if (!t) return nb__err(NB_ERR_FORMAT, "%s: no tensor '%s'", r->path, name);
+    const nb_st_tensor *t;
+    nb_status st = lookup(r, name, &t);
+    if (st) return st;
     if (t->dtype != dt)
         return nb__err(NB_ERR_DTYPE, "%s: tensor '%s' has dtype %s, expected %s", r->path, name,
                        dtype_name[t->dtype], dtype_name[dt]);
-    bool same = t->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-    if (!same)
-        return nb__err(NB_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s", r->path, name,
-                       nb__shape_str((char[96]){0}, 96, t->ndim, t->shape),
-                       nb__shape_str((char[96]){0}, 96, ndim, shape));
+    if ((st = same_shape(r, t, ndim, shape))) return st;
     if (t->nbytes) {
         if (!dst) return nb__err(NB_ERR_ARG, "nb_st_read_into: '%s': dst is NULL", name);
         memcpy(dst, t->data, t->nbytes); /* data may be unaligned in the file: copy bytes */
+    }
+    return NB_OK;
+}
+
+/* IEEE binary16 -> binary32, exact: every half is a float. */
+static float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu;
+    uint32_t bits;
+    if (exp == 0x1F) bits = sign | 0x7F800000u | (man << 13); /* inf, NaN (payload kept) */
+    else if (exp) bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    else {
+        float m = (float)man * 0x1p-24f; /* zero or subnormal: man * 2^-24, exact */
+        memcpy(&bits, &m, 4);
+        bits |= sign;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* bfloat16 is the upper half of a binary32. */
+static float bf16_to_f32(uint16_t b) {
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* binary64 -> binary32, to nearest with ties to even. Past the float range the result is an
+ * infinity from FLT_MAX + half an ulp (2^103) up, FLT_MAX below it; spelt out because a C
+ * cast of an out-of-range value is undefined. */
+static float f64_to_f32(double d) {
+    const double lim = 0x1.ffffffp127; /* FLT_MAX + 2^103: the tie rounds to even = inf */
+    if (d >= lim) return INFINITY;
+    if (d <= -lim) return -INFINITY;
+    if (d > FLT_MAX) return FLT_MAX;
+    if (d < -FLT_MAX) return -FLT_MAX;
+    return (float)d; /* NaN stays NaN */
+}
+
+nb_status nb_st_read_f32(const nb_st_reader *r, const char *name, int ndim, const int64_t *shape,
+                         float *dst) {
+    if (!r || !name) return nb__err(NB_ERR_ARG, "nb_st_read_f32: reader and name are required");
+    if (ndim < 0 || ndim > ST_MAX_DIMS || (ndim > 0 && !shape))
+        return nb__err(NB_ERR_ARG, "nb_st_read_f32: '%s': bad ndim or shape", name);
+    const nb_st_tensor *t;
+    nb_status st = lookup(r, name, &t);
+    if (st) return st;
+    if (t->dtype != NB_ST_F32 && t->dtype != NB_ST_F16 && t->dtype != NB_ST_BF16 &&
+        t->dtype != NB_ST_F64)
+        return nb__err(NB_ERR_DTYPE,
+                       "%s: tensor '%s' has dtype %s, expected a floating-point one (F32, F16, "
+                       "BF16 or F64)",
+                       r->path, name, dtype_name[t->dtype]);
+    if ((st = same_shape(r, t, ndim, shape))) return st;
+    if (!t->nbytes) return NB_OK;
+    if (!dst) return nb__err(NB_ERR_ARG, "nb_st_read_f32: '%s': dst is NULL", name);
+    size_t n = t->nbytes / dtype_size[t->dtype]; /* elements; the data may be unaligned */
+    const unsigned char *p = t->data;
+    switch (t->dtype) {
+    case NB_ST_F32: memcpy(dst, p, t->nbytes); break;
+    case NB_ST_F16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            dst[i] = f16_to_f32(h);
+        }
+        break;
+    case NB_ST_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t b;
+            memcpy(&b, p + 2 * i, 2);
+            dst[i] = bf16_to_f32(b);
+        }
+        break;
+    default: /* NB_ST_F64 */
+        for (size_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, p + 8 * i, 8);
+            dst[i] = f64_to_f32(d);
+        }
+        break;
     }
     return NB_OK;
 }
