@@ -30,7 +30,7 @@ static nb_model *load_model(const cli_args *a, cli_plan *info) {
         rc = cli_fail("%s is not a nabla checkpoint (format '%s'): give --model NAME and --data NAME to load it as "
                       "PyTorch weights", a->checkpoint, f ? f : "none");
     } else {
-        *info = (cli_plan){.c = 1, .h = 28, .w = 28, .classes = CLI_N_CLASSES};
+        *info = (cli_plan){.c = 1, .h = 28, .w = 28, .classes = CLI_N_CLASSES, .epoch = -1};
         snprintf(info->model, sizeof info->model, "%s", a->model);
         snprintf(info->dataset, sizeof info->dataset, "%s", a->data);
         cli_norm(a->data, &info->mean, &info->std);
@@ -69,8 +69,10 @@ int cli_eval(const cli_args *a) {
     if (!rc) {
         const char *const *names = nb_class_names(data);
         char *rep = nb_classification_report(conf, names, 4), *cm = nb_confusion_format(conf, names);
-        printf("%s (%s, epoch %lld) on %s test: %lld images, loss %.4f, accuracy %.4f\n\n", a->checkpoint, info.model,
-               (long long)info.epoch, data, (long long)st.samples, st.loss, st.accuracy);
+        char from[48];
+        if (info.epoch < 0) snprintf(from, sizeof from, "PyTorch weights");
+        else snprintf(from, sizeof from, "epoch %lld", (long long)info.epoch);
+        printf("%s (%s, %s) on %s test: %lld images, loss %.4f, accuracy %.4f\n\n", a->checkpoint, info.model, from, data, (long long)st.samples, st.loss, st.accuracy);
         printf("%s\nconfusion matrix:\n%s", rep ? rep : "", cm ? cm : "");
         free(rep);
         free(cm);

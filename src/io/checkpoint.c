@@ -100,11 +100,6 @@ static void note(report *r, const char *fmt, const char *name, const char *a, co
     r->text[r->len] = '\0';
 }
 
-/* TODO(merge pt-weights): nb_st_read_f32 converts F16/BF16/F64. */
-static nb_status read_f32(const nb_st_reader *r, const char *name, int ndim, const int64_t *shape, float *dst) {
-    return nb_st_read_into(r, name, NB_ST_F32, ndim, shape, dst);
-}
-
 static bool same_shape(const nb_st_tensor *f, int ndim, const int64_t *shape) {
     if (f->ndim != ndim) return false;
     for (int i = 0; i < ndim; i++)
@@ -134,7 +129,7 @@ static nb_status load_float(const nb_st_reader *r, const char *path, const char 
         note(rep, "shape %s: file %s, model %s", name, a, b);
         return NB_OK;
     }
-    return read_f32(r, name, nb_tensor_ndim(t), nb_tensor_shape(t), nb_tensor_data(t));
+    return nb_st_read_f32(r, name, nb_tensor_ndim(t), nb_tensor_shape(t), nb_tensor_data(t));
 }
 
 static nb_status load_slab(const nb_st_reader *r, const char *path, nb_params *p, const nb_load_opts *o, report *rep) {
