@@ -232,7 +232,7 @@ const op_case nb_test_cases[] = {
     {NB_OP_PERMUTE, "permute", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_permute, H, TOL},
     {NB_OP_SLICE, "slice_step", 1, {IN(3, IN_RAND, 2, 5, 3)}, b_slice, H, TOL},
     {NB_OP_SLICE, "slice_negative", 1, {IN(2, IN_RAND, 3, 5)}, b_slice_neg, H, TOL},
-    {NB_OP_BROADCAST, "broadcast_to", 1, {IN(2, IN_RAND, 3, 1)}, b_broadcast, H, TOL},
+    {NB_OP_BROADCAST_TO, "broadcast_to", 1, {IN(2, IN_RAND, 3, 1)}, b_broadcast, H, TOL},
     {NB_OP_CONTIGUOUS, "contiguous", 1, {IN(3, IN_RAND, 3, 2, 4)}, b_contig, H, TOL},
     {NB_OP_CONCAT, "concat", 3, {IN(3, IN_RAND, 2, 1, 3), IN(3, IN_RAND, 2, 3, 3), IN(3, IN_RAND, 2, 2, 3)}, b_concat, H, TOL},
     {NB_OP_SUM, "sum_axis_keepdim", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_sum_ax, H, TOL},

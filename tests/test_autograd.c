@@ -111,7 +111,9 @@ static void test_bad_calls(void) {
     CHECK(nb_reshape(four, 2, (int64_t[]){(1LL << 62) + 1, 4}) == NULL && strstr(nb_last_error(), "too many"),
           "wrapped reshape: %s", nb_last_error());
     CHECK(nb_reshape(four, 3, (int64_t[]){(1LL << 62), 4, -1}) == NULL, "wrapped reshape with -1: %s", nb_last_error());
-    CHECK(nb_broadcast_to(four, 3, (int64_t[]){(1LL << 62), 4, 4}) == NULL && strstr(nb_last_error(), "too many"),
+    /* nb__apply's check of every output shape names the op once, as its public builder. */
+    CHECK(nb_broadcast_to(four, 3, (int64_t[]){(1LL << 62), 4, 4}) == NULL &&
+              !strcmp(nb_last_error(), "nb_broadcast_to: shape (4611686018427387904,4,4) has too many elements"),
           "wrapped broadcast: %s", nb_last_error());
     CHECK(nb_broadcast_to(four, 2, (int64_t[]){-3, 4}) == NULL, "negative broadcast");
     nb_tensor *sl = nb_slice(four, 0, 1, 4, INT64_MAX);

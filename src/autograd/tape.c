@@ -9,8 +9,6 @@ const nb_op_def nb__ops[NB_OP__COUNT] = {
 #undef NB_OP
 };
 
-_Static_assert(NB_OP__COUNT == sizeof nb__ops / sizeof nb__ops[0], "op table size");
-
 static nb_node *g_tape;  /* newest node */
 static int g_no_grad;
 
@@ -61,9 +59,7 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
     if (def->shape(n, out) != NB_OK) return NULL;
     /* Every output shape, view or not, must be non-negative with a numel that fits: a shape
      * function's own arithmetic may have wrapped (huge reshape or broadcast sizes). */
-    char fn[64];
-    snprintf(fn, sizeof fn, "nb_%s", def->name);
-    if (nb__check_shape(fn, out->ndim, out->shape) != NB_OK) return NULL;
+    if (nb__check_shape(def->name, out->ndim, out->shape) != NB_OK) return NULL;
     if (!(def->flags & NB_OPF_VIEW)) {
         nb__set_contiguous(out);
         out->data = nb__arena_alloc((size_t)out->numel * sizeof(float));

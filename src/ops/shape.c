@@ -100,7 +100,7 @@ void nb__bwd_slice(nb_node *n) {
 }
 
 /* ---- broadcast_to: attrs i[0..ndim-1] the shape, i[15] ndim ----------------------------- */
-nb_status nb__shape_broadcast(nb_node *n, nb_tensor *out) {
+nb_status nb__shape_broadcast_to(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
     int nd = (int)n->a.i[15], off = nd - x->ndim;
     if (nd > NB_MAX_DIMS || off < 0)
@@ -118,8 +118,8 @@ nb_status nb__shape_broadcast(nb_node *n, nb_tensor *out) {
     out->data = x->data;
     return NB_OK;
 }
-void nb__fwd_broadcast(nb_node *n) { (void)n; }
-void nb__bwd_broadcast(nb_node *n) {
+void nb__fwd_broadcast_to(nb_node *n) { (void)n; }
+void nb__bwd_broadcast_to(nb_node *n) {
     nb_tensor *x = n->in[0];
     const nb_tensor *o = n->out;
     int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS];
@@ -258,7 +258,7 @@ nb_tensor *nb_broadcast_to(nb_tensor *x, int ndim, const int64_t *shape) {
     nb_attrs a = {0};
     for (int d = 0; d < ndim; d++) a.i[d] = shape[d];
     a.i[15] = ndim;
-    return nb__apply(NB_OP_BROADCAST, &x, 1, &a);
+    return nb__apply(NB_OP_BROADCAST_TO, &x, 1, &a);
 }
 
 nb_tensor *nb_contiguous(nb_tensor *x) {
