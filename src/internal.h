@@ -67,6 +67,10 @@ nb_tensor *nb__arena_tensor(nb_dtype dt, int ndim, const int64_t *shape);
 nb_tensor *nb__arena_view(const nb_tensor *base, void *data);
 /* Gradient buffer of t, allocated zeroed in the arena when missing. */
 float *nb__grad(nb_tensor *t);
+/* Releases everything allocated since the last reset. Several chunks are merged into one of
+ * their total size, so a repeated step stops calling malloc. Only nb_step_reset (autograd,
+ * which first drops the tape that points into the arena) calls it. */
+void nb__arena_reset(void);
 
 /* ---- threads and RNG (core/settings.c) ---------------------------------------------------- */
 int nb__threads(void);

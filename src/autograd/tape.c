@@ -12,7 +12,11 @@ const nb_op_def nb__ops[NB_OP__COUNT] = {
 static nb_node *g_tape;  /* newest node */
 static int g_no_grad;
 
-void nb__tape_clear(void) { g_tape = NULL; }
+/* The tape's nodes live in the step arena: drop the tape, then release the arena. */
+void nb_step_reset(void) {
+    g_tape = NULL;
+    nb__arena_reset();
+}
 
 void nb_no_grad_begin(void) { g_no_grad++; }
 void nb_no_grad_end(void) {
