@@ -72,6 +72,13 @@ float *nb__grad(nb_tensor *t);
  * which first drops the tape that points into the arena) calls it. */
 void nb__arena_reset(void);
 
+/* ---- atomic writes (core/atomic.c) ------------------------------------------------------- */
+/* "<path>.tmp.<pid>", malloc'd; NULL (with the error set) when out of memory. */
+char *nb__tmp_path(const char *path);
+/* Makes the complete temporary file tmp durable and renames it over path, then syncs the
+ * folder. On failure tmp is removed and path is untouched; the error names path. */
+nb_status nb__commit_file(const char *tmp, const char *path);
+
 /* ---- threads and RNG (core/settings.c) ---------------------------------------------------- */
 int nb__threads(void);
 
@@ -86,12 +93,5 @@ void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, in
 const float *nb__contig_data(const nb_tensor *t);
 /* Row-major strides of a contiguous shape. */
 void nb__contig_strides(int ndim, const int64_t *shape, int64_t *stride);
-
-/* ---- atomic writes (io/atomic.c) --------------------------------------------------------- */
-/* "<path>.tmp.<pid>", malloc'd; NULL (with the error set) when out of memory. */
-char *nb__tmp_path(const char *path);
-/* Makes the complete temporary file tmp durable and renames it over path, then syncs the
- * folder. On failure tmp is removed and path is untouched; the error names path. */
-nb_status nb__commit_file(const char *tmp, const char *path);
 
 #endif
