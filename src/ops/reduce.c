@@ -2,20 +2,20 @@
  * in a fixed order, so results do not depend on the thread count. */
 #include "autograd/op.h"
 
-/* attrs (sum, mean): i[0] axes mask (normalized: never 0), i[1] keepdim. */
+/* attrs (sum, mean): reduce.mask (normalized: never 0), reduce.keepdim. */
 static nb_status reduce_shape(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
-    uint32_t mask = (uint32_t)n->a.i[0];
+    uint32_t mask = n->a.reduce.mask;
     if (mask == 0) mask = (1u << x->ndim) - 1u;
     if (mask >> x->ndim)
         return nb__err(NB_ERR_ARG, "%s: axes mask 0x%x names axes beyond the %d of %s", NB_OPNAME(n),
                        mask, x->ndim, NB_SHAPE_STR(x));
-    n->a.i[0] = mask;
+    n->a.reduce.mask = mask;
     out->ndim = 0;
     for (int d = 0; d < x->ndim; d++) {
         if (!((mask >> d) & 1u))
             out->shape[out->ndim++] = x->shape[d];
-        else if (n->a.i[1])
+        else if (n->a.reduce.keepdim)
             out->shape[out->ndim++] = 1;
     }
     return NB_OK;
@@ -40,7 +40,7 @@ static void sum_fwd(nb_node *n, double scale) {
     const nb_tensor *x = n->in[0];
     int nk, nr;
     int64_t ks[NB_MAX_DIMS], kst[NB_MAX_DIMS], rs[NB_MAX_DIMS], rst[NB_MAX_DIMS];
-    split_axes(x, (uint32_t)n->a.i[0], x->stride, &nk, ks, kst, &nr, rs, rst);
+    split_axes(x, n->a.reduce.mask, x->stride, &nk, ks, kst, &nr, rs, rst);
     int64_t nout = n->out->numel, nred = 1;
     for (int d = 0; d < nr; d++) nred *= rs[d];
     const float *px = NB_F(x);
@@ -67,7 +67,7 @@ static void sum_fwd(nb_node *n, double scale) {
 static void sum_bwd(nb_node *n, float scale) {
     nb_tensor *x = n->in[0];
     /* Read gy at each input position: strides of gy in x's index space, 0 on reduced axes. */
-    uint32_t mask = (uint32_t)n->a.i[0];
+    uint32_t mask = n->a.reduce.mask;
     int64_t st[NB_MAX_DIMS], s = 1;
     for (int d = x->ndim - 1; d >= 0; d--) {
         if ((mask >> d) & 1u) {
@@ -87,7 +87,7 @@ static double reduced_count(const nb_node *n) {
     const nb_tensor *x = n->in[0];
     double c = 1;
     for (int d = 0; d < x->ndim; d++)
-        if (((uint32_t)n->a.i[0] >> d) & 1u) c *= (double)x->shape[d];
+        if ((n->a.reduce.mask >> d) & 1u) c *= (double)x->shape[d];
     return c;
 }
 
@@ -104,36 +104,36 @@ nb_status nb__shape_mean(nb_node *n, nb_tensor *out) {
 void nb__fwd_mean(nb_node *n) { sum_fwd(n, 1.0 / reduced_count(n)); }
 void nb__bwd_mean(nb_node *n) { sum_bwd(n, (float)(1.0 / reduced_count(n))); }
 
-/* ---- max over one axis: attrs i[0] axis (-1: all), i[1] keepdim, i[2..4] outer, K, inner;
- * aux: int64 index of the maximum along the axis for each output ------------------------- */
+/* ---- max over one axis: attrs max.axis (or NB_ALL_AXES), max.keepdim, and (shape) x as
+ * (outer, K, inner); aux: int64 index of the maximum along the axis for each output ------- */
 nb_status nb__shape_max(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
     int64_t outer = 1, K = x->numel, inner = 1;
     out->ndim = 0;
-    if (n->a.i[0] == NB_ALL_AXES) {
-        if (n->a.i[1]) {
+    if (n->a.max.axis == NB_ALL_AXES) {
+        if (n->a.max.keepdim) {
             out->ndim = x->ndim;
             for (int d = 0; d < x->ndim; d++) out->shape[d] = 1;
         }
     } else {
-        int ax = nb__axis("nb_max", (int)n->a.i[0], x->ndim);
+        int ax = nb__axis("nb_max", n->a.max.axis, x->ndim);
         if (ax < 0) return NB_ERR_ARG;
         K = x->shape[ax];
         for (int d = 0; d < x->ndim; d++) {
             if (d < ax) outer *= x->shape[d];
             if (d > ax) inner *= x->shape[d];
-            if (d != ax || n->a.i[1]) out->shape[out->ndim++] = d == ax ? 1 : x->shape[d];
+            if (d != ax || n->a.max.keepdim) out->shape[out->ndim++] = d == ax ? 1 : x->shape[d];
         }
     }
     if (K == 0) return nb__err(NB_ERR_SHAPE, "nb_max: maximum over an empty axis of %s", NB_SHAPE_STR(x));
-    n->a.i[2] = outer;
-    n->a.i[3] = K;
-    n->a.i[4] = inner;
+    n->a.max.outer = outer;
+    n->a.max.K = K;
+    n->a.max.inner = inner;
     return NB_OK;
 }
 
 void nb__fwd_max(nb_node *n) {
-    int64_t outer = n->a.i[2], K = n->a.i[3], inner = n->a.i[4];
+    int64_t outer = n->a.max.outer, K = n->a.max.K, inner = n->a.max.inner;
     const float *x = NB_F(n->in[0]);
     float *y = NB_F(n->out);
     int64_t *idx = nb__arena_alloc((size_t)(outer * inner) * sizeof(int64_t));
@@ -150,7 +150,7 @@ void nb__fwd_max(nb_node *n) {
 }
 
 void nb__bwd_max(nb_node *n) {
-    int64_t outer = n->a.i[2], K = n->a.i[3], inner = n->a.i[4];
+    int64_t outer = n->a.max.outer, K = n->a.max.K, inner = n->a.max.inner;
     const int64_t *idx = n->a.aux;
     float *gx = nb__grad(n->in[0]);
     const float *gy = n->out->grad;
@@ -160,16 +160,12 @@ void nb__bwd_max(nb_node *n) {
 }
 
 static nb_tensor *reduce(nb_op op, nb_tensor *x, uint32_t mask, bool keepdim) {
-    nb_attrs a = {0};
-    a.i[0] = mask;
-    a.i[1] = keepdim;
+    nb_attrs a = {.reduce = {.mask = mask, .keepdim = keepdim}};
     return nb__apply(op, &x, 1, &a);
 }
 nb_tensor *nb_sum(nb_tensor *x, uint32_t m, bool keepdim) { return reduce(NB_OP_SUM, x, m, keepdim); }
 nb_tensor *nb_mean(nb_tensor *x, uint32_t m, bool keepdim) { return reduce(NB_OP_MEAN, x, m, keepdim); }
 nb_tensor *nb_max(nb_tensor *x, int axis, bool keepdim) {
-    nb_attrs a = {0};
-    a.i[0] = axis;
-    a.i[1] = keepdim;
+    nb_attrs a = {.max = {.axis = axis, .keepdim = keepdim}};
     return nb__apply(NB_OP_MAX, &x, 1, &a);
 }
