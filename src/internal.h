@@ -21,6 +21,11 @@
 /* ---- errors (core/error.c) --------------------------------------------------------------- */
 /* Sets the thread-local message and returns s, so callers can `return nb__err(...)`. */
 nb_status nb__err(nb_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a NULL argument `what` ("input 0") of fn: "fn: input 0 is NULL" when no message is set;
+ * otherwise the message set by the failure that most likely produced the NULL is kept first,
+ * then "; fn got NULL input 0". Returns NB_ERR_ARG. A message left over from an earlier
+ * failure the caller handled stays too: clear it with nb_clear_error. */
+nb_status nb__err_null(const char *fn, const char *what);
 /* Writes "(2,3,4)" into buf. */
 const char *nb__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
 #define NB_SHAPE_STR(t) nb__shape_str((char[96]){0}, 96, (t)->ndim, (t)->shape)

@@ -100,7 +100,8 @@ static void test_bad_calls(void) {
     nb_tensor *a = make(2, (int64_t[]){32, 784}, false), *b = make(2, (int64_t[]){100, 10}, false);
     CHECK(nb_matmul(a, b) == NULL, "mismatched matmul");
     CHECK(strstr(nb_last_error(), "nb_matmul: (32,784) x (100,10): inner sizes 784 != 100"), "message: %s", nb_last_error());
-    CHECK(nb_add(a, NULL) == NULL && strstr(nb_last_error(), "nb_add: input 1 is NULL"), "NULL input: %s", nb_last_error());
+    nb_clear_error();
+    CHECK(nb_add(a, NULL) == NULL && !strcmp(nb_last_error(), "nb_add: input 1 is NULL"), "NULL input: %s", nb_last_error());
     CHECK(nb_add(a, b) == NULL && strstr(nb_last_error(), "do not broadcast"), "broadcast: %s", nb_last_error());
     CHECK(nb_tensor_new(2, (int64_t[]){3, -1}) == NULL && strstr(nb_last_error(), "negative"), "negative size: %s", nb_last_error());
     CHECK(nb_tensor_new(9, (int64_t[]){1, 1, 1, 1, 1, 1, 1, 1, 1}) == NULL, "too many axes");
@@ -141,6 +142,44 @@ static void test_bad_calls(void) {
     nb_step_reset();
     nb_tensor *all[] = {a, b, img, k, t, logits};
     for (int i = 0; i < 6; i++) nb_tensor_free(all[i]);
+}
+
+/* A NULL input that comes from a failed op keeps that op's message (the cause) first, then
+ * each op the NULL went through. */
+static void test_error_cause_kept(void) {
+    nb_tensor *a = make(2, (int64_t[]){32, 784}, true), *b = make(2, (int64_t[]){100, 10}, true);
+    nb_tensor *t = nb_index_new(1, (int64_t[]){32});
+    const char *cause = "nb_matmul: (32,784) x (100,10): inner sizes 784 != 100";
+    nb_clear_error();
+    CHECK(nb_relu(nb_matmul(a, b)) == NULL, "relu of a failed matmul");
+    char want[256];
+    snprintf(want, sizeof want, "%s; nb_relu got NULL input 0", cause);
+    CHECK(!strcmp(nb_last_error(), want), "relu(matmul): %s", nb_last_error());
+    nb_clear_error();
+    nb_tensor *loss = nb_cross_entropy(nb_relu(nb_matmul(a, b)), t);
+    snprintf(want, sizeof want, "%s; nb_relu got NULL input 0; nb_cross_entropy got NULL input 0",
+             cause);
+    CHECK(loss == NULL && !strcmp(nb_last_error(), want), "cross_entropy(relu(matmul)): %s",
+          nb_last_error());
+    CHECK(nb_backward(loss) == NB_ERR_ARG && !strncmp(nb_last_error(), cause, strlen(cause)) &&
+              strstr(nb_last_error(), "; nb_backward got NULL loss"),
+          "backward of the failed loss: %s", nb_last_error());
+    /* Views and detach keep the cause too. */
+    nb_clear_error();
+    CHECK(nb_transpose(nb_matmul(a, b), 0, 1) == NULL && !strncmp(nb_last_error(), cause, strlen(cause)) &&
+              strstr(nb_last_error(), "; nb_transpose got NULL input"),
+          "transpose(matmul): %s", nb_last_error());
+    /* With no earlier message, a NULL input is the whole story. */
+    nb_clear_error();
+    CHECK(nb_relu(NULL) == NULL && !strcmp(nb_last_error(), "nb_relu: input 0 is NULL"), "relu(NULL): %s",
+          nb_last_error());
+    nb_clear_error();
+    CHECK(nb_backward(NULL) == NB_ERR_ARG && !strcmp(nb_last_error(), "nb_backward: loss is NULL"),
+          "backward(NULL): %s", nb_last_error());
+    nb_step_reset();
+    nb_tensor_free(a);
+    nb_tensor_free(b);
+    nb_tensor_free(t);
 }
 
 /* The same seed and thread count give the same bits, conv and matmul included. */
@@ -216,6 +255,7 @@ int main(void) {
     test_no_grad_and_detach();
     test_steady_state();
     test_bad_calls();
+    test_error_cause_kept();
     test_repeatable();
     test_views();
     return test_end("test_autograd");

@@ -12,7 +12,10 @@
  *    tensors are owned by the slab and live until nb_params_free.
  *
  * Errors: functions that can fail return nb_status (NB_OK = 0) or NULL, and set a thread-local
- * message read with nb_last_error(). The library never exits or aborts on user input. */
+ * message read with nb_last_error(). The library never exits or aborts on user input. Ops can
+ * be chained without checking each result: an op given a NULL input (the result of an op that
+ * failed) fails too and keeps the first failure's message in front, as in
+ * "nb_matmul: (32,784) x (100,10): inner sizes 784 != 100; nb_relu got NULL input 0". */
 #ifndef NABLA_H
 #define NABLA_H
 
@@ -45,6 +48,8 @@ typedef struct nb_params nb_params;
 /* ---- errors ---------------------------------------------------------------------------- */
 /* Message of the last failure in this thread ("" if none). */
 const char *nb_last_error(void);
+/* Empties the message: after handling a failure and going on, so that a later NULL input is
+ * not reported after the old message. */
 void nb_clear_error(void);
 const char *nb_status_name(nb_status s);
 

@@ -30,7 +30,9 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
         bool optional = (def->flags & NB_OPF_OPTIONAL_LAST) && i == n_in - 1;
         if (!in[i]) {
             if (optional) continue;
-            nb__err(NB_ERR_ARG, "%s: input %d is NULL", def->name, i);
+            char what[32];
+            snprintf(what, sizeof what, "input %d", i);
+            nb__err_null(def->name, what);
             return NULL;
         }
         nb_dtype want = (def->index_mask >> i) & 1u ? NB_I64 : NB_F32;
@@ -86,7 +88,7 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
 }
 
 nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
-    if (!out) return nb__err(NB_ERR_ARG, "nb_backward: tensor is NULL");
+    if (!out) return nb__err_null("nb_backward", "tensor");
     if (!out->requires_grad)
         return nb__err(NB_ERR_STATE,
                        "nb_backward: the tensor does not require a gradient (no input of the "
@@ -108,7 +110,7 @@ nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
 }
 
 nb_status nb_backward(nb_tensor *loss) {
-    if (!loss) return nb__err(NB_ERR_ARG, "nb_backward: loss is NULL");
+    if (!loss) return nb__err_null("nb_backward", "loss");
     if (loss->numel != 1)
         return nb__err(NB_ERR_SHAPE,
                        "nb_backward: the loss must have one element, got shape %s (reduce it "

@@ -204,7 +204,8 @@ nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape) {
 
 nb_tensor *nb_permute(nb_tensor *x, const int *perm) {
     if (!x || !perm) {
-        nb__err(NB_ERR_ARG, "nb_permute: %s is NULL", x ? "perm" : "input");
+        if (x) nb__err(NB_ERR_ARG, "nb_permute: perm is NULL");
+        else nb__err_null("nb_permute", "input");
         return NULL;
     }
     nb_attrs a = {.permute = {{0}}};
@@ -214,7 +215,7 @@ nb_tensor *nb_permute(nb_tensor *x, const int *perm) {
 
 nb_tensor *nb_transpose(nb_tensor *x, int axis0, int axis1) {
     if (!x) {
-        nb__err(NB_ERR_ARG, "nb_transpose: input is NULL");
+        nb__err_null("nb_transpose", "input");
         return NULL;
     }
     int a0 = nb__axis("nb_transpose", axis0, x->ndim), a1 = nb__axis("nb_transpose", axis1, x->ndim);
@@ -228,7 +229,7 @@ nb_tensor *nb_transpose(nb_tensor *x, int axis0, int axis1) {
 
 nb_tensor *nb_slice(nb_tensor *x, int axis, int64_t start, int64_t end, int64_t step) {
     if (!x) {
-        nb__err(NB_ERR_ARG, "nb_slice: input is NULL");
+        nb__err_null("nb_slice", "input");
         return NULL;
     }
     int ax = nb__axis("nb_slice", axis, x->ndim);
@@ -273,7 +274,7 @@ nb_tensor *nb_concat(nb_tensor *const *xs, int n, int axis) {
 
 nb_tensor *nb_detach(nb_tensor *x) {
     if (!x) {
-        nb__err(NB_ERR_ARG, "nb_detach: input is NULL");
+        nb__err_null("nb_detach", "input");
         return NULL;
     }
     return nb__arena_view(x, x->data);
