@@ -66,8 +66,10 @@ typedef struct nb_attrs {
             int axis;               /* shape: normalized (non-negative) */
         } concat;
         struct {                    /* sum, mean */
-            uint32_t mask;          /* bit d: axis d is reduced; 0 = all (shape: never 0) */
+            int n;                  /* axis numbers (negative from the end), each once; */
+            int axes[NB_MAX_DIMS];  /* n = 1 with NB_ALL_AXES: all axes */
             bool keepdim;
+            uint32_t mask;          /* shape: bit d set when axis d is reduced */
         } reduce;
         struct {
             int axis;               /* or NB_ALL_AXES */

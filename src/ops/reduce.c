@@ -1,15 +1,43 @@
-/* Reductions: sum and mean over a set of axes, max over one axis. Sums accumulate in double
- * in a fixed order, so results do not depend on the thread count. */
+/* Reductions: sum and mean over one axis, several or all, max over one axis or all. Axes are
+ * numbers as in PyTorch (negative counts from the end) or NB_ALL_AXES. Sums accumulate in
+ * double in a fixed order, so results do not depend on the thread count. */
 #include "autograd/op.h"
 
-/* attrs (sum, mean): reduce.mask (normalized: never 0), reduce.keepdim. */
+/* axis normalized to 0..ndim-1, or -1 with the error set naming the op and x's shape. */
+static int norm_axis(const nb_node *n, int axis, const nb_tensor *x) {
+    int a = axis < 0 ? axis + x->ndim : axis;
+    if (axis == NB_ALL_AXES || a < 0 || a >= x->ndim) {
+        if (axis == NB_ALL_AXES)
+            nb__err(NB_ERR_ARG, "%s: NB_ALL_AXES cannot be one of several axes of %s", NB_OPNAME(n),
+                    NB_SHAPE_STR(x));
+        else if (x->ndim == 0)
+            nb__err(NB_ERR_ARG, "%s: axis %d out of range for a 0-d tensor (it has no axes; use NB_ALL_AXES)",
+                    NB_OPNAME(n), axis);
+        else
+            nb__err(NB_ERR_ARG, "%s: axis %d out of range for %s (axes -%d..%d)", NB_OPNAME(n), axis,
+                    NB_SHAPE_STR(x), x->ndim, x->ndim - 1);
+        return -1;
+    }
+    return a;
+}
+
+/* attrs (sum, mean): reduce.n axis numbers in reduce.axes (one NB_ALL_AXES: all axes),
+ * reduce.keepdim; the shape function sets reduce.mask (bit d: axis d is reduced). */
 static nb_status reduce_shape(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
-    uint32_t mask = n->a.reduce.mask;
-    if (mask == 0) mask = (1u << x->ndim) - 1u;
-    if (mask >> x->ndim)
-        return nb__err(NB_ERR_ARG, "%s: axes mask 0x%x names axes beyond the %d of %s", NB_OPNAME(n),
-                       mask, x->ndim, NB_SHAPE_STR(x));
+    uint32_t mask = 0;
+    if (n->a.reduce.n == 1 && n->a.reduce.axes[0] == NB_ALL_AXES) {
+        mask = (1u << x->ndim) - 1u;
+    } else {
+        for (int i = 0; i < n->a.reduce.n; i++) {
+            int ax = norm_axis(n, n->a.reduce.axes[i], x);
+            if (ax < 0) return NB_ERR_ARG;
+            if ((mask >> ax) & 1u)
+                return nb__err(NB_ERR_ARG, "%s: axis %d of %s is named twice (as %d)", NB_OPNAME(n), ax,
+                               NB_SHAPE_STR(x), n->a.reduce.axes[i]);
+            mask |= 1u << ax;
+        }
+    }
     n->a.reduce.mask = mask;
     out->ndim = 0;
     for (int d = 0; d < x->ndim; d++) {
@@ -116,7 +144,7 @@ nb_status nb__shape_max(nb_node *n, nb_tensor *out) {
             for (int d = 0; d < x->ndim; d++) out->shape[d] = 1;
         }
     } else {
-        int ax = nb__axis("nb_max", n->a.max.axis, x->ndim);
+        int ax = norm_axis(n, n->a.max.axis, x);
         if (ax < 0) return NB_ERR_ARG;
         K = x->shape[ax];
         for (int d = 0; d < x->ndim; d++) {
@@ -159,12 +187,29 @@ void nb__bwd_max(nb_node *n) {
             gx[(o * K + idx[o * inner + i]) * inner + i] += gy[o * inner + i];
 }
 
-static nb_tensor *reduce(nb_op op, nb_tensor *x, uint32_t mask, bool keepdim) {
-    nb_attrs a = {.reduce = {.mask = mask, .keepdim = keepdim}};
+static nb_tensor *reduce(nb_op op, const char *fn, nb_tensor *x, int n, const int *axes,
+                         bool keepdim) {
+    if (n < 1 || n > NB_MAX_DIMS || !axes) {
+        nb__err(NB_ERR_ARG, "%s: %d axes%s: give 1 to %d axis numbers (NB_ALL_AXES alone for all)",
+                fn, n, axes ? "" : " (NULL list)", NB_MAX_DIMS);
+        return NULL;
+    }
+    nb_attrs a = {.reduce = {.n = n, .keepdim = keepdim}};
+    for (int i = 0; i < n; i++) a.reduce.axes[i] = axes[i];
     return nb__apply(op, &x, 1, &a);
 }
-nb_tensor *nb_sum(nb_tensor *x, uint32_t m, bool keepdim) { return reduce(NB_OP_SUM, x, m, keepdim); }
-nb_tensor *nb_mean(nb_tensor *x, uint32_t m, bool keepdim) { return reduce(NB_OP_MEAN, x, m, keepdim); }
+nb_tensor *nb_sum(nb_tensor *x, int axis, bool keepdim) {
+    return reduce(NB_OP_SUM, "nb_sum", x, 1, &axis, keepdim);
+}
+nb_tensor *nb_mean(nb_tensor *x, int axis, bool keepdim) {
+    return reduce(NB_OP_MEAN, "nb_mean", x, 1, &axis, keepdim);
+}
+nb_tensor *nb_sum_axes(nb_tensor *x, int n, const int *axes, bool keepdim) {
+    return reduce(NB_OP_SUM, "nb_sum_axes", x, n, axes, keepdim);
+}
+nb_tensor *nb_mean_axes(nb_tensor *x, int n, const int *axes, bool keepdim) {
+    return reduce(NB_OP_MEAN, "nb_mean_axes", x, n, axes, keepdim);
+}
 nb_tensor *nb_max(nb_tensor *x, int axis, bool keepdim) {
     nb_attrs a = {.max = {.axis = axis, .keepdim = keepdim}};
     return nb__apply(NB_OP_MAX, &x, 1, &a);
