@@ -21,6 +21,11 @@
 /* ---- errors (core/error.c) --------------------------------------------------------------- */
 /* Sets the thread-local message and returns s, so callers can `return nb__err(...)`. */
 nb_status nb__err(nb_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For a NULL argument `what` ("input 0") of fn: "fn: input 0 is NULL" when no message is set;
+ * otherwise the message set by the failure that most likely produced the NULL is kept first,
+ * then "; fn got NULL input 0". Returns NB_ERR_ARG. A message left over from an earlier
+ * failure the caller handled stays too: clear it with nb_clear_error. */
+nb_status nb__err_null(const char *fn, const char *what);
 /* Writes "(2,3,4)" into buf. */
 const char *nb__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
 #define NB_SHAPE_STR(t) nb__shape_str((char[96]){0}, 96, (t)->ndim, (t)->shape)
@@ -67,6 +72,17 @@ nb_tensor *nb__arena_tensor(nb_dtype dt, int ndim, const int64_t *shape);
 nb_tensor *nb__arena_view(const nb_tensor *base, void *data);
 /* Gradient buffer of t, allocated zeroed in the arena when missing. */
 float *nb__grad(nb_tensor *t);
+/* Releases everything allocated since the last reset. Several chunks are merged into one of
+ * their total size, so a repeated step stops calling malloc. Only nb_step_reset (autograd,
+ * which first drops the tape that points into the arena) calls it. */
+void nb__arena_reset(void);
+
+/* ---- atomic writes (core/atomic.c) ------------------------------------------------------- */
+/* "<path>.tmp.<pid>", malloc'd; NULL (with the error set) when out of memory. */
+char *nb__tmp_path(const char *path);
+/* Makes the complete temporary file tmp durable and renames it over path, then syncs the
+ * folder. On failure tmp is removed and path is untouched; the error names path. */
+nb_status nb__commit_file(const char *tmp, const char *path);
 
 /* ---- threads and RNG (core/settings.c) ---------------------------------------------------- */
 int nb__threads(void);
@@ -89,12 +105,5 @@ void nb__contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 nb_status nb__each_prefix(const char *list, const char *fn, nb_status (*cb)(void *, const char *), void *ctx);
 /* name is prefix or starts with "prefix.". */
 bool nb__under(const char *name, const char *prefix);
-
-/* ---- atomic writes (io/atomic.c) --------------------------------------------------------- */
-/* "<path>.tmp.<pid>", malloc'd; NULL (with the error set) when out of memory. */
-char *nb__tmp_path(const char *path);
-/* Makes the complete temporary file tmp durable and renames it over path, then syncs the
- * folder. On failure tmp is removed and path is untouched; the error names path. */
-nb_status nb__commit_file(const char *tmp, const char *path);
 
 #endif

@@ -69,10 +69,10 @@ static nb_tensor *b_slice_neg(nb_tensor **x) { return nb_slice(x[0], -1, -3, 100
 static nb_tensor *b_broadcast(nb_tensor **x) { return nb_broadcast_to(x[0], 3, (int64_t[]){2, 3, 4}); }
 static nb_tensor *b_contig(nb_tensor **x) { return nb_contiguous(nb_transpose(x[0], 0, 1)); }
 static nb_tensor *b_concat(nb_tensor **x) { return nb_concat(x, 3, 1); }
-static nb_tensor *b_sum_ax(nb_tensor **x) { return nb_sum(x[0], 1u << 1, true); }
-static nb_tensor *b_sum_all(nb_tensor **x) { return nb_sum(x[0], 0, false); }
-static nb_tensor *b_sum_view(nb_tensor **x) { return nb_sum(nb_transpose(x[0], 0, 2), 0x5, false); }
-static nb_tensor *b_mean(nb_tensor **x) { return nb_mean(x[0], 0x5, false); }
+static nb_tensor *b_sum_ax(nb_tensor **x) { return nb_sum(x[0], 1, true); }
+static nb_tensor *b_sum_all(nb_tensor **x) { return nb_sum(x[0], NB_ALL_AXES, false); }
+static nb_tensor *b_sum_view(nb_tensor **x) { return nb_sum_axes(nb_transpose(x[0], 0, 2), 2, (int[]){0, 2}, false); }
+static nb_tensor *b_mean(nb_tensor **x) { return nb_mean_axes(x[0], 2, (int[]){0, -1}, false); }
 static nb_tensor *b_max_ax(nb_tensor **x) { return nb_max(x[0], 1, false); }
 static nb_tensor *b_max_all(nb_tensor **x) { return nb_max(x[0], NB_ALL_AXES, false); }
 static nb_tensor *b_softmax(nb_tensor **x) { return nb_softmax(x[0], 1); }
@@ -133,7 +133,7 @@ static nb_tensor *b_bcel(nb_tensor **x) { return nb_bce_with_logits(x[0], x[1]);
  * and 2 (a broadcast one): (4,5) */
 static nb_tensor *b_perm_bcast_sum(nb_tensor **x) {
     nb_tensor *b = nb_broadcast_to(x[0], 4, (int64_t[]){2, 3, 5, 4});
-    return nb_sum(nb_permute(b, (int[]){3, 1, 0, 2}), 0x6, false);
+    return nb_sum_axes(nb_permute(b, (int[]){3, 1, 0, 2}), 2, (int[]){2, 1}, false);
 }
 /* (2,1,3) -> broadcast (2,4,3) -> permute (3,2,4), times (3,1,4): (3,2,4) */
 static nb_tensor *b_perm_bcast_mul(nb_tensor **x) {
@@ -170,7 +170,7 @@ static nb_tensor *b_log_softmax_reshaped(nb_tensor **x) {
 /* concat on axis 1 of (4,5)[:, 1:5:2] (4,2) and (3,4) transposed (4,3), then mean over axis 0 */
 static nb_tensor *b_concat_views_mean(nb_tensor **x) {
     nb_tensor *v[2] = {nb_slice(x[0], 1, 1, 5, 2), nb_transpose(x[1], 0, 1)};
-    return nb_mean(nb_concat(v, 2, 1), 0x1, false);
+    return nb_mean(nb_concat(v, 2, 1), 0, false);
 }
 /* x * x^T + broadcast of x's row 1: three views of one (4,4) input in one expression. The row
  * is built last, so its backward runs before mul's: a backward that assigns instead of
@@ -192,13 +192,13 @@ static nb_tensor *b_maxpool_slice(nb_tensor **x) {
 }
 /* (3,1,4) * (1,5,1) -> (3,5,4), sum over axis 1 keepdim (3,1,4), divided by (1,1,4) */
 static nb_tensor *b_bcast_sum_div(nb_tensor **x) {
-    nb_tensor *s = nb_sum(nb_mul(x[0], x[1]), 1u << 1, true);
+    nb_tensor *s = nb_sum(nb_mul(x[0], x[1]), 1, true);
     return nb_div(s, x[2]);
 }
 /* p = (3,1,4) * (1,5,1); p / sum(p, axis 1, keepdim): a cancels, so its gradient sums to 0 */
 static nb_tensor *b_bcast_normalize(nb_tensor **x) {
     nb_tensor *p = nb_mul(x[0], x[1]);
-    return nb_div(p, nb_sum(p, 1u << 1, true));
+    return nb_div(p, nb_sum(p, 1, true));
 }
 
 #define H 1e-2f
@@ -232,7 +232,7 @@ const op_case nb_test_cases[] = {
     {NB_OP_PERMUTE, "permute", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_permute, H, TOL},
     {NB_OP_SLICE, "slice_step", 1, {IN(3, IN_RAND, 2, 5, 3)}, b_slice, H, TOL},
     {NB_OP_SLICE, "slice_negative", 1, {IN(2, IN_RAND, 3, 5)}, b_slice_neg, H, TOL},
-    {NB_OP_BROADCAST, "broadcast_to", 1, {IN(2, IN_RAND, 3, 1)}, b_broadcast, H, TOL},
+    {NB_OP_BROADCAST_TO, "broadcast_to", 1, {IN(2, IN_RAND, 3, 1)}, b_broadcast, H, TOL},
     {NB_OP_CONTIGUOUS, "contiguous", 1, {IN(3, IN_RAND, 3, 2, 4)}, b_contig, H, TOL},
     {NB_OP_CONCAT, "concat", 3, {IN(3, IN_RAND, 2, 1, 3), IN(3, IN_RAND, 2, 3, 3), IN(3, IN_RAND, 2, 2, 3)}, b_concat, H, TOL},
     {NB_OP_SUM, "sum_axis_keepdim", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_sum_ax, H, TOL},

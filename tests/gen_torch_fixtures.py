@@ -93,10 +93,10 @@ REF = {
     "broadcast_to": lambda x: x[0].expand(2, 3, 4),
     "contiguous": lambda x: x[0].transpose(0, 1).contiguous(),
     "concat": lambda x: torch.cat([x[0], x[1], x[2]], dim=1),
-    "sum_axis_keepdim": lambda x: x[0].sum(dim=1, keepdim=True),  # mask 1 << 1
-    "sum_all": lambda x: x[0].sum(),  # mask 0: all axes, 0-d
-    "sum_view": lambda x: x[0].transpose(0, 2).sum(dim=(0, 2)),  # mask 0x5
-    "mean_axes": lambda x: x[0].mean(dim=(0, 2)),  # mask 0x5
+    "sum_axis_keepdim": lambda x: x[0].sum(dim=1, keepdim=True),  # nb_sum(x, 1, true)
+    "sum_all": lambda x: x[0].sum(),  # NB_ALL_AXES: 0-d
+    "sum_view": lambda x: x[0].transpose(0, 2).sum(dim=(0, 2)),  # nb_sum_axes {0, 2}
+    "mean_axes": lambda x: x[0].mean(dim=(0, -1)),
     "max_axis": lambda x: torch.max(x[0], dim=1).values,
     "max_all": lambda x: torch.max(x[0]),
     "softmax": lambda x: F.softmax(x[0], dim=1),

@@ -72,9 +72,16 @@ int main(void) {
         check_case(&nb_test_cases[i]);
         covered[nb_test_cases[i].op]++;
     }
-    /* Walk the op table: every op needs a gradient case. */
-    for (int op = 0; op < NB_OP__COUNT; op++)
-        CHECK(covered[op] > 0, "op %s has no gradient check case", nb__ops[op].name);
+    /* Walk the op table: every entry is filled in (name "nb_<op>", its three functions) and
+     * every op needs a gradient case. */
+    for (int op = 0; op < NB_OP__COUNT; op++) {
+        const nb_op_def *d = &nb__ops[op];
+        CHECK(d->name && !strncmp(d->name, "nb_", 3) && strncmp(d->name, "nb_nb_", 6),
+              "op %d has name %s", op, d->name ? d->name : "(NULL)");
+        CHECK(d->shape && d->forward && d->backward, "op %s lacks a shape, forward or backward",
+              d->name ? d->name : "(NULL)");
+        CHECK(covered[op] > 0, "op %s has no gradient check case", d->name ? d->name : "(NULL)");
+    }
     printf("%d ops, %d gradient cases\n", (int)NB_OP__COUNT, nb_test_case_count);
     return test_end("test_gradcheck");
 }

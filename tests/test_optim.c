@@ -753,7 +753,7 @@ static void test_bn_errors(void) {
     CHECK(y && memcmp(rm0, nb_tensor_data(rm), sizeof rm0) &&
               memcmp(rv0, nb_tensor_data(rv), sizeof rv0),
           "training updates them");
-    CHECK(y && nb_backward(nb_sum(nb_mul(y, y), 0, false)) == NB_OK, "backward: %s",
+    CHECK(y && nb_backward(nb_sum(nb_mul(y, y), NB_ALL_AXES, false)) == NB_OK, "backward: %s",
           nb_last_error());
     bool rm_zero = true, g_any = false;
     for (int c = 0; c < 3; c++) {
@@ -800,7 +800,7 @@ static void check_bn_large(int ndim, const int64_t *shape, float offset) {
         nb_tensor_zero_grad(g);
         nb_tensor_zero_grad(b);
         nb_tensor *y = nb_batch_norm(x, g, b, NULL, NULL, true, 0.1f, 1e-5f);
-        nb_backward(nb_sum(nb_mul(y, wt), 0, false));
+        nb_backward(nb_sum(nb_mul(y, wt), NB_ALL_AXES, false));
         out[run] = malloc((size_t)n * sizeof(float));
         gx[run] = malloc((size_t)n * sizeof(float));
         gg[run] = malloc((size_t)C * sizeof(float));

@@ -12,7 +12,10 @@
  *    tensors are owned by the slab and live until nb_params_free.
  *
  * Errors: functions that can fail return nb_status (NB_OK = 0) or NULL, and set a thread-local
- * message read with nb_last_error(). The library never exits or aborts on user input. */
+ * message read with nb_last_error(). The library never exits or aborts on user input. Ops can
+ * be chained without checking each result: an op given a NULL input (the result of an op that
+ * failed) fails too and keeps the first failure's message in front, as in
+ * "nb_matmul: (32,784) x (100,10): inner sizes 784 != 100; nb_relu got NULL input 0". */
 #ifndef NABLA_H
 #define NABLA_H
 
@@ -45,6 +48,8 @@ typedef struct nb_params nb_params;
 /* ---- errors ---------------------------------------------------------------------------- */
 /* Message of the last failure in this thread ("" if none). */
 const char *nb_last_error(void);
+/* Empties the message: after handling a failure and going on, so that a later NULL input is
+ * not reported after the old message. */
 void nb_clear_error(void);
 const char *nb_status_name(nb_status s);
 
@@ -175,14 +180,23 @@ nb_tensor *nb_concat(nb_tensor *const *xs, int n, int axis);
 /* A tensor sharing x's values that records nothing and needs no gradient. */
 nb_tensor *nb_detach(nb_tensor *x);
 
-/* Reductions over the axes whose bits are set in axes_mask (bit i = axis i; 0 = all axes). */
-nb_tensor *nb_sum(nb_tensor *x, uint32_t axes_mask, bool keepdim);
-nb_tensor *nb_mean(nb_tensor *x, uint32_t axes_mask, bool keepdim);
-/* Maximum over one axis (the gradient goes to the first maximum), or over all if axis is
- * NB_ALL_AXES. */
+/* Reductions, with PyTorch's axis convention: an axis number, negative counting from the end
+ * (-1 is the last axis), or NB_ALL_AXES for all axes. keepdim keeps each reduced axis with
+ * size 1; otherwise it is removed (all axes: a 0-d result). An axis out of range is an error
+ * that names the op and the shape. nb_sum(x, 1, false) is torch.sum(x, 1);
+ * nb_sum(x, NB_ALL_AXES, false) is torch.sum(x). */
 #define NB_ALL_AXES 0x7fffffff
+nb_tensor *nb_sum(nb_tensor *x, int axis, bool keepdim);
+nb_tensor *nb_mean(nb_tensor *x, int axis, bool keepdim);
+/* Over several axes at once (torch.sum(x, (0, 2))): n (1..NB_MAX_DIMS) axis numbers, each
+ * axis at most once, in any order; NB_ALL_AXES alone (n = 1) for all. */
+nb_tensor *nb_sum_axes(nb_tensor *x, int n, const int *axes, bool keepdim);
+nb_tensor *nb_mean_axes(nb_tensor *x, int n, const int *axes, bool keepdim);
+/* Maximum over one axis or all (NB_ALL_AXES), as torch.max(x, axis) / torch.max(x); the
+ * gradient goes to the first maximum. */
 nb_tensor *nb_max(nb_tensor *x, int axis, bool keepdim);
 
+/* Softmax and log-softmax over one axis (negative counts from the end). */
 nb_tensor *nb_softmax(nb_tensor *x, int axis);
 nb_tensor *nb_log_softmax(nb_tensor *x, int axis);
 

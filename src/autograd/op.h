@@ -20,11 +20,81 @@ typedef enum nb_op {
     NB_OP__COUNT
 } nb_op;
 
-/* Attributes of one call: small integers and floats, plus a buffer the forward may save for
- * the backward (a dropout mask, pooling indices). */
+/* A shape given to an op (reshape, broadcast_to). */
+typedef struct nb_shape_attr {
+    int ndim;
+    int64_t shape[NB_MAX_DIMS];
+} nb_shape_attr;
+
+/* matmul's attributes, all derived: the shape function sets the batch count (1 = plain or
+ * shared b) and the GEMM sizes (M, K) x (K, N); the forward sets each operand's transpose flag
+ * and leading dimension. */
+typedef struct nb_matmul_attr {
+    int64_t batch, M, K, N;
+    int trans_a, trans_b;
+    int64_t lda, ldb;
+} nb_matmul_attr;
+
+/* conv2d's and conv_transpose2d's attributes, as in nb_conv_opts: (H, W) pairs. */
+typedef struct nb_conv_attr {
+    int64_t stride[2], padding[2], dilation[2], groups;
+    int64_t output_padding[2]; /* conv_transpose2d only */
+} nb_conv_attr;
+
+/* Attributes of one call: one named struct per op kind, the member named after the op (or
+ * its family). The builder fills what the caller chose; fields marked "shape:" are derived by
+ * the shape function for the forward and backward. An op reads only its own member. aux is a
+ * buffer the shape or forward function may save for the backward (a dropout mask, pooling
+ * indices, a conv geometry). */
 typedef struct nb_attrs {
-    int64_t i[16];
-    float f[4];
+    union {
+        /* scale, add_scalar, pow, leaky_relu: the constant c of y = F(x, c); 0 for the other
+         * unary maps. */
+        struct {
+            float c;
+        } unary;
+        nb_shape_attr reshape;      /* one size may be -1 */
+        nb_shape_attr broadcast_to;
+        struct {
+            int perm[NB_MAX_DIMS];  /* output axis d is input axis perm[d] */
+        } permute;
+        struct {
+            int axis;               /* normalized by the builder, as are start and end */
+            int64_t start, end, step;
+        } slice;
+        struct {
+            int axis;               /* shape: normalized (non-negative) */
+        } concat;
+        struct {                    /* sum, mean */
+            int n;                  /* axis numbers (negative from the end), each once; */
+            int axes[NB_MAX_DIMS];  /* n = 1 with NB_ALL_AXES: all axes */
+            bool keepdim;
+            uint32_t mask;          /* shape: bit d set when axis d is reduced */
+        } reduce;
+        struct {
+            int axis;               /* or NB_ALL_AXES */
+            bool keepdim;
+            int64_t outer, K, inner; /* shape: x as (outer, K, inner), K the reduced axis */
+        } max;
+        struct {                    /* softmax, log_softmax */
+            int axis;
+            int64_t outer, K, inner; /* shape: as for max */
+        } softmax;
+        nb_matmul_attr matmul;
+        nb_conv_attr conv;          /* conv2d, conv_transpose2d */
+        struct {                    /* max_pool2d, avg_pool2d */
+            int64_t kernel, stride, padding;
+        } pool;
+        struct {
+            float p;
+            bool training;          /* and p > 0: false makes the op the identity */
+        } dropout;
+        struct {
+            bool training;
+            float momentum, eps;
+            int64_t N, C, S;        /* shape: x as (N, C, S), S = H*W (1 for a 2-d x) */
+        } batch_norm;
+    };
     void *aux;
 } nb_attrs;
 

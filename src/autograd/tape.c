@@ -9,12 +9,14 @@ const nb_op_def nb__ops[NB_OP__COUNT] = {
 #undef NB_OP
 };
 
-_Static_assert(NB_OP__COUNT == sizeof nb__ops / sizeof nb__ops[0], "op table size");
-
 static nb_node *g_tape;  /* newest node */
 static int g_no_grad;
 
-void nb__tape_clear(void) { g_tape = NULL; }
+/* The tape's nodes live in the step arena: drop the tape, then release the arena. */
+void nb_step_reset(void) {
+    g_tape = NULL;
+    nb__arena_reset();
+}
 
 void nb_no_grad_begin(void) { g_no_grad++; }
 void nb_no_grad_end(void) {
@@ -28,7 +30,9 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
         bool optional = (def->flags & NB_OPF_OPTIONAL_LAST) && i == n_in - 1;
         if (!in[i]) {
             if (optional) continue;
-            nb__err(NB_ERR_ARG, "%s: input %d is NULL", def->name, i);
+            char what[32];
+            snprintf(what, sizeof what, "input %d", i);
+            nb__err_null(def->name, what);
             return NULL;
         }
         nb_dtype want = (def->index_mask >> i) & 1u ? NB_I64 : NB_F32;
@@ -61,9 +65,7 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
     if (def->shape(n, out) != NB_OK) return NULL;
     /* Every output shape, view or not, must be non-negative with a numel that fits: a shape
      * function's own arithmetic may have wrapped (huge reshape or broadcast sizes). */
-    char fn[64];
-    snprintf(fn, sizeof fn, "nb_%s", def->name);
-    if (nb__check_shape(fn, out->ndim, out->shape) != NB_OK) return NULL;
+    if (nb__check_shape(def->name, out->ndim, out->shape) != NB_OK) return NULL;
     if (!(def->flags & NB_OPF_VIEW)) {
         nb__set_contiguous(out);
         out->data = nb__arena_alloc((size_t)out->numel * sizeof(float));
@@ -86,7 +88,7 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
 }
 
 nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
-    if (!out) return nb__err(NB_ERR_ARG, "nb_backward: tensor is NULL");
+    if (!out) return nb__err_null("nb_backward", "tensor");
     if (!out->requires_grad)
         return nb__err(NB_ERR_STATE,
                        "nb_backward: the tensor does not require a gradient (no input of the "
@@ -108,7 +110,7 @@ nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
 }
 
 nb_status nb_backward(nb_tensor *loss) {
-    if (!loss) return nb__err(NB_ERR_ARG, "nb_backward: loss is NULL");
+    if (!loss) return nb__err_null("nb_backward", "loss");
     if (loss->numel != 1)
         return nb__err(NB_ERR_SHAPE,
                        "nb_backward: the loss must have one element, got shape %s (reduce it "

@@ -1,6 +1,7 @@
 /* The step arena: every op result, gradient buffer and tape node of one training step comes
- * from here and is released at once by nb_step_reset. Chunks grow to fit; at reset, several
- * chunks are merged into one of the total size, so a repeated step stops calling malloc. */
+ * from here and is released at once by nb__arena_reset (which autograd's nb_step_reset calls
+ * after dropping the tape). Chunks grow to fit; at reset, several chunks are merged into one
+ * of the total size, so a repeated step stops calling malloc. */
 #include "internal.h"
 
 #define NB_ALIGN 64
@@ -56,10 +57,7 @@ void *nb__arena_calloc(size_t bytes) {
     return p;
 }
 
-void nb__tape_clear(void); /* autograd/tape.c */
-
-void nb_step_reset(void) {
-    nb__tape_clear();
+void nb__arena_reset(void) {
     if (!g_head) return;
     if (g_head->next) {
         size_t total = 0;

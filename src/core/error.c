@@ -13,6 +13,15 @@ nb_status nb__err(nb_status s, const char *fmt, ...) {
     return s;
 }
 
+/* A NULL argument is most often the result of a call that failed just before (an op whose
+ * shapes did not fit, feeding the next op): its message is the cause, so it stays first. */
+nb_status nb__err_null(const char *fn, const char *what) {
+    if (!g_msg[0]) return nb__err(NB_ERR_ARG, "%s: %s is NULL", fn, what);
+    char cause[sizeof g_msg];
+    memcpy(cause, g_msg, sizeof cause);
+    return nb__err(NB_ERR_ARG, "%s; %s got NULL %s", cause, fn, what);
+}
+
 const char *nb_last_error(void) { return g_msg; }
 
 void nb_clear_error(void) { g_msg[0] = '\0'; }

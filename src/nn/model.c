@@ -95,7 +95,7 @@ nb_tensor *nb_model_forward(nb_model *m, nb_tensor *x) {
         return NULL;
     }
     if (!x) {
-        if (!*nb_last_error()) nb__err(NB_ERR_ARG, "nb_model_forward: input is NULL");
+        nb__err_null("nb_model_forward", "input");
         return NULL;
     }
     return nb_module_forward(m->root, x);

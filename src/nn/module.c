@@ -209,8 +209,7 @@ nb_tensor *nb_module_forward(nb_module *m, nb_tensor *x) {
         return NULL;
     }
     if (!x) {
-        /* Keep the message of the call that made x NULL: it names the cause. */
-        if (!*nb_last_error()) nb__err(NB_ERR_ARG, "%s: input is NULL", m->ops->kind);
+        nb__err_null(m->ops->kind, "input"); /* keeps the cause's message first */
         return NULL;
     }
     nb_tensor *y;
@@ -231,8 +230,9 @@ nb_status nb_module_forward_n(nb_module *m, int n_in, nb_tensor *const *in, int 
                        NB_MODULE_MAX_IO);
     for (int i = 0; i < n_in; i++)
         if (!in[i]) {
-            if (*nb_last_error()) return NB_ERR_ARG;
-            return nb__err(NB_ERR_ARG, "%s: input %d is NULL", m->ops->kind, i);
+            char what[32];
+            snprintf(what, sizeof what, "input %d", i);
+            return nb__err_null(m->ops->kind, what);
         }
     *n_out = 0;
     nb_status st;

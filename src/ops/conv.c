@@ -4,8 +4,8 @@
 #include "autograd/op.h"
 #include "kernels/kernels.h"
 
-/* attrs: i[0..1] stride, i[2..3] padding, i[4..5] dilation, i[6] groups, i[7..8] output
- * padding; aux: the nb__conv_geom (of the equivalent conv2d for the transpose). */
+/* attrs: conv.stride, padding, dilation, groups, output_padding (transpose only); aux: the
+ * nb__conv_geom (of the equivalent conv2d for the transpose). */
 
 static nb_status conv_geom(nb_node *n, bool transpose, nb__conv_geom *g) {
     const nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
@@ -13,11 +13,13 @@ static nb_status conv_geom(nb_node *n, bool transpose, nb__conv_geom *g) {
     if (x->ndim != 4 || w->ndim != 4)
         return nb__err(NB_ERR_SHAPE, "%s: input %s and weight %s must both be 4-d (N,C,H,W) and (O,C/groups,KH,KW)",
                        op, NB_SHAPE_STR(x), NB_SHAPE_STR(w));
-    const int64_t *a = n->a.i;
-    for (int k = 0; k < 7; k++)
-        if ((k < 2 || k >= 4) ? a[k] < 1 : a[k] < 0)
+    const nb_conv_attr *a = &n->a.conv;
+    for (int k = 0; k < 2; k++)
+        if (a->stride[k] < 1 || a->padding[k] < 0 || a->dilation[k] < 1)
             return nb__err(NB_ERR_ARG, "%s: stride, dilation and groups must be >= 1 and padding >= 0", op);
-    int64_t G = a[6], C = x->shape[1];
+    if (a->groups < 1)
+        return nb__err(NB_ERR_ARG, "%s: stride, dilation and groups must be >= 1 and padding >= 0", op);
+    int64_t G = a->groups, C = x->shape[1];
     int64_t O = transpose ? w->shape[1] * G : w->shape[0];
     int64_t win = transpose ? w->shape[0] : w->shape[1] * G;
     if (C != win || C % G || O % G || (transpose ? w->shape[0] % G : w->shape[0] % G))
@@ -28,7 +30,8 @@ static nb_status conv_geom(nb_node *n, bool transpose, nb__conv_geom *g) {
     memset(g, 0, sizeof *g);
     g->KH = w->shape[2];
     g->KW = w->shape[3];
-    g->SH = a[0], g->SW = a[1], g->PH = a[2], g->PW = a[3], g->DH = a[4], g->DW = a[5];
+    g->SH = a->stride[0], g->SW = a->stride[1], g->PH = a->padding[0], g->PW = a->padding[1];
+    g->DH = a->dilation[0], g->DW = a->dilation[1];
     g->groups = G;
     g->N = x->shape[0];
     if (!transpose) {
@@ -39,12 +42,14 @@ static nb_status conv_geom(nb_node *n, bool transpose, nb__conv_geom *g) {
         return NB_OK;
     }
     /* The transpose's output is the input of the equivalent conv2d. */
-    if (a[7] < 0 || a[8] < 0 || (a[7] >= a[0] && a[7] >= a[4]) || (a[8] >= a[1] && a[8] >= a[5]))
+    const int64_t *op_pad = a->output_padding;
+    if (op_pad[0] < 0 || op_pad[1] < 0 || (op_pad[0] >= a->stride[0] && op_pad[0] >= a->dilation[0]) ||
+        (op_pad[1] >= a->stride[1] && op_pad[1] >= a->dilation[1]))
         return nb__err(NB_ERR_ARG, "%s: output_padding must be smaller than stride or dilation", op);
     g->C = O;
     g->O = C;
-    g->H = (x->shape[2] - 1) * g->SH - 2 * g->PH + g->DH * (g->KH - 1) + a[7] + 1;
-    g->W = (x->shape[3] - 1) * g->SW - 2 * g->PW + g->DW * (g->KW - 1) + a[8] + 1;
+    g->H = (x->shape[2] - 1) * g->SH - 2 * g->PH + g->DH * (g->KH - 1) + op_pad[0] + 1;
+    g->W = (x->shape[3] - 1) * g->SW - 2 * g->PW + g->DW * (g->KW - 1) + op_pad[1] + 1;
     if (g->H < 1 || g->W < 1 || nb__conv_geom_finish(g) || g->OH != x->shape[2] || g->OW != x->shape[3])
         return nb__err(NB_ERR_SHAPE, "%s: input %s with weight %s gives an empty output", op,
                        NB_SHAPE_STR(x), NB_SHAPE_STR(w));
@@ -139,10 +144,11 @@ nb_conv_opts nb_conv_defaults(void) {
 }
 
 static nb_tensor *conv(nb_op op, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv_opts o) {
-    nb_attrs a = {0};
-    a.i[0] = o.stride[0], a.i[1] = o.stride[1], a.i[2] = o.padding[0], a.i[3] = o.padding[1];
-    a.i[4] = o.dilation[0], a.i[5] = o.dilation[1], a.i[6] = o.groups;
-    a.i[7] = o.output_padding[0], a.i[8] = o.output_padding[1];
+    nb_attrs a = {.conv = {.stride = {o.stride[0], o.stride[1]},
+                           .padding = {o.padding[0], o.padding[1]},
+                           .dilation = {o.dilation[0], o.dilation[1]},
+                           .groups = o.groups,
+                           .output_padding = {o.output_padding[0], o.output_padding[1]}}};
     nb_tensor *in[3] = {x, w, b};
     return nb__apply(op, in, 3, &a);
 }

@@ -160,7 +160,7 @@ void nb__bwd_div(nb_node *n) {
     void nb__fwd_##name(nb_node *n) {                                                      \
         const float *xs = NB_F(n->in[0]);                                                  \
         float *ys = NB_F(n->out);                                                          \
-        const float c = n->a.f[0];                                                         \
+        const float c = n->a.unary.c;                                                      \
         (void)c;                                                                           \
         int64_t N = n->out->numel;                                                         \
         _Pragma("omp parallel for schedule(static) if (N > 32768)")                        \
@@ -172,7 +172,7 @@ void nb__bwd_div(nb_node *n) {
     void nb__bwd_##name(nb_node *n) {                                                      \
         const float *xs = NB_F(n->in[0]), *ys = NB_F(n->out), *gy = n->out->grad;          \
         float *gx = nb__grad(n->in[0]);                                                    \
-        const float c = n->a.f[0];                                                         \
+        const float c = n->a.unary.c;                                                      \
         (void)c;                                                                           \
         int64_t N = n->out->numel;                                                         \
         _Pragma("omp parallel for schedule(static) if (N > 32768)")                        \
@@ -205,8 +205,7 @@ static nb_tensor *bin(nb_op op, nb_tensor *a, nb_tensor *b) {
     return nb__apply(op, in, 2, NULL);
 }
 static nb_tensor *un(nb_op op, nb_tensor *x, float c) {
-    nb_attrs at = {0};
-    at.f[0] = c;
+    nb_attrs at = {.unary = {.c = c}};
     return nb__apply(op, &x, 1, &at);
 }
 

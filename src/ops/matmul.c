@@ -3,8 +3,8 @@
 #include "autograd/op.h"
 #include "kernels/kernels.h"
 
-/* attrs: i[0] batch count (1 = plain or shared-matrix), i[1..3] M, K, N, i[4..5] transpose
- * flags of a and b, i[6..7] their leading dimensions; aux: the two float* operands used. */
+/* attrs: matmul.batch (1 = plain or shared-matrix), M, K, N, the operands' transpose flags
+ * and leading dimensions; aux: the two float* operands used. */
 
 /* True when the axes before the last two are laid out contiguously around the matrices. */
 static bool batch_contig(const nb_tensor *t) {
@@ -18,7 +18,7 @@ static bool batch_contig(const nb_tensor *t) {
 
 /* Operand pointer, transpose flag and leading dimension for GEMM; copies only when the view
  * is neither row- nor column-major. allow_trans=0 forces a row-major operand. */
-static const float *operand(const nb_tensor *t, bool allow_trans, int64_t *trans, int64_t *ld) {
+static const float *operand(const nb_tensor *t, bool allow_trans, int *trans, int64_t *ld) {
     int64_t r = t->shape[t->ndim - 2], c = t->shape[t->ndim - 1];
     const int64_t *st = t->stride + t->ndim - 2;
     if (batch_contig(t)) {
@@ -61,45 +61,47 @@ nb_status nb__shape_matmul(nb_node *n, nb_tensor *out) {
     out->ndim = a->ndim;
     memcpy(out->shape, a->shape, sizeof out->shape);
     out->shape[a->ndim - 1] = N;
-    n->a.i[0] = batch;
-    n->a.i[2] = K;
-    n->a.i[3] = N;
+    n->a.matmul.batch = batch;
+    n->a.matmul.K = K;
+    n->a.matmul.N = N;
     /* With a shared b, the batch folds into M: one GEMM of (batch*M, K) x (K, N). */
     int64_t rows = 1;
     for (int d = 0; d < a->ndim - 1; d++) rows *= a->shape[d];
-    n->a.i[1] = batch == 1 ? rows : M;
+    n->a.matmul.M = batch == 1 ? rows : M;
     return NB_OK;
 }
 
 void nb__fwd_matmul(nb_node *n) {
     const nb_tensor *a = n->in[0], *b = n->in[1];
-    int64_t batch = n->a.i[0], M = n->a.i[1], K = n->a.i[2], N = n->a.i[3];
+    nb_matmul_attr *at = &n->a.matmul;
+    int64_t batch = at->batch, M = at->M, K = at->K, N = at->N;
     const float **ops = nb__arena_alloc(2 * sizeof *ops);
     /* A folded batch (shared b) needs a row-major a. */
-    ops[0] = operand(a, a->ndim == 2 || batch > 1, &n->a.i[4], &n->a.i[6]);
-    ops[1] = operand(b, true, &n->a.i[5], &n->a.i[7]);
+    ops[0] = operand(a, a->ndim == 2 || batch > 1, &at->trans_a, &at->lda);
+    ops[1] = operand(b, true, &at->trans_b, &at->ldb);
     n->a.aux = ops;
     float *y = NB_F(n->out);
     for (int64_t p = 0; p < batch; p++)
-        nb__gemm((int)n->a.i[4], (int)n->a.i[5], M, N, K, 1.0f, ops[0] + p * M * K, n->a.i[6],
-                 ops[1] + p * K * N, n->a.i[7], 0.0f, y + p * M * N, N);
+        nb__gemm(at->trans_a, at->trans_b, M, N, K, 1.0f, ops[0] + p * M * K, at->lda,
+                 ops[1] + p * K * N, at->ldb, 0.0f, y + p * M * N, N);
 }
 
 void nb__bwd_matmul(nb_node *n) {
     nb_tensor *a = n->in[0], *b = n->in[1];
-    int64_t batch = n->a.i[0], M = n->a.i[1], K = n->a.i[2], N = n->a.i[3];
-    int ta = (int)n->a.i[4], tb = (int)n->a.i[5];
+    const nb_matmul_attr *at = &n->a.matmul;
+    int64_t batch = at->batch, M = at->M, K = at->K, N = at->N;
+    int ta = at->trans_a, tb = at->trans_b;
     const float **ops = n->a.aux;
     const float *gy = n->out->grad;
     for (int64_t p = 0; p < batch; p++) {
         const float *g = gy + p * M * N;
         /* dA (M,K) += dY (M,N) op(B)^T */
         if (a->requires_grad)
-            nb__gemm(0, !tb, M, K, N, 1.0f, g, N, ops[1] + p * K * N, n->a.i[7], 1.0f,
+            nb__gemm(0, !tb, M, K, N, 1.0f, g, N, ops[1] + p * K * N, at->ldb, 1.0f,
                      nb__grad(a) + p * M * K, K);
         /* dB (K,N) += op(A)^T dY */
         if (b->requires_grad)
-            nb__gemm(!ta, 0, K, N, M, 1.0f, ops[0] + p * M * K, n->a.i[6], g, N, 1.0f,
+            nb__gemm(!ta, 0, K, N, M, 1.0f, ops[0] + p * M * K, at->lda, g, N, 1.0f,
                      nb__grad(b) + p * K * N, N);
     }
 }

@@ -1,14 +1,14 @@
 /* dropout and embedding lookup. */
 #include "autograd/op.h"
 
-/* ---- dropout: attrs f[0] p, i[0] training; aux: the mask scaled by 1/(1-p) (N floats) ---- */
+/* ---- dropout: attrs dropout.p, training; aux: the mask scaled by 1/(1-p) (N floats) ------ */
 nb_status nb__shape_dropout(nb_node *n, nb_tensor *out) {
-    float p = n->a.f[0];
+    float p = n->a.dropout.p;
     if (!(p >= 0.0f && p < 1.0f))
         return nb__err(NB_ERR_ARG, "nb_dropout: p must be in [0, 1), got %g", (double)p);
     out->ndim = n->in[0]->ndim;
     memcpy(out->shape, n->in[0]->shape, sizeof out->shape);
-    if (n->a.i[0]) {
+    if (n->a.dropout.training) {
         n->a.aux = nb__arena_alloc((size_t)n->in[0]->numel * sizeof(float));
         if (!n->a.aux) return NB_ERR_MEM;
     }
@@ -23,7 +23,7 @@ void nb__fwd_dropout(nb_node *n) {
         return;
     }
     /* Drawn serially from the library RNG, so a seed fixes the mask whatever the threads. */
-    float p = n->a.f[0], keep = 1.0f / (1.0f - p);
+    float p = n->a.dropout.p, keep = 1.0f / (1.0f - p);
     for (int64_t i = 0; i < N; i++) {
         m[i] = nb_rng_uniform() < p ? 0.0f : keep;
         y[i] = x[i] * m[i];
@@ -72,9 +72,7 @@ void nb__bwd_embedding(nb_node *n) {
 }
 
 nb_tensor *nb_dropout(nb_tensor *x, float p, bool training) {
-    nb_attrs a = {0};
-    a.f[0] = p;
-    a.i[0] = training && p > 0.0f;
+    nb_attrs a = {.dropout = {.p = p, .training = training && p > 0.0f}};
     return nb__apply(NB_OP_DROPOUT, &x, 1, &a);
 }
 

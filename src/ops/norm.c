@@ -9,7 +9,7 @@
 
 #include <math.h>
 
-/* attrs: i[0] training, i[1] N, i[2] C, i[3] S = H*W (1 for a 2-d x); f[0] momentum, f[1] eps.
+/* attrs: batch_norm.training, momentum, eps, and (shape) N, C, S = H*W (1 for a 2-d x).
  * aux: the builder passes a bn_saved holding only rm and rv; the shape function replaces it
  * with one in the arena that the forward fills for the backward. */
 typedef struct bn_saved {
@@ -31,8 +31,8 @@ nb_status nb__shape_batch_norm(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
     const bn_saved *arg = n->a.aux;
     NB_ASSERT(arg && (n->n_in == 1 || n->n_in == 3));
-    const bool training = n->a.i[0] != 0;
-    const float momentum = n->a.f[0], eps = n->a.f[1];
+    const bool training = n->a.batch_norm.training;
+    const float momentum = n->a.batch_norm.momentum, eps = n->a.batch_norm.eps;
     if (x->ndim != 2 && x->ndim != 4)
         return nb__err(NB_ERR_SHAPE,
                        "nb_batch_norm: input %s must be 2-d (N, C) or 4-d (N, C, H, W)",
@@ -88,7 +88,7 @@ nb_status nb__shape_batch_norm(nb_node *n, nb_tensor *out) {
         if (!sv->dmean || !sv->dvar || !sv->mean_lo) return NB_ERR_MEM;
     }
     n->a.aux = sv;
-    n->a.i[1] = N, n->a.i[2] = C, n->a.i[3] = S;
+    n->a.batch_norm.N = N, n->a.batch_norm.C = C, n->a.batch_norm.S = S;
     out->ndim = x->ndim;
     memcpy(out->shape, x->shape, sizeof out->shape);
     return NB_OK;
@@ -97,9 +97,9 @@ nb_status nb__shape_batch_norm(nb_node *n, nb_tensor *out) {
 void nb__fwd_batch_norm(nb_node *n) {
     const nb_tensor *x = n->in[0];
     bn_saved *sv = n->a.aux;
-    const int64_t N = n->a.i[1], C = n->a.i[2], S = n->a.i[3], M = N * S;
-    const double momentum = n->a.f[0], eps = n->a.f[1];
-    if (n->a.i[0]) {
+    const int64_t N = n->a.batch_norm.N, C = n->a.batch_norm.C, S = n->a.batch_norm.S, M = N * S;
+    const double momentum = n->a.batch_norm.momentum, eps = n->a.batch_norm.eps;
+    if (n->a.batch_norm.training) {
         nb__bn_stats(NB_F(x), N, C, S, sv->dmean, sv->dvar);
         for (int64_t c = 0; c < C; c++) {
             sv->mean[c] = (float)sv->dmean[c];
@@ -134,18 +134,16 @@ void nb__bwd_batch_norm(nb_node *n) {
     float *gx = x->requires_grad ? nb__grad(x) : NULL;
     float *gg = affine && n->in[1]->requires_grad ? nb__grad(n->in[1]) : NULL;
     float *gb = affine && n->in[2]->requires_grad ? nb__grad(n->in[2]) : NULL;
-    nb__bn_bwd(NB_F(x), n->out->grad, n->a.i[1], n->a.i[2], n->a.i[3], sv->mean, sv->mean_lo,
-               sv->invstd, affine ? NB_F(n->in[1]) : NULL, (int)n->a.i[0], gx, gg, gb);
+    const int64_t N = n->a.batch_norm.N, C = n->a.batch_norm.C, S = n->a.batch_norm.S;
+    nb__bn_bwd(NB_F(x), n->out->grad, N, C, S, sv->mean, sv->mean_lo, sv->invstd,
+               affine ? NB_F(n->in[1]) : NULL, n->a.batch_norm.training, gx, gg, gb);
 }
 
 nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *gamma, nb_tensor *beta, nb_tensor *running_mean,
                          nb_tensor *running_var, bool training, float momentum, float eps) {
     bn_saved arg = {running_mean, running_var, NULL, NULL, NULL, NULL, NULL};
-    nb_attrs a = {0};
-    a.i[0] = training;
-    a.f[0] = momentum;
-    a.f[1] = eps;
-    a.aux = &arg;
+    nb_attrs a = {.batch_norm = {.training = training, .momentum = momentum, .eps = eps},
+                  .aux = &arg};
     if (!gamma && !beta) return nb__apply(NB_OP_BATCH_NORM, &x, 1, &a);
     /* Only one of gamma and beta: the other is a constant (ones or zeros) with no gradient. */
     if (x && (!gamma || !beta)) {

@@ -2,7 +2,7 @@
 #include "autograd/op.h"
 #include "kernels/kernels.h"
 
-/* attrs: i[0] kernel, i[1] stride, i[2] padding; aux: geometry, then (max) argmax indices */
+/* attrs: pool.kernel, stride, padding; aux: geometry, then (max) argmax indices */
 typedef struct pool_saved {
     nb__conv_geom g;
     int64_t *idx; /* (N, C, OH, OW) flat input-plane index of each maximum */
@@ -10,7 +10,7 @@ typedef struct pool_saved {
 
 static nb_status pool_shape(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
-    int64_t k = n->a.i[0], s = n->a.i[1], p = n->a.i[2];
+    int64_t k = n->a.pool.kernel, s = n->a.pool.stride, p = n->a.pool.padding;
     if (x->ndim != 4)
         return nb__err(NB_ERR_SHAPE, "%s: input %s must be 4-d (N,C,H,W)", NB_OPNAME(n), NB_SHAPE_STR(x));
     if (k < 1 || s < 1 || p < 0 || 2 * p > k)
@@ -59,10 +59,7 @@ void nb__bwd_avg_pool2d(nb_node *n) {
 }
 
 static nb_tensor *pool(nb_op op, nb_tensor *x, int k, int s, int p) {
-    nb_attrs a = {0};
-    a.i[0] = k;
-    a.i[1] = s ? s : k;
-    a.i[2] = p;
+    nb_attrs a = {.pool = {.kernel = k, .stride = s ? s : k, .padding = p}};
     return nb__apply(op, &x, 1, &a);
 }
 nb_tensor *nb_max_pool2d(nb_tensor *x, int k, int s, int p) { return pool(NB_OP_MAX_POOL2D, x, k, s, p); }

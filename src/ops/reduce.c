@@ -1,21 +1,49 @@
-/* Reductions: sum and mean over a set of axes, max over one axis. Sums accumulate in double
- * in a fixed order, so results do not depend on the thread count. */
+/* Reductions: sum and mean over one axis, several or all, max over one axis or all. Axes are
+ * numbers as in PyTorch (negative counts from the end) or NB_ALL_AXES. Sums accumulate in
+ * double in a fixed order, so results do not depend on the thread count. */
 #include "autograd/op.h"
 
-/* attrs (sum, mean): i[0] axes mask (normalized: never 0), i[1] keepdim. */
+/* axis normalized to 0..ndim-1, or -1 with the error set naming the op and x's shape. */
+static int norm_axis(const nb_node *n, int axis, const nb_tensor *x) {
+    int a = axis < 0 ? axis + x->ndim : axis;
+    if (axis == NB_ALL_AXES || a < 0 || a >= x->ndim) {
+        if (axis == NB_ALL_AXES)
+            nb__err(NB_ERR_ARG, "%s: NB_ALL_AXES cannot be one of several axes of %s", NB_OPNAME(n),
+                    NB_SHAPE_STR(x));
+        else if (x->ndim == 0)
+            nb__err(NB_ERR_ARG, "%s: axis %d out of range for a 0-d tensor (it has no axes; use NB_ALL_AXES)",
+                    NB_OPNAME(n), axis);
+        else
+            nb__err(NB_ERR_ARG, "%s: axis %d out of range for %s (axes -%d..%d)", NB_OPNAME(n), axis,
+                    NB_SHAPE_STR(x), x->ndim, x->ndim - 1);
+        return -1;
+    }
+    return a;
+}
+
+/* attrs (sum, mean): reduce.n axis numbers in reduce.axes (one NB_ALL_AXES: all axes),
+ * reduce.keepdim; the shape function sets reduce.mask (bit d: axis d is reduced). */
 static nb_status reduce_shape(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
-    uint32_t mask = (uint32_t)n->a.i[0];
-    if (mask == 0) mask = (1u << x->ndim) - 1u;
-    if (mask >> x->ndim)
-        return nb__err(NB_ERR_ARG, "%s: axes mask 0x%x names axes beyond the %d of %s", NB_OPNAME(n),
-                       mask, x->ndim, NB_SHAPE_STR(x));
-    n->a.i[0] = mask;
+    uint32_t mask = 0;
+    if (n->a.reduce.n == 1 && n->a.reduce.axes[0] == NB_ALL_AXES) {
+        mask = (1u << x->ndim) - 1u;
+    } else {
+        for (int i = 0; i < n->a.reduce.n; i++) {
+            int ax = norm_axis(n, n->a.reduce.axes[i], x);
+            if (ax < 0) return NB_ERR_ARG;
+            if ((mask >> ax) & 1u)
+                return nb__err(NB_ERR_ARG, "%s: axis %d of %s is named twice (as %d)", NB_OPNAME(n), ax,
+                               NB_SHAPE_STR(x), n->a.reduce.axes[i]);
+            mask |= 1u << ax;
+        }
+    }
+    n->a.reduce.mask = mask;
     out->ndim = 0;
     for (int d = 0; d < x->ndim; d++) {
         if (!((mask >> d) & 1u))
             out->shape[out->ndim++] = x->shape[d];
-        else if (n->a.i[1])
+        else if (n->a.reduce.keepdim)
             out->shape[out->ndim++] = 1;
     }
     return NB_OK;
@@ -40,7 +68,7 @@ static void sum_fwd(nb_node *n, double scale) {
     const nb_tensor *x = n->in[0];
     int nk, nr;
     int64_t ks[NB_MAX_DIMS], kst[NB_MAX_DIMS], rs[NB_MAX_DIMS], rst[NB_MAX_DIMS];
-    split_axes(x, (uint32_t)n->a.i[0], x->stride, &nk, ks, kst, &nr, rs, rst);
+    split_axes(x, n->a.reduce.mask, x->stride, &nk, ks, kst, &nr, rs, rst);
     int64_t nout = n->out->numel, nred = 1;
     for (int d = 0; d < nr; d++) nred *= rs[d];
     const float *px = NB_F(x);
@@ -67,7 +95,7 @@ static void sum_fwd(nb_node *n, double scale) {
 static void sum_bwd(nb_node *n, float scale) {
     nb_tensor *x = n->in[0];
     /* Read gy at each input position: strides of gy in x's index space, 0 on reduced axes. */
-    uint32_t mask = (uint32_t)n->a.i[0];
+    uint32_t mask = n->a.reduce.mask;
     int64_t st[NB_MAX_DIMS], s = 1;
     for (int d = x->ndim - 1; d >= 0; d--) {
         if ((mask >> d) & 1u) {
@@ -87,7 +115,7 @@ static double reduced_count(const nb_node *n) {
     const nb_tensor *x = n->in[0];
     double c = 1;
     for (int d = 0; d < x->ndim; d++)
-        if (((uint32_t)n->a.i[0] >> d) & 1u) c *= (double)x->shape[d];
+        if ((n->a.reduce.mask >> d) & 1u) c *= (double)x->shape[d];
     return c;
 }
 
@@ -104,36 +132,36 @@ nb_status nb__shape_mean(nb_node *n, nb_tensor *out) {
 void nb__fwd_mean(nb_node *n) { sum_fwd(n, 1.0 / reduced_count(n)); }
 void nb__bwd_mean(nb_node *n) { sum_bwd(n, (float)(1.0 / reduced_count(n))); }
 
-/* ---- max over one axis: attrs i[0] axis (-1: all), i[1] keepdim, i[2..4] outer, K, inner;
- * aux: int64 index of the maximum along the axis for each output ------------------------- */
+/* ---- max over one axis: attrs max.axis (or NB_ALL_AXES), max.keepdim, and (shape) x as
+ * (outer, K, inner); aux: int64 index of the maximum along the axis for each output ------- */
 nb_status nb__shape_max(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
     int64_t outer = 1, K = x->numel, inner = 1;
     out->ndim = 0;
-    if (n->a.i[0] == NB_ALL_AXES) {
-        if (n->a.i[1]) {
+    if (n->a.max.axis == NB_ALL_AXES) {
+        if (n->a.max.keepdim) {
             out->ndim = x->ndim;
             for (int d = 0; d < x->ndim; d++) out->shape[d] = 1;
         }
     } else {
-        int ax = nb__axis("nb_max", (int)n->a.i[0], x->ndim);
+        int ax = norm_axis(n, n->a.max.axis, x);
         if (ax < 0) return NB_ERR_ARG;
         K = x->shape[ax];
         for (int d = 0; d < x->ndim; d++) {
             if (d < ax) outer *= x->shape[d];
             if (d > ax) inner *= x->shape[d];
-            if (d != ax || n->a.i[1]) out->shape[out->ndim++] = d == ax ? 1 : x->shape[d];
+            if (d != ax || n->a.max.keepdim) out->shape[out->ndim++] = d == ax ? 1 : x->shape[d];
         }
     }
     if (K == 0) return nb__err(NB_ERR_SHAPE, "nb_max: maximum over an empty axis of %s", NB_SHAPE_STR(x));
-    n->a.i[2] = outer;
-    n->a.i[3] = K;
-    n->a.i[4] = inner;
+    n->a.max.outer = outer;
+    n->a.max.K = K;
+    n->a.max.inner = inner;
     return NB_OK;
 }
 
 void nb__fwd_max(nb_node *n) {
-    int64_t outer = n->a.i[2], K = n->a.i[3], inner = n->a.i[4];
+    int64_t outer = n->a.max.outer, K = n->a.max.K, inner = n->a.max.inner;
     const float *x = NB_F(n->in[0]);
     float *y = NB_F(n->out);
     int64_t *idx = nb__arena_alloc((size_t)(outer * inner) * sizeof(int64_t));
@@ -150,7 +178,7 @@ void nb__fwd_max(nb_node *n) {
 }
 
 void nb__bwd_max(nb_node *n) {
-    int64_t outer = n->a.i[2], K = n->a.i[3], inner = n->a.i[4];
+    int64_t outer = n->a.max.outer, K = n->a.max.K, inner = n->a.max.inner;
     const int64_t *idx = n->a.aux;
     float *gx = nb__grad(n->in[0]);
     const float *gy = n->out->grad;
@@ -159,17 +187,30 @@ void nb__bwd_max(nb_node *n) {
             gx[(o * K + idx[o * inner + i]) * inner + i] += gy[o * inner + i];
 }
 
-static nb_tensor *reduce(nb_op op, nb_tensor *x, uint32_t mask, bool keepdim) {
-    nb_attrs a = {0};
-    a.i[0] = mask;
-    a.i[1] = keepdim;
+static nb_tensor *reduce(nb_op op, const char *fn, nb_tensor *x, int n, const int *axes,
+                         bool keepdim) {
+    if (n < 1 || n > NB_MAX_DIMS || !axes) {
+        nb__err(NB_ERR_ARG, "%s: %d axes%s: give 1 to %d axis numbers (NB_ALL_AXES alone for all)",
+                fn, n, axes ? "" : " (NULL list)", NB_MAX_DIMS);
+        return NULL;
+    }
+    nb_attrs a = {.reduce = {.n = n, .keepdim = keepdim}};
+    for (int i = 0; i < n; i++) a.reduce.axes[i] = axes[i];
     return nb__apply(op, &x, 1, &a);
 }
-nb_tensor *nb_sum(nb_tensor *x, uint32_t m, bool keepdim) { return reduce(NB_OP_SUM, x, m, keepdim); }
-nb_tensor *nb_mean(nb_tensor *x, uint32_t m, bool keepdim) { return reduce(NB_OP_MEAN, x, m, keepdim); }
+nb_tensor *nb_sum(nb_tensor *x, int axis, bool keepdim) {
+    return reduce(NB_OP_SUM, "nb_sum", x, 1, &axis, keepdim);
+}
+nb_tensor *nb_mean(nb_tensor *x, int axis, bool keepdim) {
+    return reduce(NB_OP_MEAN, "nb_mean", x, 1, &axis, keepdim);
+}
+nb_tensor *nb_sum_axes(nb_tensor *x, int n, const int *axes, bool keepdim) {
+    return reduce(NB_OP_SUM, "nb_sum_axes", x, n, axes, keepdim);
+}
+nb_tensor *nb_mean_axes(nb_tensor *x, int n, const int *axes, bool keepdim) {
+    return reduce(NB_OP_MEAN, "nb_mean_axes", x, n, axes, keepdim);
+}
 nb_tensor *nb_max(nb_tensor *x, int axis, bool keepdim) {
-    nb_attrs a = {0};
-    a.i[0] = axis;
-    a.i[1] = keepdim;
+    nb_attrs a = {.max = {.axis = axis, .keepdim = keepdim}};
     return nb__apply(NB_OP_MAX, &x, 1, &a);
 }

@@ -12,15 +12,16 @@ static void flat_add(float *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-/* ---- reshape: attrs i[0..ndim-1] the shape (one may be -1), i[15] ndim ------------------ */
+/* ---- reshape: attrs reshape.ndim, reshape.shape (one size may be -1) ------------------- */
 nb_status nb__shape_reshape(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
-    int nd = (int)n->a.i[15], infer = -1;
+    const nb_shape_attr *at = &n->a.reshape;
+    int nd = at->ndim, infer = -1;
     if (nd < 0 || nd > NB_MAX_DIMS)
         return nb__err(NB_ERR_ARG, "nb_reshape: ndim %d out of range 0..%d", nd, NB_MAX_DIMS);
     int64_t known = 1;
     for (int d = 0; d < nd; d++) {
-        int64_t s = n->a.i[d];
+        int64_t s = at->shape[d];
         if (s == -1 && infer < 0) {
             infer = d;
             continue;
@@ -32,7 +33,7 @@ nb_status nb__shape_reshape(nb_node *n, nb_tensor *out) {
         known *= s;
     }
     out->ndim = nd;
-    for (int d = 0; d < nd; d++) out->shape[d] = n->a.i[d];
+    for (int d = 0; d < nd; d++) out->shape[d] = at->shape[d];
     if (infer >= 0) {
         if (known == 0 || x->numel % known)
             return nb__err(NB_ERR_SHAPE, "nb_reshape: cannot infer axis %d reshaping %s (%lld elements)",
@@ -50,13 +51,13 @@ nb_status nb__shape_reshape(nb_node *n, nb_tensor *out) {
 void nb__fwd_reshape(nb_node *n) { (void)n; }
 void nb__bwd_reshape(nb_node *n) { flat_add(nb__grad(n->in[0]), n->out->grad, n->out->numel); }
 
-/* ---- permute: attrs i[0..ndim-1] the permutation ---------------------------------------- */
+/* ---- permute: attrs permute.perm -------------------------------------------------------- */
 nb_status nb__shape_permute(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
     bool seen[NB_MAX_DIMS] = {0};
     out->ndim = x->ndim;
     for (int d = 0; d < x->ndim; d++) {
-        int64_t p = n->a.i[d];
+        int p = n->a.permute.perm[d];
         if (p < 0 || p >= x->ndim || seen[p])
             return nb__err(NB_ERR_ARG, "nb_permute: not a permutation of the %d axes of %s (entry %d is %lld)",
                            x->ndim, NB_SHAPE_STR(x), d, (long long)p);
@@ -72,15 +73,15 @@ void nb__bwd_permute(nb_node *n) {
     nb_tensor *x = n->in[0];
     int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS];
     nb__contig_strides(x->ndim, x->shape, cs);
-    for (int d = 0; d < x->ndim; d++) st[d] = cs[n->a.i[d]];
+    for (int d = 0; d < x->ndim; d++) st[d] = cs[n->a.permute.perm[d]];
     nb__strided_add(nb__grad(x), st, n->out->grad, n->out->ndim, n->out->shape);
 }
 
-/* ---- slice: attrs i[0] axis, i[1] start, i[2] end, i[3] step (normalized in the builder) - */
+/* ---- slice: attrs slice.axis, start, end, step (normalized in the builder) --------------- */
 nb_status nb__shape_slice(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
-    int ax = (int)n->a.i[0];
-    int64_t start = n->a.i[1], end = n->a.i[2], step = n->a.i[3];
+    int ax = n->a.slice.axis;
+    int64_t start = n->a.slice.start, end = n->a.slice.end, step = n->a.slice.step;
     copy_shape(out, x);
     memcpy(out->stride, x->stride, sizeof out->stride);
     out->shape[ax] = end > start ? 1 + (end - start - 1) / step : 0; /* no overflow for huge steps */
@@ -91,23 +92,24 @@ nb_status nb__shape_slice(nb_node *n, nb_tensor *out) {
 void nb__fwd_slice(nb_node *n) { (void)n; }
 void nb__bwd_slice(nb_node *n) {
     nb_tensor *x = n->in[0];
-    int ax = (int)n->a.i[0];
+    int ax = n->a.slice.axis;
     int64_t st[NB_MAX_DIMS];
     nb__contig_strides(x->ndim, x->shape, st);
-    float *g = nb__grad(x) + n->a.i[1] * st[ax];
-    st[ax] *= n->a.i[3];
+    float *g = nb__grad(x) + n->a.slice.start * st[ax];
+    st[ax] *= n->a.slice.step;
     nb__strided_add(g, st, n->out->grad, n->out->ndim, n->out->shape);
 }
 
-/* ---- broadcast_to: attrs i[0..ndim-1] the shape, i[15] ndim ----------------------------- */
-nb_status nb__shape_broadcast(nb_node *n, nb_tensor *out) {
+/* ---- broadcast_to: attrs broadcast_to.ndim, broadcast_to.shape -------------------------- */
+nb_status nb__shape_broadcast_to(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0];
-    int nd = (int)n->a.i[15], off = nd - x->ndim;
+    const nb_shape_attr *at = &n->a.broadcast_to;
+    int nd = at->ndim, off = nd - x->ndim;
     if (nd > NB_MAX_DIMS || off < 0)
         return nb__err(NB_ERR_SHAPE, "nb_broadcast_to: cannot broadcast %s to %d axes", NB_SHAPE_STR(x), nd);
     out->ndim = nd;
     for (int d = 0; d < nd; d++) {
-        out->shape[d] = n->a.i[d];
+        out->shape[d] = at->shape[d];
         int xd = d - off;
         if (xd >= 0 && x->shape[xd] != 1 && x->shape[xd] != out->shape[d])
             return nb__err(NB_ERR_SHAPE, "nb_broadcast_to: cannot broadcast %s to %s (axis %d)",
@@ -118,8 +120,8 @@ nb_status nb__shape_broadcast(nb_node *n, nb_tensor *out) {
     out->data = x->data;
     return NB_OK;
 }
-void nb__fwd_broadcast(nb_node *n) { (void)n; }
-void nb__bwd_broadcast(nb_node *n) {
+void nb__fwd_broadcast_to(nb_node *n) { (void)n; }
+void nb__bwd_broadcast_to(nb_node *n) {
     nb_tensor *x = n->in[0];
     const nb_tensor *o = n->out;
     int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS];
@@ -143,13 +145,13 @@ void nb__fwd_contiguous(nb_node *n) {
 }
 void nb__bwd_contiguous(nb_node *n) { flat_add(nb__grad(n->in[0]), n->out->grad, n->out->numel); }
 
-/* ---- concat: attrs i[0] axis ------------------------------------------------------------ */
+/* ---- concat: attrs concat.axis ---------------------------------------------------------- */
 nb_status nb__shape_concat(nb_node *n, nb_tensor *out) {
     if (n->n_in < 1) return nb__err(NB_ERR_ARG, "nb_concat: no inputs");
     const nb_tensor *x0 = n->in[0];
-    int ax = nb__axis("nb_concat", (int)n->a.i[0], x0->ndim);
+    int ax = nb__axis("nb_concat", n->a.concat.axis, x0->ndim);
     if (ax < 0) return NB_ERR_ARG;
-    n->a.i[0] = ax;
+    n->a.concat.axis = ax;
     copy_shape(out, x0);
     out->shape[ax] = 0;
     for (int k = 0; k < n->n_in; k++) {
@@ -165,7 +167,7 @@ nb_status nb__shape_concat(nb_node *n, nb_tensor *out) {
 }
 void nb__fwd_concat(nb_node *n) {
     nb_tensor *o = n->out;
-    int ax = (int)n->a.i[0];
+    int ax = n->a.concat.axis;
     memset(o->data, 0, (size_t)o->numel * sizeof(float));
     int64_t off = 0;
     for (int k = 0; k < n->n_in; k++) {
@@ -176,7 +178,7 @@ void nb__fwd_concat(nb_node *n) {
 }
 void nb__bwd_concat(nb_node *n) {
     const nb_tensor *o = n->out;
-    int ax = (int)n->a.i[0];
+    int ax = n->a.concat.axis;
     int64_t off = 0;
     for (int k = 0; k < n->n_in; k++) {
         nb_tensor *x = n->in[k];
@@ -195,25 +197,25 @@ nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape) {
         nb__err(NB_ERR_ARG, "nb_reshape: bad ndim %d or NULL shape", ndim);
         return NULL;
     }
-    nb_attrs a = {0};
-    for (int d = 0; d < ndim; d++) a.i[d] = shape[d];
-    a.i[15] = ndim;
+    nb_attrs a = {.reshape = {.ndim = ndim}};
+    for (int d = 0; d < ndim; d++) a.reshape.shape[d] = shape[d];
     return nb__apply(NB_OP_RESHAPE, &x, 1, &a);
 }
 
 nb_tensor *nb_permute(nb_tensor *x, const int *perm) {
     if (!x || !perm) {
-        nb__err(NB_ERR_ARG, "nb_permute: %s is NULL", x ? "perm" : "input");
+        if (x) nb__err(NB_ERR_ARG, "nb_permute: perm is NULL");
+        else nb__err_null("nb_permute", "input");
         return NULL;
     }
-    nb_attrs a = {0};
-    for (int d = 0; d < x->ndim; d++) a.i[d] = perm[d];
+    nb_attrs a = {.permute = {{0}}};
+    for (int d = 0; d < x->ndim; d++) a.permute.perm[d] = perm[d];
     return nb__apply(NB_OP_PERMUTE, &x, 1, &a);
 }
 
 nb_tensor *nb_transpose(nb_tensor *x, int axis0, int axis1) {
     if (!x) {
-        nb__err(NB_ERR_ARG, "nb_transpose: input is NULL");
+        nb__err_null("nb_transpose", "input");
         return NULL;
     }
     int a0 = nb__axis("nb_transpose", axis0, x->ndim), a1 = nb__axis("nb_transpose", axis1, x->ndim);
@@ -227,7 +229,7 @@ nb_tensor *nb_transpose(nb_tensor *x, int axis0, int axis1) {
 
 nb_tensor *nb_slice(nb_tensor *x, int axis, int64_t start, int64_t end, int64_t step) {
     if (!x) {
-        nb__err(NB_ERR_ARG, "nb_slice: input is NULL");
+        nb__err_null("nb_slice", "input");
         return NULL;
     }
     int ax = nb__axis("nb_slice", axis, x->ndim);
@@ -242,11 +244,7 @@ nb_tensor *nb_slice(nb_tensor *x, int axis, int64_t start, int64_t end, int64_t 
     if (end < 0) end += len;
     start = start < 0 ? 0 : start > len ? len : start;
     end = end < 0 ? 0 : end > len ? len : end;
-    nb_attrs a = {0};
-    a.i[0] = ax;
-    a.i[1] = start;
-    a.i[2] = end;
-    a.i[3] = step;
+    nb_attrs a = {.slice = {.axis = ax, .start = start, .end = end, .step = step}};
     return nb__apply(NB_OP_SLICE, &x, 1, &a);
 }
 
@@ -255,10 +253,9 @@ nb_tensor *nb_broadcast_to(nb_tensor *x, int ndim, const int64_t *shape) {
         nb__err(NB_ERR_ARG, "nb_broadcast_to: bad ndim %d or NULL shape", ndim);
         return NULL;
     }
-    nb_attrs a = {0};
-    for (int d = 0; d < ndim; d++) a.i[d] = shape[d];
-    a.i[15] = ndim;
-    return nb__apply(NB_OP_BROADCAST, &x, 1, &a);
+    nb_attrs a = {.broadcast_to = {.ndim = ndim}};
+    for (int d = 0; d < ndim; d++) a.broadcast_to.shape[d] = shape[d];
+    return nb__apply(NB_OP_BROADCAST_TO, &x, 1, &a);
 }
 
 nb_tensor *nb_contiguous(nb_tensor *x) {
@@ -271,14 +268,13 @@ nb_tensor *nb_concat(nb_tensor *const *xs, int n, int axis) {
         nb__err(NB_ERR_ARG, "nb_concat: need at least one input, got %d", xs ? n : 0);
         return NULL;
     }
-    nb_attrs a = {0};
-    a.i[0] = axis;
+    nb_attrs a = {.concat = {.axis = axis}};
     return nb__apply(NB_OP_CONCAT, (nb_tensor **)xs, n, &a);
 }
 
 nb_tensor *nb_detach(nb_tensor *x) {
     if (!x) {
-        nb__err(NB_ERR_ARG, "nb_detach: input is NULL");
+        nb__err_null("nb_detach", "input");
         return NULL;
     }
     return nb__arena_view(x, x->data);

@@ -1,6 +1,6 @@
 /* PNG input and output of 8-bit grayscale images through libpng's simplified API. Every
  * picture is written to "<path>.tmp.<pid>", flushed to disk and renamed over the target
- * (nb__tmp_path / nb__commit_file in io/atomic.c), so a failed write leaves the old file. */
+ * (nb__tmp_path / nb__commit_file in core/atomic.c), so a failed write leaves the old file. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 

@@ -12,7 +12,7 @@ int main(void) {
         fprintf(stderr, "app: %s\n", nb_last_error());
         return 1;
     }
-    nb_tensor *y = nb_sum(nb_matmul(A, B), 0, false);
+    nb_tensor *y = nb_sum(nb_matmul(A, B), NB_ALL_AXES, false);
     if (!y || nb_backward(y) != NB_OK) {
         fprintf(stderr, "app: %s\n", nb_last_error());
         return 1;

@@ -1,6 +1,7 @@
 /* Atomic file replacement: write "<path>.tmp.<pid>", flush it to disk, rename it over the
  * target and sync the folder, so a write that fails at any point leaves the old file intact.
- * Used by the pictures (src/plot) and nb_write_file_atomic (the CLI's logs and reports). */
+ * Used by the pictures (src/plot) and nb_write_file_atomic (the CLI's logs and reports). A
+ * core service: it knows nothing of what is written. */
 #define _POSIX_C_SOURCE 200809L
 #include "internal.h"
 
@@ -56,7 +57,6 @@ nb_status nb__commit_file(const char *tmp, const char *path) {
     }
     return NB_OK;
 }
-
 
 nb_status nb_write_file_atomic(const char *path, const void *data, size_t n) {
     if (!path || (!data && n)) return nb__err(NB_ERR_ARG, "nb_write_file_atomic: path or data is NULL");
