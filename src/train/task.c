@@ -117,23 +117,23 @@ static nb_status lm(nb_model *m, const nb_batch *b, nb__batch_result *r) {
     const int64_t *y = b->y;
     int64_t count = rows;
     if (b->lengths) {
-        nb_tensor *ki = nb_step_index(1, (int64_t[]){rows > 0 ? rows : 1}, NULL);
-        nb_tensor *yi = nb_step_index(1, (int64_t[]){rows > 0 ? rows : 1}, NULL);
-        if (!ki || !yi) return NB_ERR_MEM;
-        int64_t *keep = nb_tensor_idata(ki);
-        int64_t *yk = nb_tensor_idata(yi);
         count = 0;
         for (int64_t i = 0; i < n; i++) {
             if (b->lengths[i] < 0 || b->lengths[i] > T)
                 return nb__err(NB_ERR_ARG, "lm task: sample %lld has length %lld, outside 0..%lld", (long long)i,
                                (long long)b->lengths[i], (long long)T);
-            for (int64_t t = 0; t < b->lengths[i]; t++) {
-                keep[count] = i * T + t;
-                yk[count++] = b->y[i * T + t];
-            }
+            count += b->lengths[i];
         }
         if (count == 0) return nb__err(NB_ERR_ARG, "lm task: every sample of the batch has length 0");
-        flat = flat ? nb_embedding(flat, nb_reshape(ki, 1, (int64_t[]){count})) : NULL;
+        nb_tensor *ki = nb_step_index(1, (int64_t[]){count}, NULL), *yi = nb_step_index(1, (int64_t[]){count}, NULL);
+        if (!ki || !yi) return NB_ERR_MEM;
+        int64_t *keep = nb_tensor_idata(ki), *yk = nb_tensor_idata(yi), k = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t t = 0; t < b->lengths[i]; t++) {
+                keep[k] = i * T + t;
+                yk[k++] = b->y[i * T + t];
+            }
+        flat = flat ? nb_embedding(flat, ki) : NULL; /* the real steps' rows, with their gradient */
         y = yk;
     }
     nb_tensor *ty = nb_step_index(1, (int64_t[]){count}, y);
