@@ -7,3 +7,7 @@ foreach(h ${NB_PUBLIC_HEADERS})
            COMMAND ${CMAKE_C_COMPILER} -std=c11 -Wall -Wextra -Werror -fsyntax-only
                    -I${PROJECT_SOURCE_DIR}/include -x c ${h})
 endforeach()
+
+# No arrow upward between the folders of src/ (docs/architecture.md), read off the objects.
+add_test(NAME layering COMMAND bash ${PROJECT_SOURCE_DIR}/tests/check_layers.sh
+         ${CMAKE_BINARY_DIR}/CMakeFiles/nabla_obj.dir/src ${PROJECT_SOURCE_DIR}/src)
