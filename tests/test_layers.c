@@ -34,14 +34,14 @@ static nb_module *scale_new(int d) {
 
 /* Split: one tensor in, two out (x and -x). Join: two in, one out (a + 2b). */
 static nb_status split_fwd(nb_module *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out) {
-    if (n_in != 1) return nb__err(NB_ERR_ARG, "Split takes one tensor");
+    if (n_in != 1) return nb_set_error(NB_ERR_ARG, "Split takes one tensor");
     out[0] = in[0];
     out[1] = nb_neg(in[0]);
     *n_out = 2;
     return out[1] ? NB_OK : NB_ERR_MEM;
 }
 static nb_status join_fwd(nb_module *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out) {
-    if (n_in != 2) return nb__err(NB_ERR_ARG, "Join takes two tensors, got %d", n_in);
+    if (n_in != 2) return nb_set_error(NB_ERR_ARG, "Join takes two tensors, got %d", n_in);
     out[0] = nb_add(in[0], nb_scale(in[1], 2.0f));
     *n_out = 1;
     return out[0] ? NB_OK : NB_ERR_SHAPE;
@@ -311,7 +311,7 @@ static void test_reconstruct(void) {
 /* A user layer for sequences: the mean over each sample's real steps of x (N, T, D), from
  * (x, lengths); then a Linear. Padding must change nothing. */
 static nb_status masked_mean_fwd(nb_module *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out) {
-    if (n_in != 2) return nb__err(NB_ERR_ARG, "MaskedMean takes (x, lengths)");
+    if (n_in != 2) return nb_set_error(NB_ERR_ARG, "MaskedMean takes (x, lengths)");
     nb_tensor *x = in[0];
     int64_t n = nb_tensor_size(x, 0), t = nb_tensor_size(x, 1);
     nb_tensor *w = nb_step_tensor(3, (int64_t[]){n, t, 1}, NULL);

@@ -51,6 +51,9 @@ const char *nb_last_error(void);
 /* Empties the message: after handling a failure and going on, so that a later NULL input is
  * not reported after the old message. */
 void nb_clear_error(void);
+/* Sets the message (printf-style) and returns s: how a layer or step function written outside
+ * the library reports its own errors (`return nb_set_error(NB_ERR_SHAPE, "...", ...)`). */
+nb_status nb_set_error(nb_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *nb_status_name(nb_status s);
 
 /* ---- settings -------------------------------------------------------------------------- */

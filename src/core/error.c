@@ -13,6 +13,15 @@ nb_status nb__err(nb_status s, const char *fmt, ...) {
     return s;
 }
 
+nb_status nb_set_error(nb_status s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (fmt) vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    else g_msg[0] = '\0';
+    va_end(ap);
+    return s;
+}
+
 /* A NULL argument is most often the result of a call that failed just before (an op whose
  * shapes did not fit, feeding the next op): its message is the cause, so it stays first. */
 nb_status nb__err_null(const char *fn, const char *what) {
