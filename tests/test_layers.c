@@ -531,9 +531,25 @@ static void test_loader_seed(void) {
     nb_dataset_free(d);
 }
 
+/* Step tensors copy the caller's batch; NULL data gives zeros; bad shapes are refused. */
+static void test_step_tensors(void) {
+    float src[6] = {1, 2, 3, 4, 5, 6};
+    nb_tensor *t = nb_step_tensor(2, (int64_t[]){2, 3}, src), *z = nb_step_tensor(1, (int64_t[]){4}, NULL);
+    int64_t ids[3] = {7, 8, 9};
+    nb_tensor *i = nb_step_index(1, (int64_t[]){3}, ids);
+    src[0] = 100;
+    ids[2] = -1;
+    CHECK(t && nb_tensor_data(t)[0] == 1 && nb_tensor_data(t)[5] == 6 && !nb_tensor_requires_grad(t), "a copy");
+    CHECK(z && nb_tensor_data(z)[3] == 0 && i && nb_tensor_idata(i)[2] == 9 && nb_tensor_dtype(i) == NB_I64, "zeros, ids");
+    CHECK(nb_step_tensor(2, (int64_t[]){2, -1}, NULL) == NULL && strstr(nb_last_error(), "nb_step_tensor"), "bad shape: %s",
+          nb_last_error());
+    nb_step_reset();
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/nabla_layers_XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
+    test_step_tensors();
     test_user_layers();
     test_error_chain();
     test_summary();
