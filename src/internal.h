@@ -105,5 +105,9 @@ void nb__contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 nb_status nb__each_prefix(const char *list, const char *fn, nb_status (*cb)(void *, const char *), void *ctx);
 /* name is prefix or starts with "prefix.". */
 bool nb__under(const char *name, const char *prefix);
+/* *mask: a malloc'd mask over p's parameters, true for those under one of the prefixes;
+ * *count (may be NULL) the number selected. An error (naming fn) when a prefix names no
+ * parameter or the list is malformed. */
+nb_status nb__params_select(nb_params *p, const char *prefixes, const char *fn, bool **mask, int *count);
 
 #endif

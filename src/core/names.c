@@ -47,3 +47,40 @@ bool nb_name_matches(const char *name, const char *prefixes) {
     }
     return c.hit;
 }
+
+typedef struct select_ctx {
+    nb_params *p;
+    bool *mask;
+    const char *fn;
+} select_ctx;
+
+static nb_status select_cb(void *c, const char *prefix) {
+    select_ctx *x = c;
+    int hits = 0;
+    for (int i = 0; i < nb_params_count(x->p); i++)
+        if (nb__under(nb_params_name(x->p, i), prefix)) {
+            x->mask[i] = true;
+            hits++;
+        }
+    if (!hits) return nb__err(NB_ERR_ARG, "%s: no parameter is named '%s' or starts with '%s.'", x->fn, prefix, prefix);
+    return NB_OK;
+}
+
+nb_status nb__params_select(nb_params *p, const char *prefixes, const char *fn, bool **out, int *count) {
+    *out = NULL;
+    int n = nb_params_count(p);
+    bool *mask = calloc((size_t)(n ? n : 1), sizeof *mask);
+    if (!mask) return nb__err(NB_ERR_MEM, "%s: out of memory", fn);
+    select_ctx c = {p, mask, fn};
+    nb_status st = nb__each_prefix(prefixes, fn, select_cb, &c);
+    if (st) {
+        free(mask);
+        return st;
+    }
+    if (count) {
+        *count = 0;
+        for (int i = 0; i < n; i++) *count += mask[i];
+    }
+    *out = mask;
+    return NB_OK;
+}

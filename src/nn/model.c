@@ -107,41 +107,18 @@ nb_status nb_model_forward_n(nb_model *m, int n_in, nb_tensor *const *in, int *n
 }
 
 /* ---- freezing and re-initialization ---------------------------------------------------------- */
-#define each_prefix nb__each_prefix
-#define under nb__under
-
-typedef struct freeze_ctx {
-    nb_model *m;
-    bool apply, frozen;
-    int count;
-    const char *fn;
-} freeze_ctx;
-
-static nb_status freeze_cb(void *c, const char *prefix) {
-    freeze_ctx *x = c;
-    int hits = 0;
-    for (int i = 0; i < nb_params_count(x->m->params); i++)
-        if (under(nb_params_name(x->m->params, i), prefix)) {
-            hits++;
-            if (x->apply) {
-                nb_tensor_set_requires_grad(nb_params_get(x->m->params, i), !x->frozen);
-                x->count++;
-            }
-        }
-    if (!hits) return nb__err(NB_ERR_ARG, "%s: no parameter is named '%s' or starts with '%s.'", x->fn, prefix, prefix);
-    return NB_OK;
-}
-
 nb_status nb_model_freeze(nb_model *m, const char *prefixes, bool frozen, int *count) {
     if (count) *count = 0;
     if (!m) return nb__err(NB_ERR_ARG, "nb_model_freeze: model is NULL");
-    freeze_ctx c = {m, false, frozen, 0, "nb_model_freeze"};
-    nb_status st = each_prefix(prefixes, c.fn, freeze_cb, &c); /* check every name first */
+    int n = 0;
+    bool *sel;
+    nb_status st = nb__params_select(m->params, prefixes, "nb_model_freeze", &sel, &n);
     if (st) return st;
-    c.apply = true;
-    st = each_prefix(prefixes, c.fn, freeze_cb, &c);
-    if (count) *count = c.count;
-    return st;
+    for (int i = 0; i < nb_params_count(m->params); i++)
+        if (sel[i]) nb_tensor_set_requires_grad(nb_params_get(m->params, i), !frozen);
+    free(sel);
+    if (count) *count = n;
+    return NB_OK;
 }
 
 static nb_module *find_path(nb_module *root, const char *path) {
@@ -191,17 +168,17 @@ static nb_status reinit_cb(void *c, const char *prefix) {
 nb_status nb_model_reinit(nb_model *m, const char *prefixes, nb_init init) {
     if (!m) return nb__err(NB_ERR_ARG, "nb_model_reinit: model is NULL");
     reinit_ctx c = {m, init, false};
-    nb_status st = each_prefix(prefixes, "nb_model_reinit", reinit_cb, &c);
+    nb_status st = nb__each_prefix(prefixes, "nb_model_reinit", reinit_cb, &c);
     if (st) return st;
     c.apply = true;
-    return each_prefix(prefixes, "nb_model_reinit", reinit_cb, &c);
+    return nb__each_prefix(prefixes, "nb_model_reinit", reinit_cb, &c);
 }
 
 /* ---- summary ------------------------------------------------------------------------------ */
 static int64_t params_under(nb_model *md, const nb_module *m) {
     int64_t n = 0;
     for (int i = 0; i < nb_params_count(md->params); i++)
-        if (!*m->path || under(nb_params_name(md->params, i), m->path))
+        if (!*m->path || nb__under(nb_params_name(md->params, i), m->path))
             n += nb_tensor_numel(nb_params_get(md->params, i));
     return n;
 }

@@ -274,36 +274,24 @@ nb_status nb_optim_step(nb_optim *o) {
     return NB_OK;
 }
 
-typedef struct group_ctx {
-    nb_optim *o;
-    float scale;
-    bool apply;
-} group_ctx;
-
-static nb_status group_cb(void *c, const char *prefix) {
-    group_ctx *x = c;
-    int hits = 0;
-    for (int i = 0; i < nb_params_count(x->o->p); i++)
-        if (nb__under(nb_params_name(x->o->p, i), prefix)) {
-            hits++;
-            if (x->apply) x->o->lr_scale[i] = x->scale;
-        }
-    if (!hits) return nb__err(NB_ERR_ARG, "nb_optim_set_lr_scale: no parameter is named '%s' or starts with '%s.'", prefix, prefix);
-    return NB_OK;
-}
-
 nb_status nb_optim_set_lr_scale(nb_optim *o, const char *prefixes, float scale) {
     if (!o) return nb__err(NB_ERR_ARG, "nb_optim_set_lr_scale: optimizer is NULL");
-    if (!(scale >= 0) || isinf(scale)) return nb__err(NB_ERR_ARG, "nb_optim_set_lr_scale: scale must be finite and >= 0, got %g", (double)scale);
-    group_ctx c = {o, scale, false};
-    nb_status st = nb__each_prefix(prefixes, "nb_optim_set_lr_scale", group_cb, &c);
+    if (!(scale >= 0) || isinf(scale))
+        return nb__err(NB_ERR_ARG, "nb_optim_set_lr_scale: scale must be finite and >= 0, got %g", (double)scale);
+    bool *sel;
+    nb_status st = nb__params_select(o->p, prefixes, "nb_optim_set_lr_scale", &sel, NULL);
     if (st) return st;
+    int n = nb_params_count(o->p);
     if (!o->lr_scale) {
-        int n = nb_params_count(o->p);
         o->lr_scale = malloc((size_t)(n ? n : 1) * sizeof(float));
-        if (!o->lr_scale) return nb__err(NB_ERR_MEM, "nb_optim_set_lr_scale: out of memory");
+        if (!o->lr_scale) {
+            free(sel);
+            return nb__err(NB_ERR_MEM, "nb_optim_set_lr_scale: out of memory");
+        }
         for (int i = 0; i < n; i++) o->lr_scale[i] = 1.0f;
     }
-    c.apply = true;
-    return nb__each_prefix(prefixes, "nb_optim_set_lr_scale", group_cb, &c);
+    for (int i = 0; i < n; i++)
+        if (sel[i]) o->lr_scale[i] = scale;
+    free(sel);
+    return NB_OK;
 }
