@@ -229,11 +229,9 @@ char *nb_model_summary(nb_model *m, int ndim, const int64_t *sample_shape) {
     nb_tensor_free(x);
     nb_step_reset();
     if (!y) {
-        /* The forward's message says why; the table shows how far it got. */
-        char *msg = malloc(len + 1024);
-        if (msg) snprintf(msg, len + 1024, "%s", nb_last_error());
-        nb__err(NB_ERR_SHAPE, "nb_model_summary: %s", msg ? msg : "forward failed");
-        free(msg);
+        char why[1024]; /* the forward's message says why */
+        snprintf(why, sizeof why, "%s", nb_last_error());
+        nb__err(NB_ERR_SHAPE, "nb_model_summary: %s", why);
         free(out);
         return NULL;
     }
