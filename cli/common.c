@@ -4,9 +4,20 @@
 
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("nabla: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
 
 bool cli_known_data(const char *name) {
     return name && (strcmp(name, "mnist") == 0 || strcmp(name, "fashion-mnist") == 0);

@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +21,6 @@ static const char *USAGE =
     "(conv1,conv2). Data is looked for in --data-dir, $NABLA_DATA, ./data/NAME and the installed\n"
     "packages; bash scripts/data.sh installs it.\n";
 
-const char *const cli_optimizers[] = {"adam", "adamw", "sgd", "rmsprop", NULL};
-const char *const cli_schedules[] = {"constant", "step", "cosine", NULL};
 static const char *const g_datas[] = {"mnist", "fashion-mnist", NULL};
 static const char *const g_cmds[] = {"train", "eval", "predict", NULL};
 
@@ -68,16 +65,6 @@ static const flag_def g_flags[] = {
 #define N_FLAGS (int)(sizeof g_flags / sizeof g_flags[0])
 _Static_assert(sizeof g_flags / sizeof g_flags[0] <= 64, "cli_args.set has 64 bits");
 
-int cli_fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("nabla: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
-
 bool cli_given(const cli_args *a, const char *name) {
     for (int i = 0; i < N_FLAGS; i++)
         if (strcmp(g_flags[i].name, name) == 0) return (a->set >> i) & 1u;
@@ -106,7 +93,7 @@ static int parse_value(const flag_def *fl, const char *v, cli_args *a) {
     }
     case F_NUM: {
         double x = strtod(v, &end);
-        if (errno || *end || end == v || !(x >= (double)fl->lo) || x > 1e6 || (fl->hi && !(x > (double)fl->lo)))
+        if (errno || *end || end == v || !(x >= (double)fl->lo) || x > 1e6 || (fl->hi && !((float)x > (float)fl->lo)))
             return cli_fail("%s: '%s' is not a number %s %lld (and at most 1e6)", fl->name, v, fl->hi ? ">" : ">=", fl->lo);
         *(double *)field = x;
         return 0;

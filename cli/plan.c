@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const cli_optimizers[] = {"adam", "adamw", "sgd", "rmsprop", NULL};
+const char *const cli_schedules[] = {"constant", "step", "cosine", NULL};
+
 nb_status cli_plan_to_meta(const cli_plan *p, nb_meta *m) {
     nb_status st = nb_meta_set(m, "model", p->model);
     if (!st) st = nb_meta_setf(m, "input", "%dx%dx%d", p->c, p->h, p->w);
@@ -57,7 +60,7 @@ static int meta_u64(const nb_meta *m, const char *path, const char *key, uint64_
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (errno || end == v || *end || *v == '-')
+    if (errno || end == v || *end || strchr(v, '-'))
         return cli_fail("%s: __metadata__ '%s' is '%.40s', not an unsigned integer", path, key, v);
     *out = x;
     return 0;
@@ -131,6 +134,8 @@ int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p) {
     if (meta_i64(m, path, "threads", 0, 4096, false, &x)) return 1;
     p->threads = (int)x;
     v = nb_meta_get(m, "freeze");
+    if (v && strlen(v) >= sizeof p->freeze)
+        return cli_fail("%s: __metadata__ 'freeze' is longer than %zu characters", path, sizeof p->freeze - 1);
     if (v) snprintf(p->freeze, sizeof p->freeze, "%s", v);
     return 0;
 }

@@ -187,6 +187,8 @@ static int load_data(run *r) {
     snprintf(p->dataset, sizeof p->dataset, "%s", a->data);
     snprintf(p->schedule, sizeof p->schedule, "%s", a->schedule);
     snprintf(p->optimizer, sizeof p->optimizer, "%s", a->optimizer);
+    if (a->freeze && strlen(a->freeze) >= sizeof p->freeze)
+        return cli_fail("--freeze: at most %zu characters", sizeof p->freeze - 1);
     if (a->freeze) snprintf(p->freeze, sizeof p->freeze, "%s", a->freeze);
     return 0;
 }
@@ -237,6 +239,8 @@ static int build(run *r) {
         return cli_fail("--reset and --head-lr fine-tune the weights of --init FILE; give --init");
     int frozen = 0;
     if (a->freeze && nb_model_freeze(r->m, a->freeze, true, &frozen)) return cli_fail("--freeze: %s", nb_last_error());
+    if (a->freeze && frozen >= nb_params_count(nb_model_params(r->m)))
+        return cli_fail("--freeze %s: every parameter would be frozen, leaving nothing to train", a->freeze);
     r->opt = make_optim(nb_model_params(r->m), a->optimizer, (float)a->lr);
     if (!r->opt) return cli_fail("%s", nb_last_error());
     if (cli_given(a, "--head-lr") && nb_optim_set_lr_scale(r->opt, nb_zoo_head(a->model), (float)(a->head_lr / a->lr)))
