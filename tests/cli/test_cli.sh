@@ -19,6 +19,44 @@ expect_error() {
   out=$("$NABLA" "$@" 2>&1 >/dev/null); local rc=$?
   if [ $rc -ne 0 ] && grep -qF -- "$want" <<<"$out"; then ok; else bad "nabla $* -> rc $rc, '$out' (wanted '$want')"; fi
 }
+# The dtype and shape (one line), then the bytes, of tensor $2 of safetensors file $1: the
+# file starts with the header's length (8 bytes, little-endian), then the JSON header, whose
+# data_offsets count from its end. Fails if the file has no such tensor.
+st_tensor() {
+  local f=$1 name=$2 n loc
+  n=$(od -An -v -t u1 -N 8 "$f" | awk '{for (i = NF; i >= 1; i--) v = v * 256 + $i} END {print v + 0}')
+  [ "${n:-0}" -gt 1 ] || return 1
+  loc=$(head -c "$((8 + n))" "$f" | tail -c "$n" | awk -v k="\"$name\":{" -v base=$((8 + n)) '
+    { i = index($0, k); if (!i) exit 1
+      s = substr($0, i + length(k)); s = substr(s, 1, index(s, "}"))
+      if (!match(s, /"data_offsets":\[[0-9]+,[0-9]+\]/)) exit 1
+      split(substr(s, RSTART + 16, RLENGTH - 17), o, ",")
+      if (!match(s, /"dtype":"[A-Z0-9]+"/)) exit 1
+      dt = substr(s, RSTART + 9, RLENGTH - 10)
+      if (!match(s, /"shape":\[[0-9,]*\]/)) exit 1
+      print dt, substr(s, RSTART + 8, RLENGTH - 8), base + o[1], o[2] - o[1]; found = 1 }
+    END { exit !found }') || return 1
+  set -- $loc
+  printf '%s %s\n' "$1" "$2"
+  head -c "$(($3 + $4))" "$f" | tail -c "$4" # (tail reads all: no SIGPIPE under pipefail)
+}
+# Whether tensor $3 is the same (dtype, shape, bytes) in files $1 and $2: prints "same" or
+# "differs", or "missing" when either file lacks it.
+tensor_cmp() {
+  st_tensor "$1" "$3" > "$T/t1" && st_tensor "$2" "$3" > "$T/t2" || { echo missing; return; }
+  if cmp -s "$T/t1" "$T/t2"; then echo same; else echo differs; fi
+}
+# Checks that each tensor named after $3 is $3 ("same" or "differs") between files $1 and $2.
+tensors_are() {
+  local a=$1 b=$2 want=$3 name got; shift 3
+  for name in "$@"; do
+    got=$(tensor_cmp "$a" "$b" "$name")
+    if [ "$got" = "$want" ]; then ok; else bad "$name: $got in $a and $b (wanted $want)"; fi
+  done
+}
+# OpenMP threads that wait passively: spinning ones make a 2-thread run many times slower on a
+# loaded 2-core machine.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 COMMON=(--model lenet5 --data mnist --data-dir "$DATA" --threads 2 --seed 3 --batch 20 --quiet)
 
 # An uninterrupted run of 3 epochs (cosine learning rate), and one stopped after epoch 2 then
@@ -79,6 +117,91 @@ check 'cmp -s "$T/a/model.safetensors" "$T/e/model.safetensors"' "resume without
 check '[ "$(wc -l < "$T/e/metrics.jsonl")" -eq 3 ]' "resumed log continues the checkpoint's"
 expect_error "nope.png" predict --checkpoint "$T/a/model.safetensors" "$T/nope.png"
 expect_error "is required" predict fixtures/digit7.png
+
+# PyTorch weights (a state_dict saved with safetensors in float32, float16 and bfloat16):
+# eval gives PyTorch's own loss and accuracy on the slice's 500 test images.
+PT=fixtures/pt/lenet5-f32.safetensors
+for f in f32 f16 bf16; do
+  want=$(awk -v f=$f '$1 == f && $2 == "slice-test" {printf "500 images, loss %.4f, accuracy %s", $6, $5}' \
+    fixtures/pt/lenet5-expected.txt)
+  check '[ -n "$want" ]' "no slice-test line for $f in lenet5-expected.txt"
+  out=$("$NABLA" eval --checkpoint fixtures/pt/lenet5-$f.safetensors --model lenet5 --data mnist --data-dir "$DATA") ||
+    bad "eval PyTorch $f"
+  check 'grep -qxF "fixtures/pt/lenet5-$f.safetensors (lenet5, PyTorch weights) on mnist test: $want" <<<"$out"' \
+    "eval PyTorch $f: '$(head -1 <<<"$out")', PyTorch: '$want'"
+  out=$("$NABLA" predict --checkpoint fixtures/pt/lenet5-$f.safetensors --model lenet5 --data mnist fixtures/digit7.png) ||
+    bad "predict PyTorch $f"
+  check 'grep -q "^fixtures/digit7.png: 7 (p=" <<<"$out"' "predict PyTorch $f: $out"
+done
+expect_error "$PT is not a nabla checkpoint (format 'pt'): give --model NAME and --data NAME" eval --checkpoint "$PT" --data-dir "$DATA"
+expect_error "$PT is not a nabla checkpoint (format 'pt'): give --model NAME and --data NAME" eval --checkpoint "$PT" --model lenet5 --data-dir "$DATA"
+expect_error "$PT is not a nabla checkpoint (format 'pt'): give --model NAME and --data NAME" predict --checkpoint "$PT" --data mnist fixtures/digit7.png
+expect_error "$PT: tensor 'fc1.weight' has shape (120,400) in the file" eval --checkpoint "$PT" --model mlp --data mnist --data-dir "$DATA"
+expect_error "$PT: tensor 'fc1.weight'" predict --checkpoint "$PT" --model mlp --data mnist fixtures/digit7.png
+
+# Fine-tuning from the run's own model and from the PyTorch weights: the parameters under
+# --freeze come out bit-identical, the others are trained; the plan keeps --freeze, so a
+# resumed run keeps them frozen.
+FT=(--model lenet5 --data mnist --data-dir "$DATA" --threads 1 --seed 5 --batch 20 --limit-train 200 --limit-test 100 --quiet)
+FROZEN=(conv1.weight conv1.bias conv2.weight conv2.bias)
+TRAINED=(fc1.weight fc1.bias fc2.weight fc3.weight fc3.bias)
+"$NABLA" train "${FT[@]}" --epochs 2 --stop-after 1 --init "$T/a/model.safetensors" --freeze conv1,conv2 --out "$T/f1" ||
+  bad "train --init model.safetensors --freeze"
+tensors_are "$T/a/model.safetensors" "$T/f1/checkpoint.safetensors" same "${FROZEN[@]}"
+tensors_are "$T/a/model.safetensors" "$T/f1/checkpoint.safetensors" differs "${TRAINED[@]}"
+"$NABLA" train --resume "$T/f1/checkpoint.safetensors" --data-dir "$DATA" --threads 1 --quiet || bad "resume a frozen run"
+tensors_are "$T/a/model.safetensors" "$T/f1/model.safetensors" same "${FROZEN[@]}"
+tensors_are "$T/f1/checkpoint.safetensors" "$T/f1/model.safetensors" same "${FROZEN[@]}"
+tensors_are "$T/a/model.safetensors" "$T/f1/model.safetensors" differs "${TRAINED[@]}"
+check '[ "$(wc -l < "$T/f1/metrics.jsonl")" -eq 2 ]' "the resumed fine-tuning run logs 2 epochs"
+"$NABLA" train "${FT[@]}" --epochs 1 --init "$PT" --freeze conv1,conv2 --head-lr 0.01 --out "$T/f2" ||
+  bad "train --init PyTorch --freeze --head-lr"
+tensors_are "$PT" "$T/f2/model.safetensors" same "${FROZEN[@]}"
+tensors_are "$PT" "$T/f2/model.safetensors" differs "${TRAINED[@]}"
+out=$("$NABLA" eval --checkpoint "$T/f2/model.safetensors" --data-dir "$DATA") || bad "eval of a fine-tuned model"
+acc=$(sed -n '1s/.*accuracy \([0-9.]*\)$/\1/p' <<<"$out")
+check 'awk -v a="$acc" "BEGIN{exit !(a >= 0.95)}"' "fine-tuned PyTorch LeNet-5: accuracy '$acc' < 0.95"
+# --reset: fc3 starts from a fresh initialization (frozen here, so it stays that one), the
+# other layers from the file.
+"$NABLA" train "${FT[@]}" --epochs 1 --init "$PT" --reset fc3 --freeze conv1,conv2,fc3 --out "$T/f3" ||
+  bad "train --init --reset"
+tensors_are "$PT" "$T/f3/model.safetensors" same "${FROZEN[@]}"
+tensors_are "$PT" "$T/f3/model.safetensors" differs fc3.weight fc3.bias fc1.weight
+"$NABLA" train "${FT[@]}" --epochs 1 --init "$PT" --freeze conv1,conv2,fc3 --out "$T/f4" || bad "train --init, fc3 frozen"
+tensors_are "$PT" "$T/f4/model.safetensors" same fc3.weight fc3.bias
+check '[ "$(st_tensor "$T/f3/model.safetensors" fc3.weight | head -1)" = "F32 [10,84]" ]' "fc3.weight's dtype and shape"
+# Fine-tuning errors.
+"$NABLA" train --model mlp --data mnist --data-dir "$DATA" --threads 1 --epochs 1 --limit-train 20 --limit-test 20 \
+  --quiet --out "$T/m" || bad "train mlp"
+expect_error "--init $T/m/model.safetensors holds a mlp model, not --model lenet5" train "${FT[@]}" --init "$T/m/model.safetensors" --out "$T/x"
+expect_error "--init $PT: shape fc1.weight: file (120,400), model (512,784)" train --model mlp --data mnist --data-dir "$DATA" --init "$PT" --out "$T/x"
+expect_error "no parameter is named 'convX'" train "${FT[@]}" --init "$PT" --freeze conv1,convX --out "$T/x"
+expect_error "no module named 'conv9'" train "${FT[@]}" --init "$PT" --reset conv9 --out "$T/x"
+expect_error "--reset and --head-lr fine-tune the weights of --init FILE; give --init" train "${FT[@]}" --reset fc3 --out "$T/x"
+expect_error "--reset and --head-lr fine-tune the weights of --init FILE; give --init" train "${FT[@]}" --head-lr 0.01 --out "$T/x"
+expect_error "--resume continues a run; --init starts a new one" train --resume "$T/epoch1.safetensors" --init "$PT" --out "$T/x" --data-dir "$DATA"
+expect_error "every parameter would be frozen" train "${FT[@]}" --init "$PT" --freeze conv1,conv2,fc1,fc2,fc3 --out "$T/x"
+expect_error "--freeze: at most 255 characters" train "${FT[@]}" --init "$PT" --freeze "$(printf 'conv1,%.0s' {1..50})conv2" --out "$T/x"
+expect_error "--lr: '1e-50'" train "${FT[@]}" --lr 1e-50 --out "$T/x"
+check '[ ! -e "$T/x/checkpoint.safetensors" ]' "a refused run wrote a checkpoint"
+
+# Every value the command line accepts is one its checkpoints load back with: extreme
+# values of the flags kept in the plan, then eval and --resume of the checkpoint.
+EX=(--model lenet5 --data mnist --data-dir "$DATA" --threads 1 --limit-train 20 --limit-test 20 --quiet)
+extreme() {
+  local d=$1; shift
+  if ! "$NABLA" train "${EX[@]}" "$@" --out "$d"; then bad "train $*"; return; fi
+  "$NABLA" eval --checkpoint "$d/checkpoint.safetensors" --data-dir "$DATA" >/dev/null || bad "eval after train $*"
+  "$NABLA" eval --checkpoint "$d/model.safetensors" --data-dir "$DATA" >/dev/null || bad "eval model after train $*"
+  "$NABLA" train --resume "$d/checkpoint.safetensors" --epochs 1000 --stop-after 2 --data-dir "$DATA" --threads 1 \
+    --quiet || bad "resume after train $*"
+}
+extreme "$T/x1" --epochs 2 --stop-after 1 --warmup 5
+extreme "$T/x2" --epochs 1 --warmup 1000 --clip 1e6 --lr 1e-30 --seed 9223372036854775807 --batch 1048576 \
+  --schedule cosine --optimizer adamw
+extreme "$T/x3" --epochs 1000 --stop-after 1 --warmup 0 --lr 1e6 --clip 1e-6 --seed 0 --batch 1 --optimizer sgd \
+  --schedule step --limit-test 9223372036854775807
+extreme "$T/x4" --epochs 1 --lr 1e-6 --optimizer rmsprop --limit-train 0 --batch 2000 --init "$PT" --freeze conv1.weight
 
 echo "test_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
