@@ -21,6 +21,14 @@ static nb_status add_slab(nb_st_writer *w, nb_params *p) {
 
 static bool is_nabla_state(const char *name) { return strncmp(name, "_nabla.", 7) == 0; }
 
+/* The tensor name of the optimizer's i-th state slab ("_nabla.optim.exp_avg") and the slab. */
+static float *optim_slab(nb_optim *opt, int i, char key[96]) {
+    const char *name;
+    float *s = nb_optim_state(opt, i, &name);
+    snprintf(key, 96, "_nabla.optim.%s", name);
+    return s;
+}
+
 nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_meta *meta) {
     if (!path || !m) return nb__err(NB_ERR_ARG, "nb_checkpoint_save: path and model are required");
     if (nb_meta_get(meta, "format"))
@@ -44,10 +52,8 @@ nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const
         if (!st) st = nb_st_add(w, "_nabla.optim.steps", NB_ST_I64, 0, NULL, &steps);
         if (!st) st = nb_st_add(w, "_nabla.rng", NB_ST_I64, 1, (int64_t[]){4}, rng);
         for (int i = 0; !st && i < nb_optim_state_count(opt); i++) {
-            const char *name;
-            float *s = nb_optim_state(opt, i, &name);
             char key[96];
-            snprintf(key, sizeof key, "_nabla.optim.%s", name);
+            float *s = optim_slab(opt, i, key);
             st = nb_st_add(w, key, NB_ST_F32, 1, &n, s);
         }
     }
@@ -157,10 +163,8 @@ static nb_status load_optim(const nb_st_reader *r, const char *path, nb_model *m
     nb_status st = nb_st_read_into(r, "_nabla.optim.steps", NB_ST_I64, 0, NULL, steps);
     if (!st) st = nb_st_read_into(r, "_nabla.rng", NB_ST_I64, 1, (int64_t[]){4}, rng);
     for (int i = 0; !st && i < nb_optim_state_count(opt); i++) {
-        const char *name;
-        float *s = nb_optim_state(opt, i, &name);
         char key[96];
-        snprintf(key, sizeof key, "_nabla.optim.%s", name);
+        float *s = optim_slab(opt, i, key);
         st = nb_st_read_into(r, key, NB_ST_F32, 1, &np, s);
     }
     return st;
