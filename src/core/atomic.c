@@ -69,14 +69,20 @@ nb_status nb_write_file_atomic(const char *path, const void *data, size_t n) {
         free(tmp);
         return st;
     }
-    bool ok = fwrite(data, 1, n, f) == n;
-    int e = errno;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        if (!e) e = errno;
+    /* errno is read only right after the call that failed: a successful buffered fwrite may
+     * leave an unrelated value there (ENOTTY from the stream's isatty check), and a full disk
+     * shows up only when the buffer is flushed, in fflush or fclose. */
+    const char *what = NULL;
+    int e = 0;
+    if (n && fwrite(data, 1, n, f) != n) what = "cannot write", e = errno;
+    else if (fflush(f) != 0) what = "cannot write", e = errno;
+    if (fclose(f) != 0 && !what) what = "cannot close", e = errno;
+    if (what) {
         unlink(tmp);
+        nb_status st = nb__err(NB_ERR_IO, "%s: %s the temporary file %s: %s", path, what, tmp,
+                               strerror(e ? e : EIO));
         free(tmp);
-        return nb__err(NB_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+        return st;
     }
     nb_status st = nb__commit_file(tmp, path);
     free(tmp);
