@@ -281,6 +281,40 @@ static void test_regress(void) {
     nb_model_free(m);
 }
 
+/* A stop request (Ctrl-C in the CLI) ends the epoch after the batch in progress: one
+ * optimizer step of four taken, the rest of the source drawn, NB_ERR_STATE "interrupted". */
+static int64_t g_stop_calls;
+static bool stop_now(void *ctx) {
+    g_stop_calls++;
+    return *(const int *)ctx;
+}
+static void test_stop(void) {
+    static float x[8], t[8];
+    for (int i = 0; i < 8; i++) x[i] = (float)i, t[i] = 1;
+    list_src s = {.n = 4};
+    for (int k = 0; k < 4; k++)
+        s.b[k] = (nb_batch){.n = 2, .x = x + 2 * k, .x_ndim = 1, .x_shape = {1}, .target = t + 2 * k, .target_dim = 1};
+    nb_batch_source src = source(&s);
+    nb_model *m = nb_model_new(nb_linear_new(1, 1, true), NB_INIT_DEFAULT);
+    nb_optim *o = nb_sgd_new(nb_model_params(m), (nb_sgd_opts){0.01f, 0, 0, false});
+    nb_task task = nb_task_new(NB_TASK_REGRESS);
+    nb_epoch_stats st = {0};
+    int flag = 0;
+    nb_train_opts to = {.stop = stop_now, .stop_ctx = &flag};
+    CHECK(nb_train_epoch(m, o, &task, &src, 0, &to, &st) == NB_OK && st.samples == 8 && g_stop_calls == 3,
+          "no stop requested: %s, %lld samples, asked %lld times", nb_last_error(), (long long)st.samples,
+          (long long)g_stop_calls);
+    flag = 1;
+    int64_t steps = nb_optim_steps(o);
+    nb_status r = nb_train_epoch(m, o, &task, &src, 4, &to, &st);
+    CHECK(r == NB_ERR_STATE && strstr(nb_last_error(), "interrupted at epoch 5 after batch 1 of 4"), "stop: %d %s",
+          (int)r, nb_last_error());
+    CHECK(nb_optim_steps(o) == steps + 1 && s.at == 4, "stop: %lld steps taken, source at %d",
+          (long long)(nb_optim_steps(o) - steps), s.at);
+    nb_optim_free(o);
+    nb_model_free(m);
+}
+
 /* Reconstruction: a 4-2-4 linear autoencoder on data of rank 2. */
 static void test_reconstruct(void) {
     static float x[64 * 4];
@@ -556,6 +590,7 @@ int main(void) {
     test_freeze();
     test_partial_load();
     test_regress();
+    test_stop();
     test_reconstruct();
     test_seq_classify();
     test_lm();

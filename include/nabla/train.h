@@ -91,11 +91,16 @@ typedef struct nb_train_opts {
     float clip;               /* > 0: clip gradients to this global L2 norm */
     nb_progress_fn progress;  /* may be NULL */
     void *progress_ctx;
+    /* May be NULL; asked after each batch (step finished, optimizer updated): returning true
+     * ends the epoch early with NB_ERR_STATE ("interrupted ..."), the rest of the source's
+     * batches drawn and dropped. A program's Ctrl-C handler sets a flag that this reads. */
+    bool (*stop)(void *ctx);
+    void *stop_ctx;
 } nb_train_opts;
 
 /* One epoch of training (model in training mode). m and opt are required except for a
  * custom task (whose step owns its models). A loss that is not finite stops the epoch with
- * NB_ERR_STATE naming the epoch and batch. */
+ * NB_ERR_STATE naming the epoch and batch, and so does a stop request (opts.stop). */
 nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const nb_batch_source *src,
                          int64_t epoch, const nb_train_opts *o, nb_epoch_stats *out);
 /* One pass in evaluation mode without gradients (epoch 0 of src; give an unshuffled one).

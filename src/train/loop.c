@@ -126,6 +126,12 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
         s.samples += b.n;
         i++;
         if (opts.progress) opts.progress(opts.progress_ctx, i, nb, s.weight ? s.loss / (double)s.weight : 0, s.samples);
+        if (opts.stop && (nb <= 0 || i < nb) && opts.stop(opts.stop_ctx)) {
+            while (src->next(src->ctx, &b)) { /* leave the source (a loader's thread) idle */
+            }
+            return nb__err(NB_ERR_STATE, "interrupted at epoch %lld after batch %lld of %lld", (long long)epoch + 1,
+                           (long long)i, (long long)nb);
+        }
     }
     finish(&s, task->kind, out);
     return NB_OK;
