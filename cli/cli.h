@@ -18,7 +18,7 @@ typedef struct cli_args {
     const char *init, *freeze, *reset;
     long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed;
     double lr, clip, head_lr;
-    bool quiet, invert;
+    bool quiet, invert, overwrite;
     const char **inputs;
     int n_inputs;
     unsigned long long set; /* bit i: the flag of table row i was given */

@@ -12,7 +12,7 @@ static const char *USAGE =
     "  nabla train --model {mlp,lenet5,seedcnn} --data {mnist,fashion-mnist} [--epochs N] [--batch N]\n"
     "              [--optimizer {adam,adamw,sgd,rmsprop}] [--lr X] [--schedule {constant,step,cosine}]\n"
     "              [--warmup N] [--clip X] [--seed N] [--threads N] [--out DIR] [--resume CHECKPOINT]\n"
-    "              [--stop-after N] [--data-dir DIR] [--limit-train N] [--limit-test N] [--quiet]\n"
+    "              [--overwrite] [--stop-after N] [--data-dir DIR] [--limit-train N] [--limit-test N] [--quiet]\n"
     "              [--init WEIGHTS [--freeze NAMES] [--reset NAMES] [--head-lr X]]\n"
     "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
     "  nabla predict --checkpoint FILE [--model NAME --data NAME] [--invert] IMAGE.png|IMAGES.idx ...\n"
@@ -55,6 +55,7 @@ static const flag_def g_flags[] = {
     {"--limit-test", F_INT, A(limit_test), TRAIN | EVAL, 0, INT64_MAX, NULL},
     {"--out", F_STR, A(out), TRAIN, 0, 0, NULL},
     {"--resume", F_STR, A(resume), TRAIN, 0, 0, NULL},
+    {"--overwrite", F_BOOL, A(overwrite), TRAIN, 0, 0, NULL},
     {"--init", F_STR, A(init), TRAIN, 0, 0, NULL},
     {"--freeze", F_STR, A(freeze), TRAIN, 0, 0, NULL},
     {"--reset", F_STR, A(reset), TRAIN, 0, 0, NULL},

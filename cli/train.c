@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "history.h"
+#include "outdir.h"
 
 #define GRID_N 40
 
@@ -129,12 +130,6 @@ static int take_resumed_plan(run *r) {
     if (cli_given(a, "--optimizer") && ri->optimizer[0] && strcmp(a->optimizer, ri->optimizer) != 0)
         return cli_fail("--resume %s holds %s optimizer state; --optimizer %s cannot continue it", a->resume,
                         ri->optimizer, a->optimizer);
-    if (ri->epoch >= a->epochs)
-        return cli_fail("--resume %s has already trained %lld epochs; ask for more with --epochs", a->resume,
-                        (long long)ri->epoch);
-    if (a->stop_after > 0 && a->stop_after <= ri->epoch)
-        return cli_fail("--stop-after %lld: --resume %s has already trained %lld epochs", a->stop_after, a->resume,
-                        (long long)ri->epoch);
     /* Without --out, the run continues in the checkpoint's folder. */
     if (!cli_given(a, "--out")) {
         snprintf(r->out_dir, sizeof r->out_dir, "%s", a->resume);
@@ -143,6 +138,14 @@ static int take_resumed_plan(run *r) {
         else snprintf(r->out_dir, sizeof r->out_dir, ".");
         a->out = r->out_dir;
     }
+    /* A run killed after its last checkpoint but before its final outputs: resume writes them. */
+    if (ri->epoch == a->epochs && !outdir_outputs_done(a->out, a->resume)) return 0;
+    if (ri->epoch >= a->epochs)
+        return cli_fail("--resume %s has already trained %lld epochs; ask for more with --epochs", a->resume,
+                        (long long)ri->epoch);
+    if (a->stop_after > 0 && a->stop_after <= ri->epoch)
+        return cli_fail("--stop-after %lld: --resume %s has already trained %lld epochs", a->stop_after, a->resume,
+                        (long long)ri->epoch);
     return 0;
 }
 
@@ -151,6 +154,7 @@ static int open_out(run *r) {
     if (mkdir_p(out) != 0) return cli_fail("--out %s: %s", out, strerror(errno));
     struct stat sb;
     if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) return cli_fail("--out %s: not a folder", out);
+    if (outdir_prepare(out, r->a.resume != NULL, r->a.overwrite, r->a.quiet)) return 1;
     return path_in(r->p_model, sizeof r->p_model, out, "model.safetensors") ||
            path_in(r->p_ckpt, sizeof r->p_ckpt, out, "checkpoint.safetensors") ||
            path_in(r->p_metrics, sizeof r->p_metrics, out, "metrics.jsonl") ||
@@ -297,6 +301,13 @@ static int save(run *r, const char *path, nb_optim *opt) {
     return rc;
 }
 
+/* Stopped by SIGINT/SIGTERM during or after epoch done + 1: the checkpoint of epoch done is
+ * this run's, or the one it resumed from. */
+static int interrupted(run *r, int64_t done, bool during) {
+    const char *ckpt = done > r->start ? r->p_ckpt : r->a.resume;
+    return cli_interrupted((long long)done, during, done > 0 ? ckpt : NULL);
+}
+
 static int run_epochs(run *r) {
     const cli_args *a = &r->a;
     nb_schedule sched = schedule_of(a);
@@ -304,17 +315,19 @@ static int run_epochs(run *r) {
     progress pg = {.tty = isatty(fileno(stderr)), .quiet = a->quiet, .epochs = (int)a->epochs};
     nb_task task = nb_task_new(NB_TASK_CLASSIFY);
     nb_batch_source src = nb_loader_source(r->l), test = nb_loader_source(r->lt);
-    nb_train_opts to = {.clip = (float)a->clip, .progress = on_batch, .progress_ctx = &pg};
+    nb_train_opts to = {.clip = (float)a->clip, .progress = on_batch, .progress_ctx = &pg, .stop = cli_stop_requested};
     char title[128];
     snprintf(title, sizeof title, "%s on %s", display_name(a->model), display_name(a->data));
     for (int64_t e = r->start; e < last; e++) {
         nb_epoch_stats tr, te;
+        if (cli_signal_caught()) return interrupted(r, e, false);
         pg.epoch = (int)e + 1;
         nb_optim_set_lr(r->opt, nb_schedule_lr(&sched, (float)a->lr, e));
         pg.t0 = now_s();
         pg.last = 0;
         if (nb_train_epoch(r->m, r->opt, &task, &src, e, &to, &tr)) {
             if (pg.tty && !a->quiet) fputc('\n', stderr);
+            if (cli_signal_caught()) return interrupted(r, e, true);
             return cli_fail("%s (a lower --lr or --clip may help)", nb_last_error());
         }
         nb_confusion_clear(r->conf);
@@ -331,7 +344,16 @@ static int run_epochs(run *r) {
         r->plan.epoch = e + 1;
         if (history_write(r->p_metrics, r->h) || save(r, r->p_ckpt, r->opt)) return 1;
         const history *h = r->h;
-        if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) return cli_fail("%s", nb_last_error());
+        if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) outdir_warn_picture();
+    }
+    if (cli_signal_caught()) return interrupted(r, last, false);
+    if (r->start >= last) { /* --resume of a run killed before its final outputs: the last evaluation again */
+        nb_epoch_stats te;
+        if (!a->quiet) printf("all %lld epochs trained: writing the run's final outputs\n", (long long)r->start);
+        r->plan.epoch = r->start;
+        if (nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) return cli_fail("%s", nb_last_error());
+        const history *h = r->h;
+        if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) outdir_warn_picture();
     }
     return 0;
 }
@@ -362,7 +384,7 @@ static int final_outputs(run *r) {
     if (!rc) {
         nb_argmax_rows(probs, n, CLI_N_CLASSES, pred);
         if (nb_plot_image_grid(r->p_pred, first->x_u8, n, first->h, first->w, 10, pred, first->y, names))
-            rc = cli_fail("%s", nb_last_error());
+            outdir_warn_picture();
     }
     nb_dataset_free(first);
     free(probs);
@@ -383,8 +405,11 @@ int cli_train(const cli_args *a0) {
     if (!rc) rc = open_out(r);
     if (!rc) rc = load_data(r);
     if (!rc) rc = build(r);
+    if (!rc) rc = outdir_check_space(r->a.out, nb_params_numel(nb_model_params(r->m)));
+    cli_signals_install();
     if (!rc) rc = run_epochs(r);
     if (!rc) rc = final_outputs(r);
+    cli_signals_restore();
     free(r->h);
     nb_confusion_free(r->conf);
     nb_loader_free(r->lt);
