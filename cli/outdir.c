@@ -14,7 +14,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-/* What a run writes into --out; the last four are written at its end. */
+/* What a run writes into --out; the first three show another run, the last four are written at
+ * its end. */
 static const char *const RUN_FILES[] = {"checkpoint.safetensors", "metrics.jsonl", "model.safetensors",
                                         "report.txt", "curves.png", "predictions.png", NULL};
 #define FINAL_FILES (RUN_FILES + 2)
@@ -65,13 +66,14 @@ int outdir_prepare(const char *dir, bool resume, bool overwrite, bool quiet) {
     bool ckpt = false;
     for (int i = 0; RUN_FILES[i]; i++) {
         struct stat sb;
-        if (join(path, sizeof path, dir, RUN_FILES[i]) || lstat(path, &sb) != 0) continue;
+        if (join(path, sizeof path, dir, RUN_FILES[i]) || lstat(path, &sb) != 0 || S_ISDIR(sb.st_mode)) continue;
         if (overwrite) {
             if (unlink(path) != 0) return cli_fail("--overwrite: cannot remove %s: %s", path, strerror(errno));
             continue;
         }
         /* an empty log is what a run stopped before its first epoch leaves: no run to lose */
         if (i == 1 && S_ISREG(sb.st_mode) && sb.st_size == 0) continue;
+        if (i > 2) continue; /* a report or pictures alone: the new run replaces them at its end */
         if (i == 0) ckpt = true;
         snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s", *found ? ", " : "", RUN_FILES[i]);
     }
