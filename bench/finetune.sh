@@ -36,7 +36,7 @@ T0=$(date +%s)
 train() {  # train DIR ARGS...
     local dir=$1; shift
     echo "[$(( $(date +%s) - T0 ))s] nabla train ${*} --out $dir" >&2
-    "$NABLA" train "${COMMON[@]}" "$@" --out "$dir"
+    "$NABLA" train "${COMMON[@]}" "$@" --overwrite --out "$dir"
 }
 acc() {  # acc DIR EPOCH: test accuracy in percent
     sed -n "${2}p" "$1/metrics.jsonl" | sed 's/.*"test_accuracy": \([0-9.]*\).*/\1/' | awk '{printf "%.2f", 100 * $1}'

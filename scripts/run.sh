@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/build.sh build
 bash scripts/data.sh
-./build/nabla train --model lenet5 --data mnist --epochs 10 --schedule cosine --out out/lenet5-mnist "$@"
+./build/nabla train --model lenet5 --data mnist --epochs 10 --schedule cosine --out out/lenet5-mnist --overwrite "$@"
