@@ -137,10 +137,13 @@ void nb_params_zero_grad(nb_params *p) {
  * across threads without changing the answer (a float sum would need -ffast-math). */
 static bool any_nonfinite(const float *x, int64_t n) {
     const uint32_t *u = (const uint32_t *)(const void *)x;
-    unsigned bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (n > 262144)
-    for (int64_t i = 0; i < n; i++) bad |= (u[i] & 0x7f800000u) == 0x7f800000u;
-    return bad != 0;
+    uint32_t top = 0; /* the largest magnitude's bits: >= 0x7f800000 is an infinity or a NaN */
+#pragma omp parallel for schedule(static) reduction(max : top) if (n > 262144)
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t v = u[i] & 0x7fffffffu;
+        top = v > top ? v : top;
+    }
+    return top >= 0x7f800000u;
 }
 
 int64_t nb__first_nonfinite(const float *x, int64_t n) {
