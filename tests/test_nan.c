@@ -113,12 +113,13 @@ static int one_next(void *c, nb_batch *b) {
 }
 
 /* Trains one epoch of one batch from weight w (bias 0); returns the status, the weight after. */
-static nb_status one_epoch(float x, float w, float lr, float clip, double max_loss, float *w_after) {
+static nb_status one_epoch(float x, float w, float lr, float clip, double max_loss, float *w_after, bool adam) {
     nb_model *m = nb_model_new(nb_linear_new(1, 1, true), NB_INIT_DEFAULT);
     nb_tensor *wt = nb_params_find(nb_model_params(m), "weight");
     nb_tensor_data(wt)[0] = w;
     nb_tensor_data(nb_params_find(nb_model_params(m), "bias"))[0] = 0;
-    nb_optim *o = nb_sgd_new(nb_model_params(m), (nb_sgd_opts){lr, 0, 0, false});
+    nb_optim *o = adam ? nb_adam_new(nb_model_params(m), nb_adam_defaults(lr))
+                       : nb_sgd_new(nb_model_params(m), (nb_sgd_opts){lr, 0, 0, false});
     one_src s = {.x = x};
     nb_batch_source src = {.ctx = &s, .count = one_count, .start = one_start, .next = one_next};
     nb_task task = nb_task_new(NB_TASK_REGRESS);
@@ -135,27 +136,33 @@ static void test_loop_guards(void) {
     float w;
     /* x = 1e30, w = 1e-15: loss 1e30 (finite), gradient of w 2e45 = inf: stopped before the
      * step, which would have made w NaN. */
-    nb_status rc = one_epoch(1e30f, 1e-15f, 0.1f, 0, 0, &w);
+    nb_status rc = one_epoch(1e30f, 1e-15f, 0.1f, 0, 0, &w, false);
     CHECK(rc == NB_ERR_STATE && strstr(nb_last_error(), "gradient norm is not finite at epoch 3, batch 1") &&
               strstr(nb_last_error(), "the gradient of 'weight' is inf"),
           "non-finite gradient: rc %d, %s", rc, nb_last_error());
     CHECK(w == 1e-15f, "no step taken: w %g", w);
-    rc = one_epoch(1e30f, 1e-15f, 0.1f, 1.0f, 0, &w);
+    rc = one_epoch(1e30f, 1e-15f, 0.1f, 1.0f, 0, &w, false);
     CHECK(rc == NB_ERR_STATE && strstr(nb_last_error(), "gradient norm is inf at epoch 3, batch 1") &&
               strstr(nb_last_error(), "'weight'"),
           "non-finite gradient with clipping: rc %d, %s", rc, nb_last_error());
     /* x = 1e20, w = 1e-10: loss 1e20, gradient 2e30 (finite); lr 1e9 makes w -inf. */
-    rc = one_epoch(1e20f, 1e-10f, 1e9f, 0, 0, &w);
+    rc = one_epoch(1e20f, 1e-10f, 1e9f, 0, 0, &w, false);
     CHECK(rc == NB_ERR_STATE && strstr(nb_last_error(), "parameter 'weight' is -inf at element 0 after the optimizer "
                                                         "step at epoch 3, batch 1"),
           "non-finite parameter: rc %d, %s", rc, nb_last_error());
     /* The loss-explosion guard: 1e20 > 1e6 stops before the step. */
-    rc = one_epoch(1e20f, 1e-10f, 0.1f, 0, 1e6, &w);
+    rc = one_epoch(1e20f, 1e-10f, 0.1f, 0, 1e6, &w, false);
     CHECK(rc == NB_ERR_STATE && strstr(nb_last_error(), "loss exploded to 1e+20 (above max_loss 1e+06) at epoch 3, "
                                                         "batch 1"),
           "max_loss: rc %d, %s", rc, nb_last_error());
     CHECK(w == 1e-10f, "no step taken: w %g", w);
-    rc = one_epoch(1.0f, 0.5f, 0.1f, 0, 1e6, &w);
+    /* Adam: gradient 2e30 squares to inf in exp_avg_sq while w stays finite (the update is
+     * m / sqrt(inf) = 0): stopped at the end of the epoch, naming the state. */
+    rc = one_epoch(1e20f, 1e-10f, 0.1f, 0, 0, &w, true);
+    CHECK(rc == NB_ERR_STATE && strstr(nb_last_error(), "optimizer state 'exp_avg_sq' is inf at element 0 at the end "
+                                                        "of epoch 3"),
+          "non-finite optimizer state: rc %d, %s", rc, nb_last_error());
+    rc = one_epoch(1.0f, 0.5f, 0.1f, 0, 1e6, &w, false);
     CHECK(rc == NB_OK && w < 0.5f, "a sane step passes every guard: rc %d %s", rc, nb_last_error());
 }
 

@@ -99,7 +99,8 @@ typedef struct nb_train_opts {
  * naming the epoch and batch: a loss that is not finite or above max_loss (before backward),
  * a non-finite gradient norm (before the optimizer step; the message names the first
  * parameter with a NaN or infinite gradient), or a parameter or buffer left non-finite by the
- * step (named). A custom task's step is checked by its loss only. */
+ * step (named), or optimizer state that is not finite at the end of the epoch (named). A
+ * custom task's step is checked by its loss only. */
 nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const nb_batch_source *src,
                          int64_t epoch, const nb_train_opts *o, nb_epoch_stats *out);
 /* One pass in evaluation mode without gradients (epoch 0 of src; give an unshuffled one).

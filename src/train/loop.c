@@ -168,6 +168,17 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
         i++;
         if (opts.progress) opts.progress(opts.progress_ctx, i, nb, s.weight ? s.loss / (double)s.weight : 0, s.samples);
     }
+    /* The optimizer's state (e.g. Adam's exp_avg_sq, where a squared gradient over FLT_MAX
+     * gives inf while the weights stay finite) once an epoch: a scan per step would cost as
+     * much again as the parameter check. */
+    for (int k = 0; task->kind != NB_TASK_CUSTOM && k < nb_optim_state_count(opt); k++) {
+        const char *nm;
+        const float *x = nb_optim_state(opt, k, &nm);
+        int64_t at = nb__first_nonfinite(x, nb_params_numel(nb_model_params(m)));
+        if (at >= 0)
+            return nb__err(NB_ERR_STATE, "training diverged: optimizer state '%s' is %g at element %lld at the end of "
+                           "epoch %lld", nm, (double)x[at], (long long)at, (long long)epoch + 1);
+    }
     finish(&s, task->kind, out);
     return NB_OK;
 }
