@@ -17,7 +17,7 @@ typedef struct cli_args {
     const char *model, *data, *data_dir, *optimizer, *out, *resume, *checkpoint, *schedule;
     const char *init, *freeze, *reset;
     long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed;
-    double lr, clip, head_lr;
+    double lr, clip, head_lr, max_loss;
     bool quiet, invert, overwrite;
     const char **inputs;
     int n_inputs;

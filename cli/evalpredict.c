@@ -42,6 +42,20 @@ static nb_model *load_model(const cli_args *a, cli_plan *info) {
         nb_model_free(m);
         return NULL;
     }
+    /* Weights that are not finite would give a NaN loss or (through a ReLU in older builds)
+     * quietly wrong answers: refuse them, naming the tensor. */
+    nb_params *sl[2] = {m ? nb_model_params(m) : NULL, m ? nb_model_buffers(m) : NULL};
+    for (int s = 0; m && s < 2; s++) {
+        int64_t at;
+        int k = nb_params_nonfinite(sl[s], false, &at);
+        if (k >= 0) {
+            cli_fail("%s: tensor '%s' is not finite (%g at element %lld): the weights are unusable",
+                     a->checkpoint, nb_params_name(sl[s], k), (double)nb_tensor_data(nb_params_get(sl[s], k))[at],
+                     (long long)at);
+            nb_model_free(m);
+            return NULL;
+        }
+    }
     if (m) nb_model_set_training(m, false);
     return m;
 }

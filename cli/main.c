@@ -11,8 +11,9 @@ static const char *USAGE =
     "usage:\n"
     "  nabla train --model {mlp,lenet5,seedcnn} --data {mnist,fashion-mnist} [--epochs N] [--batch N]\n"
     "              [--optimizer {adam,adamw,sgd,rmsprop}] [--lr X] [--schedule {constant,step,cosine}]\n"
-    "              [--warmup N] [--clip X] [--seed N] [--threads N] [--out DIR] [--resume CHECKPOINT]\n"
-    "              [--overwrite] [--stop-after N] [--data-dir DIR] [--limit-train N] [--limit-test N] [--quiet]\n"
+    "              [--warmup N] [--clip X] [--max-loss X] [--seed N] [--threads N] [--out DIR]\n"
+    "              [--resume CHECKPOINT] [--overwrite] [--stop-after N] [--data-dir DIR] [--limit-train N]\n"
+    "              [--limit-test N] [--quiet]\n"
     "              [--init WEIGHTS [--freeze NAMES] [--reset NAMES] [--head-lr X]]\n"
     "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
     "  nabla predict --checkpoint FILE [--model NAME --data NAME] [--invert] IMAGE.png|IMAGES.idx ...\n"
@@ -45,6 +46,7 @@ static const flag_def g_flags[] = {
     {"--lr", F_NUM, A(lr), TRAIN, 0, 1, NULL},
     {"--head-lr", F_NUM, A(head_lr), TRAIN, 0, 1, NULL},
     {"--clip", F_NUM, A(clip), TRAIN, 0, 0, NULL},
+    {"--max-loss", F_NUM, A(max_loss), TRAIN, 0, 1, NULL},
     {"--warmup", F_INT, A(warmup), TRAIN, 0, CLI_MAX_EPOCHS, NULL},
     {"--epochs", F_INT, A(epochs), TRAIN, 1, CLI_MAX_EPOCHS, NULL},
     {"--stop-after", F_INT, A(stop_after), TRAIN, 1, CLI_MAX_EPOCHS, NULL},

@@ -315,7 +315,8 @@ static int run_epochs(run *r) {
     progress pg = {.tty = isatty(fileno(stderr)), .quiet = a->quiet, .epochs = (int)a->epochs};
     nb_task task = nb_task_new(NB_TASK_CLASSIFY);
     nb_batch_source src = nb_loader_source(r->l), test = nb_loader_source(r->lt);
-    nb_train_opts to = {.clip = (float)a->clip, .progress = on_batch, .progress_ctx = &pg, .stop = cli_stop_requested};
+    nb_train_opts to = {.clip = (float)a->clip, .progress = on_batch, .progress_ctx = &pg, .stop = cli_stop_requested,
+                        .max_loss = a->max_loss};
     char title[128];
     snprintf(title, sizeof title, "%s on %s", display_name(a->model), display_name(a->data));
     for (int64_t e = r->start; e < last; e++) {
@@ -328,10 +329,14 @@ static int run_epochs(run *r) {
         if (nb_train_epoch(r->m, r->opt, &task, &src, e, &to, &tr)) {
             if (pg.tty && !a->quiet) fputc('\n', stderr);
             if (cli_signal_caught()) return interrupted(r, e, true);
-            return cli_fail("%s (a lower --lr or --clip may help)", nb_last_error());
+            return cli_fail("%s (a lower --lr or --clip may help; %s keeps the last good epoch)", nb_last_error(),
+                            r->p_ckpt);
         }
         nb_confusion_clear(r->conf);
         if (nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) return cli_fail("%s", nb_last_error());
+        if (!isfinite(te.loss) && te.samples > 0) /* before this epoch's checkpoint replaces the last good one */
+            return cli_fail("training diverged: the test loss is %g after epoch %lld; %s keeps the last good epoch "
+                            "(a lower --lr or --clip may help)", te.loss, (long long)e + 1, r->p_ckpt);
         double rate = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
         history_add(r->h, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, rate);
         if (!a->quiet) {

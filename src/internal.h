@@ -96,6 +96,8 @@ void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, in
                      const int64_t *shape);
 /* Contiguous float data of t: t's own data when contiguous, otherwise a copy in the arena. */
 const float *nb__contig_data(const nb_tensor *t);
+/* Index of the first NaN or infinity in x[0..n), -1 when all are finite (core/params.c). */
+int64_t nb__first_nonfinite(const float *x, int64_t n);
 /* Row-major strides of a contiguous shape. */
 void nb__contig_strides(int ndim, const int64_t *shape, int64_t *stride);
 

@@ -36,7 +36,8 @@ const char *nb_meta_value(const nb_meta *m, int i);
 
 /* ---- saving and loading ----------------------------------------------------------------------- */
 /* Writes m's tensors, meta (may be NULL) and, when opt is given, the optimizer and RNG state.
- * Atomic: a failed write keeps the old file. */
+ * Atomic: a failed write keeps the old file. A NaN or infinity in a parameter, a buffer or the
+ * optimizer state is NB_ERR_STATE naming the tensor, and nothing is written. */
 nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_meta *meta);
 /* Every __metadata__ entry of the file ("format" included); NULL with the error naming the
  * file if it is not a valid safetensors file. */

@@ -144,6 +144,10 @@ int64_t nb_params_numel(const nb_params *p);
 float *nb_params_data(nb_params *p); /* the whole value slab, nb_params_numel floats */
 float *nb_params_grad(nb_params *p); /* the whole gradient slab */
 void nb_params_zero_grad(nb_params *p);
+/* The first parameter (its index) whose values (grads false) or gradients (grads true) hold
+ * a NaN or an infinity, with the element's flat index in *at (may be NULL); -1 when every one
+ * is finite or p is NULL. One pass over the slab; the parameter is looked up only on a hit. */
+int nb_params_nonfinite(nb_params *p, bool grads, int64_t *at);
 /* Whether a parameter name lies under one of the comma-separated prefixes: "conv1,fc"
  * matches "conv1.weight" and "fc.bias", not "conv10.weight". */
 bool nb_name_matches(const char *name, const char *prefixes);

@@ -96,11 +96,17 @@ typedef struct nb_train_opts {
      * batches drawn and dropped. A program's Ctrl-C handler sets a flag that this reads. */
     bool (*stop)(void *ctx);
     void *stop_ctx;
+    double max_loss;          /* > 0: a batch loss above it stops the epoch ("loss exploded") */
 } nb_train_opts;
 
 /* One epoch of training (model in training mode). m and opt are required except for a
- * custom task (whose step owns its models). A loss that is not finite stops the epoch with
- * NB_ERR_STATE naming the epoch and batch, and so does a stop request (opts.stop). */
+ * custom task (whose step owns its models). Divergence stops the epoch with NB_ERR_STATE
+ * naming the epoch and batch: a loss that is not finite or above max_loss (before backward),
+ * a non-finite gradient norm (before the optimizer step; the message names the first
+ * parameter with a NaN or infinite gradient), or a parameter or buffer left non-finite by the
+ * step (named), or optimizer state that is not finite at the end of the epoch (named). A
+ * custom task's step is checked by its loss only. A stop request (opts.stop) ends it the same
+ * way with "interrupted". */
 nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const nb_batch_source *src,
                          int64_t epoch, const nb_train_opts *o, nb_epoch_stats *out);
 /* One pass in evaluation mode without gradients (epoch 0 of src; give an unshuffled one).

@@ -2,6 +2,8 @@
  * Zeroing is one memset, an optimizer one loop, a checkpoint one pass. */
 #include "internal.h"
 
+#include <math.h>
+
 struct nb_params {
     int count, cap;
     nb_tensor **t; /* owned structs; data/grad point into the slabs */
@@ -128,4 +130,42 @@ float *nb_params_grad(nb_params *p) { return p ? p->grad : NULL; }
 
 void nb_params_zero_grad(nb_params *p) {
     if (p && p->grad) memset(p->grad, 0, (size_t)p->numel * sizeof(float));
+}
+
+/* Whether any of x[0..n) is NaN or infinite: a float is not finite exactly when its exponent
+ * bits are all ones. An OR of integer tests has no order to keep, so it vectorizes and splits
+ * across threads without changing the answer (a float sum would need -ffast-math). */
+static bool any_nonfinite(const float *x, int64_t n) {
+    const uint32_t *u = (const uint32_t *)(const void *)x;
+    uint32_t top = 0; /* the largest magnitude's bits: >= 0x7f800000 is an infinity or a NaN */
+#pragma omp parallel for schedule(static) reduction(max : top) if (n > 262144)
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t v = u[i] & 0x7fffffffu;
+        top = v > top ? v : top;
+    }
+    return top >= 0x7f800000u;
+}
+
+int64_t nb__first_nonfinite(const float *x, int64_t n) {
+    if (!x || n <= 0 || !any_nonfinite(x, n)) return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return i;
+    return -1;
+}
+
+int nb_params_nonfinite(nb_params *p, bool grads, int64_t *at) {
+    if (at) *at = -1;
+    if (!p || p->count == 0) return -1;
+    const float *slab = grads ? p->grad : p->data;
+    /* One pass over the whole slab (its alignment gaps stay zero); the owner is looked up only
+     * when something is wrong. */
+    if (!any_nonfinite(slab, p->numel)) return -1;
+    for (int i = 0; i < p->count; i++) {
+        int64_t k = nb__first_nonfinite(slab + p->offset[i], p->t[i]->numel);
+        if (k >= 0) {
+            if (at) *at = k;
+            return i;
+        }
+    }
+    return -1;
 }

@@ -29,8 +29,34 @@ static float *optim_slab(nb_optim *opt, int i, char key[96]) {
     return s;
 }
 
+/* A checkpoint is never written from non-finite state: the first NaN or infinity among the
+ * parameters, buffers and optimizer state is an error naming the tensor (the old file stays). */
+static nb_status check_finite(const char *path, nb_model *m, nb_optim *opt) {
+    nb_params *sl[2] = {nb_model_params(m), nb_model_buffers(m)};
+    for (int s = 0; s < 2; s++) {
+        int64_t at;
+        int k = nb_params_nonfinite(sl[s], false, &at);
+        if (k >= 0)
+            return nb__err(NB_ERR_STATE, "nb_checkpoint_save: %s: not written: tensor '%s' is %g at element %lld",
+                           path, nb_params_name(sl[s], k), (double)nb_tensor_data(nb_params_get(sl[s], k))[at],
+                           (long long)at);
+    }
+    const int64_t n = nb_params_numel(nb_model_params(m));
+    for (int i = 0; opt && i < nb_optim_state_count(opt); i++) {
+        char key[96];
+        const float *x = optim_slab(opt, i, key);
+        int64_t at = nb__first_nonfinite(x, n);
+        if (at >= 0)
+            return nb__err(NB_ERR_STATE, "nb_checkpoint_save: %s: not written: tensor '%s' is %g at element %lld",
+                           path, key, (double)x[at], (long long)at);
+    }
+    return NB_OK;
+}
+
 nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_meta *meta) {
     if (!path || !m) return nb__err(NB_ERR_ARG, "nb_checkpoint_save: path and model are required");
+    nb_status cf = check_finite(path, m, opt);
+    if (cf) return cf;
     if (nb_meta_get(meta, "format"))
         return nb__err(NB_ERR_ARG, "nb_checkpoint_save: the metadata key 'format' is nabla's own");
     nb_st_writer *w = nb_st_writer_new();

@@ -192,7 +192,9 @@ UNARY(log, logf(x), 1.0f / x)
 UNARY(sqrt, sqrtf(x), 0.5f / y)
 UNARY(pow, powf(x, c), c * powf(x, c - 1.0f))
 UNARY(abs, fabsf(x), (x > 0.0f) - (x < 0.0f))
-UNARY(relu, x > 0.0f ? x : 0.0f, x > 0.0f ? 1.0f : 0.0f)
+/* NaN propagates as in PyTorch: relu(NaN) = NaN, with gradient 1 there (threshold_backward
+ * passes the gradient unless x <= 0); leaky_relu(NaN) = c * NaN = NaN, with gradient c. */
+UNARY(relu, x <= 0.0f ? 0.0f : x, x <= 0.0f ? 0.0f : 1.0f)
 UNARY(leaky_relu, x > 0.0f ? x : c * x, x > 0.0f ? 1.0f : c)
 UNARY(sigmoid, 1.0f / (1.0f + expf(-x)), y * (1.0f - y))
 UNARY(tanh, tanhf(x), 1.0f - y * y)

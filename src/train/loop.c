@@ -73,6 +73,42 @@ static nb_status add_custom(sums *s, const nb_step_result *r, int64_t n) {
     return NB_OK;
 }
 
+/* Before the optimizer step: clips (when asked) and stops on a non-finite gradient norm,
+ * naming the first parameter whose gradient is NaN or infinite. Without clipping the norm is
+ * not needed: it is non-finite exactly when a gradient is (a sum of squared floats in double
+ * cannot overflow), which one scan of the gradient slab tells more cheaply. */
+static nb_status check_grads(nb_params *p, const nb_train_opts *o, int64_t epoch, int64_t i, double lv) {
+    const double norm = o->clip > 0 ? (double)nb_clip_grad_norm(p, o->clip) : 0.0;
+    if (o->clip > 0 && isfinite(norm)) return NB_OK;
+    int64_t at;
+    const int k = nb_params_nonfinite(p, true, &at);
+    if (k < 0 && isfinite(norm)) return NB_OK;
+    char nm[32] = "not finite";
+    if (o->clip > 0) snprintf(nm, sizeof nm, "%g", norm);
+    if (k < 0) /* a norm over FLT_MAX from finite gradients */
+        return nb__err(NB_ERR_STATE, "training diverged: gradient norm is %s at epoch %lld, batch %lld (loss %g)", nm,
+                       (long long)epoch + 1, (long long)i + 1, lv);
+    return nb__err(NB_ERR_STATE, "training diverged: gradient norm is %s at epoch %lld, batch %lld (loss %g): the "
+                   "gradient of '%s' is %g at element %lld", nm, (long long)epoch + 1, (long long)i + 1, lv,
+                   nb_params_name(p, k), (double)nb_tensor_grad(nb_params_get(p, k))[at], (long long)at);
+}
+
+/* After the optimizer step: every parameter and buffer must still be finite (one scan of each
+ * slab, about as cheap as a pass of the optimizer). */
+static nb_status check_state(nb_model *m, int64_t epoch, int64_t i, double lv) {
+    nb_params *sl[2] = {nb_model_params(m), nb_model_buffers(m)};
+    for (int s = 0; s < 2; s++) {
+        int64_t at;
+        int k = nb_params_nonfinite(sl[s], false, &at);
+        if (k >= 0)
+            return nb__err(NB_ERR_STATE, "training diverged: %s '%s' is %g at element %lld after the optimizer step "
+                           "at epoch %lld, batch %lld (loss %g)", s ? "buffer" : "parameter", nb_params_name(sl[s], k),
+                           (double)nb_tensor_data(nb_params_get(sl[s], k))[at], (long long)at, (long long)epoch + 1,
+                           (long long)i + 1, lv);
+    }
+    return NB_OK;
+}
+
 nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const nb_batch_source *src,
                          int64_t epoch, const nb_train_opts *o, nb_epoch_stats *out) {
     nb_status st = check_args("nb_train_epoch", m, task, src, out, true, opt);
@@ -104,13 +140,18 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
                 return st;
             }
             lv = nb_tensor_item(r.loss);
+            if (isfinite(lv) && opts.max_loss > 0 && lv > opts.max_loss) {
+                nb_step_reset();
+                return nb__err(NB_ERR_STATE, "training diverged: loss exploded to %g (above max_loss %g) at epoch %lld, "
+                               "batch %lld", lv, opts.max_loss, (long long)epoch + 1, (long long)i + 1);
+            }
             if (isfinite(lv)) {
                 if ((st = nb_backward(r.loss)) != NB_OK) {
                     nb_step_reset();
                     return st;
                 }
-                if (opts.clip > 0) nb_clip_grad_norm(p, opts.clip);
-                if ((st = nb_optim_step(opt)) != NB_OK) {
+                if ((st = check_grads(p, &opts, epoch, i, lv)) != NB_OK || (st = nb_optim_step(opt)) != NB_OK ||
+                    (st = check_state(m, epoch, i, lv)) != NB_OK) {
                     nb_step_reset();
                     return st;
                 }
@@ -132,6 +173,17 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
             return nb__err(NB_ERR_STATE, "interrupted at epoch %lld after batch %lld of %lld", (long long)epoch + 1,
                            (long long)i, (long long)nb);
         }
+    }
+    /* The optimizer's state (e.g. Adam's exp_avg_sq, where a squared gradient over FLT_MAX
+     * gives inf while the weights stay finite) once an epoch: a scan per step would cost as
+     * much again as the parameter check. */
+    for (int k = 0; task->kind != NB_TASK_CUSTOM && k < nb_optim_state_count(opt); k++) {
+        const char *nm;
+        const float *x = nb_optim_state(opt, k, &nm);
+        int64_t at = nb__first_nonfinite(x, nb_params_numel(nb_model_params(m)));
+        if (at >= 0)
+            return nb__err(NB_ERR_STATE, "training diverged: optimizer state '%s' is %g at element %lld at the end of "
+                           "epoch %lld", nm, (double)x[at], (long long)at, (long long)epoch + 1);
     }
     finish(&s, task->kind, out);
     return NB_OK;
