@@ -322,6 +322,8 @@ static void test_csv(void) {
     CHECK_ERR(!nb_csv_load(p, 1), p, ":3: wrong column count: 3 columns, expected 4");
     p = put_str("nan.csv", "1,2,0\n1,abc,1\n");
     CHECK_ERR(!nb_csv_load(p, 0), p, ":2: column 2: 'abc' is not a number");
+    p = put_str("big.csv", "1,2,0\n1e39,2,1\n");
+    CHECK_ERR(!nb_csv_load(p, 0), p, ":2: column 1: '1e39' is beyond the float range");
     p = put_str("empty-field.csv", "1,,0\n");
     CHECK_ERR(!nb_csv_load(p, 0), p, ":1: column 2");
     p = put_str("neg.csv", "1,2,0\n3,4,0\n5,6,-1\n");

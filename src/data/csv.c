@@ -3,6 +3,7 @@
 #include "data_impl.h"
 
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 
@@ -121,6 +122,11 @@ nb_dataset *nb_csv_load(const char *path, int header_lines) {
                 if (!ok) {
                     nb__err(NB_ERR_FORMAT, "%s:%lld: column %lld: '%.*s' is not a number", path,
                             (long long)line, (long long)c + 1, (int)(b - a), a);
+                    goto fail;
+                }
+                if (!(fabs(v) <= FLT_MAX)) { /* finite as a double, infinite as a float */
+                    nb__err(NB_ERR_FORMAT, "%s:%lld: column %lld: '%.*s' is beyond the float range (+-%g)", path,
+                            (long long)line, (long long)c + 1, (int)(b - a), a, (double)FLT_MAX);
                     goto fail;
                 }
                 x[rows * dim + c] = (float)v;
