@@ -313,8 +313,10 @@ static int run_epochs(run *r) {
         nb_optim_set_lr(r->opt, nb_schedule_lr(&sched, (float)a->lr, e));
         pg.t0 = now_s();
         pg.last = 0;
-        if (nb_train_epoch(r->m, r->opt, &task, &src, e, &to, &tr)) {
+        nb_status ts = nb_train_epoch(r->m, r->opt, &task, &src, e, &to, &tr);
+        if (ts) {
             if (pg.tty && !a->quiet) fputc('\n', stderr);
+            if (ts == NB_ERR_MEM) return cli_fail("%s (a smaller --batch needs less memory)", nb_last_error());
             return cli_fail("%s (a lower --lr or --clip may help)", nb_last_error());
         }
         nb_confusion_clear(r->conf);

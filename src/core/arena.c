@@ -51,7 +51,7 @@ void *nb__arena_alloc(size_t bytes) {
             g_failures++;
             nb__err(NB_ERR_MEM,
                     "out of memory: the step arena (%zu bytes) could not grow by %zu bytes for "
-                    "a %zu-byte buffer (a smaller batch needs less)",
+                    "a %zu-byte buffer",
                     total_cap(), cap, bytes);
             return NULL;
         }
