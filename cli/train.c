@@ -107,7 +107,7 @@ static int mkdir_p(const char *dir) {
 static int take_resumed_plan(run *r) {
     cli_args *a = &r->a;
     cli_plan *ri = &r->resumed;
-    if (cli_read_plan(a->resume, ri)) return 1;
+    if (cli_read_resume_plan(a->resume, ri)) return 1;
     if (a->model && strcmp(a->model, ri->model) != 0)
         return cli_fail("--resume %s holds a %s model, not --model %s", a->resume, ri->model, a->model);
     if (a->data && strcmp(a->data, ri->dataset) != 0)
