@@ -49,6 +49,8 @@ nb_status cli_plan_to_meta(const cli_plan *p, nb_meta *m);
  * returns 1 when a value is missing or out of range. */
 int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p);
 int cli_read_plan(const char *path, cli_plan *p);
+/* cli_read_plan for --resume, which also needs the key 'epoch' (how many epochs were trained). */
+int cli_read_resume_plan(const char *path, cli_plan *p);
 bool cli_is_nabla_checkpoint(const nb_meta *m);
 
 /* Prints "nabla: " and the message to stderr; returns 1 (the exit status). */

@@ -48,10 +48,10 @@ int history_write(const char *path, const history *h) {
     if (!buf) return cli_fail("out of memory");
     buf[0] = '\0';
     for (int i = 0; i < h->n; i++) {
-        char v[4][32];
+        char v[4][32]; /* %.9g (a float's every digit) is at most 16 characters: -1.23456789e+308 */
         const double x[4] = {h->tl[i], h->ta[i], h->vl[i], h->va[i]};
         for (int k = 0; k < 4; k++) /* JSON has no NaN: an epoch without a record is null */
-            snprintf(v[k], sizeof v[k], isfinite(x[k]) ? "%.6f" : "null", x[k]);
+            snprintf(v[k], sizeof v[k], isfinite(x[k]) ? "%.9g" : "null", x[k]);
         char line[512];
         int k = snprintf(line, sizeof line,
                          "{\"epoch\": %d, \"train_loss\": %s, \"train_accuracy\": %s, \"test_loss\": %s, "

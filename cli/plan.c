@@ -147,3 +147,14 @@ int cli_read_plan(const char *path, cli_plan *p) {
     nb_meta_free(m);
     return rc;
 }
+
+int cli_read_resume_plan(const char *path, cli_plan *p) {
+    nb_meta *m = nb_checkpoint_meta(path);
+    if (!m) return cli_fail("%s", nb_last_error());
+    int rc = cli_plan_from_meta(m, path, p);
+    /* Optional for eval and predict, but a resumed run would silently start again at epoch 0. */
+    if (!rc && !nb_meta_get(m, "epoch"))
+        rc = cli_fail("%s: __metadata__ has no 'epoch': --resume cannot tell how many epochs it has trained", path);
+    nb_meta_free(m);
+    return rc;
+}

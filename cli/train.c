@@ -108,7 +108,7 @@ static int mkdir_p(const char *dir) {
 static int take_resumed_plan(run *r) {
     cli_args *a = &r->a;
     cli_plan *ri = &r->resumed;
-    if (cli_read_plan(a->resume, ri)) return 1;
+    if (cli_read_resume_plan(a->resume, ri)) return 1;
     if (a->model && strcmp(a->model, ri->model) != 0)
         return cli_fail("--resume %s holds a %s model, not --model %s", a->resume, ri->model, a->model);
     if (a->data && strcmp(a->data, ri->dataset) != 0)
@@ -326,9 +326,11 @@ static int run_epochs(run *r) {
         nb_optim_set_lr(r->opt, nb_schedule_lr(&sched, (float)a->lr, e));
         pg.t0 = now_s();
         pg.last = 0;
-        if (nb_train_epoch(r->m, r->opt, &task, &src, e, &to, &tr)) {
+        nb_status ts = nb_train_epoch(r->m, r->opt, &task, &src, e, &to, &tr);
+        if (ts) {
             if (pg.tty && !a->quiet) fputc('\n', stderr);
             if (cli_signal_caught()) return interrupted(r, e, true);
+            if (ts == NB_ERR_MEM) return cli_fail("%s (a smaller --batch needs less memory)", nb_last_error());
             return cli_fail("%s (a lower --lr or --clip may help; %s keeps the last good epoch)", nb_last_error(),
                             r->p_ckpt);
         }

@@ -76,6 +76,13 @@ float *nb__grad(nb_tensor *t);
  * their total size, so a repeated step stops calling malloc. Only nb_step_reset (autograd,
  * which first drops the tape that points into the arena) calls it. */
 void nb__arena_reset(void);
+/* How many arena allocations have failed so far (never reset). An op's backward cannot return
+ * a status: the tape compares this count around each backward instead. */
+size_t nb__arena_failures(void);
+/* Tests only, right after nb_step_reset: frees the arena's memory and from then on refuses to
+ * grow it past `bytes` in all (0 = no limit), as a full memory would, to reach the
+ * out-of-memory paths without a real shortage. */
+void nb__arena_set_limit(size_t bytes);
 
 /* ---- atomic writes (core/atomic.c) ------------------------------------------------------- */
 /* "<path>.tmp.<pid>", malloc'd; NULL (with the error set) when out of memory. */

@@ -306,6 +306,65 @@ static void test_empty(void) {
     for (int i = 0; i < 8; i++) nb_tensor_free(all[i]);
 }
 
+/* Out of memory (issue 10): the arena is held under a limit, as a full memory would be, and
+ * every op and the backward must then fail with NB_ERR_MEM and a message, never crash. The old
+ * conv forward wrote into a NULL workspace. */
+static nb_status oom_step(int64_t N, nb_tensor *w, nb_tensor *b, nb_tensor *wt, nb_tensor *fc,
+                          nb_tensor *scale) {
+    nb_tensor *x = make(4, (int64_t[]){N, 3, 32, 32}, false);
+    nb_tensor *t = nb_index_new(1, (int64_t[]){N});
+    for (int64_t i = 0; i < N; i++) nb_tensor_idata(t)[i] = i % 10;
+    nb_status st = NB_ERR_MEM;
+    nb_tensor *h = nb_relu(nb_conv2d(x, w, b, nb_conv_defaults()));       /* (N,16,28,28) */
+    h = nb_conv_transpose2d(h, wt, NULL, nb_conv_defaults());             /* (N,4,30,30) */
+    h = nb_mul(h, scale);                                                 /* broadcast (4,1,1) */
+    h = nb_max_pool2d(h, 2, 2, 0);                                        /* (N,4,15,15) */
+    h = nb_reshape(h, 2, (int64_t[]){N, 900});
+    nb_tensor *loss = nb_cross_entropy(nb_matmul(h, fc), t);
+    if (loss) st = nb_backward(loss);
+    nb_step_reset();
+    nb_tensor_free(x);
+    nb_tensor_free(t);
+    return st;
+}
+
+static void test_out_of_memory(void) {
+    nb_seed(3);
+    nb_tensor *w = make(4, (int64_t[]){16, 3, 5, 5}, true), *b = make(1, (int64_t[]){16}, true);
+    nb_tensor *wt = make(4, (int64_t[]){16, 4, 3, 3}, true), *fc = make(2, (int64_t[]){900, 10}, true);
+    nb_tensor *scale = make(3, (int64_t[]){4, 1, 1}, true);
+    int failed = 0, ok = 0;
+    /* Batch sizes shift which allocation crosses a chunk boundary; the limits fall between the
+     * arena's chunk totals (1, 3, 7, 15, ... MB). */
+    for (int64_t N = 1; N <= 12; N++)
+        for (size_t mb = 0; mb <= 16; mb++) {
+            nb_step_reset();
+            nb__arena_set_limit(mb ? mb << 20 : 4096);
+            nb_status st = oom_step(N, w, b, wt, fc, scale);
+            if (st == NB_OK) {
+                ok++;
+            } else {
+                failed++;
+                CHECK(st == NB_ERR_MEM && strstr(nb_last_error(), "out of memory"),
+                      "N %lld, limit %zu MB: status %d, %s", (long long)N, mb, (int)st, nb_last_error());
+            }
+        }
+    CHECK(failed > 0 && ok > 0, "the limits made %d steps fail and %d pass", failed, ok);
+    /* The conv's workspace itself: the message names the op and the size. */
+    nb_step_reset();
+    nb__arena_set_limit(1u << 20);
+    nb_tensor *img = make(4, (int64_t[]){1, 16, 128, 128}, false), *k = make(4, (int64_t[]){1, 16, 3, 3}, false);
+    CHECK(nb_conv2d(img, k, NULL, nb_conv_defaults()) == NULL &&
+              strstr(nb_last_error(), "nb_conv2d") && strstr(nb_last_error(), "workspace"),
+          "conv2d under a 1 MB arena: %s", nb_last_error());
+    nb_step_reset();
+    nb__arena_set_limit(0);
+    CHECK(nb_conv2d(img, k, NULL, nb_conv_defaults()) != NULL, "without the limit: %s", nb_last_error());
+    nb_step_reset();
+    nb_tensor *all[] = {w, b, wt, fc, scale, img, k};
+    for (int i = 0; i < 7; i++) nb_tensor_free(all[i]);
+}
+
 int main(void) {
     test_empty();
     test_backward_twice();
@@ -316,5 +375,6 @@ int main(void) {
     test_reduce_axes();
     test_repeatable();
     test_views();
+    test_out_of_memory();
     return test_end("test_autograd");
 }

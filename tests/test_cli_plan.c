@@ -181,6 +181,35 @@ int main(void) {
     if (devnull) fclose(devnull);
     CHECK(rc == 1, "cli_read_plan of PyTorch weights");
 
+    /* Issue 10: a checkpoint without 'epoch' resumed from epoch 0 silently. --resume refuses it,
+     * naming the file and the key; eval and predict (cli_read_plan) do not need it. */
+    cli_plan full = sample_plan();
+    nb_meta *w = nb_meta_new(), *no_epoch = nb_meta_new();
+    CHECK(w && no_epoch && cli_plan_to_meta(&full, w) == NB_OK, "cli_plan_to_meta: %s", nb_last_error());
+    for (int i = 0; w && no_epoch && i < nb_meta_count(w); i++)
+        if (strcmp(nb_meta_key(w, i), "epoch") != 0) nb_meta_set(no_epoch, nb_meta_key(w, i), nb_meta_value(w, i));
+    CHECK(nb_checkpoint_save(path, m, NULL, no_epoch) == NB_OK, "save: %s", nb_last_error());
+    nb_meta_free(w);
+    nb_meta_free(no_epoch);
+    fflush(stderr);
+    FILE *t = tmpfile();
+    saved = dup(2);
+    if (t) dup2(fileno(t), 2);
+    int rc_plain = cli_read_plan(path, &got);
+    rc = cli_read_resume_plan(path, &got);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    size_t n = 0;
+    if (t && fseek(t, 0, SEEK_SET) == 0) n = fread(err, 1, sizeof err - 1, t);
+    err[n] = '\0';
+    if (t) fclose(t);
+    CHECK(rc_plain == 0, "eval/predict read a checkpoint without epoch: %s", err);
+    CHECK(rc == 1 && strstr(err, path) && strstr(err, "'epoch'"), "--resume without epoch: rc %d, %s", rc, err);
+    meta = save_and_read(path, m, &full);
+    nb_meta_free(meta);
+    CHECK(cli_read_resume_plan(path, &got) == 0 && got.epoch == full.epoch, "--resume with epoch");
+
     nb_model_free(m);
     remove(path);
     rmdir(dir);

@@ -278,6 +278,27 @@ static void test_idx_errors(void) {
     if (gz) {
         p = put("cut.gz", gz, glen / 2, 0);
         CHECK_ERR(!nb_idx_load(FIX "/train-images-idx3-ubyte.gz", p), p, "truncated");
+        /* Issue 10: only the 10-byte gzip header was "empty file"; a member whose CRC32 +
+         * ISIZE trailer is cut off (wholly or in part) was accepted; a wrong one is refused. */
+        p = put("head-only.gz", gz, 10, 0);
+        CHECK_ERR(!nb_idx_load(FIX "/train-images-idx3-ubyte.gz", p), p, "truncated gzip file");
+        CHECK(!err_has("empty file", NULL), "a cut .gz is not empty: %s", nb_last_error());
+        p = put("no-trailer.gz", gz, glen - 8, 0);
+        CHECK_ERR(!nb_idx_load(FIX "/train-images-idx3-ubyte.gz", p), p, "truncated gzip file");
+        p = put("half-trailer.gz", gz, glen - 3, 0);
+        CHECK_ERR(!nb_idx_load(FIX "/train-images-idx3-ubyte.gz", p), p, "truncated gzip file");
+        gz[glen - 8] ^= 1; /* CRC32 */
+        p = put("bad-crc.gz", gz, glen, 0);
+        CHECK_ERR(!nb_idx_load(FIX "/train-images-idx3-ubyte.gz", p), p, "incorrect data check");
+        gz[glen - 8] ^= 1;
+        gz[glen - 1] ^= 1; /* ISIZE */
+        p = put("bad-size.gz", gz, glen, 0);
+        CHECK_ERR(!nb_idx_load(FIX "/train-images-idx3-ubyte.gz", p), p, "incorrect length check");
+        gz[glen - 1] ^= 1;
+        p = put("whole.gz", gz, glen, 0);
+        nb_dataset *w = nb_idx_load(FIX "/train-images-idx3-ubyte.gz", p);
+        CHECK(w != NULL, "the untouched copy loads: %s", nb_last_error());
+        nb_dataset_free(w);
     }
     free(gz);
 

@@ -10,6 +10,7 @@
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -305,6 +306,38 @@ static void check_png(void) {
     CHECK(st == NB_ERR_IO && strstr(nb_last_error(), other), "missing (%d): %s", st,
           nb_last_error());
     CHECK(nb_png_read_gray(path, 0, 28, back) == NB_ERR_ARG, "h = 0");
+
+    /* Issue 10: a 41-byte file, the signature, a 28x28 IHDR and the header of a tEXt chunk
+     * declaring 0x7fffffff bytes, made libpng allocate 2 GB. It must fail at once, naming the
+     * file and the chunk, with the process's peak memory unchanged (well under 100 MB). */
+    static const unsigned char evil[41] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+        0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 28, 0, 0, 0, 28, 8, 0, 0, 0, 0,
+        0x57, 0x66, 0x80, 0x48, /* CRC of IHDR */
+        0x7f, 0xff, 0xff, 0xff, 't', 'E', 'X', 't'};
+    path_in(other, sizeof other, "text2g.png");
+    f = fopen(other, "wb");
+    fwrite(evil, 1, sizeof evil, f);
+    fclose(f);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    st = nb_png_read_gray(other, 28, 28, back);
+    getrusage(RUSAGE_SELF, &ru1);
+    CHECK(st == NB_ERR_FORMAT && strstr(nb_last_error(), other) && strstr(nb_last_error(), "tEXt"),
+          "2 GB tEXt (%d): %s", st, nb_last_error());
+    CHECK(ru1.ru_maxrss - ru0.ru_maxrss < 100 * 1024, "the 41-byte PNG raised the peak memory by %ld KB",
+          ru1.ru_maxrss - ru0.ru_maxrss);
+
+    /* A PNG without IEND (the last 12 bytes cut) was accepted. */
+    CHECK(file_bytes(path, &data, &n), "read %s", path);
+    path_in(other, sizeof other, "noiend.png");
+    f = fopen(other, "wb");
+    fwrite(data, 1, (size_t)n - 12, f);
+    fclose(f);
+    free(data);
+    st = nb_png_read_gray(other, 28, 28, back);
+    CHECK(st == NB_ERR_FORMAT && strstr(nb_last_error(), other) && strstr(nb_last_error(), "IEND"),
+          "no IEND (%d): %s", st, nb_last_error());
 }
 
 /* ---- failed writes ------------------------------------------------------------------------- */

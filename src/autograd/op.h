@@ -1,9 +1,14 @@
 /* The op contract: every op is one line in ops.def and three functions.
  *   shape:    validates the inputs and attributes and fills the output's ndim and shape (and,
  *             for views, its strides and data pointer). Errors name the op and the shapes.
- *   forward:  computes node->out from node->in (never fails: shape checked everything).
+ *   forward:  computes node->out from node->in (never fails: shape checked everything and
+ *             took every buffer the forward needs from the arena, a conv's workspace, a
+ *             matmul's copied operand, returning NB_ERR_MEM when memory ran out).
  *   backward: ADDS the gradient of each input that requires one (nb__grad(in)) from the
- *             output's gradient node->out->grad. Inputs that need none are skipped. */
+ *             output's gradient node->out->grad. Inputs that need none are skipped. The tape
+ *             allocates those gradients before the walk, so nb__grad does not fail here; a
+ *             backward that takes scratch returns at once when it gets NULL, and the tape,
+ *             seeing the arena's failure count move, makes nb_backward return NB_ERR_MEM. */
 #ifndef NB_OP_H
 #define NB_OP_H
 

@@ -104,8 +104,25 @@ nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
     float *g = nb__grad(out);
     if (!g) return NB_ERR_MEM;
     memcpy(g, gout, (size_t)out->numel * sizeof(float));
-    for (nb_node *n = out->node; n; n = n->prev)
-        if (n->out->grad) nb__ops[n->op].backward(n);
+    /* Every gradient buffer the walk will need is taken first, in the walk's own order (a node
+     * whose output gets no gradient is skipped), so that running out of memory is a status
+     * here and never a NULL inside a backward, which cannot return one. */
+    for (nb_node *n = out->node; n; n = n->prev) {
+        if (!n->out->grad) continue;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] && n->in[i]->requires_grad && !nb__grad(n->in[i]))
+                return nb__err(NB_ERR_MEM, "nb_backward: out of memory for the gradient of %s's input %d %s",
+                               nb__ops[n->op].name, i, NB_SHAPE_STR(n->in[i]));
+    }
+    /* A backward that still needs scratch returns early when the arena refuses it. */
+    size_t failures = nb__arena_failures();
+    for (nb_node *n = out->node; n; n = n->prev) {
+        if (!n->out->grad) continue;
+        nb__ops[n->op].backward(n);
+        if (nb__arena_failures() != failures)
+            return nb__err(NB_ERR_MEM, "nb_backward: %s: out of memory for scratch (%s)",
+                           nb__ops[n->op].name, nb_last_error());
+    }
     return NB_OK;
 }
 

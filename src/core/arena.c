@@ -15,8 +15,17 @@ typedef struct chunk {
 
 static chunk *g_head;      /* chunk being filled; older chunks follow via next */
 static size_t g_mallocs;
+static size_t g_failures;  /* allocations refused so far: the tape compares it around a backward */
+static size_t g_limit;     /* tests only: total chunk bytes allowed, 0 = no limit */
+
+static size_t total_cap(void) {
+    size_t total = 0;
+    for (chunk *c = g_head; c; c = c->next) total += c->cap;
+    return total;
+}
 
 static chunk *chunk_new(size_t cap) {
+    if (g_limit && (cap > g_limit || total_cap() > g_limit - cap)) return NULL;
     chunk *c = malloc(sizeof *c);
     if (!c) return NULL;
     c->mem = aligned_alloc(NB_ALIGN, (cap + NB_ALIGN - 1) / NB_ALIGN * NB_ALIGN);
@@ -39,8 +48,11 @@ void *nb__arena_alloc(size_t bytes) {
         if (cap < need) cap = need;
         chunk *c = chunk_new(cap);
         if (!c) {
-            nb__err(NB_ERR_MEM, "out of memory: the step arena could not grow by %zu bytes",
-                    cap);
+            g_failures++;
+            nb__err(NB_ERR_MEM,
+                    "out of memory: the step arena (%zu bytes) could not grow by %zu bytes for "
+                    "a %zu-byte buffer",
+                    total_cap(), cap, bytes);
             return NULL;
         }
         c->next = g_head;
@@ -68,6 +80,7 @@ void nb__arena_reset(void) {
             free(c);
             c = n;
         }
+        g_head = NULL;
         g_head = chunk_new(total);
         /* If the merged chunk cannot be had, the next alloc starts small again. */
     } else {
@@ -75,10 +88,19 @@ void nb__arena_reset(void) {
     }
 }
 
-size_t nb_arena_capacity(void) {
-    size_t total = 0;
-    for (chunk *c = g_head; c; c = c->next) total += c->cap;
-    return total;
+size_t nb_arena_capacity(void) { return total_cap(); }
+
+size_t nb__arena_failures(void) { return g_failures; }
+
+void nb__arena_set_limit(size_t bytes) {
+    for (chunk *c = g_head; c;) {
+        chunk *n = c->next;
+        free(c->mem);
+        free(c);
+        c = n;
+    }
+    g_head = NULL;
+    g_limit = bytes;
 }
 
 size_t nb_arena_mallocs(void) { return g_mallocs; }

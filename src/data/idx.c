@@ -25,7 +25,7 @@ static int64_t read_full(gzFile f, void *buf, size_t len, const char **why) {
         if (r < 0) {
             int code = 0;
             const char *msg = gzerror(f, &code);
-            *why = code == Z_ERRNO ? strerror(errno) : msg;
+            *why = code == Z_ERRNO ? strerror(errno) : msg; /* zlib's: "incorrect data check" */
             return -1;
         }
         if (r == 0) break;
@@ -68,14 +68,19 @@ static nb_status idx_read(const char *path, uint32_t magic, const char *kind, id
         s = nb__err(NB_ERR_IO, "%s: read error: %s", path, why);
         goto done;
     }
+    if (got == 0 && gz_cut_short(f)) {
+        s = nb__err(NB_ERR_FORMAT, "%s: truncated gzip file: the gzip stream ends before any data "
+                    "(expected an IDX %s file)", path, kind);
+        goto done;
+    }
     if (got == 0) {
         s = nb__err(NB_ERR_FORMAT, "%s: empty file, expected an IDX %s file", path, kind);
         goto done;
     }
     if (got < 4) {
         s = nb__err(NB_ERR_FORMAT,
-                    "%s: truncated header: the file holds %lld bytes, an IDX magic needs 4",
-                    path, (long long)got);
+                    "%s: truncated header: the file holds %lld bytes, an IDX magic needs 4%s",
+                    path, (long long)got, gz_cut_short(f) ? " (the gzip stream ends early)" : "");
         goto done;
     }
     uint32_t m = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 |
@@ -108,8 +113,9 @@ static nb_status idx_read(const char *path, uint32_t magic, const char *kind, id
     }
     if (got < rank * 4) {
         s = nb__err(NB_ERR_FORMAT,
-                    "%s: truncated header: %d dims need %d header bytes, the file holds %lld",
-                    path, rank, 4 + rank * 4, (long long)(4 + got));
+                    "%s: truncated header: %d dims need %d header bytes, the file holds %lld%s",
+                    path, rank, 4 + rank * 4, (long long)(4 + got),
+                    gz_cut_short(f) ? " (the gzip stream ends early)" : "");
         goto done;
     }
     size_t total = 1; /* payload bytes */
@@ -179,7 +185,13 @@ static nb_status idx_read(const char *path, uint32_t magic, const char *kind, id
         s = nb__err(NB_ERR_IO, "%s: read error after the values: %s", path, why);
         goto done;
     }
-    if (more > 0)
+    /* zlib checks a member's trailer (CRC32 and ISIZE) when it reaches it: a wrong one is a
+     * read error above; one cut off ends the stream early, which gzread reports as a plain
+     * end of data. */
+    if (more == 0 && gz_cut_short(f))
+        s = nb__err(NB_ERR_FORMAT,
+                    "%s: truncated gzip file: the stream ends before its CRC32/length trailer", path);
+    else if (more > 0)
         s = nb__err(NB_ERR_FORMAT,
                     "%s: trailing bytes: header says %s (%zu bytes) but the file holds %zu "
                     "bytes after the header (%zu too many)",

@@ -43,6 +43,23 @@ void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float a
                 B, (int)ldb, beta, C, (int)ldc);
 }
 
+void nb__gemm_warm_up(void) {
+    static int done;
+    if (done) return;
+    done = 1;
+    /* 64x64x64 takes OpenBLAS's packing path (a tiny product may skip it); once outside any
+     * parallel region (OpenBLAS's own threads) and once on each OpenMP thread (a GEMM inside
+     * conv2d's parallel region runs there, each taking a buffer of its own). */
+    enum { S = 64 };
+    static float a[S * S], c[S * S];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, S, S, 1.0f, a, S, a, S, 0.0f, c, S);
+#pragma omp parallel
+    {
+        float t[S * S];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, S, S, 1.0f, a, S, a, S, 0.0f, t, S);
+    }
+}
+
 void nb__gemm_naive(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                     float *C, int64_t ldc) {

@@ -19,6 +19,11 @@
 void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc);
+/* OpenBLAS takes its work buffers at its first product on each thread and, when memory is
+ * short then, retries forever instead of failing. One small product on every thread, made early
+ * (when a model is bound), takes them while memory is plentiful, so that a later shortage falls
+ * on nabla's own allocations, which report it. Once per process; later calls return at once. */
+void nb__gemm_warm_up(void);
 void nb__gemm_naive(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                     float *C, int64_t ldc);

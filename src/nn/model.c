@@ -1,5 +1,6 @@
 /* Models: a root module bound to one parameter slab and one buffer slab; forward, training
  * mode, freezing, re-initialization and the layer summary. */
+#include "kernels/kernels.h"
 #include "nn/nn_impl.h"
 
 /* Parents before children, so a parent's tensors come first in the slab, as PyTorch's
@@ -49,6 +50,7 @@ nb_model *nb_model_new(nb_module *root, nb_init init) {
         nb_module_free(root);
         return NULL;
     }
+    nb__gemm_warm_up();
     m->root = root;
     m->training = true;
     m->params = nb_params_new();

@@ -4,8 +4,14 @@
 #include "autograd/op.h"
 #include "kernels/kernels.h"
 
-/* attrs: conv.stride, padding, dilation, groups, output_padding (transpose only); aux: the
- * nb__conv_geom (of the equivalent conv2d for the transpose). */
+/* attrs: conv.stride, padding, dilation, groups, output_padding (transpose only); aux: a
+ * conv_saved, the nb__conv_geom (of the equivalent conv2d for the transpose) and the im2col
+ * workspace. The workspace is taken in the shape step, where a failure can be reported (the
+ * forward cannot fail), and the backward reuses it. */
+typedef struct conv_saved {
+    nb__conv_geom g;
+    float *ws; /* nb__conv_workspace(&g) floats */
+} conv_saved;
 
 static nb_status conv_geom(nb_node *n, bool transpose, nb__conv_geom *g) {
     const nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
@@ -60,10 +66,15 @@ static nb_status shape_common(nb_node *n, nb_tensor *out, bool transpose) {
     nb__conv_geom g;
     nb_status s = conv_geom(n, transpose, &g);
     if (s) return s;
-    nb__conv_geom *gp = nb__arena_alloc(sizeof *gp);
-    if (!gp) return NB_ERR_MEM;
-    *gp = g;
-    n->a.aux = gp;
+    conv_saved *sv = nb__arena_alloc(sizeof *sv);
+    if (!sv) return NB_ERR_MEM;
+    sv->g = g;
+    sv->ws = nb__arena_alloc(nb__conv_workspace(&g) * sizeof(float) + 64);
+    if (!sv->ws)
+        return nb__err(NB_ERR_MEM, "%s: input %s: out of memory for the %zu-byte im2col workspace",
+                       NB_OPNAME(n), NB_SHAPE_STR(n->in[0]),
+                       nb__conv_workspace(&g) * sizeof(float) + 64);
+    n->a.aux = sv;
     out->ndim = 4;
     out->shape[0] = g.N;
     out->shape[1] = transpose ? g.C : g.O;
@@ -72,27 +83,26 @@ static nb_status shape_common(nb_node *n, nb_tensor *out, bool transpose) {
     return NB_OK;
 }
 
-static float *workspace(const nb__conv_geom *g) {
-    return nb__arena_alloc(nb__conv_workspace(g) * sizeof(float) + 64);
-}
+static float *workspace(const nb_node *n) { return ((const conv_saved *)n->a.aux)->ws; }
 
 nb_status nb__shape_conv2d(nb_node *n, nb_tensor *out) { return shape_common(n, out, false); }
 
 void nb__fwd_conv2d(nb_node *n) {
-    const nb__conv_geom *g = n->a.aux;
+    const nb__conv_geom *g = &((const conv_saved *)n->a.aux)->g;
     nb__conv2d_fwd(g, NB_F(n->in[0]), NB_F(n->in[1]), n->in[2] ? NB_F(n->in[2]) : NULL,
-                   NB_F(n->out), workspace(g));
+                   NB_F(n->out), workspace(n));
 }
 
 void nb__bwd_conv2d(nb_node *n) {
-    const nb__conv_geom *g = n->a.aux;
+    const nb__conv_geom *g = &((const conv_saved *)n->a.aux)->g;
     nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    float *ws = workspace(g);
+    float *ws = workspace(n);
     if (x->requires_grad) nb__conv2d_bwd_data(g, NB_F(w), n->out->grad, nb__grad(x), ws);
     bool gw = w->requires_grad, gb = b && b->requires_grad;
     if (gw || gb) {
         /* The kernel computes both; a weight gradient not wanted goes to scratch. */
         float *dw = gw ? nb__grad(w) : nb__arena_calloc((size_t)w->numel * sizeof(float));
+        if (!dw) return; /* the tape sees the arena's failure */
         nb__conv2d_bwd_weight(g, NB_F(x), n->out->grad, dw, gb ? nb__grad(b) : NULL, ws);
     }
 }
@@ -106,21 +116,22 @@ static void add_bias(float *y, const float *b, int64_t N, int64_t C, int64_t HW)
 }
 
 void nb__fwd_conv_transpose2d(nb_node *n) {
-    const nb__conv_geom *g = n->a.aux;
+    const nb__conv_geom *g = &((const conv_saved *)n->a.aux)->g;
     float *y = NB_F(n->out);
     memset(y, 0, (size_t)n->out->numel * sizeof(float));
-    nb__conv2d_bwd_data(g, NB_F(n->in[1]), NB_F(n->in[0]), y, workspace(g));
+    nb__conv2d_bwd_data(g, NB_F(n->in[1]), NB_F(n->in[0]), y, workspace(n));
     if (n->in[2]) add_bias(y, NB_F(n->in[2]), g->N, g->C, g->H * g->W);
 }
 
 void nb__bwd_conv_transpose2d(nb_node *n) {
-    const nb__conv_geom *g = n->a.aux;
+    const nb__conv_geom *g = &((const conv_saved *)n->a.aux)->g;
     nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     const float *gy = n->out->grad;
-    float *ws = workspace(g);
+    float *ws = workspace(n);
     if (x->requires_grad) {
         /* dx = conv2d(gy, w); the kernel overwrites, so go through scratch and add. */
         float *tmp = nb__arena_alloc((size_t)x->numel * sizeof(float));
+        if (!tmp) return; /* the tape sees the arena's failure */
         nb__conv2d_fwd(g, gy, NB_F(w), NULL, tmp, ws);
         float *gx = nb__grad(x);
         for (int64_t i = 0; i < x->numel; i++) gx[i] += tmp[i];

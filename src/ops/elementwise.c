@@ -96,6 +96,7 @@ static float *expand(const nb_tensor *t, const nb_tensor *o) {
     int64_t st[NB_MAX_DIMS];
     bcast_strides(t, o, 0, st);
     float *buf = scratch(o);
+    if (!buf) return NULL;
     nb__strided_copy(buf, NB_F(t), o->ndim, o->shape, st);
     return buf;
 }
@@ -115,6 +116,7 @@ void nb__bwd_sub(nb_node *n) {
     if (n->in[0]->requires_grad) bcast_accum(n->in[0], o, o->grad);
     if (n->in[1]->requires_grad) {
         float *g = scratch(o);
+        if (!g) return; /* the tape sees the arena's failure */
         for (int64_t i = 0; i < o->numel; i++) g[i] = -o->grad[i];
         bcast_accum(n->in[1], o, g);
     }
@@ -125,6 +127,7 @@ void nb__bwd_mul(nb_node *n) {
     for (int i = 0; i < 2; i++) {
         if (!n->in[i]->requires_grad) continue;
         float *g = expand(n->in[1 - i], o);
+        if (!g) return; /* the tape sees the arena's failure */
         for (int64_t j = 0; j < o->numel; j++) g[j] *= o->grad[j];
         bcast_accum(n->in[i], o, g);
     }
@@ -133,14 +136,17 @@ void nb__bwd_mul(nb_node *n) {
 void nb__bwd_div(nb_node *n) {
     const nb_tensor *o = n->out;
     float *b = expand(n->in[1], o);
+    if (!b) return; /* the tape sees the arena's failure */
     if (n->in[0]->requires_grad) {
         float *g = scratch(o);
+        if (!g) return; /* the tape sees the arena's failure */
         for (int64_t j = 0; j < o->numel; j++) g[j] = o->grad[j] / b[j];
         bcast_accum(n->in[0], o, g);
     }
     if (n->in[1]->requires_grad) {
         /* d(a/b)/db = -(a/b)/b = -y/b */
         float *g = scratch(o);
+        if (!g) return; /* the tape sees the arena's failure */
         for (int64_t j = 0; j < o->numel; j++) g[j] = -o->grad[j] * NB_F(o)[j] / b[j];
         bcast_accum(n->in[1], o, g);
     }

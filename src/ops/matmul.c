@@ -68,18 +68,23 @@ nb_status nb__shape_matmul(nb_node *n, nb_tensor *out) {
     int64_t rows = 1;
     for (int d = 0; d < a->ndim - 1; d++) rows *= a->shape[d];
     n->a.matmul.M = batch == 1 ? rows : M;
+    /* The operands (and a copy of a view GEMM cannot read) are settled here, where running out
+     * of memory can be reported; the forward cannot fail. */
+    nb_matmul_attr *at = &n->a.matmul;
+    const float **ops = nb__arena_alloc(2 * sizeof *ops);
+    if (!ops) return NB_ERR_MEM;
+    /* A folded batch (shared b) needs a row-major a. */
+    ops[0] = operand(a, a->ndim == 2 || batch > 1, &at->trans_a, &at->lda);
+    ops[1] = operand(b, true, &at->trans_b, &at->ldb);
+    if (!ops[0] || !ops[1]) return NB_ERR_MEM;
+    n->a.aux = ops;
     return NB_OK;
 }
 
 void nb__fwd_matmul(nb_node *n) {
-    const nb_tensor *a = n->in[0], *b = n->in[1];
     nb_matmul_attr *at = &n->a.matmul;
     int64_t batch = at->batch, M = at->M, K = at->K, N = at->N;
-    const float **ops = nb__arena_alloc(2 * sizeof *ops);
-    /* A folded batch (shared b) needs a row-major a. */
-    ops[0] = operand(a, a->ndim == 2 || batch > 1, &at->trans_a, &at->lda);
-    ops[1] = operand(b, true, &at->trans_b, &at->ldb);
-    n->a.aux = ops;
+    const float **ops = n->a.aux;
     float *y = NB_F(n->out);
     for (int64_t p = 0; p < batch; p++)
         nb__gemm(at->trans_a, at->trans_b, M, N, K, 1.0f, ops[0] + p * M * K, at->lda,

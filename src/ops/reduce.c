@@ -106,6 +106,7 @@ static void sum_bwd(nb_node *n, float scale) {
         }
     }
     float *tmp = nb__arena_alloc((size_t)x->numel * sizeof(float));
+    if (!tmp) return; /* the tape sees the arena's failure */
     nb__strided_copy(tmp, n->out->grad, x->ndim, x->shape, st);
     float *gx = nb__grad(x);
     for (int64_t i = 0; i < x->numel; i++) gx[i] += scale * tmp[i];
@@ -157,15 +158,16 @@ nb_status nb__shape_max(nb_node *n, nb_tensor *out) {
     n->a.max.outer = outer;
     n->a.max.K = K;
     n->a.max.inner = inner;
-    return NB_OK;
+    /* aux: the index of each maximum, taken here where a failure can be reported. */
+    n->a.aux = nb__arena_alloc((size_t)(outer * inner) * sizeof(int64_t));
+    return n->a.aux ? NB_OK : NB_ERR_MEM;
 }
 
 void nb__fwd_max(nb_node *n) {
     int64_t outer = n->a.max.outer, K = n->a.max.K, inner = n->a.max.inner;
     const float *x = NB_F(n->in[0]);
     float *y = NB_F(n->out);
-    int64_t *idx = nb__arena_alloc((size_t)(outer * inner) * sizeof(int64_t));
-    n->a.aux = idx;
+    int64_t *idx = n->a.aux;
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             const float *p = x + o * K * inner + i;

@@ -172,7 +172,7 @@ void nb__fwd_concat(nb_node *n) {
     int64_t off = 0;
     for (int k = 0; k < n->n_in; k++) {
         const nb_tensor *x = n->in[k];
-        nb__strided_add(NB_F(o) + off * o->stride[ax], o->stride, nb__contig_data(x), x->ndim, x->shape);
+        nb__strided_add(NB_F(o) + off * o->stride[ax], o->stride, NB_F(x), x->ndim, x->shape);
         off += x->shape[ax];
     }
 }
@@ -184,6 +184,7 @@ void nb__bwd_concat(nb_node *n) {
         nb_tensor *x = n->in[k];
         if (x->requires_grad) {
             float *tmp = nb__arena_alloc((size_t)x->numel * sizeof(float));
+            if (!tmp) return; /* the tape sees the arena's failure */
             nb__strided_copy(tmp, o->grad + off * o->stride[ax], x->ndim, x->shape, o->stride);
             flat_add(nb__grad(x), tmp, x->numel);
         }

@@ -134,10 +134,12 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
             nb_params *p = nb_model_params(m);
             nb_params_zero_grad(p);
             nb__batch_result r;
+            size_t refused = nb__arena_failures();
             st = nb__task_batch(task, m, &b, NULL, &r);
             if (st) {
                 nb_step_reset();
-                return st;
+                /* An op that returned NULL for want of memory reads as a bad shape to the task. */
+                return nb__arena_failures() != refused ? NB_ERR_MEM : st;
             }
             lv = nb_tensor_item(r.loss);
             if (isfinite(lv) && opts.max_loss > 0 && lv > opts.max_loss) {
