@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (build-fuzz, clang, -DNABLA_FUZZ=ON) and runs each for SECONDS
 # (default 20) on a copy of its seed corpus (tests/fuzz/corpus/<target>: the committed corpus
-# does not grow), with its dictionary, leak detection on, a 2 GB memory limit and a 10 s limit
+# does not grow), with its dictionary, leak detection on, 2 GB of memory (one allocation at most
+# 256 MB: the inputs are at most 8 KB) and a 10 s limit
 # per input. First it replays the committed reproducers (tests/fuzz/crashes/<target>-*).
 # Prints per target: executions, exec/s, coverage (libFuzzer's cov: and ft:) and findings;
 # exits non-zero if any target crashed, leaked, ran out of memory or time, or a reproducer
@@ -43,7 +44,7 @@ for t in "${targets[@]}"; do
   shopt -s nullglob
   repro=(tests/fuzz/crashes/"$t"-*)
   shopt -u nullglob
-  if [ ${#repro[@]} -gt 0 ] && ! "$bin" -rss_limit_mb=2048 -timeout=10 "${repro[@]}" >"$work/$t.repro.log" 2>&1; then
+  if [ ${#repro[@]} -gt 0 ] && ! "$bin" -rss_limit_mb=2048 -malloc_limit_mb=256 -timeout=10 "${repro[@]}" >"$work/$t.repro.log" 2>&1; then
     echo "fuzz_$t: a committed reproducer still fails:"
     grep -E "ERROR|SUMMARY|contract broken|Running:" "$work/$t.repro.log" | tail -5
     bad=1
@@ -51,7 +52,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/$t"
   cp tests/fuzz/corpus/"$t"/* "$work/$t/"
   rc=0
-  "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len="${maxlen[$t]}" \
+  "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -malloc_limit_mb=256 -timeout=10 -max_len="${maxlen[$t]}" \
     -dict=tests/fuzz/"$t".dict -artifact_prefix="$found/" -print_final_stats=1 \
     ${FUZZ_ARGS:-} "$work/$t" >"$work/$t.log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -1 || true)
