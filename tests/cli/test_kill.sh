@@ -19,10 +19,8 @@ DATA=fixtures/mnist-small
 T=$(mktemp -d /tmp/nabla_kill_XXXXXX)
 M=$T/disk
 trap 'umount "$M" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+# shellcheck source=tests/cli/harness.sh
+source "$(dirname "$0")/harness.sh"
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 RUN=(--model lenet5 --data mnist --data-dir "$DATA" --threads 2 --seed 3 --batch 20 --limit-train 300
      --limit-test 100 --epochs 3 --quiet)

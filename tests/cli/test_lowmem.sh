@@ -10,9 +10,8 @@ if [ "${2:-0}" = 1 ]; then echo "test_lowmem: skipped in the sanitizer build"; e
 DATA=fixtures/mnist-small
 T=$(mktemp -d /tmp/nabla_lowmem_XXXXXX)
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+# shellcheck source=tests/cli/harness.sh
+source "$(dirname "$0")/harness.sh"
 # One thread for OpenMP and OpenBLAS, one malloc arena: the fixed virtual memory of the
 # process (thread stacks, OpenBLAS's buffers) stays small and steady.
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MALLOC_ARENA_MAX=1

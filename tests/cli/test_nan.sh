@@ -9,10 +9,8 @@ NABLA=$1
 DATA=fixtures/mnist-small
 T=$(mktemp -d /tmp/nabla_nan_XXXXXX)
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+# shellcheck source=tests/cli/harness.sh
+source "$(dirname "$0")/harness.sh"
 # Runs nabla expecting exit 1 with a message matching the extended regex $1.
 expect_error() {
   local want=$1; shift
