@@ -54,6 +54,10 @@ int cli_read_resume_plan(const char *path, cli_plan *p);
 bool cli_is_nabla_checkpoint(const nb_meta *m);
 
 /* Prints "nabla: " and the message to stderr; returns 1 (the exit status). */
+/* Sets OMP_WAIT_POLICY=passive and executes the command again when the environment names
+ * neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT (libgomp reads them before main); returns if it
+ * does not re-execute. */
+void cli_wait_policy(char **argv);
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Finds the folder holding the dataset's IDX files; prints the install command if none. */
 int cli_find_data(const char *name, const char *data_dir, char *out, size_t cap);

@@ -41,12 +41,45 @@ void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *sha
     }
 }
 
+/* dst[i] += src[i]: the contiguous case, one flat loop that vectorizes. dst (a gradient or an
+ * output) and src (another tensor's gradient or data) are never the same buffer. */
+static void add_flat(float *restrict dst, const float *restrict src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+/* dst[j * rs + i] += src[i * cols + j] for a (rows, cols) src: a transposed add (a weight's
+ * gradient through its transposed view), walked in tiles so both sides stay in cache. Each
+ * element of dst receives exactly one add, so the tile order changes no result. */
+#define NB_TILE 32
+static void add_transposed(float *restrict dst, int64_t rs, const float *restrict src,
+                           int64_t rows, int64_t cols) {
+    for (int64_t i0 = 0; i0 < rows; i0 += NB_TILE) {
+        const int64_t i1 = i0 + NB_TILE < rows ? i0 + NB_TILE : rows;
+        for (int64_t j0 = 0; j0 < cols; j0 += NB_TILE) {
+            const int64_t j1 = j0 + NB_TILE < cols ? j0 + NB_TILE : cols;
+            /* src rows read along, dst written down: src rows are often a power of two
+             * apart (512 floats), which a walk down src would thrash in L1's sets. */
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t j = j0; j < j1; j++) dst[j * rs + i] += src[i * cols + j];
+        }
+    }
+}
+
 void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, int ndim,
                      const int64_t *shape) {
     int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS], idx[NB_MAX_DIMS] = {0};
     int n = collapse(ndim, shape, dst_stride, cs, st);
     int64_t inner = cs[n - 1], is = st[n - 1], outer = 1;
     for (int i = 0; i < n - 1; i++) outer *= cs[i];
+    /* Fast paths with the same adds per element as the walk below. */
+    if (n == 1 && is == 1) { /* both contiguous, same shape */
+        add_flat(dst, src, inner);
+        return;
+    }
+    if (n == 2 && st[0] == 1 && is > 1 && is >= cs[0]) { /* a transposed view */
+        add_transposed(dst, is, src, cs[0], inner);
+        return;
+    }
     for (int64_t o = 0; o < outer; o++) {
         int64_t off = 0;
         for (int d = 0; d < n - 1; d++) off += idx[d] * st[d];
@@ -56,6 +89,8 @@ void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, in
             float acc = 0;
             for (int64_t i = 0; i < inner; i++) acc += s[i];
             dd[0] += acc;
+        } else if (is == 1) {
+            add_flat(dd, s, inner); /* a contiguous row (e.g. a bias summed over rows) */
         } else {
             for (int64_t i = 0; i < inner; i++) dd[i * is] += s[i];
         }
