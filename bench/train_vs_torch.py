@@ -177,9 +177,12 @@ def blas_info(paths):
 # ---- the parent ----------------------------------------------------------------------------
 
 
-def run_child(args, env=None):
-    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--child"] + [str(a) for a in args],
-                       capture_output=True, text=True, env=env)
+def run_child(args, env=None, timeout=None):
+    try:
+        r = subprocess.run([sys.executable, os.path.abspath(__file__), "--child"] + [str(a) for a in args],
+                           capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"seconds": None}
     if r.returncode != 0:
         raise RuntimeError(f"PyTorch child {args} failed:\n{r.stderr[-2000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -192,7 +195,16 @@ def nabla_train(a, model, threads, env):
                               "--threads", str(threads), "--limit-train", str(a.samples), "--limit-test", "100",
                               "--quiet", "--out", out, "--overwrite"],
                              stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, ru = os.wait4(p.pid, 0)
+        deadline = time.monotonic() + a.timeout if a.timeout else None
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG if deadline else 0)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                p.kill()
+                os.wait4(p.pid, 0)
+                return {"seconds": None}
+            time.sleep(0.05)
         p.returncode = os.waitstatus_to_exitcode(status)
         if p.returncode != 0:
             err.seek(0)
@@ -240,8 +252,8 @@ def nabla_blas(a):
     return r.stdout.strip() or r.stderr.strip()[-300:]
 
 
-def fmt_s(v):
-    return f"{v:.2f}" if v is not None else "-"
+def fmt_s(v, timeout=0):
+    return f"{v:.2f}" if v is not None else f">{timeout:g}" if timeout else "-"
 
 
 def main():
@@ -255,6 +267,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-passive", dest="passive", action="store_false",
                     help="skip nabla's extra 2-thread run with OMP_WAIT_POLICY=passive")
+    ap.add_argument("--timeout", type=float, default=0,
+                    help="stop a training run after this many seconds, shown as '>N' (default: no limit)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--data-dir", default=os.path.join(ROOT, "data", "mnist"))
     a = ap.parse_args()
@@ -290,13 +304,14 @@ def main():
             k = r % len(configs)
             for engine, t in configs[k:] + configs[:k]:
                 if engine == "torch":
-                    res = run_child(["train", t, a.data_dir, m, a.samples, a.batch, a.lr])
+                    res = run_child(["train", t, a.data_dir, m, a.samples, a.batch, a.lr], timeout=a.timeout or None)
                 else:
                     res = nabla_train(a, m, t, passive_env if engine == "passive" else default_env)
                 key = (m, engine, t)
-                if key not in best or res["seconds"] < best[key]["seconds"]:
+                if res["seconds"] is not None and (key not in best or res["seconds"] < best[key]["seconds"]):
                     best[key] = res
-                print(f"  [{r + 1}/{a.repeat}] {m:8s} {engine:7s} {t}t {res['seconds']:7.2f} s", file=sys.stderr)
+                print(f"  [{r + 1}/{a.repeat}] {m:8s} {engine:7s} {t}t {fmt_s(res['seconds'], a.timeout):>7s} s",
+                      file=sys.stderr)
     infer = {}
     for r in range(a.repeat):
         for t in (1, 2):
@@ -325,7 +340,8 @@ def main():
     print(f"- command: `/usr/bin/python3 bench/train_vs_torch.py"
           f"{'' if a.repeat == 3 else f' --repeat {a.repeat}'}"
           f"{'' if a.models == 'mlp,lenet5,seedcnn' else f' --models {a.models}'}"
-          f"{'' if a.samples == 60000 else f' --samples {a.samples}'}{'' if a.passive else ' --no-passive'}`")
+          f"{'' if a.samples == 60000 else f' --samples {a.samples}'}{'' if a.passive else ' --no-passive'}"
+          f"{f' --timeout {a.timeout:g}' if a.timeout else ''}`")
     print()
     print("| model | nabla 1t (s) | nabla 2t (s) | PyTorch 1t (s) | PyTorch 2t (s) | nabla/PyTorch best | "
           "nabla/PyTorch 1t | nabla GFLOP/s (% of peak) | peak RSS nabla / PyTorch (MB) |")
@@ -334,23 +350,33 @@ def main():
     for m in models:
         def s(e, t):
             return best[(m, e, t)]["seconds"] if (m, e, t) in best else None
-        nb_t = min((1, 2), key=lambda t: s("nabla", t))
+
+        def faster(e):  # the thread count with the lower seconds; a stopped run counts as slowest
+            return min((1, 2), key=lambda t: s(e, t) if s(e, t) is not None else 1e30)
+
+        def ratio(x, y):
+            return f"{x / y:.2f}" if x is not None and y is not None else "-"
+        T = a.timeout
+        nb_t = faster("nabla")
+        if (m, "nabla", nb_t) not in best or (have_torch and (m, "torch", faster("torch")) not in best):
+            print(f"| {m} | every run stopped after {T:g} s |")
+            continue
         nb = best[(m, "nabla", nb_t)]
         gflops = flops[m] * a.samples / nb["seconds"] * 1e-9
         share = 100.0 * gflops / peak[nb_t] if nb_t in peak else float("nan")
         if have_torch:
-            pt_t = min((1, 2), key=lambda t: s("torch", t))
+            pt_t = faster("torch")
             pt = best[(m, "torch", pt_t)]
             ratio_best = f"{nb['seconds'] / pt['seconds']:.2f} ({nb_t}t / {pt_t}t)"
-            ratio_1 = f"{s('nabla', 1) / s('torch', 1):.2f}"
+            ratio_1 = ratio(s("nabla", 1), s("torch", 1))
             rss = f"{nb['maxrss_kb'] / 1024:.0f} / {pt['maxrss_kb'] / 1024:.0f}"
         else:
             ratio_best = ratio_1 = "-"
             rss = f"{nb['maxrss_kb'] / 1024:.0f} / -"
-        print(f"| {m} | {fmt_s(s('nabla', 1))} | {fmt_s(s('nabla', 2))} | {fmt_s(s('torch', 1))} | "
-              f"{fmt_s(s('torch', 2))} | {ratio_best} | {ratio_1} | {gflops:.1f} ({share:.0f}% at {nb_t}t) | {rss} |")
+        print(f"| {m} | {fmt_s(s('nabla', 1), T)} | {fmt_s(s('nabla', 2), T)} | {fmt_s(s('torch', 1), T)} | "
+              f"{fmt_s(s('torch', 2), T)} | {ratio_best} | {ratio_1} | {gflops:.1f} ({share:.0f}% at {nb_t}t) | {rss} |")
         if a.passive:
-            passive_notes.append(f"{m} {s('passive', 2):.2f} s (default {s('nabla', 2):.2f})")
+            passive_notes.append(f"{m} {fmt_s(s('passive', 2), T)} s (default {fmt_s(s('nabla', 2), T)})")
     print()
     if a.passive:
         print(f"nabla at 2 threads with OMP_WAIT_POLICY=passive: {', '.join(passive_notes)}.")
