@@ -6,22 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The value of "key": in a line: a number, or null (an epoch without that record) as NaN. */
+static int field(const char *line, const char *key, double *out) {
+    char k[48];
+    snprintf(k, sizeof k, "\"%s\": ", key);
+    const char *p = strstr(line, k);
+    if (!p) return 0;
+    p += strlen(k);
+    if (strncmp(p, "null", 4) == 0) {
+        *out = NAN;
+        return 1;
+    }
+    return sscanf(p, "%lf", out) == 1;
+}
+
 void history_read(const char *path, int64_t upto, history *h) {
     FILE *f = fopen(path, "r");
     if (!f) return;
     char line[1024];
     while (fgets(line, sizeof line, f) && h->n < upto && h->n < CLI_MAX_EPOCHS) {
         long long e;
-        double tl, ta, vl, va;
-        const char *p;
+        double tl, ta, vl, va, secs = 0, rate = 0;
         if (sscanf(line, "{\"epoch\": %lld", &e) != 1 || e != h->n + 1) break;
-        if (!(p = strstr(line, "\"train_loss\": ")) || sscanf(p + 14, "%lf", &tl) != 1) break;
-        if (!(p = strstr(line, "\"train_accuracy\": ")) || sscanf(p + 18, "%lf", &ta) != 1) break;
-        if (!(p = strstr(line, "\"test_loss\": ")) || sscanf(p + 13, "%lf", &vl) != 1) break;
-        if (!(p = strstr(line, "\"test_accuracy\": ")) || sscanf(p + 17, "%lf", &va) != 1) break;
-        double secs = 0, rate = 0;
-        if ((p = strstr(line, "\"seconds\": "))) secs = atof(p + 11);
-        if ((p = strstr(line, "\"samples_per_s\": "))) rate = atof(p + 17);
+        if (!field(line, "train_loss", &tl) || !field(line, "train_accuracy", &ta) || !field(line, "test_loss", &vl) ||
+            !field(line, "test_accuracy", &va))
+            break;
+        field(line, "seconds", &secs);
+        field(line, "samples_per_s", &rate);
         history_add(h, tl, ta, vl, va, secs, rate);
     }
     fclose(f);

@@ -21,6 +21,7 @@ int main(void) {
     history_add(&h, big, acc, -big, plain, 1.5, 1000);
     history_add(&h, -DBL_MAX, 0, plain, acc, 2, 2000);
     history_add(&h, tiny, 1, NAN, INFINITY, 3, 3000);
+    history_add(&h, plain, acc, plain, acc, 4, 4000);
     CHECK(history_write(path, &h) == 0, "write %s", path);
     FILE *f = fopen(path, "r");
     char text[4096] = "";
@@ -33,9 +34,11 @@ int main(void) {
     CHECK(strstr(text, "\"test_loss\": null, \"test_accuracy\": null") != NULL, "NaN and inf are null:\n%s", text);
     CHECK(strstr(text, "\"train_loss\": -1.79769313e+308,") != NULL, "-DBL_MAX fits:\n%s", text);
     CHECK(strstr(text, "0.123456789") != NULL && strstr(text, "0.9875,") != NULL, "nine digits:\n%s", text);
-    /* (history_read stops at a null, so the last epoch is the one with them.) */
-    history_read(path, 2, &back);
-    CHECK(back.n == 2, "read back %d epochs", back.n);
+    /* An epoch logged with nulls is read back as NaN, and the epochs after it too. */
+    history_read(path, 4, &back);
+    CHECK(back.n == 4, "read back %d epochs", back.n);
+    CHECK(back.tl[2] == tiny && isnan(back.vl[2]) && isnan(back.va[2]) && back.tl[3] == plain && back.secs[3] == 4,
+          "past the nulls: %d epochs, %.9g %.9g", back.n, back.vl[2], back.tl[3]);
     CHECK(back.tl[0] == big && back.vl[0] == -big && back.va[0] == plain && back.ta[0] == acc &&
               back.tl[1] == -1.79769313e+308,
           "values read back: %.9g %.9g %.9g %.9g", back.tl[0], back.vl[0], back.va[0], back.tl[1]);
