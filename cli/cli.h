@@ -16,7 +16,7 @@ typedef struct cli_args {
     const char *cmd;
     const char *model, *data, *data_dir, *optimizer, *out, *resume, *checkpoint, *schedule;
     const char *init, *freeze, *reset;
-    long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed;
+    long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed, repeat;
     double lr, clip, head_lr, max_loss;
     bool quiet, invert, overwrite;
     const char **inputs;
@@ -77,5 +77,8 @@ nb_status cli_evaluate(nb_model *m, const nb_dataset *d, int64_t batch, nb_confu
 int cli_train(const cli_args *a);
 int cli_eval(const cli_args *a);
 int cli_predict(const cli_args *a);
+/* nabla bench: times a zoo model's training step (forward, loss, backward, optimizer), whole
+ * and per layer, on random data, and prints the table. */
+int cli_bench(const cli_args *a);
 
 #endif

@@ -1,5 +1,5 @@
 /* nabla: the command-line tool. Parses arguments from one table of flags and runs train,
- * eval or predict. */
+ * eval, predict or bench. */
 #include "cli.h"
 
 #include <errno.h>
@@ -17,15 +17,17 @@ static const char *USAGE =
     "              [--init WEIGHTS [--freeze NAMES] [--reset NAMES] [--head-lr X]]\n"
     "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
     "  nabla predict --checkpoint FILE [--model NAME --data NAME] [--invert] IMAGE.png|IMAGES.idx ...\n"
+    "  nabla bench --model NAME [--batch N] [--threads N] [--repeat N]\n"
     "FILE and WEIGHTS are nabla checkpoints or PyTorch state_dicts saved with safetensors (then\n"
     "--model and --data say what they hold). NAMES are comma-separated parameter prefixes\n"
     "(conv1,conv2). Data is looked for in --data-dir, $NABLA_DATA, ./data/NAME and the installed\n"
-    "packages; bash scripts/data.sh installs it.\n";
+    "packages; bash scripts/data.sh installs it. bench times a training step (forward, backward,\n"
+    "optimizer), whole and per layer, on random data.\n";
 
 static const char *const g_datas[] = {"mnist", "fashion-mnist", NULL};
-static const char *const g_cmds[] = {"train", "eval", "predict", NULL};
+static const char *const g_cmds[] = {"train", "eval", "predict", "bench", NULL};
 
-enum { TRAIN = 1, EVAL = 2, PREDICT = 4, ALL = 7 };
+enum { TRAIN = 1, EVAL = 2, PREDICT = 4, ALL = 7, BENCH = 8 }; /* ALL: train, eval, predict */
 typedef enum { F_BOOL, F_INT, F_NUM, F_STR, F_CHOICE } ftype;
 typedef struct flag_def {
     const char *name;
@@ -38,7 +40,7 @@ typedef struct flag_def {
 
 #define A(f) offsetof(cli_args, f)
 static const flag_def g_flags[] = {
-    {"--model", F_CHOICE, A(model), ALL, 0, 0, NULL},
+    {"--model", F_CHOICE, A(model), ALL | BENCH, 0, 0, NULL},
     {"--data", F_CHOICE, A(data), ALL, 0, 0, g_datas},
     {"--data-dir", F_STR, A(data_dir), ALL, 0, 0, NULL},
     {"--optimizer", F_CHOICE, A(optimizer), TRAIN, 0, 0, cli_optimizers},
@@ -50,8 +52,8 @@ static const flag_def g_flags[] = {
     {"--warmup", F_INT, A(warmup), TRAIN, 0, CLI_MAX_EPOCHS, NULL},
     {"--epochs", F_INT, A(epochs), TRAIN, 1, CLI_MAX_EPOCHS, NULL},
     {"--stop-after", F_INT, A(stop_after), TRAIN, 1, CLI_MAX_EPOCHS, NULL},
-    {"--batch", F_INT, A(batch), TRAIN | EVAL, 1, 1 << 20, NULL},
-    {"--threads", F_INT, A(threads), ALL, 1, 1024, NULL},
+    {"--batch", F_INT, A(batch), TRAIN | EVAL | BENCH, 1, 1 << 20, NULL},
+    {"--threads", F_INT, A(threads), ALL | BENCH, 1, 1024, NULL},
     {"--seed", F_INT, A(seed), TRAIN, 0, INT64_MAX, NULL},
     {"--limit-train", F_INT, A(limit_train), TRAIN, 0, INT64_MAX, NULL},
     {"--limit-test", F_INT, A(limit_test), TRAIN | EVAL, 0, INT64_MAX, NULL},
@@ -64,6 +66,7 @@ static const flag_def g_flags[] = {
     {"--checkpoint", F_STR, A(checkpoint), EVAL | PREDICT, 0, 0, NULL},
     {"--quiet", F_BOOL, A(quiet), ALL, 0, 0, NULL},
     {"--invert", F_BOOL, A(invert), PREDICT, 0, 0, NULL},
+    {"--repeat", F_INT, A(repeat), BENCH, 1, 1000000, NULL},
 };
 #define N_FLAGS (int)(sizeof g_flags / sizeof g_flags[0])
 _Static_assert(sizeof g_flags / sizeof g_flags[0] <= 64, "cli_args.set has 64 bits");
@@ -115,7 +118,7 @@ static int parse_value(const flag_def *fl, const char *v, cli_args *a) {
 }
 
 static unsigned cmd_bit(const char *cmd) {
-    return strcmp(cmd, "train") == 0 ? TRAIN : strcmp(cmd, "eval") == 0 ? EVAL : PREDICT;
+    return strcmp(cmd, "train") == 0 ? TRAIN : strcmp(cmd, "eval") == 0 ? EVAL : strcmp(cmd, "bench") == 0 ? BENCH : PREDICT;
 }
 
 int main(int argc, char **argv) {
@@ -173,6 +176,7 @@ int main(int argc, char **argv) {
     if (!rc) {
         if (strcmp(a.cmd, "train") == 0) rc = cli_train(&a);
         else if (strcmp(a.cmd, "eval") == 0) rc = cli_eval(&a);
+        else if (strcmp(a.cmd, "bench") == 0) rc = cli_bench(&a);
         else rc = cli_predict(&a);
     }
     free(inputs);

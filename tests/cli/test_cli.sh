@@ -183,6 +183,20 @@ expect_error "--freeze: at most 255 characters" train "${FT[@]}" --init "$PT" --
 expect_error "--lr: '1e-50'" train "${FT[@]}" --lr 1e-50 --out "$T/x"
 check '[ ! -e "$T/x/checkpoint.safetensors" ]' "a refused run wrote a checkpoint"
 
+# nabla bench: the per-layer table (every layer of lenet5) and the whole step's throughput, and
+# its bad input (--repeat keeps it short).
+out=$("$NABLA" bench --model lenet5 --batch 8 --threads 1 --repeat 3 2>&1); rc=$?
+check '[ $rc -eq 0 ]' "bench --model lenet5 --batch 8 -> rc $rc: $out"
+for layer in conv1 relu1 pool1 conv2 relu2 pool2 flatten fc1 relu3 fc2 relu4 fc3; do
+  check 'grep -q "^$layer " <<<"$out"' "bench: no row for layer $layer in: $out"
+done
+check 'grep -qE "^throughput: [0-9]+ samples/s$" <<<"$out"' "bench: no samples/s line in: $out"
+check 'grep -q "^whole step: forward" <<<"$out"' "bench: no whole-step line in: $out"
+expect_error "--model: unknown value 'nope'" bench --model nope
+expect_error "--batch: '0' is not an integer in 1..1048576" bench --model lenet5 --batch 0
+expect_error "bench: --model NAME is required" bench
+expect_error "bench: --data is not an option of this command" bench --model mlp --data mnist
+
 # Every value the command line accepts is one its checkpoints load back with: extreme
 # values of the flags kept in the plan, then eval and --resume of the checkpoint.
 EX=(--model lenet5 --data mnist --data-dir "$DATA" --threads 1 --limit-train 20 --limit-test 20 --quiet)
