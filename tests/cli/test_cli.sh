@@ -22,7 +22,7 @@ expect_error() {
 # data_offsets count from its end. Fails if the file has no such tensor.
 st_tensor() {
   local f=$1 name=$2 n loc
-  n=$(od -An -v -t u1 -N 8 "$f" | awk '{for (i = NF; i >= 1; i--) v = v * 256 + $i} END {print v + 0}')
+  n=$(st_header_len "$f")
   [ "${n:-0}" -gt 1 ] || return 1
   loc=$(head -c "$((8 + n))" "$f" | tail -c "$n" | awk -v k="\"$name\":{" -v base=$((8 + n)) '
     { i = index($0, k); if (!i) exit 1

@@ -21,7 +21,7 @@ expect_error() {
 # Byte offset in file $1 of tensor $2's data: 8 + the header's length + its data_offsets start.
 st_offset() {
   local n s
-  n=$(od -An -v -t u1 -N 8 "$1" | awk '{for (i = NF; i >= 1; i--) v = v * 256 + $i} END {print v + 0}')
+  n=$(st_header_len "$1")
   s=$(head -c "$((8 + n))" "$1" | tail -c "$n" | grep -ao "\"$2\":{[^}]*}" | sed -n 's/.*"data_offsets":\[\([0-9]*\),.*/\1/p')
   [ -n "$s" ] && echo $((8 + n + s))
 }
