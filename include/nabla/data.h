@@ -63,6 +63,10 @@ typedef struct nb_batch {
     int64_t target_dim;
     const int64_t *lengths; /* real lengths of padded sequences (n), or NULL */
     const int64_t *idx;     /* the dataset indices of these samples, or NULL */
+    /* Row i continues row i of the previous batch (a long stream cut into windows, for
+     * truncated backpropagation through time): stateful layers keep their states. When false,
+     * the loops call nb_model_reset_states before the batch. */
+    bool carry;
 } nb_batch;
 
 typedef struct nb_loader nb_loader;

@@ -62,6 +62,9 @@ typedef struct nb_module_ops {
     void (*describe)(const nb_module *m, char *buf, size_t cap);
     /* Frees the state; NULL: free(). Children are freed by the library. */
     void (*free_state)(void *state);
+    /* Forgets state carried from one forward call to the next (a stateful recurrent layer's
+     * final states, kept for truncated backpropagation through time); NULL: none kept. */
+    void (*reset_state)(nb_module *m);
 } nb_module_ops;
 
 /* A module of kind ops over state (which it takes: on failure ops->free_state(state) is
@@ -113,6 +116,48 @@ nb_module *nb_sequential_new(void);
 /* nb_module_add_child on a sequential (kept for the README's examples). */
 nb_status nb_sequential_add(nb_module *seq, const char *name, nb_module *child);
 
+/* ---- sequences -----------------------------------------------------------------------------
+ * Sequences are batch-first: x (N, T, D) floats, or token ids (N, T) for an embedding. */
+/* A lookup table weight (V, D), N(0, 1) initialized as PyTorch's nn.Embedding; ids (any shape)
+ * -> (..., D). padding_idx (-1: none) names a row that starts at zero and gets no gradient. */
+nb_module *nb_embedding_new(int num_embeddings, int dim, int padding_idx);
+
+typedef enum nb_rnn_mode { NB_RNN_TANH = 0, NB_RNN_RELU, NB_RNN_LSTM, NB_RNN_GRU } nb_rnn_mode;
+typedef struct nb_rnn_opts {
+    int num_layers;     /* >= 1 */
+    bool bias;          /* b_ih and b_hh */
+    bool bidirectional;
+    float dropout;      /* on each layer's output but the last, in training */
+    /* Truncated backpropagation through time: a call without initial states starts from the
+     * final states of the previous call (detached: no gradient flows into the earlier batch)
+     * when the batch size is the same, else from zeros. nb_model_reset_states forgets them. */
+    bool stateful;
+} nb_rnn_opts;
+nb_rnn_opts nb_rnn_defaults(void); /* 1 layer, bias, one direction, no dropout, not stateful */
+/* PyTorch's nn.RNN (tanh or relu), nn.LSTM and nn.GRU with batch_first=True: the same gate
+ * order (LSTM i, f, g, o; GRU r, z, n), parameter names (weight_ih_l0, weight_hh_l0,
+ * bias_ih_l0, bias_hh_l0, ..._l1, ..._reverse) and initialization U(+-1/sqrt(hidden)).
+ * forward_n inputs: x (N, T, D); then optionally the lengths, an int64 (N) tensor of values in
+ * 1..T (steps from a sample's length on are padding: they change nothing); then h0 (L*dirs, N,
+ * H) and, for the LSTM, c0. Outputs: the last layer's output (N, T, dirs*H), zero at padded
+ * steps as PyTorch's pad_packed_sequence gives it; h_n (L*dirs, N, H), each sample's state after
+ * its last real step; for the LSTM c_n. */
+nb_module *nb_rnn_new(nb_rnn_mode mode, int input_size, int hidden_size, nb_rnn_opts o);
+
+/* How a recurrent layer's output (N, T, F) becomes one vector per sample: LAST the output at
+ * the sample's last real step (for a bidirectional layer, the forward half there and the
+ * backward half at step 0, as h_n holds them), MEAN the mean over its real steps, MAX the
+ * maximum over them; NONE keeps every step. */
+typedef enum nb_seq_pool { NB_SEQ_NONE = 0, NB_SEQ_LAST, NB_SEQ_MEAN, NB_SEQ_MAX } nb_seq_pool;
+/* y (N, T, F), lengths int64 (N) or NULL (every sample T steps), directions 1 or 2 (halves of
+ * F, for LAST) -> (N, F); gradients flow back to the pooled steps. */
+nb_tensor *nb_seq_pool_apply(nb_tensor *y, nb_tensor *lengths, nb_seq_pool mode, int directions);
+/* The usual recurrent model: [embedding ->] rnn -> pooled (or every step) -> head. Children
+ * "embedding" (may be NULL: x is then (N, T, D) floats), "rnn" / "lstm" / "gru" after the
+ * rnn's mode, and "fc" (the head, e.g. a Linear). forward_n takes x and optionally the
+ * lengths (int64 (N)); returns (N, K), or (N, T, K) with NB_SEQ_NONE. */
+nb_module *nb_recurrent_new(nb_module *embedding, nb_module *rnn, nb_seq_pool pool, nb_module *head);
+
 /* ---- models ------------------------------------------------------------------------------ */
 /* Takes root (freed with the model, also on failure), creates and initializes the parameters
  * with the library RNG (nb_seed). A model starts in training mode. */
@@ -124,6 +169,8 @@ nb_tensor *nb_model_forward(nb_model *m, nb_tensor *x);
 nb_status nb_model_forward_n(nb_model *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out);
 nb_module *nb_model_root(nb_model *m);
 void nb_model_set_training(nb_model *m, bool training); /* dropout, batch norm */
+/* Calls every module's reset_state: stateful recurrent layers start the next call from zeros. */
+void nb_model_reset_states(nb_model *m);
 bool nb_model_training(const nb_model *m);
 nb_params *nb_model_params(nb_model *m);   /* trainable parameters */
 nb_params *nb_model_buffers(nb_model *m);  /* running statistics (no gradient) */

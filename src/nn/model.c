@@ -81,6 +81,14 @@ void nb_model_set_training(nb_model *m, bool training) {
     if (m) m->training = training;
 }
 bool nb_model_training(const nb_model *m) { return m && m->training; }
+
+static void reset_states(nb_module *mod) {
+    if (mod->ops->reset_state) mod->ops->reset_state(mod);
+    for (int i = 0; i < mod->n; i++) reset_states(mod->child[i]);
+}
+void nb_model_reset_states(nb_model *m) {
+    if (m && m->root) reset_states(m->root);
+}
 nb_params *nb_model_params(nb_model *m) { return m ? m->params : NULL; }
 nb_params *nb_model_buffers(nb_model *m) { return m ? m->buffers : NULL; }
 int nb_model_counter_count(const nb_model *m) { return m ? m->n_counters : 0; }

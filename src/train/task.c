@@ -147,6 +147,7 @@ static nb_status lm(nb_model *m, const nb_batch *b, nb__batch_result *r) {
 nb_status nb__task_batch(const nb_task *task, nb_model *m, const nb_batch *b, nb_confusion *conf,
                          nb__batch_result *r) {
     memset(r, 0, sizeof *r);
+    if (!b->carry) nb_model_reset_states(m); /* a batch that does not continue the last one */
     switch (task->kind) {
     case NB_TASK_CLASSIFY: return classify(m, b, false, conf, r);
     case NB_TASK_SEQ_CLASSIFY: return classify(m, b, true, conf, r);
