@@ -201,6 +201,25 @@ static nb_tensor *b_bcast_normalize(nb_tensor **x) {
     return nb_div(p, nb_sum(p, 1, true));
 }
 
+/* Recurrences: N 3, T 3, H 2, lengths {3, 1, 2} (gen_torch_fixtures.py uses the same). */
+static nb_tensor *rnn_lengths(void) {
+    static nb_tensor *l; /* lives until exit */
+    if (!l) {
+        l = nb_index_new(1, (int64_t[]){3});
+        int64_t *d = nb_tensor_idata(l);
+        d[0] = 3, d[1] = 1, d[2] = 2;
+    }
+    return l;
+}
+static nb_tensor *b_rnn_tanh(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], rnn_lengths(), NB_CELL_TANH, false); }
+static nb_tensor *b_rnn_tanh_rev(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], rnn_lengths(), NB_CELL_TANH, true); }
+static nb_tensor *b_rnn_relu(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], NULL, NB_CELL_RELU, false); }
+static nb_tensor *b_gru(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], rnn_lengths(), NB_CELL_GRU, false); }
+static nb_tensor *b_gru_rev(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], rnn_lengths(), NB_CELL_GRU, true); }
+static nb_tensor *b_lstm(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], x[2], x[3], x[4], rnn_lengths(), false); }
+static nb_tensor *b_lstm_rev(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], x[2], x[3], x[4], rnn_lengths(), true); }
+static nb_tensor *b_lstm_full(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], x[2], x[3], x[4], NULL, false); }
+
 #define H 1e-2f
 #define TOL 2e-3f, 1e-2f
 
@@ -259,6 +278,22 @@ const op_case nb_test_cases[] = {
     {NB_OP_BATCH_NORM, "bn_eval_2d_noaffine", 1, {IN(2, IN_RAND, 4, 5)}, b_bn_eval_plain, H, TOL},
     {NB_OP_BATCH_NORM, "bn_eval_4d_beta_only", 2, {IN(4, IN_RAND, 2, 2, 3, 2), IN(1, IN_RAND, 2)}, b_bn_eval_beta, H, TOL},
     {NB_OP_EMBEDDING, "embedding", 2, {IN(2, IN_RAND, 5, 3), IDX(2, 5, 2, 3)}, b_embedding, H, TOL},
+    {NB_OP_RNN_SEQ, "rnn_tanh", 4, {IN(3, IN_RAND, 3, 3, 2), IN(2, IN_RAND, 2, 2), IN(1, IN_RAND, 2), IN(2, IN_RAND, 3, 2)},
+     b_rnn_tanh, H, TOL},
+    {NB_OP_RNN_SEQ, "rnn_tanh_rev", 4, {IN(3, IN_RAND, 3, 3, 2), IN(2, IN_RAND, 2, 2), IN(1, IN_RAND, 2), IN(2, IN_RAND, 3, 2)},
+     b_rnn_tanh_rev, H, TOL},
+    {NB_OP_RNN_SEQ, "rnn_relu", 4, {IN(3, IN_AWAY, 3, 3, 2), IN(2, IN_RAND, 2, 2), IN(1, IN_RAND, 2), IN(2, IN_RAND, 3, 2)},
+     b_rnn_relu, 1e-3f, TOL},
+    {NB_OP_RNN_SEQ, "gru", 4, {IN(3, IN_RAND, 3, 3, 6), IN(2, IN_RAND, 6, 2), IN(1, IN_RAND, 6), IN(2, IN_RAND, 3, 2)},
+     b_gru, H, TOL},
+    {NB_OP_RNN_SEQ, "gru_rev", 4, {IN(3, IN_RAND, 3, 3, 6), IN(2, IN_RAND, 6, 2), IN(1, IN_RAND, 6), IN(2, IN_RAND, 3, 2)},
+     b_gru_rev, H, TOL},
+    {NB_OP_LSTM_SEQ, "lstm", 5, {IN(3, IN_RAND, 3, 3, 8), IN(2, IN_RAND, 8, 2), IN(1, IN_RAND, 8), IN(2, IN_RAND, 3, 2), IN(2, IN_RAND, 3, 2)},
+     b_lstm, H, TOL},
+    {NB_OP_LSTM_SEQ, "lstm_rev", 5, {IN(3, IN_RAND, 3, 3, 8), IN(2, IN_RAND, 8, 2), IN(1, IN_RAND, 8), IN(2, IN_RAND, 3, 2), IN(2, IN_RAND, 3, 2)},
+     b_lstm_rev, H, TOL},
+    {NB_OP_LSTM_SEQ, "lstm_full", 5, {IN(3, IN_RAND, 3, 4, 8), IN(2, IN_RAND, 8, 2), IN(1, IN_RAND, 8), IN(2, IN_RAND, 3, 2), IN(2, IN_RAND, 3, 2)},
+     b_lstm_full, H, TOL},
     {NB_OP_NLL_LOSS, "nll_loss", 2, {IN(2, IN_RAND, 4, 5), IDX(1, 5, 4)}, b_nll, H, TOL},
     {NB_OP_CROSS_ENTROPY, "cross_entropy", 2, {IN(2, IN_RAND, 4, 5), IDX(1, 5, 4)}, b_ce, H, TOL},
     {NB_OP_MSE_LOSS, "mse_loss", 2, {IN(2, IN_RAND, 3, 4), IN(2, IN_RAND, 3, 4)}, b_mse, H, TOL},

@@ -28,7 +28,7 @@ typedef struct {
                * views and other ops before it) */
     const char *name;
     int n_in;
-    in_spec in[4];
+    in_spec in[5];
     nb_tensor *(*build)(nb_tensor **in);
     float h, atol, rtol; /* finite-difference step and tolerances for the gradient check */
 } op_case;

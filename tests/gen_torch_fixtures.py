@@ -48,6 +48,35 @@ def dropout_ref(x, nabla_out):
     return x * mask / (1 - DROPOUT_P)
 
 
+RNN_LENGTHS = [3, 1, 2]  # rnn_lengths() in tests/cases.c
+
+
+def recurrence(cell, xp, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False):
+    """nb_rnn_seq / nb_lstm_seq through PyTorch's own cells: xp already holds x W_ih^T + b_ih, so
+    the cell is given an identity W_ih and no b_ih. At and past a sample's length the state is
+    carried (torch.where), so the last step holds the final state. -> (N, T, H) or (2, N, T, H)."""
+    N, T, GH = xp.shape
+    eye = torch.eye(GH, dtype=xp.dtype)
+    zero = torch.zeros(GH, dtype=xp.dtype)
+    h, c = h0, c0
+    hs, cs = [None] * T, [None] * T
+    for t in (reversed(range(T)) if reverse else range(T)):
+        real = torch.tensor([lengths is None or t < lengths[n] for n in range(N)]).unsqueeze(1)
+        if cell == "lstm":
+            hn, cn = torch.lstm_cell(xp[:, t], (h, c), eye, w_hh, zero, b_hh)
+            c = torch.where(real, cn, c)
+        elif cell == "gru":
+            hn = torch.gru_cell(xp[:, t], h, eye, w_hh, zero, b_hh)
+        elif cell == "relu":
+            hn = torch.rnn_relu_cell(xp[:, t], h, eye, w_hh, zero, b_hh)
+        else:
+            hn = torch.rnn_tanh_cell(xp[:, t], h, eye, w_hh, zero, b_hh)
+        h = torch.where(real, hn, h)
+        hs[t], cs[t] = h, c
+    out = torch.stack(hs, 1)
+    return torch.stack([out, torch.stack(cs, 1)]) if cell == "lstm" else out
+
+
 def bn_running(C):
     """The running statistics b_bn_* in tests/cases.c pass (fixed, exact in float32)."""
     rm = torch.tensor([0.125 * (c % 5) - 0.25 for c in range(C)], dtype=torch.float64)
@@ -118,6 +147,14 @@ REF = {
     "bn_eval_2d_noaffine": lambda x: bn(x[0], None, None, True, False),
     "bn_eval_4d_beta_only": lambda x: bn(x[0], None, x[1], True, False),
     "embedding": lambda x: F.embedding(x[1], x[0]),
+    "rnn_tanh": lambda x: recurrence("tanh", *x[:4], lengths=RNN_LENGTHS),
+    "rnn_tanh_rev": lambda x: recurrence("tanh", *x[:4], lengths=RNN_LENGTHS, reverse=True),
+    "rnn_relu": lambda x: recurrence("relu", *x[:4]),
+    "gru": lambda x: recurrence("gru", *x[:4], lengths=RNN_LENGTHS),
+    "gru_rev": lambda x: recurrence("gru", *x[:4], lengths=RNN_LENGTHS, reverse=True),
+    "lstm": lambda x: recurrence("lstm", *x[:5], lengths=RNN_LENGTHS),
+    "lstm_rev": lambda x: recurrence("lstm", *x[:5], lengths=RNN_LENGTHS, reverse=True),
+    "lstm_full": lambda x: recurrence("lstm", *x[:5]),
     "nll_loss": lambda x: F.nll_loss(x[0], x[1]),
     "cross_entropy": lambda x: F.cross_entropy(x[0], x[1]),
     "mse_loss": lambda x: F.mse_loss(x[0], x[1]),

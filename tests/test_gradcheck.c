@@ -19,7 +19,7 @@ static double weighted_sum(const nb_tensor *y, const float *w) {
 
 static void check_case(const op_case *c) {
     nb_seed(42);
-    nb_tensor *in[4] = {0};
+    nb_tensor *in[5] = {0};
     for (int i = 0; i < c->n_in; i++) in[i] = case_make_input(&c->in[i]);
     nb_tensor *y = c->build(in);
     CHECK(y != NULL, "%s: build failed: %s", c->name, nb_last_error());

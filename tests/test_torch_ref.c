@@ -52,7 +52,7 @@ static int dump(const char *path) {
     for (int ci = 0; ci < nb_test_case_count; ci++) {
         const op_case *c = &nb_test_cases[ci];
         nb_seed(42); /* the draws of test_gradcheck: inputs, forward, then w */
-        nb_tensor *in[4] = {0};
+        nb_tensor *in[5] = {0};
         for (int i = 0; i < c->n_in; i++) in[i] = case_make_input(&c->in[i]);
         nb_tensor *y = c->build(in);
         if (!y) {
@@ -257,7 +257,7 @@ static void check_case(const op_case *c) {
     for (size_t i = 0; i < sizeof loose / sizeof loose[0]; i++)
         if (loose[i].name && !strcmp(loose[i].name, c->name)) atol = loose[i].atol, rtol = loose[i].rtol;
 
-    nb_tensor *in[4] = {0};
+    nb_tensor *in[5] = {0};
     bool ok = true;
     for (int k = 0; k < c->n_in && ok; k++) {
         const in_spec *s = &c->in[k];

@@ -94,6 +94,11 @@ typedef struct nb_attrs {
             float p;
             bool training;          /* and p > 0: false makes the op the identity */
         } dropout;
+        struct {                    /* rnn_seq, lstm_seq */
+            nb_cell cell;
+            bool reverse;
+            int64_t N, T, H, G;     /* shape: from xp (N, T, G*H) */
+        } rnn;
         struct {
             bool training;
             float momentum, eps;

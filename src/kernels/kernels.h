@@ -10,8 +10,11 @@
 #ifndef NB_KERNELS_H
 #define NB_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nabla/nabla.h" /* nb_cell */
 
 /* ---- GEMM (gemm.c) ------------------------------------------------------------------------ */
 /* C(M,N) = alpha * op(A) op(B) + beta * C, op(X) = X or X^T. lda/ldb/ldc are row strides of the
@@ -102,5 +105,24 @@ void nb__bn_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t S, const
 void nb__bn_bwd(const float *x, const float *gy, int64_t N, int64_t C, int64_t S,
                 const float *mean, const float *mean_lo, const float *invstd, const float *gamma,
                 int training, float *gx, float *ggamma, float *gbeta);
+
+/* ---- recurrences (rnn.c): RNN, GRU, LSTM over whole sequences, batch-first -------------------- */
+typedef struct nb__rnn_dims {
+    int64_t N, T, H, G;  /* G gates: 1 (RNN), 3 (GRU), 4 (LSTM) */
+    nb_cell cell;
+    bool reverse;        /* steps T-1..0 */
+    const int64_t *len;  /* (N) real lengths in 1..T, or NULL: all T */
+} nb__rnn_dims;
+/* Forward: h (N,T,H), c (LSTM, N,T,H), save (N,T,4H; NULL for RNN) written; scratch N*G*H. */
+void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, const float *b, const float *h0,
+                     const float *c0, float *h, float *c, float *save, float *scratch, int threads);
+/* Backward from gh (N,T,H) and gc (LSTM, or NULL): writes dxp (N,T,G*H: the gradient of the
+ * input projection), dgh (N,T,G*H: of the recurrent pre-activation h W^T + b; the same buffer as
+ * dxp except for the GRU), dh0 and dc0 (N,H). scratch 3*N*H floats. */
+void nb__rnn_backward(const nb__rnn_dims *d, const float *w, const float *h0, const float *c0, const float *h,
+                      const float *c, const float *save, const float *gh, const float *gc, float *dxp, float *dgh,
+                      float *dh0, float *dc0, float *scratch, int threads);
+/* prev (N,T,H): the state each step started from (s0 or s at the step before). */
+void nb__rnn_prev_states(const nb__rnn_dims *d, const float *s0, const float *s, float *prev);
 
 #endif
