@@ -233,6 +233,8 @@ nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *gamma, nb_tensor *beta, nb_ten
                          nb_tensor *running_var, bool training, float momentum, float eps);
 /* Rows of weight (V, D) picked by the int64 indices idx (any shape S): result (S..., D). */
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx);
+/* The same with a padding index (-1: none): that row's gradient stays zero, as PyTorch's. */
+nb_tensor *nb_embedding_pad(nb_tensor *weight, nb_tensor *idx, int64_t padding_idx);
 
 /* Recurrences over whole sequences, fused (what the recurrent layers of nn.h run), batch-first.
  * G gates of H per step in PyTorch's order: RNN 1, GRU 3 (r, z, n), LSTM 4 (i, f, g, o).

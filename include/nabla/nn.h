@@ -192,7 +192,8 @@ nb_status nb_model_reinit(nb_model *m, const char *prefixes, nb_init init);
 /* A table of the root's children (or the root alone): name, type, output shape for one
  * sample of the given shape (the batch axis 1 is put in front), and parameter counts;
  * malloc'd. It runs one forward pass on zeros and then calls nb_step_reset(): call it outside
- * a training step. Index inputs (token ids) are not supported here. */
+ * a training step. A model whose first layer reads token ids (an Embedding) gets id 0
+ * everywhere. */
 char *nb_model_summary(nb_model *m, int ndim, const int64_t *sample_shape);
 
 /* ---- the model zoo ----------------------------------------------------------------------- */

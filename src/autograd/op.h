@@ -94,6 +94,9 @@ typedef struct nb_attrs {
             float p;
             bool training;          /* and p > 0: false makes the op the identity */
         } dropout;
+        struct {
+            int64_t padding_idx;    /* a row that gets no gradient; -1: none */
+        } embedding;
         struct {                    /* rnn_seq, lstm_seq */
             nb_cell cell;
             bool reverse;

@@ -221,17 +221,36 @@ char *nb_model_summary(nb_model *m, int ndim, const int64_t *sample_shape) {
     m->summary = true;
     nb_no_grad_begin();
     nb_tensor *y = nb_model_forward(m, x);
+    if (!y && nb_last_error()[0] && strstr(nb_last_error(), "int64 token ids")) {
+        /* a model that reads token ids (an Embedding first): id 0 in every position */
+        nb_tensor_free(x);
+        nb_step_reset();
+        nb_clear_error();
+        if (!(x = nb_index_new(ndim + 1, shape))) {
+            nb_no_grad_end();
+            m->summary = false;
+            m->training = was;
+            free(out);
+            return NULL;
+        }
+        y = nb_model_forward(m, x);
+    }
     char yshape[64] = "error";
     if (y) nb__shape_str(yshape, sizeof yshape, y->ndim, y->shape);
     nb_no_grad_end();
     m->summary = false;
     m->training = was;
-    len += (size_t)snprintf(out + len, cap - len, "%-10s %-32s %-18s %10s\n", "layer", "type", "output", "params");
+    int tw = 32; /* the type column: as wide as the longest description */
+    for (int i = 0; i < rows; i++) {
+        describe(m->root->n ? m->root->child[i] : m->root, kb, sizeof kb);
+        if ((int)strlen(kb) > tw) tw = (int)strlen(kb);
+    }
+    len += (size_t)snprintf(out + len, cap - len, "%-10s %-*s %-18s %10s\n", "layer", tw, "type", "output", "params");
     for (int i = 0; i < rows; i++) {
         nb_module *c = m->root->n ? m->root->child[i] : m->root;
         describe(c, kb, sizeof kb);
-        len += (size_t)snprintf(out + len, cap - len, "%-10.10s %-32.32s %-18.18s %10lld\n",
-                                m->root->n ? m->root->name[i] : "(root)", kb,
+        len += (size_t)snprintf(out + len, cap - len, "%-10.10s %-*s %-18.18s %10lld\n",
+                                m->root->n ? m->root->name[i] : "(root)", tw, kb,
                                 m->root->n ? (c->shape[0] ? c->shape : (y ? "(not run)" : "error")) : yshape,
                                 (long long)params_under(m, c));
     }

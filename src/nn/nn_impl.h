@@ -31,4 +31,9 @@ struct nb_model {
  * kind ops with a zeroed state of `size` bytes (NULL with the error set). */
 nb_module *nb__module_alloc(const nb_module_ops *ops, size_t size, const char *fn);
 
+/* rnn.c: a recurrent layer's directions (1 for any other module) and its child name in a
+ * Recurrent model ("lstm", "gru", "rnn"). */
+int nb__rnn_directions(const nb_module *m);
+const char *nb__rnn_child_name(const nb_module *m);
+
 #endif

@@ -66,6 +66,7 @@ void nb__bwd_embedding(nb_node *n) {
     float *gw = nb__grad(w);
     const float *gy = n->out->grad;
     for (int64_t i = 0; i < idx->numel; i++) {
+        if (NB_I(idx)[i] == n->a.embedding.padding_idx) continue;
         float *row = gw + NB_I(idx)[i] * D;
         for (int64_t d = 0; d < D; d++) row[d] += gy[i * D + d];
     }
@@ -77,6 +78,11 @@ nb_tensor *nb_dropout(nb_tensor *x, float p, bool training) {
 }
 
 nb_tensor *nb_embedding(nb_tensor *weight, nb_tensor *idx) {
+    return nb_embedding_pad(weight, idx, -1);
+}
+
+nb_tensor *nb_embedding_pad(nb_tensor *weight, nb_tensor *idx, int64_t padding_idx) {
     nb_tensor *in[2] = {weight, idx};
-    return nb__apply(NB_OP_EMBEDDING, in, 2, NULL);
+    nb_attrs a = {.embedding = {.padding_idx = padding_idx < 0 ? -1 : padding_idx}};
+    return nb__apply(NB_OP_EMBEDDING, in, 2, &a);
 }
