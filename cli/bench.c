@@ -197,7 +197,9 @@ int cli_bench(const cli_args *a) {
     if (!b.opt) rc = cli_fail("bench: %s", nb_last_error());
     else {
         b.root = nb_model_root(b.m);
-        b.n = nb_module_child_count(b.root);
+        /* Layer by layer only through a Sequential; any other root (a Recurrent model, whose
+         * children do not run one after the other) is timed as one layer. */
+        b.n = strcmp(nb_module_ops_of(b.root)->kind, "Sequential") == 0 ? nb_module_child_count(b.root) : 0;
         rc = run(&b, a);
     }
     for (int i = 0; b.l && i < (b.n ? b.n : 1); i++) {

@@ -50,9 +50,17 @@ static const float *prev_rows(const nb__rnn_dims *d, const float *s0, const floa
     return s + (r0 * d->T + tp) * d->H;
 }
 
+/* The gate loops compiled for AVX-512 and AVX2+FMA besides the portable baseline, picked at load
+ * time for the machine (GCC's function multi-versioning); other compilers build the baseline. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB_CLONES
+#endif
+
 static inline bool real_step(const nb__rnn_dims *d, int64_t n, int64_t t) { return !d->len || t < d->len[n]; }
 
-static void forward_block(const nb__rnn_dims *d, const float *xp, const float *w, const float *bi, const float *bh,
+NB_CLONES static void forward_block(const nb__rnn_dims *d, const float *xp, const float *w, const float *bi, const float *bh,
                           const float *h0,
                           const float *c0, float *h, float *c, float *save, float *g, int64_t r0, int64_t r1) {
     const int64_t T = d->T, H = d->H, GH = d->G * H, R = r1 - r0;
@@ -131,7 +139,7 @@ void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, con
 }
 
 /* Backward of rows r0..r1: dh, dc, dhn are this block's (R, H) scratch rows. */
-static void backward_block(const nb__rnn_dims *d, const float *w, const float *h0, const float *c0, const float *h,
+NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, const float *h0, const float *c0, const float *h,
                            const float *c, const float *save, const float *gh, const float *gc, float *dxp,
                            float *dgh, float *dh0, float *dc0, float *dh, float *dc, float *dhn, int64_t r0,
                            int64_t r1) {
