@@ -8,6 +8,8 @@ typedef struct history {
     int n;
     double tl[CLI_MAX_EPOCHS], vl[CLI_MAX_EPOCHS], ta[CLI_MAX_EPOCHS], va[CLI_MAX_EPOCHS];
     double secs[CLI_MAX_EPOCHS], rate[CLI_MAX_EPOCHS];
+    bool bits; /* a language model's run: train_bpc and test_bpc (bits per character) too */
+    double tb[CLI_MAX_EPOCHS], vb[CLI_MAX_EPOCHS];
 } history;
 
 /* On --resume, the epochs already in metrics.jsonl (up to the checkpoint's) are kept. */
@@ -15,6 +17,8 @@ void history_read(const char *path, int64_t upto, history *h);
 /* Epochs without a record up to n are logged as null. */
 void history_pad(history *h, int64_t n);
 void history_add(history *h, double tl, double ta, double vl, double va, double secs, double rate);
+/* The bits per character of the epoch added last (a language model's run). */
+void history_set_bits(history *h, double train_bits, double test_bits);
 /* Rewrites metrics.jsonl with the history (atomically); prints the error and returns 1. */
 int history_write(const char *path, const history *h);
 

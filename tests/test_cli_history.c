@@ -42,6 +42,15 @@ int main(void) {
     CHECK(back.tl[0] == big && back.vl[0] == -big && back.va[0] == plain && back.ta[0] == acc &&
               back.tl[1] == -1.79769313e+308,
           "values read back: %.9g %.9g %.9g %.9g", back.tl[0], back.vl[0], back.va[0], back.tl[1]);
+    CHECK(!back.bits && !strstr(text, "bpc"), "a classifier's log has no bits per character");
+    /* A language model's log: train_bpc and test_bpc, read back. */
+    static history lm, lm_back;
+    history_add(&lm, 1.9, 0.45, 1.85, 0.47, 60, 500);
+    history_set_bits(&lm, 2.741, 2.669);
+    CHECK(history_write(path, &lm) == 0, "write lm %s", path);
+    history_read(path, 1, &lm_back);
+    CHECK(lm_back.n == 1 && lm_back.bits && lm_back.tb[0] == 2.741 && lm_back.vb[0] == 2.669,
+          "bits read back: %d %d %g %g", lm_back.n, (int)lm_back.bits, lm_back.tb[0], lm_back.vb[0]);
     unlink(path);
     return test_end("test_cli_history");
 }
