@@ -7,7 +7,7 @@
 # Prints per target: executions, exec/s, coverage (libFuzzer's cov: and ft:) and findings;
 # exits non-zero if any target crashed, leaked, ran out of memory or time, or a reproducer
 # still fails. Findings and the last log are kept in build-fuzz/findings/<target>/.
-#   bash scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: idx csv safetensors png)
+#   bash scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: idx csv safetensors png text)
 #   bash scripts/fuzz.sh 0                         (build only)
 # FUZZ_ARGS adds libFuzzer flags (e.g. FUZZ_ARGS="-fork=1 -ignore_crashes=1" to go on past a
 # known finding).
@@ -16,13 +16,13 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(idx csv safetensors png)
+[ ${#targets[@]} -gt 0 ] || targets=(idx csv safetensors png text)
 command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (bash scripts/deps.sh)" >&2; exit 2; }
 CC=clang bash scripts/build.sh build-fuzz -DNABLA_FUZZ=ON
 [ "$secs" -gt 0 ] || exit 0
 
 # Longest input per target: a few times the largest seed.
-declare -A maxlen=([idx]=8192 [csv]=2048 [safetensors]=4096 [png]=4096)
+declare -A maxlen=([idx]=8192 [csv]=2048 [safetensors]=4096 [png]=4096 [text]=4096)
 # The targets write each input to a file in $TMPDIR: in memory (/dev/shm) that is 4-5 times
 # faster than on disk. libFuzzer ends without atexit, so their folders go with ours.
 fz_tmp=${TMPDIR:-/tmp}

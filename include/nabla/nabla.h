@@ -324,8 +324,9 @@ void nb_optim_free(nb_optim *opt);
 }
 #endif
 
-/* The layers above the core: data, metrics, pictures, checkpoints, modules. */
+/* The layers above the core: data, text, metrics, pictures, checkpoints, modules. */
 #include "data.h"
+#include "text.h"
 #include "metrics.h"
 #include "plot.h"
 #include "io.h"

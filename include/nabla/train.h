@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "nabla.h"
 #include "nn.h"
+#include "text.h"
 
 #ifndef NABLA_TRAIN_H
 #define NABLA_TRAIN_H
@@ -43,6 +44,9 @@ typedef struct nb_batch_source {
 } nb_batch_source;
 /* A loader as a batch source (the loader must outlive it). */
 nb_batch_source nb_loader_source(nb_loader *l);
+/* The text loaders (text.h) as batch sources (src/train/text_source.c). */
+nb_batch_source nb_text_loader_source(nb_text_loader *l);
+nb_batch_source nb_stream_loader_source(nb_stream_loader *l);
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
 typedef enum nb_task_kind {

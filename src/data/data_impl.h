@@ -12,4 +12,8 @@ nb_dataset *nb__dataset_new(int64_t n, int64_t dim, int u8, const char *what);
 /* One sample's shape: (c, h, w), or (dim) for rows (c = h = 1). */
 void nb__sample_shape(const nb_dataset *d, int *ndim, int64_t *shape);
 
+/* Epoch e's order of n samples (shuffle.c): identity, or a Fisher-Yates permutation drawn from
+ * (seed, e) alone with splitmix64 and unbiased bounded draws; nb_loader and nb_text_loader. */
+void nb__epoch_order(int64_t *perm, int64_t n, bool shuffle, uint64_t seed, int64_t e);
+
 #endif

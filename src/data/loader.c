@@ -31,36 +31,8 @@ struct nb_loader {
     pthread_cond_t done; /* callers wait here for a ready batch or an idle worker */
 };
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, bound), without modulo bias. */
-static uint64_t below(uint64_t *s, uint64_t bound) {
-    uint64_t threshold = (0 - bound) % bound;
-    for (;;) {
-        uint64_t r = splitmix64(s);
-        if (r >= threshold) return r % bound;
-    }
-}
-
 /* Fills l->perm with epoch e's order: identity, then Fisher-Yates when shuffling. */
-static void make_order(nb_loader *l, int64_t e) {
-    int64_t n = l->d->n;
-    for (int64_t i = 0; i < n; i++) l->perm[i] = i;
-    if (!l->shuffle) return;
-    uint64_t s = l->seed ^ ((uint64_t)e * 0xd1b54a32d192ed03ull);
-    splitmix64(&s); /* one extra step so nearby (seed, epoch) pairs start far apart */
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)below(&s, (uint64_t)i + 1);
-        int64_t t = l->perm[i];
-        l->perm[i] = l->perm[j];
-        l->perm[j] = t;
-    }
-}
+static void make_order(nb_loader *l, int64_t e) { nb__epoch_order(l->perm, l->d->n, l->shuffle, l->seed, e); }
 
 static int slot_free(const nb_loader *l, int s) { return l->ready[s] < 0 && l->held != s; }
 

@@ -38,7 +38,7 @@ __attribute__((unused)) static void fz_accepted(const char *what) {
 }
 
 static char fz_dir[4096];
-static char fz_names[4][64]; /* files made in fz_dir, removed at exit */
+static char fz_names[16][64]; /* files made in fz_dir, removed at exit */
 static int fz_nnames;
 
 static void fz_cleanup(void) {
@@ -51,9 +51,9 @@ static void fz_cleanup(void) {
 }
 
 /* Writes data to <temp folder>/name (replacing it) and returns the path (static storage, one
- * per distinct slot 0..3). */
+ * per distinct slot 0..15). */
 __attribute__((unused)) static const char *fz_write(int slot, const char *name, const uint8_t *data, size_t size) {
-    static char paths[4][4200];
+    static char paths[16][4200];
     if (!fz_dir[0]) {
         const char *t = getenv("TMPDIR");
         snprintf(fz_dir, sizeof fz_dir, "%s/nabla-fuzz-XXXXXX", t && *t ? t : "/tmp");
@@ -65,7 +65,7 @@ __attribute__((unused)) static const char *fz_write(int slot, const char *name, 
     }
     int known = 0;
     for (int i = 0; i < fz_nnames; i++) known |= strcmp(fz_names[i], name) == 0;
-    if (!known && fz_nnames < 4) snprintf(fz_names[fz_nnames++], sizeof fz_names[0], "%s", name);
+    if (!known && fz_nnames < 16) snprintf(fz_names[fz_nnames++], sizeof fz_names[0], "%s", name);
     snprintf(paths[slot], sizeof paths[slot], "%s/%s", fz_dir, name);
     FILE *f = fopen(paths[slot], "wb");
     if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0) {

@@ -85,14 +85,35 @@ def safetensors_corpus(make_checkpoint):
     put("safetensors", "hand.safetensors", struct.pack("<Q", len(head)) + head + b"\x80\x3f\x80\xbf\x07")
 
 
+def text_corpus():
+    """fuzz_text: vocabularies, a UTF-8 text, eight word lists cut by NUL bytes, an e-mail."""
+    put("text", "vocab-words", b"nabla-vocab 1 words specials 3\nthe\nmoney\nfree\n")
+    put("text", "vocab-chars", b"nabla-vocab 1 chars plain 6\n\\n\n\\\\\n\\x09\n \n\xc3\xa9\n\xe2\x80\x9c\n")
+    put("text", "vocab-lower", b"nabla-vocab 1 lower-chars specials 3\na\n\xc3\x9f\n\xc5\x93\n")
+    put("text", "moby.txt", "Call me Ishmael. Some years ago\u2014never mind how long\u2014I thought I would "
+        "sail about.\n\u201cCaf\u00e9?\u201d said he.\n".encode("utf-8"))
+    lists = [["apple", "house", "river", "garden", "hello", "Zoo", "ox", "apple's"],
+             ["Stra\u00dfe", "M\u00e4dchen", "Haus", "Wasser", "\u00fcber", "Gr\u00f6\u00dfe"],
+             ["\u00e9t\u00e9", "gar\u00e7on", "\u00c9cole", "maison", "c\u0153ur", "fen\u00eatre"],
+             ["ni\u00f1o", "a\u00f1o", "ma\u00f1ana", "coraz\u00f3n", "agua", "canci\u00f3n"],
+             ["citt\u00e0", "perch\u00e9", "acqua", "casa", "per\u00f2", "caff\u00e8"],
+             ["cora\u00e7\u00e3o", "\u00e1gua", "n\u00e3o", "ma\u00e7\u00e3", "irm\u00e3o", "p\u00e3o"],
+             ["huis", "fiets", "gezellig", "ijsje", "\u00e9\u00e9n", "zee"],
+             ["\u00e4rlig", "\u00c5sa", "\u00f6ga", "hus", "vatten", "flicka"]]
+    parts = [("\n".join(w) + "\n").encode("latin-1" if i == 7 else "utf-8") for i, w in enumerate(lists)]
+    put("text", "langid-lists", b"\x00".join(parts))
+    put("text", "mail.txt", b"From: a@example.org\r\nSubject: WIN\r\n\r\nWIN money NOW! Click here.\r\n")
+
+
 def main():
     make_checkpoint = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         ROOT, "build-fuzz", "tests", "fuzz", "fuzz_make_checkpoint")
-    for t in ("idx", "csv", "png", "safetensors"):
+    for t in ("idx", "csv", "png", "safetensors", "text"):
         os.makedirs(os.path.join(OUT, t), exist_ok=True)
     idx_corpus()
     csv_corpus()
     png_corpus()
+    text_corpus()
     safetensors_corpus(make_checkpoint)
 
 
