@@ -211,14 +211,16 @@ static nb_tensor *rnn_lengths(void) {
     }
     return l;
 }
-static nb_tensor *b_rnn_tanh(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], rnn_lengths(), NB_CELL_TANH, false); }
-static nb_tensor *b_rnn_tanh_rev(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], rnn_lengths(), NB_CELL_TANH, true); }
-static nb_tensor *b_rnn_relu(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], NULL, NB_CELL_RELU, false); }
-static nb_tensor *b_gru(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], rnn_lengths(), NB_CELL_GRU, false); }
-static nb_tensor *b_gru_rev(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], rnn_lengths(), NB_CELL_GRU, true); }
-static nb_tensor *b_lstm(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], x[2], x[3], x[4], rnn_lengths(), false); }
-static nb_tensor *b_lstm_rev(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], x[2], x[3], x[4], rnn_lengths(), true); }
-static nb_tensor *b_lstm_full(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], x[2], x[3], x[4], NULL, false); }
+static nb_tensor *b_rnn_tanh(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], NULL, x[2], x[3], rnn_lengths(), NB_CELL_TANH, false); }
+static nb_tensor *b_rnn_tanh_rev(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], NULL, x[2], x[3], rnn_lengths(), NB_CELL_TANH, true); }
+static nb_tensor *b_rnn_relu(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], NULL, x[2], x[3], NULL, NB_CELL_RELU, false); }
+static nb_tensor *b_gru(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], NULL, x[2], x[3], rnn_lengths(), NB_CELL_GRU, false); }
+static nb_tensor *b_gru_rev(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], NULL, x[2], x[3], rnn_lengths(), NB_CELL_GRU, true); }
+static nb_tensor *b_lstm(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], NULL, x[2], x[3], x[4], rnn_lengths(), false); }
+static nb_tensor *b_lstm_rev(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], NULL, x[2], x[3], x[4], rnn_lengths(), true); }
+/* b_ih given, b_hh NULL */
+static nb_tensor *b_lstm_full(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], x[2], NULL, x[3], x[4], NULL, false); }
+static nb_tensor *b_gru_bih(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], NULL, rnn_lengths(), NB_CELL_GRU, false); }
 
 #define H 1e-2f
 #define TOL 2e-3f, 1e-2f
@@ -288,6 +290,8 @@ const op_case nb_test_cases[] = {
      b_gru, H, TOL},
     {NB_OP_RNN_SEQ, "gru_rev", 4, {IN(3, IN_RAND, 3, 3, 6), IN(2, IN_RAND, 6, 2), IN(1, IN_RAND, 6), IN(2, IN_RAND, 3, 2)},
      b_gru_rev, H, TOL},
+    {NB_OP_RNN_SEQ, "gru_bih", 4, {IN(3, IN_RAND, 3, 3, 6), IN(2, IN_RAND, 6, 2), IN(1, IN_RAND, 6), IN(1, IN_RAND, 6)},
+     b_gru_bih, H, TOL},
     {NB_OP_LSTM_SEQ, "lstm", 5, {IN(3, IN_RAND, 3, 3, 8), IN(2, IN_RAND, 8, 2), IN(1, IN_RAND, 8), IN(2, IN_RAND, 3, 2), IN(2, IN_RAND, 3, 2)},
      b_lstm, H, TOL},
     {NB_OP_LSTM_SEQ, "lstm_rev", 5, {IN(3, IN_RAND, 3, 3, 8), IN(2, IN_RAND, 8, 2), IN(1, IN_RAND, 8), IN(2, IN_RAND, 3, 2), IN(2, IN_RAND, 3, 2)},

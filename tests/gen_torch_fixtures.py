@@ -51,26 +51,29 @@ def dropout_ref(x, nabla_out):
 RNN_LENGTHS = [3, 1, 2]  # rnn_lengths() in tests/cases.c
 
 
-def recurrence(cell, xp, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False):
-    """nb_rnn_seq / nb_lstm_seq through PyTorch's own cells: xp already holds x W_ih^T + b_ih, so
-    the cell is given an identity W_ih and no b_ih. At and past a sample's length the state is
+def recurrence(cell, xp, w_hh, b_hh, h0, c0=None, lengths=None, reverse=False, b_ih=None):
+    """nb_rnn_seq / nb_lstm_seq through PyTorch's own cells: xp holds x W_ih^T, so the cell is
+    given an identity W_ih (and b_ih, zero when None). At and past a sample's length the state is
     carried (torch.where), so the last step holds the final state. -> (N, T, H) or (2, N, T, H)."""
     N, T, GH = xp.shape
     eye = torch.eye(GH, dtype=xp.dtype)
     zero = torch.zeros(GH, dtype=xp.dtype)
+    b_ih = zero if b_ih is None else b_ih
+    b_hh = zero if b_hh is None else b_hh
+    h0 = torch.zeros(N, w_hh.shape[1], dtype=xp.dtype) if h0 is None else h0
     h, c = h0, c0
     hs, cs = [None] * T, [None] * T
     for t in (reversed(range(T)) if reverse else range(T)):
         real = torch.tensor([lengths is None or t < lengths[n] for n in range(N)]).unsqueeze(1)
         if cell == "lstm":
-            hn, cn = torch.lstm_cell(xp[:, t], (h, c), eye, w_hh, zero, b_hh)
+            hn, cn = torch.lstm_cell(xp[:, t], (h, c), eye, w_hh, b_ih, b_hh)
             c = torch.where(real, cn, c)
         elif cell == "gru":
-            hn = torch.gru_cell(xp[:, t], h, eye, w_hh, zero, b_hh)
+            hn = torch.gru_cell(xp[:, t], h, eye, w_hh, b_ih, b_hh)
         elif cell == "relu":
-            hn = torch.rnn_relu_cell(xp[:, t], h, eye, w_hh, zero, b_hh)
+            hn = torch.rnn_relu_cell(xp[:, t], h, eye, w_hh, b_ih, b_hh)
         else:
-            hn = torch.rnn_tanh_cell(xp[:, t], h, eye, w_hh, zero, b_hh)
+            hn = torch.rnn_tanh_cell(xp[:, t], h, eye, w_hh, b_ih, b_hh)
         h = torch.where(real, hn, h)
         hs[t], cs[t] = h, c
     out = torch.stack(hs, 1)
@@ -154,7 +157,8 @@ REF = {
     "gru_rev": lambda x: recurrence("gru", *x[:4], lengths=RNN_LENGTHS, reverse=True),
     "lstm": lambda x: recurrence("lstm", *x[:5], lengths=RNN_LENGTHS),
     "lstm_rev": lambda x: recurrence("lstm", *x[:5], lengths=RNN_LENGTHS, reverse=True),
-    "lstm_full": lambda x: recurrence("lstm", *x[:5]),
+    "gru_bih": lambda x: recurrence("gru", x[0], x[1], x[3], None, lengths=RNN_LENGTHS, b_ih=x[2]),
+    "lstm_full": lambda x: recurrence("lstm", x[0], x[1], None, x[3], x[4], b_ih=x[2]),
     "nll_loss": lambda x: F.nll_loss(x[0], x[1]),
     "cross_entropy": lambda x: F.cross_entropy(x[0], x[1]),
     "mse_loss": lambda x: F.mse_loss(x[0], x[1]),

@@ -238,8 +238,8 @@ nb_tensor *nb_embedding_pad(nb_tensor *weight, nb_tensor *idx, int64_t padding_i
 
 /* Recurrences over whole sequences, fused (what the recurrent layers of nn.h run), batch-first.
  * G gates of H per step in PyTorch's order: RNN 1, GRU 3 (r, z, n), LSTM 4 (i, f, g, o).
- *   xp (N, T, G*H)  every step's input projection x W_ih^T + b_ih (one GEMM for all steps)
- *   w_hh (G*H, H), b_hh (G*H) or NULL, h0 (N, H) or NULL (zeros), c0 likewise (LSTM)
+ *   xp (N, T, G*H)  every step's input projection x W_ih^T (one GEMM for all steps)
+ *   w_hh (G*H, H), b_ih and b_hh (G*H) or NULL, h0 (N, H) or NULL (zeros), c0 likewise (LSTM)
  *   lengths         int64 (N) in 1..T, or NULL (all T): at and past a sample's length the state
  *                   is carried unchanged (those steps are padding and change nothing)
  *   reverse         steps run T-1..0 (the backward direction of a bidirectional layer)
@@ -247,9 +247,9 @@ nb_tensor *nb_embedding_pad(nb_tensor *weight, nb_tensor *idx, int64_t padding_i
  * (N, T, H); nb_lstm_seq -> (2, N, T, H): [0] the hidden states, [1] the cell states. The last
  * step (step 0 when reverse) holds each sample's final state. */
 typedef enum nb_cell { NB_CELL_TANH = 0, NB_CELL_RELU, NB_CELL_GRU, NB_CELL_LSTM } nb_cell;
-nb_tensor *nb_rnn_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_hh, nb_tensor *h0, nb_tensor *lengths, nb_cell cell,
-                      bool reverse);
-nb_tensor *nb_lstm_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_hh, nb_tensor *h0, nb_tensor *c0,
+nb_tensor *nb_rnn_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor *b_hh, nb_tensor *h0,
+                      nb_tensor *lengths, nb_cell cell, bool reverse);
+nb_tensor *nb_lstm_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor *b_hh, nb_tensor *h0, nb_tensor *c0,
                        nb_tensor *lengths, bool reverse);
 
 /* Losses, averaged over the batch (reduction="mean" in PyTorch). target: int64 (N) classes. */

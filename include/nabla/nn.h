@@ -197,10 +197,19 @@ nb_status nb_model_reinit(nb_model *m, const char *prefixes, nb_init init);
 char *nb_model_summary(nb_model *m, int ndim, const int64_t *sample_shape);
 
 /* ---- the model zoo ----------------------------------------------------------------------- */
-/* "mlp" (784-512-256-10, ReLU), "lenet5", "seedcnn" for inputs (c, h, w) and k classes.
- * NULL with an error listing the known names otherwise. */
+/* Image models: "mlp" (784-512-256-10, ReLU), "lenet5", "seedcnn", "lstm-rows" (each image read
+ * as c*h steps of w values by an LSTM(w, 128), the last step to a Linear(128, k); state_dict
+ * lstm.*, fc.*) for inputs (c, h, w) and k classes. NULL with an error listing the known names
+ * otherwise. */
 nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes);
+/* Text models over a vocabulary of `vocab` token ids (0 the padding): "spam" (Embedding(V, 64)
+ * -> LSTM(64, 128) -> last real step -> Linear(128, k)), "langid" (Embedding(V, 32) -> GRU(32,
+ * 128) -> last real step -> Linear(128, k)), "charlm" (Embedding(V, 64) -> 2-layer stateful
+ * LSTM(64, 256) -> Linear(256, V) at every step; classes is ignored). */
+nb_model *nb_zoo_text_new(const char *name, int vocab, int classes);
 const char *const *nb_zoo_names(void); /* NULL-terminated */
+typedef enum nb_zoo_input { NB_ZOO_UNKNOWN = 0, NB_ZOO_IMAGE, NB_ZOO_TOKENS } nb_zoo_input;
+nb_zoo_input nb_zoo_input_kind(const char *name); /* what a zoo model reads */
 /* The zoo model's classifier head ("fc3" for lenet5), the layer rebuilt for another number of
  * classes when fine-tuning; NULL for an unknown name. */
 const char *nb_zoo_head(const char *name);

@@ -113,8 +113,10 @@ typedef struct nb__rnn_dims {
     bool reverse;        /* steps T-1..0 */
     const int64_t *len;  /* (N) real lengths in 1..T, or NULL: all T */
 } nb__rnn_dims;
-/* Forward: h (N,T,H), c (LSTM, N,T,H), save (N,T,4H; NULL for RNN) written; scratch N*G*H. */
-void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, const float *b, const float *h0,
+/* Forward: h (N,T,H), c (LSTM, N,T,H), save (N,T,4H; NULL for RNN) written; scratch N*G*H.
+ * bi, bh: b_ih and b_hh (G*H), never NULL (zeros for none). */
+void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, const float *bi, const float *bh,
+                     const float *h0,
                      const float *c0, float *h, float *c, float *save, float *scratch, int threads);
 /* Backward from gh (N,T,H) and gc (LSTM, or NULL): writes dxp (N,T,G*H: the gradient of the
  * input projection), dgh (N,T,G*H: of the recurrent pre-activation h W^T + b; the same buffer as

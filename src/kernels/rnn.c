@@ -3,7 +3,7 @@
  *
  * Layout (G gates of H: 1 for RNN, 3 for GRU (r, z, n), 4 for LSTM (i, f, g, o), PyTorch's order):
  *   xp (N, T, G*H)  the input projection of every step, x W_ih^T + b_ih, made by one GEMM
- *   w  (G*H, H)     W_hh;  b (G*H) b_hh or NULL
+ *   w  (G*H, H)     W_hh;  bi, bh (G*H) b_ih and b_hh (zeros for a layer without biases)
  *   h  (N, T, H)    the state after each step; c (N, T, H) the LSTM's cell state
  *   save (N, T, 4H) what the backward needs: LSTM the activated gates; GRU r, z, n and the
  *                   recurrent part of n, W_hn h + b_hn (RNN: nothing)
@@ -15,13 +15,12 @@
  * nothing from the others, so each thread runs the whole sequence for its block, one
  * single-threaded GEMM per step, with no barrier between steps. The result depends on the
  * thread count only through the GEMM blocking (fixed for a given count): runs repeat. */
+#include "kernels/fastmath.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
 #include <omp.h>
 #include <string.h>
-
-static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* Row block of thread k of nt over N rows. */
 static void block(int64_t N, int nt, int k, int64_t *r0, int64_t *r1) {
@@ -53,7 +52,8 @@ static const float *prev_rows(const nb__rnn_dims *d, const float *s0, const floa
 
 static inline bool real_step(const nb__rnn_dims *d, int64_t n, int64_t t) { return !d->len || t < d->len[n]; }
 
-static void forward_block(const nb__rnn_dims *d, const float *xp, const float *w, const float *b, const float *h0,
+static void forward_block(const nb__rnn_dims *d, const float *xp, const float *w, const float *bi, const float *bh,
+                          const float *h0,
                           const float *c0, float *h, float *c, float *save, float *g, int64_t r0, int64_t r1) {
     const int64_t T = d->T, H = d->H, GH = d->G * H, R = r1 - r0;
     const int cell = d->cell;
@@ -61,15 +61,15 @@ static void forward_block(const nb__rnn_dims *d, const float *xp, const float *w
         int64_t t = d->reverse ? T - 1 - s : s, ldh, ldc = 0;
         const float *hp = prev_rows(d, h0, h, r0, t, s == 0, &ldh);
         const float *cp = cell == NB_CELL_LSTM ? prev_rows(d, c0, c, r0, t, s == 0, &ldc) : NULL;
-        /* g = [xp +] b + h_prev W^T: the GRU keeps the recurrent part apart (n needs r * it). */
+        /* g = [xp + bi +] bh + h_prev W^T: the GRU keeps the recurrent part apart (n needs r * it). */
         for (int64_t r = 0; r < R; r++) {
             float *gr = g + r * GH;
             const float *xr = xp + ((r0 + r) * T + t) * GH;
             if (cell == NB_CELL_GRU) {
-                if (b) memcpy(gr, b, (size_t)GH * sizeof(float));
-                else memset(gr, 0, (size_t)GH * sizeof(float));
+                memcpy(gr, bh, (size_t)GH * sizeof(float));
             } else {
-                for (int64_t j = 0; j < GH; j++) gr[j] = xr[j] + (b ? b[j] : 0.0f);
+#pragma omp simd
+                for (int64_t j = 0; j < GH; j++) gr[j] = xr[j] + bi[j] + bh[j];
             }
         }
         nb__gemm(0, 1, R, GH, H, 1.0f, hp, ldh, w, H, 1.0f, g, GH);
@@ -86,42 +86,47 @@ static void forward_block(const nb__rnn_dims *d, const float *xp, const float *w
             if (cell == NB_CELL_LSTM) {
                 const float *cpr = cp + r * ldc;
                 float *cr = c + (n * T + t) * H;
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) {
-                    float i = sigm(gr[j]), f = sigm(gr[H + j]), gg = tanhf(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
+                    float i = nb__sigmoidf(gr[j]), f = nb__sigmoidf(gr[H + j]), gg = nb__tanhf(gr[2 * H + j]), o = nb__sigmoidf(gr[3 * H + j]);
                     float cn = f * cpr[j] + i * gg;
                     cr[j] = cn;
-                    hr[j] = o * tanhf(cn);
+                    hr[j] = o * nb__tanhf(cn);
                     sv[j] = i, sv[H + j] = f, sv[2 * H + j] = gg, sv[3 * H + j] = o;
                 }
             } else if (cell == NB_CELL_GRU) {
                 const float *xr = xp + (n * T + t) * GH;
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) {
-                    float rr = sigm(xr[j] + gr[j]), z = sigm(xr[H + j] + gr[H + j]);
-                    float nn = tanhf(xr[2 * H + j] + rr * gr[2 * H + j]);
+                    float rr = nb__sigmoidf(xr[j] + bi[j] + gr[j]), z = nb__sigmoidf(xr[H + j] + bi[H + j] + gr[H + j]);
+                    float nn = nb__tanhf(xr[2 * H + j] + bi[2 * H + j] + rr * gr[2 * H + j]);
                     hr[j] = (1.0f - z) * nn + z * hpr[j];
                     sv[j] = rr, sv[H + j] = z, sv[2 * H + j] = nn, sv[3 * H + j] = gr[2 * H + j];
                 }
             } else if (cell == NB_CELL_RELU) {
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) hr[j] = gr[j] > 0.0f ? gr[j] : (gr[j] == gr[j] ? 0.0f : gr[j]);
             } else {
-                for (int64_t j = 0; j < H; j++) hr[j] = tanhf(gr[j]);
+                #pragma omp simd
+                for (int64_t j = 0; j < H; j++) hr[j] = nb__tanhf(gr[j]);
             }
         }
     }
 }
 
-void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, const float *b, const float *h0,
+void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, const float *bi, const float *bh,
+                     const float *h0,
                      const float *c0, float *h, float *c, float *save, float *scratch, int threads) {
     int nt = rnn_threads(d, threads);
     if (nt == 1) {
-        forward_block(d, xp, w, b, h0, c0, h, c, save, scratch, 0, d->N);
+        forward_block(d, xp, w, bi, bh, h0, c0, h, c, save, scratch, 0, d->N);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         int64_t r0, r1;
         block(d->N, nt, omp_get_thread_num(), &r0, &r1);
-        forward_block(d, xp, w, b, h0, c0, h, c, save, scratch + r0 * d->G * d->H, r0, r1);
+        forward_block(d, xp, w, bi, bh, h0, c0, h, c, save, scratch + r0 * d->G * d->H, r0, r1);
     }
 }
 
@@ -143,6 +148,7 @@ static void backward_block(const nb__rnn_dims *d, const float *w, const float *h
             float *dhr = dh + r * H;
             const float *ghr = gh ? gh + at * H : NULL;
             if (ghr)
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) dhr[j] += ghr[j];
             if (cell == NB_CELL_LSTM && gc) {
                 const float *gcr = gc + at * H;
@@ -158,9 +164,10 @@ static void backward_block(const nb__rnn_dims *d, const float *w, const float *h
             if (cell == NB_CELL_LSTM) {
                 const float *cr = c + at * H, *cpr = cp + r * ldc;
                 float *dcr = dc + r * H;
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) {
                     float i = sv[j], f = sv[H + j], gg = sv[2 * H + j], o = sv[3 * H + j];
-                    float tc = tanhf(cr[j]);
+                    float tc = nb__tanhf(cr[j]);
                     float dcc = dcr[j] + dhr[j] * o * (1.0f - tc * tc);
                     dg[j] = dcc * gg * i * (1.0f - i);
                     dg[H + j] = dcc * cpr[j] * f * (1.0f - f);
@@ -170,6 +177,7 @@ static void backward_block(const nb__rnn_dims *d, const float *w, const float *h
                 }
             } else if (cell == NB_CELL_GRU) {
                 const float *hpr = hp + r * ldh;
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) {
                     float rr = sv[j], z = sv[H + j], nn = sv[2 * H + j], hn = sv[3 * H + j];
                     float dn = dhr[j] * (1.0f - z) * (1.0f - nn * nn);
@@ -181,8 +189,10 @@ static void backward_block(const nb__rnn_dims *d, const float *w, const float *h
                     dg[2 * H + j] = dn * rr;
                 }
             } else if (cell == NB_CELL_RELU) {
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) dg[j] = hr[j] > 0.0f ? dhr[j] : 0.0f;
             } else {
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) dg[j] = dhr[j] * (1.0f - hr[j] * hr[j]);
             }
         }
@@ -195,6 +205,7 @@ static void backward_block(const nb__rnn_dims *d, const float *w, const float *h
             const float *dnr = dhn + r * H;
             if (cell == NB_CELL_GRU) {
                 const float *z = save + (n * T + t) * 4 * H + H;
+                #pragma omp simd
                 for (int64_t j = 0; j < H; j++) dhr[j] = dnr[j] + dhr[j] * z[j];
             } else {
                 memcpy(dhr, dnr, (size_t)H * sizeof(float));

@@ -1,6 +1,6 @@
 /* RNN, LSTM and GRU layers as PyTorch's nn.RNN / nn.LSTM / nn.GRU with batch_first=True.
- * Per layer and direction: the input projection of all steps as one GEMM (x W_ih^T + b_ih),
- * then the fused recurrence (nb_rnn_seq / nb_lstm_seq). Parameters per layer l and direction,
+ * Per layer and direction: the input projection of all steps as one GEMM (x W_ih^T), then the
+ * fused recurrence (nb_rnn_seq / nb_lstm_seq), which adds both biases. Parameters per layer l and direction,
  * in PyTorch's state_dict order: weight_ih_l{l}[_reverse] (G*H, in), weight_hh_l{l} (G*H, H),
  * bias_ih_l{l}, bias_hh_l{l} (G*H). */
 #include "nn/nn_impl.h"
@@ -121,16 +121,16 @@ static nb_status rnn_forward_n(nb_module *m, int n_in, nb_tensor *const *in, int
         nb_tensor *dir_out[2];
         for (int d = 0; d < s->dirs; d++) {
             int k = l * s->dirs + d;
-            nb_tensor *xp = nb_matmul(x, nb_transpose(s->w_ih[l][d], 0, 1));
-            if (s->b_ih[l][d]) xp = nb_add(xp, s->b_ih[l][d]);
+            nb_tensor *xp = nb_matmul(x, nb_transpose(s->w_ih[l][d], 0, 1)); /* b_ih is added in the recurrence */
             nb_tensor *hs, *y;
             if (lstm) {
-                y = nb_lstm_seq(xp, s->w_hh[l][d], s->b_hh[l][d], state_at(h0, k, N, H), state_at(c0, k, N, H), len,
-                                d == 1);
+                y = nb_lstm_seq(xp, s->w_hh[l][d], s->b_ih[l][d], s->b_hh[l][d], state_at(h0, k, N, H),
+                                state_at(c0, k, N, H), len, d == 1);
                 hs = nb_reshape(nb_slice(y, 0, 0, 1, 1), 3, (int64_t[]){N, T, H});
                 cn[k] = step_at(nb_reshape(nb_slice(y, 0, 1, 2, 1), 3, (int64_t[]){N, T, H}), d ? 0 : T - 1, N, H);
             } else {
-                hs = y = nb_rnn_seq(xp, s->w_hh[l][d], s->b_hh[l][d], state_at(h0, k, N, H), len, cell, d == 1);
+                hs = y = nb_rnn_seq(xp, s->w_hh[l][d], s->b_ih[l][d], s->b_hh[l][d], state_at(h0, k, N, H), len, cell,
+                                    d == 1);
             }
             if (!y) return NB_ERR_SHAPE;
             hn[k] = step_at(hs, d ? 0 : T - 1, N, H);

@@ -4,12 +4,18 @@
 
 #include "nabla/nn.h"
 
-static const char *const g_names[] = {"mlp", "lenet5", "seedcnn", NULL};
+static const char *const g_names[] = {"mlp", "lenet5", "seedcnn", "lstm-rows", "spam", "langid", "charlm", NULL};
 
 const char *const *nb_zoo_names(void) { return g_names; }
 
+nb_zoo_input nb_zoo_input_kind(const char *name) {
+    for (int i = 0; name && g_names[i]; i++)
+        if (strcmp(name, g_names[i]) == 0) return i < 4 ? NB_ZOO_IMAGE : NB_ZOO_TOKENS;
+    return NB_ZOO_UNKNOWN;
+}
+
 const char *nb_zoo_head(const char *name) {
-    static const char *const heads[] = {"fc3", "fc3", "fc2"}; /* in the order of g_names */
+    static const char *const heads[] = {"fc3", "fc3", "fc2", "fc", "fc", "fc", "fc"}; /* in the order of g_names */
     for (int i = 0; name && g_names[i]; i++)
         if (strcmp(name, g_names[i]) == 0) return heads[i];
     return NULL;
@@ -84,9 +90,18 @@ nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes) {
         st = add(s, st, "fc1", nb_linear_new(32 * (oh / 2) * (ow / 2), 128, true));
         st = add(s, st, "relu2", nb_activation_new(NB_ACT_RELU));
         st = add(s, st, "fc2", nb_linear_new(128, classes, true));
+    } else if (strcmp(name, "lstm-rows") == 0) {
+        /* An image read row by row: (c*h) steps of w values; LSTM(w, 128), the last step, fc. */
+        nb_module_free(s);
+        nb_module *r = nb_recurrent_new(NULL, nb_rnn_new(NB_RNN_LSTM, w, 128, nb_rnn_defaults()), NB_SEQ_LAST,
+                                        nb_linear_new(128, classes, true));
+        return r ? nb_model_new(r, NB_INIT_DEFAULT) : NULL;
     } else {
         nb_module_free(s);
-        nb__err(NB_ERR_ARG, "unknown model '%s' (known: mlp, lenet5, seedcnn)", name);
+        if (nb_zoo_input_kind(name) == NB_ZOO_TOKENS)
+            nb__err(NB_ERR_ARG, "nb_zoo_new: '%s' reads text: build it with nb_zoo_text_new", name);
+        else
+            nb__err(NB_ERR_ARG, "unknown model '%s' (known: mlp, lenet5, seedcnn, lstm-rows, spam, langid, charlm)", name);
         return NULL;
     }
     if (st != NB_OK) {
@@ -94,4 +109,34 @@ nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes) {
         return NULL;
     }
     return nb_model_new(s, NB_INIT_DEFAULT);
+}
+
+nb_model *nb_zoo_text_new(const char *name, int vocab, int classes) {
+    if (!name || vocab < 2 || vocab > (1 << 24) || (classes < 2 && (!name || strcmp(name, "charlm")))) {
+        nb__err(NB_ERR_ARG, "nb_zoo_text_new: need a name, a vocabulary of 2 to 2^24 tokens and >= 2 classes, got %d and %d",
+                vocab, classes);
+        return NULL;
+    }
+    nb_module *r = NULL;
+    if (strcmp(name, "spam") == 0) {
+        /* Embedding(V, 64, padding 0) -> LSTM(64, 128) -> last real step -> Linear(128, 2) */
+        r = nb_recurrent_new(nb_embedding_new(vocab, 64, 0), nb_rnn_new(NB_RNN_LSTM, 64, 128, nb_rnn_defaults()),
+                             NB_SEQ_LAST, nb_linear_new(128, classes, true));
+    } else if (strcmp(name, "langid") == 0) {
+        /* characters -> Embedding(V, 32, padding 0) -> GRU(32, 128) -> last real step -> Linear(128, 8) */
+        r = nb_recurrent_new(nb_embedding_new(vocab, 32, 0), nb_rnn_new(NB_RNN_GRU, 32, 128, nb_rnn_defaults()),
+                             NB_SEQ_LAST, nb_linear_new(128, classes, true));
+    } else if (strcmp(name, "charlm") == 0) {
+        /* Embedding(V, 64) -> 2-layer LSTM(64, 256), stateful (truncated BPTT) -> Linear(256, V) at every step */
+        nb_rnn_opts o = nb_rnn_defaults();
+        o.num_layers = 2, o.stateful = true;
+        r = nb_recurrent_new(nb_embedding_new(vocab, 64, -1), nb_rnn_new(NB_RNN_LSTM, 64, 256, o), NB_SEQ_NONE,
+                             nb_linear_new(256, vocab, true));
+    } else {
+        nb__err(NB_ERR_ARG, nb_zoo_input_kind(name) == NB_ZOO_IMAGE ? "nb_zoo_text_new: '%s' reads images: build it with nb_zoo_new"
+                                                                     : "unknown text model '%s' (known: spam, langid, charlm)",
+                name);
+        return NULL;
+    }
+    return r ? nb_model_new(r, NB_INIT_DEFAULT) : NULL;
 }

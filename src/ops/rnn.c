@@ -12,8 +12,8 @@ typedef struct rnn_saved {
 
 static nb_status check(nb_node *n, bool lstm, nb_tensor *out) {
     const char *op = NB_OPNAME(n);
-    const nb_tensor *xp = n->in[0], *w = n->in[1], *b = n->in[2], *h0 = n->in[3];
-    const nb_tensor *c0 = lstm ? n->in[4] : NULL, *len = n->in[lstm ? 5 : 4];
+    const nb_tensor *xp = n->in[0], *w = n->in[1], *bi = n->in[2], *b = n->in[3], *h0 = n->in[4];
+    const nb_tensor *c0 = lstm ? n->in[5] : NULL, *len = n->in[lstm ? 6 : 5];
     nb_cell cell = lstm ? NB_CELL_LSTM : n->a.rnn.cell;
     if (!lstm && cell != NB_CELL_TANH && cell != NB_CELL_RELU && cell != NB_CELL_GRU)
         return nb__err(NB_ERR_ARG, "%s: cell %d is not NB_CELL_TANH, NB_CELL_RELU or NB_CELL_GRU", op, (int)cell);
@@ -23,8 +23,9 @@ static nb_status check(nb_node *n, bool lstm, nb_tensor *out) {
                        NB_SHAPE_STR(xp), NB_SHAPE_STR(w), (long long)G, (long long)G);
     int64_t N = xp->shape[0], T = xp->shape[1], H = w->shape[1];
     if (T < 1 || H < 1) return nb__err(NB_ERR_SHAPE, "%s: xp %s has no steps or w_hh no units", op, NB_SHAPE_STR(xp));
-    if (b->ndim != 1 || b->shape[0] != G * H)
-        return nb__err(NB_ERR_SHAPE, "%s: b_hh %s must be (%lld)", op, NB_SHAPE_STR(b), (long long)(G * H));
+    if (b->ndim != 1 || b->shape[0] != G * H || bi->ndim != 1 || bi->shape[0] != G * H)
+        return nb__err(NB_ERR_SHAPE, "%s: b_ih %s and b_hh %s must be (%lld)", op, NB_SHAPE_STR(bi), NB_SHAPE_STR(b),
+                       (long long)(G * H));
     const nb_tensor *st[2] = {h0, c0};
     for (int i = 0; i < 2; i++)
         if (st[i] && (st[i]->ndim != 2 || st[i]->shape[0] != N || st[i]->shape[1] != H))
@@ -55,7 +56,7 @@ static nb_status check(nb_node *n, bool lstm, nb_tensor *out) {
 }
 
 static nb__rnn_dims dims(const nb_node *n, bool lstm) {
-    const nb_tensor *len = n->in[lstm ? 5 : 4];
+    const nb_tensor *len = n->in[lstm ? 6 : 5];
     return (nb__rnn_dims){.N = n->a.rnn.N, .T = n->a.rnn.T, .H = n->a.rnn.H, .G = n->a.rnn.G, .cell = n->a.rnn.cell,
                           .reverse = n->a.rnn.reverse, .len = len ? NB_I(len) : NULL};
 }
@@ -64,14 +65,15 @@ static void forward(nb_node *n, bool lstm) {
     nb__rnn_dims d = dims(n, lstm);
     rnn_saved *sv = n->a.aux;
     float *h = NB_F(n->out), *c = lstm ? h + d.N * d.T * d.H : NULL;
-    nb__rnn_forward(&d, NB_F(n->in[0]), NB_F(n->in[1]), NB_F(n->in[2]), NB_F(n->in[3]), lstm ? NB_F(n->in[4]) : NULL,
-                    h, c, sv->save, sv->scratch, nb__threads());
+    nb__rnn_forward(&d, NB_F(n->in[0]), NB_F(n->in[1]), NB_F(n->in[2]), NB_F(n->in[3]), NB_F(n->in[4]),
+                    lstm ? NB_F(n->in[5]) : NULL, h, c, sv->save, sv->scratch, nb__threads());
 }
 
 static void backward(nb_node *n, bool lstm) {
     nb__rnn_dims d = dims(n, lstm);
     const rnn_saved *sv = n->a.aux;
-    nb_tensor *xp = n->in[0], *w = n->in[1], *b = n->in[2], *h0 = n->in[3], *c0 = lstm ? n->in[4] : NULL;
+    nb_tensor *xp = n->in[0], *w = n->in[1], *bi = n->in[2], *b = n->in[3], *h0 = n->in[4];
+    nb_tensor *c0 = lstm ? n->in[5] : NULL;
     const int64_t NT = d.N * d.T, GH = d.G * d.H, NH = d.N * d.H;
     const float *h = NB_F(n->out), *c = lstm ? h + NT * d.H : NULL;
     const float *gh = n->out->grad, *gc = lstm ? gh + NT * d.H : NULL;
@@ -91,6 +93,11 @@ static void backward(nb_node *n, bool lstm) {
         if (!prev) return;
         nb__rnn_prev_states(&d, NB_F(h0), h, prev);
         nb__gemm(1, 0, GH, d.H, NT, 1.0f, dgh, GH, prev, d.H, 1.0f, nb__grad(w), d.H);
+    }
+    if (bi->requires_grad) {
+        float *g = nb__grad(bi);
+        for (int64_t i = 0; i < NT; i++)
+            for (int64_t j = 0; j < GH; j++) g[j] += dxp[i * GH + j];
     }
     if (b->requires_grad) {
         float *g = nb__grad(b);
@@ -121,17 +128,18 @@ static nb_tensor *or_zeros(nb_tensor *t, const nb_tensor *xp, const nb_tensor *w
                       : nb_step_tensor(2, (int64_t[]){xp->shape[0], w->shape[1]}, NULL);
 }
 
-nb_tensor *nb_rnn_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_hh, nb_tensor *h0, nb_tensor *lengths, nb_cell cell,
-                      bool reverse) {
-    nb_tensor *in[5] = {xp, w_hh, or_zeros(b_hh, xp, w_hh, 0), or_zeros(h0, xp, w_hh, 1), lengths};
+nb_tensor *nb_rnn_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor *b_hh, nb_tensor *h0,
+                      nb_tensor *lengths, nb_cell cell, bool reverse) {
+    nb_tensor *in[6] = {xp, w_hh, or_zeros(b_ih, xp, w_hh, 0), or_zeros(b_hh, xp, w_hh, 0), or_zeros(h0, xp, w_hh, 1),
+                        lengths};
     nb_attrs a = {.rnn = {.cell = cell, .reverse = reverse}};
-    return nb__apply(NB_OP_RNN_SEQ, in, 5, &a);
+    return nb__apply(NB_OP_RNN_SEQ, in, 6, &a);
 }
 
-nb_tensor *nb_lstm_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_hh, nb_tensor *h0, nb_tensor *c0,
+nb_tensor *nb_lstm_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor *b_hh, nb_tensor *h0, nb_tensor *c0,
                        nb_tensor *lengths, bool reverse) {
-    nb_tensor *in[6] = {xp, w_hh, or_zeros(b_hh, xp, w_hh, 0), or_zeros(h0, xp, w_hh, 1), or_zeros(c0, xp, w_hh, 1),
-                        lengths};
+    nb_tensor *in[7] = {xp,      w_hh, or_zeros(b_ih, xp, w_hh, 0), or_zeros(b_hh, xp, w_hh, 0), or_zeros(h0, xp, w_hh, 1),
+                        or_zeros(c0, xp, w_hh, 1), lengths};
     nb_attrs a = {.rnn = {.cell = NB_CELL_LSTM, .reverse = reverse}};
-    return nb__apply(NB_OP_LSTM_SEQ, in, 6, &a);
+    return nb__apply(NB_OP_LSTM_SEQ, in, 7, &a);
 }
