@@ -10,9 +10,9 @@
  *
  * Regenerate the fixtures: /usr/bin/python3 tests/gen_rnn_fixtures.py
  *
- * With NB_RNN_TORCH_SAVE=DIR set, it also writes DIR/model.safetensors (an lstm-rows model:
- * Recurrent(pool=last) with lstm = LSTM(28,128) and fc = Linear(128,10), seeded, with the CLI's
- * metadata) and DIR/outputs.safetensors (inputs x (16,1,28,28) and nabla's logits), for
+ * With NB_RNN_TORCH_SAVE=DIR set, it also writes DIR/model.safetensors (the zoo's lstm-rows:
+ * Recurrent(pool=last) with lstm = LSTM(28,128) and fc = Linear(128,10), seeded and untrained,
+ * with the CLI's metadata) and DIR/outputs.safetensors (inputs x (16,1,28,28) and nabla's logits), for
  *   /usr/bin/python3 tests/torch_check_rnn.py DIR/model.safetensors --outputs DIR/outputs.safetensors */
 #include "check.h"
 #include "internal.h"
@@ -229,9 +229,7 @@ static void run_case(const char *cas, worst *total) {
  * tests/torch_check_rnn.py. */
 static void save_for_torch(const char *dir) {
     nb_seed(5);
-    nb_model *m = nb_model_new(nb_recurrent_new(NULL, nb_rnn_new(NB_RNN_LSTM, 28, 128, nb_rnn_defaults()), NB_SEQ_LAST,
-                                                nb_linear_new(128, 10, true)),
-                               NB_INIT_DEFAULT);
+    nb_model *m = nb_zoo_new("lstm-rows", 1, 28, 28, 10);
     CHECK(m != NULL, "save: model: %s", nb_last_error());
     if (!m) return;
     nb_model_set_training(m, false);

@@ -2,14 +2,15 @@
 """Loads a nabla recurrent checkpoint (e.g. lstm-rows) into PyTorch's nn.LSTM / nn.GRU / nn.RNN +
 nn.Linear with load_state_dict(strict=True) and checks that PyTorch gets what nabla gets.
 
-    /usr/bin/python3 tests/torch_check_rnn.py OUT/model.safetensors DATA_DIR [build/nabla]
+    build/nabla train --model lstm-rows --data mnist --epochs 1 --out out/lstm-rows
+    /usr/bin/python3 tests/torch_check_rnn.py out/lstm-rows/model.safetensors data/mnist [build/nabla]
         test accuracy on DATA_DIR's t10k-images/labels-idx*-ubyte[.gz] (MNIST or Fashion-MNIST),
         normalized with the checkpoint's mean/std (default 0.1307/0.3081), each 28x28 image read
         as 28 steps of 28 pixels; with a nabla binary, also `nabla eval` on the same checkpoint,
         and the two accuracies must be equal.
     /usr/bin/python3 tests/torch_check_rnn.py MODEL.safetensors --outputs OUTPUTS.safetensors
         PyTorch's logits for OUTPUTS' "x" against OUTPUTS' "logits" (nabla's), max |diff| <= 1e-4.
-        test_rnn_torch writes such a pair, an lstm-rows model seeded but untrained:
+        test_rnn_torch writes such a pair (the zoo's lstm-rows, seeded, untrained):
             mkdir -p /tmp/rnn && (cd tests && NB_RNN_TORCH_SAVE=/tmp/rnn ../build/tests/test_rnn_torch)
             /usr/bin/python3 tests/torch_check_rnn.py /tmp/rnn/model.safetensors --outputs /tmp/rnn/outputs.safetensors
 Both can be given (DATA_DIR and --outputs).
