@@ -196,8 +196,18 @@ static void test_checkpoint(void) {
     nb_meta_setf(info, "epoch", "%d", 3);
     nb_meta_set(info, "anything", "the library stores it without reading it");
     CHECK(nb_meta_set(info, "bad key", "x") == NB_ERR_ARG, "a key with a space is refused");
+    /* A long value (a text model's vocabulary: 160 KB for 20,000 words) goes in and back. */
+    size_t big_n = 200000;
+    char *big = malloc(NB_META_VALUE_MAX + 2);
+    for (size_t i = 0; i < NB_META_VALUE_MAX + 1; i++) big[i] = (char)('a' + i % 26);
+    big[NB_META_VALUE_MAX + 1] = '\0';
+    CHECK(nb_meta_set(info, "long", big) == NB_ERR_ARG && strstr(nb_last_error(), "over"), "an over-long value is refused");
+    big[big_n] = '\0';
+    CHECK(nb_meta_set(info, "long", big) == NB_OK, "a 200 KB value: %s", nb_last_error());
     CHECK(nb_checkpoint_save(path, m, o, info) == NB_OK, "%s", nb_last_error());
     nb_meta *got = nb_checkpoint_meta(path);
+    CHECK(got && nb_meta_get(got, "long") && strcmp(nb_meta_get(got, "long"), big) == 0, "the 200 KB value read back");
+    free(big);
     CHECK(got && strcmp(nb_meta_get(got, "model"), "lenet5") == 0 && strcmp(nb_meta_get(got, "epoch"), "3") == 0 &&
               strcmp(nb_meta_get(got, "format"), "nabla-checkpoint-2") == 0 &&
               strcmp(nb_meta_get(got, "anything"), "the library stores it without reading it") == 0,

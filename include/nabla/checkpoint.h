@@ -26,7 +26,9 @@ typedef struct nb_meta nb_meta;
 nb_meta *nb_meta_new(void);
 void nb_meta_free(nb_meta *m);
 /* Sets key to value (both copied; an existing key is replaced). Keys are 1-64 printable ASCII
- * characters; values at most 4096 bytes; "format" is the library's own. */
+ * characters; values at most NB_META_VALUE_MAX bytes (a text model's vocabulary is one value);
+ * "format" is the library's own. nb_meta_setf formats at most 4096 bytes. */
+#define NB_META_VALUE_MAX (4 << 20)
 nb_status nb_meta_set(nb_meta *m, const char *key, const char *value);
 nb_status nb_meta_setf(nb_meta *m, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *nb_meta_get(const nb_meta *m, const char *key); /* NULL if absent */

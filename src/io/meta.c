@@ -39,7 +39,8 @@ nb_status nb_meta_set(nb_meta *m, const char *key, const char *value) {
     bool ok = kl >= 1 && kl <= 64;
     for (size_t i = 0; ok && i < kl; i++) ok = key[i] > ' ' && key[i] < 127;
     if (!ok) return nb__err(NB_ERR_ARG, "nb_meta_set: key '%.64s' must be 1-64 printable ASCII characters", key);
-    if (strlen(value) > 4096) return nb__err(NB_ERR_ARG, "nb_meta_set: the value of '%s' is over 4096 bytes", key);
+    if (strlen(value) > NB_META_VALUE_MAX)
+        return nb__err(NB_ERR_ARG, "nb_meta_set: the value of '%s' is over %d bytes", key, NB_META_VALUE_MAX);
     char *v = copy(value);
     if (!v) return nb__err(NB_ERR_MEM, "nb_meta_set: out of memory");
     for (int i = 0; i < m->n; i++)
