@@ -15,7 +15,9 @@
 typedef struct cli_args {
     const char *cmd;
     const char *model, *data, *data_dir, *optimizer, *out, *resume, *checkpoint, *schedule;
-    const char *init, *freeze, *reset;
+    const char *init, *freeze, *reset, *prime;
+    long long length;
+    double temperature;
     long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed, repeat;
     double lr, clip, head_lr, max_loss;
     bool quiet, invert, overwrite;
@@ -41,6 +43,10 @@ typedef struct cli_plan {
     int64_t limit_train, limit_test, train_samples;
     int threads;
     char freeze[256];  /* prefixes kept frozen (fine-tuning) */
+    /* text models (the vocabulary itself is the metadata key "vocab", read apart) */
+    int64_t max_tokens;      /* tokens per sample (spam 200, langid the longest training word,
+                              * charlm the window of truncated BPTT) */
+    char class_names[1024];  /* comma-separated; "" for the image sets (known names) */
 } cli_plan;
 extern const char *const cli_optimizers[]; /* NULL-terminated */
 extern const char *const cli_schedules[];
@@ -73,6 +79,42 @@ bool cli_known_data(const char *name);
  * matrix and the softmax outputs (n*classes). Prints nothing; returns the status. */
 nb_status cli_evaluate(nb_model *m, const nb_dataset *d, int64_t batch, nb_confusion *conf, float *probs,
                        nb_epoch_stats *out);
+
+/* ---- text sets (text.c): spam, langid (one class per sequence), moby-dick (characters) ---- */
+#define CLI_LM_STEPS 100 /* the window of truncated backpropagation through time */
+typedef struct cli_text {
+    nb_text_split *split;     /* spam, langid */
+    nb_char_corpus *corpus;   /* moby-dick */
+    const nb_vocab *vocab;    /* the split's or the corpus's */
+    char *vocab_str;          /* serialized, for the checkpoint */
+    char class_names[1024];   /* comma-separated (spam, langid) */
+    int64_t n_train, n_test;  /* samples, or characters */
+    nb_text_loader *tl, *tlt;
+    nb_stream_loader *sl, *slt;
+} cli_text;
+bool cli_text_data(const char *name);     /* spam, langid, moby-dick */
+bool cli_text_stream(const char *name);   /* moby-dick */
+const char *cli_text_model_for(const char *data); /* the zoo model of a text set */
+/* The folder holding a text set (as cli_find_data for the images); prints why not. */
+int cli_text_find(const char *name, const char *data_dir, char *out, size_t cap);
+int cli_text_open(cli_text *t, const char *name, const char *data_dir, int64_t limit_train, int64_t limit_test);
+/* Training (shuffled per epoch from seed; streams: consecutive windows) and test sources. */
+int cli_text_sources(cli_text *t, int64_t batch, uint64_t seed, nb_batch_source *train, nb_batch_source *test);
+int64_t cli_text_max_tokens(const cli_text *t);
+void cli_text_close(cli_text *t);
+/* nabla sample: text from a character language model. */
+int cli_sample(const cli_args *a);
+/* length characters after prime, drawn with softmax(logits / temperature) from a seeded RNG;
+ * malloc'd UTF-8, or NULL with the library error set (a prime character not in v). */
+char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t length, double temperature,
+                   uint64_t seed);
+/* eval and predict for the text models (textcmds.c). */
+int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v, const char *data);
+int cli_predict_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v);
+/* The model of --checkpoint (a nabla checkpoint; or PyTorch weights with --model and --data),
+ * in evaluation mode, its plan, and for a text model its vocabulary (*vocab, caller frees; may
+ * be NULL to not ask). NULL after printing the error. */
+nb_model *cli_load_model(const cli_args *a, cli_plan *info, nb_vocab **vocab);
 
 int cli_train(const cli_args *a);
 int cli_eval(const cli_args *a);

@@ -10,7 +10,8 @@
 /* The model a checkpoint holds. A nabla checkpoint says which (its run plan); PyTorch weights
  * (a state_dict saved with safetensors) need --model and --data: the input shape, the classes
  * and the normalization are then the dataset's. */
-static nb_model *load_model(const cli_args *a, cli_plan *info) {
+nb_model *cli_load_model(const cli_args *a, cli_plan *info, nb_vocab **vocab) {
+    if (vocab) *vocab = NULL;
     if (!a->checkpoint) {
         cli_fail("--checkpoint FILE is required");
         return NULL;
@@ -25,6 +26,9 @@ static nb_model *load_model(const cli_args *a, cli_plan *info) {
         rc = cli_plan_from_meta(meta, a->checkpoint, info);
         if (!rc && a->model && strcmp(a->model, info->model) != 0)
             rc = cli_fail("%s holds a %s model, not --model %s", a->checkpoint, info->model, a->model);
+    } else if (a->model && nb_zoo_input_kind(a->model) == NB_ZOO_TOKENS) {
+        rc = cli_fail("%s is not a nabla checkpoint: a text model needs one (it holds the model's vocabulary)",
+                      a->checkpoint);
     } else if (!a->model || !a->data) {
         const char *f = nb_meta_get(meta, "format");
         rc = cli_fail("%s is not a nabla checkpoint (format '%s'): give --model NAME and --data NAME to load it as "
@@ -35,11 +39,23 @@ static nb_model *load_model(const cli_args *a, cli_plan *info) {
         snprintf(info->dataset, sizeof info->dataset, "%s", a->data);
         cli_norm(a->data, &info->mean, &info->std);
     }
+    nb_vocab *v = NULL;
+    if (!rc && nb_zoo_input_kind(info->model) == NB_ZOO_TOKENS) {
+        v = nb_vocab_parse(nb_meta_get(meta, "vocab"));
+        if (!v) rc = cli_fail("%s: __metadata__ 'vocab': %s", a->checkpoint, nb_last_error());
+    }
     nb_meta_free(meta);
-    nb_model *m = rc ? NULL : nb_zoo_new(info->model, info->c, info->h, info->w, info->classes);
+    nb_model *m = rc ? NULL
+                : v ? nb_zoo_text_new(info->model, (int)nb_vocab_size(v), info->classes)
+                    : nb_zoo_new(info->model, info->c, info->h, info->w, info->classes);
     if (!rc && (!m || nb_checkpoint_load(a->checkpoint, m, NULL, NULL, NULL))) {
         cli_fail("%s", nb_last_error());
         nb_model_free(m);
+        nb_vocab_free(v);
+        return NULL;
+    }
+    if (rc) {
+        nb_vocab_free(v);
         return NULL;
     }
     /* Weights that are not finite would give a NaN loss or (through a ReLU in older builds)
@@ -53,18 +69,28 @@ static nb_model *load_model(const cli_args *a, cli_plan *info) {
                      a->checkpoint, nb_params_name(sl[s], k), (double)nb_tensor_data(nb_params_get(sl[s], k))[at],
                      (long long)at);
             nb_model_free(m);
+            nb_vocab_free(v);
             return NULL;
         }
     }
     if (m) nb_model_set_training(m, false);
+    if (vocab) *vocab = v;
+    else nb_vocab_free(v);
     return m;
 }
 
 int cli_eval(const cli_args *a) {
     cli_plan info;
-    nb_model *m = load_model(a, &info);
+    nb_vocab *v = NULL;
+    nb_model *m = cli_load_model(a, &info, &v);
     if (!m) return 1;
     const char *data = a->data ? a->data : info.dataset;
+    if (v || cli_text_data(data)) {
+        int rt = cli_eval_text(a, m, &info, v, data);
+        nb_vocab_free(v);
+        nb_model_free(m);
+        return rt;
+    }
     char dir[4096];
     int rc = 0;
     if (!cli_known_data(data)) rc = cli_fail("eval: --data mnist or fashion-mnist is required");
@@ -126,9 +152,17 @@ static int classify(nb_model *m, const cli_plan *info, const char *label, uint8_
 
 int cli_predict(const cli_args *a) {
     cli_plan info;
-    if (a->n_inputs == 0) return cli_fail("predict: give one or more IMAGE.png or IDX image files");
-    nb_model *m = load_model(a, &info);
+    if (a->n_inputs == 0) return cli_fail("predict: give one or more IMAGE.png or IDX image files (text files, or - "
+                                          "for standard input, for a text model)");
+    nb_vocab *v = NULL;
+    nb_model *m = cli_load_model(a, &info, &v);
     if (!m) return 1;
+    if (v) {
+        int rt = cli_predict_text(a, m, &info, v);
+        nb_vocab_free(v);
+        nb_model_free(m);
+        return rt;
+    }
     /* Class names of the known sets (10 classes); class numbers otherwise. */
     const char *const *names = info.classes == 10 ? nb_class_names(info.dataset) : NULL;
     int rc = 0;

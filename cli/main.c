@@ -9,25 +9,29 @@
 
 static const char *USAGE =
     "usage:\n"
-    "  nabla train --model {mlp,lenet5,seedcnn} --data {mnist,fashion-mnist} [--epochs N] [--batch N]\n"
+    "  nabla train --model {mlp,lenet5,seedcnn,lstm-rows} --data {mnist,fashion-mnist} [--epochs N] [--batch N]\n"
     "              [--optimizer {adam,adamw,sgd,rmsprop}] [--lr X] [--schedule {constant,step,cosine}]\n"
     "              [--warmup N] [--clip X] [--max-loss X] [--seed N] [--threads N] [--out DIR]\n"
     "              [--resume CHECKPOINT] [--overwrite] [--stop-after N] [--data-dir DIR] [--limit-train N]\n"
     "              [--limit-test N] [--quiet]\n"
     "              [--init WEIGHTS [--freeze NAMES] [--reset NAMES] [--head-lr X]]\n"
+    "  nabla train --model {spam,langid} --data {spam,langid} | --model charlm --data moby-dick [options as above]\n"
     "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
     "  nabla predict --checkpoint FILE [--model NAME --data NAME] [--invert] IMAGE.png|IMAGES.idx ...\n"
+    "  nabla predict --checkpoint FILE TEXT-FILE ...|-     (a text model: one prediction per line)\n"
+    "  nabla sample --checkpoint FILE [--length N] [--temperature T] [--prime TEXT] [--seed N]\n"
     "  nabla bench --model NAME [--batch N] [--threads N] [--repeat N]\n"
     "FILE and WEIGHTS are nabla checkpoints or PyTorch state_dicts saved with safetensors (then\n"
     "--model and --data say what they hold). NAMES are comma-separated parameter prefixes\n"
     "(conv1,conv2). Data is looked for in --data-dir, $NABLA_DATA, ./data/NAME and the installed\n"
-    "packages; bash scripts/data.sh installs it. bench times a training step (forward, backward,\n"
-    "optimizer), whole and per layer, on random data.\n";
+    "packages; bash scripts/data.sh [SET ...|all] installs it. sample draws text from a charlm\n"
+    "checkpoint. bench times a training step (forward, backward, optimizer), whole and per layer, on\n"
+    "random data.\n";
 
-static const char *const g_datas[] = {"mnist", "fashion-mnist", NULL};
-static const char *const g_cmds[] = {"train", "eval", "predict", "bench", NULL};
+static const char *const g_datas[] = {"mnist", "fashion-mnist", "spam", "langid", "moby-dick", NULL};
+static const char *const g_cmds[] = {"train", "eval", "predict", "bench", "sample", NULL};
 
-enum { TRAIN = 1, EVAL = 2, PREDICT = 4, ALL = 7, BENCH = 8 }; /* ALL: train, eval, predict */
+enum { TRAIN = 1, EVAL = 2, PREDICT = 4, ALL = 7, BENCH = 8, SAMPLE = 16 }; /* ALL: train, eval, predict */
 typedef enum { F_BOOL, F_INT, F_NUM, F_STR, F_CHOICE } ftype;
 typedef struct flag_def {
     const char *name;
@@ -53,8 +57,8 @@ static const flag_def g_flags[] = {
     {"--epochs", F_INT, A(epochs), TRAIN, 1, CLI_MAX_EPOCHS, NULL},
     {"--stop-after", F_INT, A(stop_after), TRAIN, 1, CLI_MAX_EPOCHS, NULL},
     {"--batch", F_INT, A(batch), TRAIN | EVAL | BENCH, 1, 1 << 20, NULL},
-    {"--threads", F_INT, A(threads), ALL | BENCH, 1, 1024, NULL},
-    {"--seed", F_INT, A(seed), TRAIN, 0, INT64_MAX, NULL},
+    {"--threads", F_INT, A(threads), ALL | BENCH | SAMPLE, 1, 1024, NULL},
+    {"--seed", F_INT, A(seed), TRAIN | SAMPLE, 0, INT64_MAX, NULL},
     {"--limit-train", F_INT, A(limit_train), TRAIN, 0, INT64_MAX, NULL},
     {"--limit-test", F_INT, A(limit_test), TRAIN | EVAL, 0, INT64_MAX, NULL},
     {"--out", F_STR, A(out), TRAIN, 0, 0, NULL},
@@ -63,10 +67,13 @@ static const flag_def g_flags[] = {
     {"--init", F_STR, A(init), TRAIN, 0, 0, NULL},
     {"--freeze", F_STR, A(freeze), TRAIN, 0, 0, NULL},
     {"--reset", F_STR, A(reset), TRAIN, 0, 0, NULL},
-    {"--checkpoint", F_STR, A(checkpoint), EVAL | PREDICT, 0, 0, NULL},
+    {"--checkpoint", F_STR, A(checkpoint), EVAL | PREDICT | SAMPLE, 0, 0, NULL},
     {"--quiet", F_BOOL, A(quiet), ALL, 0, 0, NULL},
     {"--invert", F_BOOL, A(invert), PREDICT, 0, 0, NULL},
     {"--repeat", F_INT, A(repeat), BENCH, 1, 1000000, NULL},
+    {"--prime", F_STR, A(prime), SAMPLE, 0, 0, NULL},
+    {"--length", F_INT, A(length), SAMPLE, 1, 1000000, NULL},
+    {"--temperature", F_NUM, A(temperature), SAMPLE, 0, 1, NULL},
 };
 #define N_FLAGS (int)(sizeof g_flags / sizeof g_flags[0])
 _Static_assert(sizeof g_flags / sizeof g_flags[0] <= 64, "cli_args.set has 64 bits");
@@ -118,7 +125,11 @@ static int parse_value(const flag_def *fl, const char *v, cli_args *a) {
 }
 
 static unsigned cmd_bit(const char *cmd) {
-    return strcmp(cmd, "train") == 0 ? TRAIN : strcmp(cmd, "eval") == 0 ? EVAL : strcmp(cmd, "bench") == 0 ? BENCH : PREDICT;
+    return strcmp(cmd, "train") == 0   ? TRAIN
+           : strcmp(cmd, "eval") == 0  ? EVAL
+           : strcmp(cmd, "bench") == 0 ? BENCH
+           : strcmp(cmd, "sample") == 0 ? SAMPLE
+                                       : PREDICT;
 }
 
 int main(int argc, char **argv) {
@@ -128,7 +139,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     cli_args a = {.cmd = argv[1], .epochs = 10, .batch = 64, .lr = 1e-3, .optimizer = "adam", .out = "out",
-                  .schedule = "constant"};
+                  .schedule = "constant", .length = 500, .temperature = 0.8};
     if (one_of("command", a.cmd, g_cmds)) {
         fputs(USAGE, stderr);
         return 2;
@@ -177,6 +188,7 @@ int main(int argc, char **argv) {
         if (strcmp(a.cmd, "train") == 0) rc = cli_train(&a);
         else if (strcmp(a.cmd, "eval") == 0) rc = cli_eval(&a);
         else if (strcmp(a.cmd, "bench") == 0) rc = cli_bench(&a);
+        else if (strcmp(a.cmd, "sample") == 0) rc = cli_sample(&a);
         else rc = cli_predict(&a);
     }
     free(inputs);

@@ -12,7 +12,10 @@ const char *const cli_schedules[] = {"constant", "step", "cosine", NULL};
 
 nb_status cli_plan_to_meta(const cli_plan *p, nb_meta *m) {
     nb_status st = nb_meta_set(m, "model", p->model);
-    if (!st) st = nb_meta_setf(m, "input", "%dx%dx%d", p->c, p->h, p->w);
+    bool text = nb_zoo_input_kind(p->model) == NB_ZOO_TOKENS;
+    if (!st && !text) st = nb_meta_setf(m, "input", "%dx%dx%d", p->c, p->h, p->w);
+    if (!st && text) st = nb_meta_setf(m, "max_tokens", "%lld", (long long)p->max_tokens);
+    if (!st && p->class_names[0]) st = nb_meta_set(m, "class_names", p->class_names);
     if (!st) st = nb_meta_setf(m, "classes", "%d", p->classes);
     if (!st) st = nb_meta_set(m, "dataset", p->dataset);
     if (!st) st = nb_meta_setf(m, "epoch", "%lld", (long long)p->epoch);
@@ -96,7 +99,7 @@ bool cli_is_nabla_checkpoint(const nb_meta *m) {
 }
 
 int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p) {
-    static const char *const datasets[] = {"mnist", "fashion-mnist", "", NULL};
+    static const char *const datasets[] = {"mnist", "fashion-mnist", "spam", "langid", "moby-dick", "", NULL};
     const char *v;
     memset(p, 0, sizeof *p);
     p->std = 1.0f;
@@ -107,12 +110,22 @@ int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p) {
     }
     if (meta_name(m, path, "model", nb_zoo_names(), p->model, sizeof p->model)) return 1;
     if (!p->model[0]) return need(m, path, "model", &v);
-    if (need(m, path, "input", &v)) return 1;
-    char tail;
-    if (sscanf(v, "%4dx%4dx%4d%c", &p->c, &p->h, &p->w, &tail) != 3 || p->c < 1 || p->c > 64 || p->h < 1 ||
-        p->h > 1024 || p->w < 1 || p->w > 1024 || (int64_t)p->c * p->h * p->w > (1 << 20))
-        return cli_fail("%s: __metadata__ 'input' is '%.40s', not CxHxW with C <= 64, H, W <= 1024 and at most 2^20 "
-                        "values", path, v);
+    if (nb_zoo_input_kind(p->model) == NB_ZOO_TOKENS) {
+        /* a text model: its vocabulary and its tokens per sample instead of an image shape */
+        if (need(m, path, "vocab", &v) || meta_i64(m, path, "max_tokens", 1, 1 << 20, true, &p->max_tokens)) return 1;
+        p->c = p->h = p->w = 1;
+    } else {
+        if (need(m, path, "input", &v)) return 1;
+        char tail;
+        if (sscanf(v, "%4dx%4dx%4d%c", &p->c, &p->h, &p->w, &tail) != 3 || p->c < 1 || p->c > 64 || p->h < 1 ||
+            p->h > 1024 || p->w < 1 || p->w > 1024 || (int64_t)p->c * p->h * p->w > (1 << 20))
+            return cli_fail("%s: __metadata__ 'input' is '%.40s', not CxHxW with C <= 64, H, W <= 1024 and at most "
+                            "2^20 values", path, v);
+    }
+    v = nb_meta_get(m, "class_names");
+    if (v && strlen(v) >= sizeof p->class_names)
+        return cli_fail("%s: __metadata__ 'class_names' is longer than %zu characters", path, sizeof p->class_names - 1);
+    if (v) snprintf(p->class_names, sizeof p->class_names, "%s", v);
     int64_t x = 0;
     if (meta_i64(m, path, "classes", 2, 100000, true, &x)) return 1;
     p->classes = (int)x;

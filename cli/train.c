@@ -53,7 +53,11 @@ typedef struct run {
     cli_plan resumed, plan;
     char p_model[4200], p_ckpt[4200], p_metrics[4200], p_curves[4200], p_pred[4200], p_report[4200];
     char out_dir[4096];
-    nb_dataset *train, *test;
+    nb_dataset *train, *test;     /* image sets */
+    cli_text txt;                 /* text sets */
+    bool text, lm;                /* a text set; a character stream (language model) */
+    nb_batch_source src, test_src;
+    nb_task task;
     nb_model *m;
     nb_optim *opt;
     nb_loader *l, *lt;
@@ -81,8 +85,10 @@ static int path_in(char *buf, size_t cap, const char *dir, const char *name) {
 /* The names the pictures use for the zoo's models and the datasets. */
 static const char *display_name(const char *name) {
     static const char *const map[][2] = {{"mlp", "MLP 784-512-256-10"}, {"lenet5", "LeNet-5"},
-                                         {"seedcnn", "seed CNN"}, {"mnist", "MNIST"},
-                                         {"fashion-mnist", "Fashion-MNIST"}};
+                                         {"seedcnn", "seed CNN"},          {"mnist", "MNIST"},
+                                         {"fashion-mnist", "Fashion-MNIST"}, {"lstm-rows", "LSTM by rows"},
+                                         {"spam", "spam LSTM"},           {"langid", "language GRU"},
+                                         {"charlm", "char LSTM"},         {"moby-dick", "Moby-Dick"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(name, map[i][0]) == 0) return map[i][1];
     return name;
@@ -163,8 +169,40 @@ static int open_out(run *r) {
            path_in(r->p_report, sizeof r->p_report, out, "report.txt");
 }
 
+/* The plan's fields every run has. */
+static int plan_common(run *r, float mean, float std, int64_t train_samples) {
+    const cli_args *a = &r->a;
+    cli_plan *p = &r->plan;
+    p->seed = (uint64_t)a->seed, p->batch = a->batch, p->mean = mean, p->std = std, p->base_lr = (float)a->lr;
+    p->clip = (float)a->clip, p->warmup = a->warmup, p->epochs = a->epochs, p->limit_train = a->limit_train;
+    p->limit_test = a->limit_test, p->train_samples = train_samples, p->threads = nb_get_threads();
+    snprintf(p->model, sizeof p->model, "%s", a->model);
+    snprintf(p->dataset, sizeof p->dataset, "%s", a->data);
+    snprintf(p->schedule, sizeof p->schedule, "%s", a->schedule);
+    snprintf(p->optimizer, sizeof p->optimizer, "%s", a->optimizer);
+    if (a->freeze && strlen(a->freeze) >= sizeof p->freeze)
+        return cli_fail("--freeze: at most %zu characters", sizeof p->freeze - 1);
+    if (a->freeze) snprintf(p->freeze, sizeof p->freeze, "%s", a->freeze);
+    return 0;
+}
+
+static int load_text(run *r) {
+    const cli_args *a = &r->a;
+    if (cli_text_open(&r->txt, a->data, a->data_dir, a->limit_train, a->limit_test)) return 1;
+    if (a->resume && r->resumed.train_samples > 0 && r->resumed.train_samples != r->txt.n_train)
+        return cli_fail("--resume %s was trained on %lld %s; %s gives %lld (use the run's --data-dir and "
+                        "--limit-train)", a->resume, (long long)r->resumed.train_samples, r->lm ? "characters" : "sequences",
+                        a->data, (long long)r->txt.n_train);
+    cli_plan *p = &r->plan;
+    *p = (cli_plan){.c = 1, .h = 1, .w = 1, .max_tokens = cli_text_max_tokens(&r->txt)};
+    p->classes = r->lm ? (int)nb_vocab_size(r->txt.vocab) : r->txt.split->train->n_classes;
+    snprintf(p->class_names, sizeof p->class_names, "%s", r->txt.class_names);
+    return plan_common(r, 0.0f, 1.0f, r->txt.n_train);
+}
+
 static int load_data(run *r) {
     const cli_args *a = &r->a;
+    if (r->text) return load_text(r);
     char dir[4096];
     if (cli_find_data(a->data, a->data_dir, dir, sizeof dir)) return 1;
     float mean, std;
@@ -182,19 +220,8 @@ static int load_data(run *r) {
     if (a->resume && r->resumed.threads > 0 && r->resumed.threads != nb_get_threads() && !a->quiet)
         fprintf(stderr, "nabla: note: the checkpoint was written with %d threads, this run uses %d: the result "
                         "will not be bit-identical to an uninterrupted run\n", r->resumed.threads, nb_get_threads());
-    cli_plan *p = &r->plan;
-    *p = (cli_plan){.c = tr->c, .h = tr->h, .w = tr->w, .classes = CLI_N_CLASSES, .seed = (uint64_t)a->seed,
-                    .batch = a->batch, .mean = mean, .std = std, .base_lr = (float)a->lr, .clip = (float)a->clip,
-                    .warmup = a->warmup, .epochs = a->epochs, .limit_train = a->limit_train,
-                    .limit_test = a->limit_test, .train_samples = tr->n, .threads = nb_get_threads()};
-    snprintf(p->model, sizeof p->model, "%s", a->model);
-    snprintf(p->dataset, sizeof p->dataset, "%s", a->data);
-    snprintf(p->schedule, sizeof p->schedule, "%s", a->schedule);
-    snprintf(p->optimizer, sizeof p->optimizer, "%s", a->optimizer);
-    if (a->freeze && strlen(a->freeze) >= sizeof p->freeze)
-        return cli_fail("--freeze: at most %zu characters", sizeof p->freeze - 1);
-    if (a->freeze) snprintf(p->freeze, sizeof p->freeze, "%s", a->freeze);
-    return 0;
+    r->plan = (cli_plan){.c = tr->c, .h = tr->h, .w = tr->w, .classes = CLI_N_CLASSES};
+    return plan_common(r, mean, std, tr->n);
 }
 
 /* --init: the weights of a nabla checkpoint or a PyTorch state_dict, strictly by name except
@@ -236,7 +263,8 @@ static int load_init(run *r) {
 static int build(run *r) {
     const cli_args *a = &r->a;
     nb_seed((uint64_t)a->seed);
-    r->m = nb_zoo_new(a->model, r->train->c, r->train->h, r->train->w, CLI_N_CLASSES);
+    r->m = r->text ? nb_zoo_text_new(a->model, (int)nb_vocab_size(r->txt.vocab), r->plan.classes)
+                   : nb_zoo_new(a->model, r->train->c, r->train->h, r->train->w, CLI_N_CLASSES);
     if (!r->m) return cli_fail("%s", nb_last_error());
     if (a->init && load_init(r)) return 1;
     if (!a->init && (a->reset || cli_given(a, "--head-lr")))
@@ -249,11 +277,20 @@ static int build(run *r) {
     if (!r->opt) return cli_fail("%s", nb_last_error());
     if (cli_given(a, "--head-lr") && nb_optim_set_lr_scale(r->opt, nb_zoo_head(a->model), (float)(a->head_lr / a->lr)))
         return cli_fail("--head-lr: %s", nb_last_error());
-    r->l = nb_loader_new(r->train, a->batch, 1, (uint64_t)a->seed, 0);
-    r->lt = r->l ? nb_loader_new(r->test, r->test->n < 1000 ? (r->test->n ? r->test->n : 1) : 1000, 0, 0, 0) : NULL;
-    r->conf = nb_confusion_new(CLI_N_CLASSES);
+    if (r->text) {
+        if (cli_text_sources(&r->txt, a->batch, (uint64_t)a->seed, &r->src, &r->test_src)) return 1;
+        r->task = nb_task_new(r->lm ? NB_TASK_LM : NB_TASK_SEQ_CLASSIFY);
+    } else {
+        r->l = nb_loader_new(r->train, a->batch, 1, (uint64_t)a->seed, 0);
+        r->lt = r->l ? nb_loader_new(r->test, r->test->n < 1000 ? (r->test->n ? r->test->n : 1) : 1000, 0, 0, 0) : NULL;
+        if (!r->lt) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
+        r->src = nb_loader_source(r->l);
+        r->test_src = nb_loader_source(r->lt);
+        r->task = nb_task_new(NB_TASK_CLASSIFY);
+    }
+    r->conf = r->lm ? NULL : nb_confusion_new(r->plan.classes);
     r->h = calloc(1, sizeof *r->h);
-    if (!r->l || !r->lt || !r->conf || !r->h) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
+    if ((!r->lm && !r->conf) || !r->h) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
     if (a->resume) {
         if (nb_checkpoint_load(a->resume, r->m, r->opt, NULL, NULL)) return cli_fail("%s", nb_last_error());
         r->start = r->resumed.epoch;
@@ -266,10 +303,14 @@ static int build(run *r) {
     /* The log is written now, so an --out that cannot be written fails before any training. */
     if (history_write(r->p_metrics, r->h)) return 1;
     if (!a->quiet) {
-        char *s = nb_model_summary(r->m, 3, (int64_t[]){r->train->c, r->train->h, r->train->w});
-        printf("%s on %s: %lld train / %lld test images, %lld epochs, batch %lld, %s lr %g (%s), seed %lld, "
-               "%d threads\n", a->model, a->data, (long long)r->train->n, (long long)r->test->n, a->epochs, a->batch,
-               nb_optim_name(r->opt), a->lr, a->schedule, a->seed, nb_get_threads());
+        int64_t steps = r->plan.max_tokens < 100 ? r->plan.max_tokens : 100;
+        char *s = r->text ? nb_model_summary(r->m, 1, (int64_t[]){steps})
+                          : nb_model_summary(r->m, 3, (int64_t[]){r->train->c, r->train->h, r->train->w});
+        const char *unit = r->lm ? "characters" : r->text ? "sequences" : "images";
+        printf("%s on %s: %lld train / %lld test %s, %lld epochs, batch %lld, %s lr %g (%s), seed %lld, "
+               "%d threads\n", a->model, a->data, (long long)(r->text ? r->txt.n_train : r->train->n),
+               (long long)(r->text ? r->txt.n_test : r->test->n), unit, a->epochs, a->batch, nb_optim_name(r->opt),
+               a->lr, a->schedule, a->seed, nb_get_threads());
         if (s) fputs(s, stdout);
         free(s);
         if (a->init) printf("initialized from %s\n", a->init);
@@ -295,7 +336,8 @@ static nb_schedule schedule_of(const cli_args *a) {
 static int save(run *r, const char *path, nb_optim *opt) {
     nb_meta *meta = nb_meta_new();
     int rc = 0;
-    if (!meta || cli_plan_to_meta(&r->plan, meta) || nb_checkpoint_save(path, r->m, opt, meta))
+    if (!meta || cli_plan_to_meta(&r->plan, meta) || (r->text && nb_meta_set(meta, "vocab", r->txt.vocab_str)) ||
+        nb_checkpoint_save(path, r->m, opt, meta))
         rc = cli_fail("%s", nb_last_error());
     nb_meta_free(meta);
     return rc;
@@ -313,8 +355,8 @@ static int run_epochs(run *r) {
     nb_schedule sched = schedule_of(a);
     int64_t last = a->stop_after > 0 && a->stop_after < a->epochs ? a->stop_after : a->epochs;
     progress pg = {.tty = isatty(fileno(stderr)), .quiet = a->quiet, .epochs = (int)a->epochs};
-    nb_task task = nb_task_new(NB_TASK_CLASSIFY);
-    nb_batch_source src = nb_loader_source(r->l), test = nb_loader_source(r->lt);
+    nb_task task = r->task;
+    nb_batch_source src = r->src, test = r->test_src;
     nb_train_opts to = {.clip = (float)a->clip, .progress = on_batch, .progress_ctx = &pg, .stop = cli_stop_requested,
                         .max_loss = a->max_loss};
     char title[128];
@@ -334,18 +376,21 @@ static int run_epochs(run *r) {
             return cli_fail("%s (a lower --lr or --clip may help; %s keeps the last good epoch)", nb_last_error(),
                             r->p_ckpt);
         }
-        nb_confusion_clear(r->conf);
+        if (r->conf) nb_confusion_clear(r->conf);
         if (nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) return cli_fail("%s", nb_last_error());
         if (!isfinite(te.loss) && te.samples > 0) /* before this epoch's checkpoint replaces the last good one */
             return cli_fail("training diverged: the test loss is %g after epoch %lld; %s keeps the last good epoch "
                             "(a lower --lr or --clip may help)", te.loss, (long long)e + 1, r->p_ckpt);
         double rate = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
         history_add(r->h, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, rate);
+        if (r->lm) history_set_bits(r->h, tr.bits, te.bits);
         if (!a->quiet) {
+            char bits[64] = "";
+            if (r->lm) snprintf(bits, sizeof bits, "  bpc %.3f / %.3f", tr.bits, te.bits);
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
-            printf("epoch %lld/%lld  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1f s  %.0f "
-                   "samples/s\n", (long long)e + 1, a->epochs, (double)nb_optim_lr(r->opt), tr.loss, tr.accuracy,
-                   te.loss, te.accuracy, tr.seconds, rate);
+            printf("epoch %lld/%lld  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f%s  %.1f s  %.0f "
+                   "%s/s\n", (long long)e + 1, a->epochs, (double)nb_optim_lr(r->opt), tr.loss, tr.accuracy,
+                   te.loss, te.accuracy, bits, tr.seconds, rate, r->lm ? "windows" : "samples");
             fflush(stdout);
         }
         r->plan.epoch = e + 1;
@@ -365,28 +410,51 @@ static int run_epochs(run *r) {
     return 0;
 }
 
-/* The model, the report of the last evaluation and the first test images with their
- * predictions. */
-static int final_outputs(run *r) {
-    const cli_args *a = &r->a;
-    if (save(r, r->p_model, NULL)) return 1;
-    const char *const *names = nb_class_names(a->data);
+/* The report of a classifier's last evaluation (class names, confusion matrix) into report.txt. */
+static int write_report(run *r, const char *const *names) {
     char *rep = nb_classification_report(r->conf, names, 4), *cm = nb_confusion_format(r->conf, names);
     char *both = rep && cm ? malloc(strlen(rep) + strlen(cm) + 64) : NULL;
     int rc = 0;
     if (both) sprintf(both, "%s\nconfusion matrix:\n%s", rep, cm);
     if (!both) rc = cli_fail("out of memory");
     else if (nb_write_file_atomic(r->p_report, both, strlen(both))) rc = cli_fail("%s", nb_last_error());
-    if (!rc && !a->quiet) printf("\n%s", both);
+    if (!rc && !r->a.quiet) printf("\n%s", both);
     free(rep);
     free(cm);
     free(both);
-    int n = r->test->n < GRID_N ? (int)r->test->n : GRID_N;
+    return rc;
+}
+
+/* A language model's report: its last test figures and a sample of its text. */
+static int write_lm_report(run *r) {
+    const history *h = r->h;
+    int i = h->n - 1;
+    char *text = cli_generate(r->m, r->txt.vocab, "The ", 400, 0.8, 0);
+    if (!text) return cli_fail("%s", nb_last_error());
+    size_t cap = strlen(text) + 512;
+    char *rep = malloc(cap);
+    int rc = 0;
+    if (!rep) rc = cli_fail("out of memory");
+    else {
+        snprintf(rep, cap, "%s on %s after %d epochs: test loss %.4f, %.4f bits per character, next-character "
+                 "accuracy %.4f\n\nsample (prime \"The \", temperature 0.8, seed 0):\n%s\n", r->a.model, r->a.data,
+                 h->n, i >= 0 ? h->vl[i] : NAN, i >= 0 ? h->vb[i] : NAN, i >= 0 ? h->va[i] : NAN, text);
+        if (nb_write_file_atomic(r->p_report, rep, strlen(rep))) rc = cli_fail("%s", nb_last_error());
+        if (!rc && !r->a.quiet) printf("\n%s", rep);
+    }
+    free(rep);
+    free(text);
+    return rc;
+}
+
+/* The first test images with their predictions. */
+static int write_predictions(run *r, const char *const *names) {
+    int n = r->test->n < GRID_N ? (int)r->test->n : GRID_N, rc = 0;
     float *probs = malloc((size_t)n * CLI_N_CLASSES * sizeof(float));
     int64_t pred[GRID_N];
     nb_dataset *first = nb_dataset_slice(r->test, 0, n);
     nb_epoch_stats te;
-    if (!rc && (!probs || !first)) rc = cli_fail("%s", "out of memory");
+    if (!probs || !first) rc = cli_fail("%s", "out of memory");
     if (!rc && cli_evaluate(r->m, first, n, NULL, probs, &te)) rc = cli_fail("%s", nb_last_error());
     if (!rc) {
         nb_argmax_rows(probs, n, CLI_N_CLASSES, pred);
@@ -395,10 +463,46 @@ static int final_outputs(run *r) {
     }
     nb_dataset_free(first);
     free(probs);
-    if (!rc && !a->quiet)
-        printf("\nwrote %s, %s, %s, %s, %s, %s\n", r->p_model, r->p_ckpt, r->p_metrics, r->p_curves, r->p_pred,
-               r->p_report);
     return rc;
+}
+
+/* The model, the report of the last evaluation and, for images, the first test images with
+ * their predictions. */
+static int final_outputs(run *r) {
+    const cli_args *a = &r->a;
+    if (save(r, r->p_model, NULL)) return 1;
+    int rc;
+    if (r->lm) rc = write_lm_report(r);
+    else if (r->text) rc = write_report(r, (const char *const *)r->txt.split->train->class_names);
+    else rc = write_report(r, nb_class_names(a->data)) || write_predictions(r, nb_class_names(a->data));
+    if (!rc && !a->quiet) {
+        if (r->text) printf("\nwrote %s, %s, %s, %s, %s\n", r->p_model, r->p_ckpt, r->p_metrics, r->p_curves, r->p_report);
+        else printf("\nwrote %s, %s, %s, %s, %s, %s\n", r->p_model, r->p_ckpt, r->p_metrics, r->p_curves, r->p_pred,
+                    r->p_report);
+    }
+    return rc;
+}
+
+/* Which models read which data: the image models the image sets; spam and langid the two
+ * sequence sets; charlm the character stream. */
+static int check_pairing(run *r) {
+    const cli_args *a = &r->a;
+    bool text_model = nb_zoo_input_kind(a->model) == NB_ZOO_TOKENS, lm_model = !strcmp(a->model, "charlm");
+    r->text = cli_text_data(a->data);
+    r->lm = cli_text_stream(a->data);
+    if (text_model && !r->text)
+        return cli_fail("--model %s reads text; --data %s holds images (try --data %s)", a->model, a->data,
+                        lm_model ? "moby-dick" : a->model);
+    if (!text_model && r->text)
+        return cli_fail("--model %s reads images; --data %s is text (try --model %s)", a->model, a->data,
+                        cli_text_model_for(a->data));
+    if (lm_model != r->lm)
+        return cli_fail("--model %s and --data %s do not go together: charlm learns the character stream of moby-dick, "
+                        "spam and langid classify the sequences of spam and langid", a->model, a->data);
+    /* the language model's protocol: batches of 32 windows, gradients clipped at norm 5 */
+    if (r->lm && !cli_given(a, "--batch") && !(a->resume && r->resumed.batch > 0)) r->a.batch = 32;
+    if (r->lm && !cli_given(a, "--clip") && !a->resume) r->a.clip = 5;
+    return 0;
 }
 
 int cli_train(const cli_args *a0) {
@@ -406,9 +510,12 @@ int cli_train(const cli_args *a0) {
     if (!r) return cli_fail("out of memory");
     r->a = *a0;
     int rc = r->a.resume ? take_resumed_plan(r) : 0;
-    if (!rc && !r->a.model) rc = cli_fail("train: --model is required (mlp, lenet5 or seedcnn)");
-    if (!rc && !r->a.data) rc = cli_fail("train: --data is required (mnist or fashion-mnist)");
-    if (!rc && !cli_known_data(r->a.data)) rc = cli_fail("train: unknown dataset '%s'", r->a.data);
+    if (!rc && !r->a.model)
+        rc = cli_fail("train: --model is required (mlp, lenet5, seedcnn, lstm-rows, spam, langid or charlm)");
+    if (!rc && !r->a.data) rc = cli_fail("train: --data is required (mnist, fashion-mnist, spam, langid or moby-dick)");
+    if (!rc && !cli_known_data(r->a.data) && !cli_text_data(r->a.data))
+        rc = cli_fail("train: unknown dataset '%s'", r->a.data);
+    if (!rc) rc = check_pairing(r);
     if (!rc) rc = open_out(r);
     if (!rc) rc = load_data(r);
     if (!rc) rc = build(r);
@@ -425,6 +532,7 @@ int cli_train(const cli_args *a0) {
     nb_model_free(r->m);
     nb_dataset_free(r->train);
     nb_dataset_free(r->test);
+    cli_text_close(&r->txt);
     free(r);
     return rc;
 }

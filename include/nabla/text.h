@@ -103,6 +103,9 @@ typedef struct nb_text_dataset {
     char **class_names; /* n_classes names */
 } nb_text_dataset;
 void nb_text_dataset_free(nb_text_dataset *d);
+/* n (1..d->n) samples of d at evenly spaced positions (i * d->n / n), so that a split listed
+ * class by class keeps each class's share; padded to their own longest. */
+nb_text_dataset *nb_text_dataset_subset(const nb_text_dataset *d, int64_t n);
 
 /* A seeded train/test split and the vocabulary built from its training part. */
 typedef struct nb_text_split {

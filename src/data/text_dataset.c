@@ -48,6 +48,27 @@ nb_text_dataset *nb__text_dataset_new(int64_t n, int64_t max_len, int n_classes,
     return d;
 }
 
+nb_text_dataset *nb_text_dataset_subset(const nb_text_dataset *d, int64_t n) {
+    if (!d || n < 1 || n > d->n) {
+        nb__err(NB_ERR_ARG, "nb_text_dataset_subset: %lld of %lld samples", (long long)n, d ? (long long)d->n : 0LL);
+        return NULL;
+    }
+    int64_t longest = 1;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t len = d->lengths[i * d->n / n];
+        if (len > longest) longest = len;
+    }
+    nb_text_dataset *s = nb__text_dataset_new(n, longest, d->n_classes, (const char *const *)d->class_names,
+                                              "nb_text_dataset_subset");
+    for (int64_t i = 0; s && i < n; i++) {
+        int64_t k = i * d->n / n; /* evenly spaced: every class keeps its share */
+        s->lengths[i] = d->lengths[k];
+        s->y[i] = d->y[k];
+        memcpy(s->tokens + i * longest, d->tokens + k * d->max_len, (size_t)d->lengths[k] * sizeof *s->tokens);
+    }
+    return s;
+}
+
 /* ---- sequences being gathered ---------------------------------------------------------------- */
 nb_status nb__seqs_add(nb__seqs *s, const int64_t *ids, int64_t len, int64_t label) {
     if (s->n + 1 >= s->cap) {

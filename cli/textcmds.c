@@ -1,0 +1,161 @@
+/* nabla eval and nabla predict for the text models: the test split (or the validation text) of
+ * the set a checkpoint was trained on, and lines of text from files or standard input. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v, const char *data) {
+    if (!v) return cli_fail("--data %s is text; %s holds a %s model, which reads images", data, a->checkpoint, info->model);
+    if (!cli_text_data(data))
+        return cli_fail("%s holds a %s model, which reads text; --data %s holds images", a->checkpoint, info->model, data);
+    bool lm = !strcmp(info->model, "charlm");
+    if (lm != cli_text_stream(data))
+        return cli_fail("%s holds a %s model; --data %s is %s", a->checkpoint, info->model, data,
+                        lm ? "not a character stream" : "a character stream");
+    cli_text t;
+    int rc = cli_text_open(&t, data, a->data_dir, 0, a->limit_test);
+    /* The model's ids mean what its own vocabulary says: the data must give the same one. */
+    char *mine = rc ? NULL : nb_vocab_serialize(v);
+    if (!rc && (!mine || strcmp(mine, t.vocab_str) != 0))
+        rc = cli_fail("%s: the checkpoint's vocabulary (%lld tokens) is not the one %s gives (%lld tokens): was the "
+                      "model trained on other data?", a->checkpoint, (long long)nb_vocab_size(v), data,
+                      (long long)nb_vocab_size(t.vocab));
+    free(mine);
+    nb_batch_source train, test;
+    if (!rc) rc = cli_text_sources(&t, lm ? 32 : 256, 0, &train, &test);
+    nb_confusion *conf = rc || lm ? NULL : nb_confusion_new(info->classes);
+    nb_task task = nb_task_new(lm ? NB_TASK_LM : NB_TASK_SEQ_CLASSIFY);
+    nb_epoch_stats st;
+    if (!rc && ((!lm && !conf) || nb_evaluate(m, &task, &test, conf, NULL, &st))) rc = cli_fail("%s", nb_last_error());
+    if (!rc) {
+        char from[48];
+        snprintf(from, sizeof from, "epoch %lld", (long long)info->epoch);
+        if (lm) {
+            printf("%s (%s, %s) on %s validation text: %lld characters, loss %.4f, %.4f bits per character, "
+                   "next-character accuracy %.4f\n", a->checkpoint, info->model, from, data, (long long)st.tokens,
+                   st.loss, st.bits, st.accuracy);
+        } else {
+            const char *const *names = (const char *const *)t.split->test->class_names;
+            char *rep = nb_classification_report(conf, names, 4), *cm = nb_confusion_format(conf, names);
+            printf("%s (%s, %s) on %s test: %lld sequences, loss %.4f, accuracy %.4f\n\n%s\nconfusion matrix:\n%s",
+                   a->checkpoint, info->model, from, data, (long long)st.samples, st.loss, st.accuracy, rep ? rep : "",
+                   cm ? cm : "");
+            free(rep);
+            free(cm);
+        }
+    }
+    nb_confusion_free(conf);
+    cli_text_close(&t);
+    return rc;
+}
+
+/* The whole of a file, or of standard input for "-"; NUL-terminated; NULL after the error. */
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        cli_fail("%s: cannot open", path);
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1) break;
+        char *b = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
+        if (!b) {
+            free(buf);
+            buf = NULL;
+            cli_fail("%s: too large (a text model reads lines of text)", path);
+            break;
+        }
+        buf = b, cap *= 2;
+    }
+    bool err = ferror(f);
+    if (f != stdin) fclose(f);
+    if (buf && err) {
+        free(buf);
+        cli_fail("%s: read error", path);
+        return NULL;
+    }
+    if (!buf) return NULL;
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Classifies one line: prints "label:line: class (p=...)". */
+static int classify_line(nb_model *m, const cli_plan *info, const nb_vocab *v, const char *const *names,
+                         const char *label, int64_t lineno, const char *text, size_t len) {
+    char what[4200];
+    snprintf(what, sizeof what, "%s:%lld", label, (long long)lineno);
+    bool words = nb_vocab_tokenizer(v) == NB_TOKENIZER_WORDS;
+    if (words && len > NB_SPAM_MAX_BYTES) len = NB_SPAM_MAX_BYTES; /* the spam protocol reads the first 2,000 bytes */
+    int64_t cap = info->max_tokens + 1, n = 0;
+    int64_t *ids = malloc((size_t)cap * sizeof *ids);
+    if (!ids) return cli_fail("out of memory");
+    int rc = 0;
+    if (nb_text_encode(v, text, len, cap, ids, &n, what)) rc = cli_fail("%s", nb_last_error());
+    else if (n > info->max_tokens && !words)
+        rc = cli_fail("%s: more than %lld tokens, the longest sequence the model was trained on", what,
+                      (long long)info->max_tokens);
+    if (!rc && n > info->max_tokens) n = info->max_tokens; /* spam: the first 200 words */
+    if (!rc && n == 0) ids[n++] = NB_VOCAB_UNK;         /* as a mail without words in training */
+    if (!rc) {
+        nb_no_grad_begin();
+        nb_tensor *in[2] = {nb_step_index(2, (int64_t[]){1, n}, ids), nb_step_index(1, (int64_t[]){1}, &n)};
+        nb_tensor *out[NB_MODULE_MAX_IO];
+        int k = 0;
+        if (!in[0] || !in[1] || nb_model_forward_n(m, 2, in, &k, out)) {
+            rc = cli_fail("%s: %s", what, nb_last_error());
+        } else {
+            nb_tensor *p = nb_softmax(out[0], 1);
+            int64_t best;
+            nb_argmax_rows(nb_tensor_data(p), 1, info->classes, &best);
+            int shown = len > 40 ? 40 : (int)len;
+            printf("%s: %s (p=%.4f)  %.*s%s\n", what, names[best], (double)nb_tensor_data(p)[best], shown, text,
+                   len > 40 ? "..." : "");
+        }
+        nb_step_reset();
+        nb_no_grad_end();
+    }
+    free(ids);
+    return rc;
+}
+
+int cli_predict_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v) {
+    if (!strcmp(info->model, "charlm"))
+        return cli_fail("predict: %s holds a language model; draw text from it with nabla sample --checkpoint %s",
+                        a->checkpoint, a->checkpoint);
+    /* the class names the checkpoint keeps */
+    char names_buf[sizeof info->class_names];
+    const char *names[64];
+    int k = 0;
+    snprintf(names_buf, sizeof names_buf, "%s", info->class_names);
+    for (char *tok = strtok(names_buf, ","); tok && k < 64; tok = strtok(NULL, ",")) names[k++] = tok;
+    if (k != info->classes)
+        return cli_fail("%s: __metadata__ 'class_names' names %d classes, the model has %d", a->checkpoint, k,
+                        info->classes);
+    int rc = 0;
+    for (int i = 0; i < a->n_inputs && !rc; i++) {
+        const char *path = a->inputs[i];
+        size_t len = 0;
+        char *text = slurp(path, &len);
+        if (!text) return 1;
+        int64_t lines = 0;
+        for (char *line = text; line && *line && !rc;) {
+            char *nl = strchr(line, '\n');
+            size_t l = nl ? (size_t)(nl - line) : strlen(line);
+            if (l && line[l - 1] == '\r') l--;
+            lines++;
+            if (l > 0) rc = classify_line(m, info, v, names, strcmp(path, "-") ? path : "stdin", lines, line, l);
+            line = nl ? nl + 1 : NULL;
+        }
+        bool empty = true;
+        for (size_t c = 0; c < len && empty; c++) empty = text[c] == '\n' || text[c] == '\r' || text[c] == ' ';
+        if (!rc && empty) rc = cli_fail("%s: no text to classify (the file is empty)", path);
+        free(text);
+    }
+    return rc;
+}
