@@ -499,9 +499,13 @@ static int check_pairing(run *r) {
     if (lm_model != r->lm)
         return cli_fail("--model %s and --data %s do not go together: charlm learns the character stream of moby-dick, "
                         "spam and langid classify the sequences of spam and langid", a->model, a->data);
-    /* the language model's protocol: batches of 32 windows, gradients clipped at norm 5 */
-    if (r->lm && !cli_given(a, "--batch") && !(a->resume && r->resumed.batch > 0)) r->a.batch = 32;
-    if (r->lm && !cli_given(a, "--clip") && !a->resume) r->a.clip = 5;
+    /* the language model's protocol: batches of 32 windows, Adam lr 2e-3, gradients clipped at
+     * norm 5 (flags given, or a resumed plan, win) */
+    if (r->lm && !a->resume) {
+        if (!cli_given(a, "--batch")) r->a.batch = 32;
+        if (!cli_given(a, "--clip")) r->a.clip = 5;
+        if (!cli_given(a, "--lr")) r->a.lr = 2e-3;
+    }
     return 0;
 }
 
