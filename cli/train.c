@@ -172,6 +172,9 @@ static int open_out(run *r) {
 /* The plan's fields every run has. */
 static int plan_common(run *r, float mean, float std, int64_t train_samples) {
     const cli_args *a = &r->a;
+    if (a->resume && r->resumed.threads > 0 && r->resumed.threads != nb_get_threads() && !a->quiet)
+        fprintf(stderr, "nabla: note: the checkpoint was written with %d threads, this run uses %d: the result "
+                        "will not be bit-identical to an uninterrupted run\n", r->resumed.threads, nb_get_threads());
     cli_plan *p = &r->plan;
     p->seed = (uint64_t)a->seed, p->batch = a->batch, p->mean = mean, p->std = std, p->base_lr = (float)a->lr;
     p->clip = (float)a->clip, p->warmup = a->warmup, p->epochs = a->epochs, p->limit_train = a->limit_train;
@@ -193,6 +196,15 @@ static int load_text(run *r) {
         return cli_fail("--resume %s was trained on %lld %s; %s gives %lld (use the run's --data-dir and "
                         "--limit-train)", a->resume, (long long)r->resumed.train_samples, r->lm ? "characters" : "sequences",
                         a->data, (long long)r->txt.n_train);
+    if (a->resume) { /* the ids must mean what they meant: the data must give the checkpoint's vocabulary */
+        nb_meta *meta = nb_checkpoint_meta(a->resume);
+        const char *v = meta ? nb_meta_get(meta, "vocab") : NULL;
+        bool same = v && strcmp(v, r->txt.vocab_str) == 0;
+        nb_meta_free(meta);
+        if (!same)
+            return cli_fail("--resume %s: the checkpoint's vocabulary is not the one --data %s gives here (other "
+                            "data, or another --data-dir?)", a->resume, a->data);
+    }
     cli_plan *p = &r->plan;
     *p = (cli_plan){.c = 1, .h = 1, .w = 1, .max_tokens = cli_text_max_tokens(&r->txt)};
     p->classes = r->lm ? (int)nb_vocab_size(r->txt.vocab) : r->txt.split->train->n_classes;
@@ -217,9 +229,6 @@ static int load_data(run *r) {
     if (a->resume && r->resumed.train_samples > 0 && r->resumed.train_samples != tr->n)
         return cli_fail("--resume %s was trained on %lld images; %s gives %lld (use the run's --data-dir and "
                         "--limit-train)", a->resume, (long long)r->resumed.train_samples, dir, (long long)tr->n);
-    if (a->resume && r->resumed.threads > 0 && r->resumed.threads != nb_get_threads() && !a->quiet)
-        fprintf(stderr, "nabla: note: the checkpoint was written with %d threads, this run uses %d: the result "
-                        "will not be bit-identical to an uninterrupted run\n", r->resumed.threads, nb_get_threads());
     r->plan = (cli_plan){.c = tr->c, .h = tr->h, .w = tr->w, .classes = CLI_N_CLASSES};
     return plan_common(r, mean, std, tr->n);
 }

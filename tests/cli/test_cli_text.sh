@@ -167,6 +167,14 @@ check 'cmp -s "$T/la/metrics.jsonl" "$T/lb/metrics.jsonl" || [ "$(cut -d, -f1-5 
   "langid: the resumed run's losses differ"
 expect_error "--resume $T/lb/checkpoint.safetensors was trained on 800 sequences; langid gives" \
   train --resume "$T/lb/checkpoint.safetensors" --epochs 3 --data-dir fixtures/text/langid --out "$T/lc"
+# The same number of words with another letter in them: the ids would mean other characters.
+cp -r "$D" "$T/lq"
+for f in american-english ngerman french spanish italian portuguese dutch; do sed -i 's/q/ŧ/g' "$T/lq/$f"; done
+expect_error "the checkpoint's vocabulary is not the one --data langid gives here" \
+  train --resume "$T/lb/checkpoint.safetensors" --epochs 3 --data-dir "$T/lq" --out "$T/lc"
+# Another thread count is noted (the result will not be bit-identical).
+out=$("$NABLA" train --resume "$T/lb/checkpoint.safetensors" --epochs 3 --data-dir "$D" --threads 1 --out "$T/ld" 2>&1 >/dev/null)
+check 'grep -q "written with 2 threads, this run uses 1" <<<"$out"' "langid: resuming with another thread count is not noted: $out"
 
 # ---- spam on 560 mails of the spam-assassin set (448 train / 112 test) -----------------------
 # Test accuracy after epoch 4, seeds 0-4: 0.830 0.768 0.821 0.768 0.804 (all ham: 0.643).
