@@ -209,6 +209,7 @@ static void test_vocab(void) {
         {"nabla-vocab 1 chars plain 1\n\xC3\n", "not valid UTF-8"},
         {"nabla-vocab 1 chars plain 1\nab\n", "exactly one character"},
         {"nabla-vocab 1 chars plain 1\n\n", "empty token"},
+        {"nabla-vocab 1 chars plain 1\n\\x00\n", "NUL"}, /* fuzz_text's finding: a token no C string holds */
         {"nabla-vocab 1 lower-chars plain 1\nA\n", "lower case"},
         {"nabla-vocab 1 words specials 1\nAb\n", "letters a-z"},
         {"nabla-vocab 1 words specials 1\n<unk>\n", "letters a-z"},

@@ -35,6 +35,11 @@ nb_char_corpus *nb_charlm_load(const char *path) {
         goto done;
     }
     if (nb_utf8_check(buf, len, path) != NB_OK) goto done;
+    const char *nul = memchr(buf, 0, len);
+    if (nul) {
+        nb__err(NB_ERR_FORMAT, "%s: a NUL byte at byte %lld: not text", path, (long long)(nul - buf));
+        goto done;
+    }
     cps = malloc(len * sizeof *cps);
     set = malloc(len * sizeof *set);
     c = calloc(1, sizeof *c);

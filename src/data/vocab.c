@@ -31,6 +31,7 @@ static const char *bad_token(nb_tokenizer t, const char *tok, size_t len) {
     int n = nb_utf8_decode(tok, len, &cp);
     if (n == 0) return "not valid UTF-8";
     if ((size_t)n != len) return "a character token must be exactly one character";
+    if (cp == 0) return "U+0000 (a NUL byte) is not a token: C strings end there";
     if (t == NB_TOKENIZER_LOWER_CHARS && nb_text_lower(cp) != cp) return "a lower-chars token must be lower case";
     return NULL;
 }

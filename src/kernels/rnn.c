@@ -52,6 +52,13 @@ static const float *prev_rows(const nb__rnn_dims *d, const float *s0, const floa
 
 /* The gate loops compiled for AVX-512 and AVX2+FMA besides the portable baseline, picked at load
  * time for the machine (GCC's function multi-versioning); other compilers build the baseline. */
+/* "omp simd" for GCC, which vectorizes these loops; clang (the fuzz build) cannot under its
+ * sanitizers and would warn for every loop. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NB_SIMD _Pragma("omp simd")
+#else
+#define NB_SIMD
+#endif
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -76,7 +83,7 @@ NB_CLONES static void forward_block(const nb__rnn_dims *d, const float *xp, cons
             if (cell == NB_CELL_GRU) {
                 memcpy(gr, bh, (size_t)GH * sizeof(float));
             } else {
-#pragma omp simd
+NB_SIMD
                 for (int64_t j = 0; j < GH; j++) gr[j] = xr[j] + bi[j] + bh[j];
             }
         }
@@ -94,7 +101,7 @@ NB_CLONES static void forward_block(const nb__rnn_dims *d, const float *xp, cons
             if (cell == NB_CELL_LSTM) {
                 const float *cpr = cp + r * ldc;
                 float *cr = c + (n * T + t) * H;
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) {
                     float i = nb__sigmoidf(gr[j]), f = nb__sigmoidf(gr[H + j]), gg = nb__tanhf(gr[2 * H + j]), o = nb__sigmoidf(gr[3 * H + j]);
                     float cn = f * cpr[j] + i * gg;
@@ -104,7 +111,7 @@ NB_CLONES static void forward_block(const nb__rnn_dims *d, const float *xp, cons
                 }
             } else if (cell == NB_CELL_GRU) {
                 const float *xr = xp + (n * T + t) * GH;
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) {
                     float rr = nb__sigmoidf(xr[j] + bi[j] + gr[j]), z = nb__sigmoidf(xr[H + j] + bi[H + j] + gr[H + j]);
                     float nn = nb__tanhf(xr[2 * H + j] + bi[2 * H + j] + rr * gr[2 * H + j]);
@@ -112,10 +119,10 @@ NB_CLONES static void forward_block(const nb__rnn_dims *d, const float *xp, cons
                     sv[j] = rr, sv[H + j] = z, sv[2 * H + j] = nn, sv[3 * H + j] = gr[2 * H + j];
                 }
             } else if (cell == NB_CELL_RELU) {
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) hr[j] = gr[j] > 0.0f ? gr[j] : (gr[j] == gr[j] ? 0.0f : gr[j]);
             } else {
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) hr[j] = nb__tanhf(gr[j]);
             }
         }
@@ -156,7 +163,7 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
             float *dhr = dh + r * H;
             const float *ghr = gh ? gh + at * H : NULL;
             if (ghr)
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) dhr[j] += ghr[j];
             if (cell == NB_CELL_LSTM && gc) {
                 const float *gcr = gc + at * H;
@@ -172,7 +179,7 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
             if (cell == NB_CELL_LSTM) {
                 const float *cr = c + at * H, *cpr = cp + r * ldc;
                 float *dcr = dc + r * H;
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) {
                     float i = sv[j], f = sv[H + j], gg = sv[2 * H + j], o = sv[3 * H + j];
                     float tc = nb__tanhf(cr[j]);
@@ -185,7 +192,7 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
                 }
             } else if (cell == NB_CELL_GRU) {
                 const float *hpr = hp + r * ldh;
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) {
                     float rr = sv[j], z = sv[H + j], nn = sv[2 * H + j], hn = sv[3 * H + j];
                     float dn = dhr[j] * (1.0f - z) * (1.0f - nn * nn);
@@ -197,10 +204,10 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
                     dg[2 * H + j] = dn * rr;
                 }
             } else if (cell == NB_CELL_RELU) {
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) dg[j] = hr[j] > 0.0f ? dhr[j] : 0.0f;
             } else {
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) dg[j] = dhr[j] * (1.0f - hr[j] * hr[j]);
             }
         }
@@ -213,7 +220,7 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
             const float *dnr = dhn + r * H;
             if (cell == NB_CELL_GRU) {
                 const float *z = save + (n * T + t) * 4 * H + H;
-                #pragma omp simd
+                NB_SIMD
                 for (int64_t j = 0; j < H; j++) dhr[j] = dnr[j] + dhr[j] * z[j];
             } else {
                 memcpy(dhr, dnr, (size_t)H * sizeof(float));

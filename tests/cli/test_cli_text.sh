@@ -244,6 +244,8 @@ expect_error "too few for a language model" \
 expect_error "$T/moby3/data.txt" train --model charlm --data moby-dick --data-dir "$T/moby3" --out "$T/x"
 printf 'Call me Ishmael.\n\xc3(\n' > "$T/badutf.txt"; mkdir -p "$T/moby4" && mv "$T/badutf.txt" "$T/moby4/data.txt"
 expect_error "invalid UTF-8 at byte 17" train --model charlm --data moby-dick --data-dir "$T/moby4" --out "$T/x"
+mkdir -p "$T/moby5" && printf 'Call me\0 Ishmael. Some years ago, never mind how long precisely.\n' > "$T/moby5/data.txt"
+expect_error "$T/moby5/data.txt: a NUL byte at byte 7: not text" train --model charlm --data moby-dick --data-dir "$T/moby5" --out "$T/x"
 
 # --resume of an interrupted charlm run (stateful truncated BPTT: states carried across batches
 # within an epoch) is bit-identical: 3,200 characters, 4 batches an epoch, 2 epochs.
