@@ -4,8 +4,8 @@
     /usr/bin/python3 bench/seq_vs_torch.py [--models lstm-rows,spam,langid,charlm] [--batches N...]
         [--nabla build/nabla] [--json OUT]
 
-For every model, nabla (`nabla train`, 1 and 2 threads) and PyTorch (bench/seq_torch.py, 1 and 2
-threads, torch.set_num_threads) train one epoch cut to the same number of batches of the
+For every model, nabla (`nabla train`, 1 and 2 threads) and PyTorch (bench/seq_torch.py: 1 and 2
+threads, torch and OpenBLAS alike, and 1 torch thread with 2 OpenBLAS threads) train one epoch cut to the same number of batches of the
 protocol's size (lstm-rows 64 images, spam 32 mails, langid 64 words, charlm 32 windows of 100
 characters), on the same data. nabla's time is the epoch's training seconds from metrics.jsonl,
 PyTorch's its training loop's (both without evaluation and data preparation). Prints seconds per
@@ -60,20 +60,26 @@ def nabla_run(nabla, model, batches, threads):
 
 
 def torch_runs(model, batches):
-    """bench/seq_torch.py at 1 and 2 threads, one epoch cut to `batches`: {threads: (s/batch, RSS)}."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as js:
-        cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "seq_torch.py"), "--models", model, "--threads",
-               "1,2", "--epochs", "1", "--limit-batches", str(batches), "--json", js.name]
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-        if p.returncode != 0:
-            raise SystemExit(f"PyTorch {model} failed: {p.stderr.strip()[-2000:]}")
-        with open(js.name) as f:
-            runs = json.load(f)["runs"]
+    """bench/seq_torch.py, one epoch cut to `batches`, at 1 and 2 threads (torch and OpenBLAS alike)
+    and at 1 torch thread with 2 OpenBLAS threads (Debian's torch runs its GEMMs in the system
+    OpenBLAS, whose own threads torch.set_num_threads does not limit): {setting: (s/batch, RSS)}."""
     res = {}
-    for r in runs:
-        e = r["epochs"][0]
-        n = e.get("batches", batches)
-        res[r["threads"]] = (e["seconds"] / n, r["peak_rss_mb"])
+    for threads, blas in (("1,2", 0), ("1", 2)):
+        with tempfile.NamedTemporaryFile(suffix=".json") as js:
+            cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench", "seq_torch.py"), "--models", model, "--threads",
+                   threads, "--epochs", "1", "--limit-batches", str(batches), "--json", js.name]
+            if blas:
+                cmd += ["--blas-threads", str(blas)]
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+            if p.returncode != 0:
+                raise SystemExit(f"PyTorch {model} failed: {p.stderr.strip()[-2000:]}")
+            with open(js.name) as f:
+                runs = json.load(f)["runs"]
+        for r in runs:
+            e = r["epochs"][0]
+            n = e.get("batches", batches)
+            key = f"{r['threads']}t" if not blas else f"{r['threads']}t+blas{blas}"
+            res[key] = (e["seconds"] / n, r["peak_rss_mb"])
     return res
 
 
@@ -104,18 +110,18 @@ def main():
         nbest = min(n, key=lambda t: n[t][0])
         if p:
             pbest = min(p, key=lambda t: p[t][0])
-            rows.append(f"| {model} | {nb} x {BATCH[model]} | {n[1][0]:.4f} | {n[2][0]:.4f} | {p[1][0]:.4f} | "
-                        f"{p[2][0]:.4f} | **{n[nbest][0] / p[pbest][0]:.2f}** ({nbest}t vs {pbest}t) | "
-                        f"{n[1][0] / p[1][0]:.2f} | {n[nbest][1]:.0f} / {p[pbest][1]:.0f} |")
+            rows.append(f"| {model} | {nb} x {BATCH[model]} | {n[1][0]:.4f} | {n[2][0]:.4f} | {p['1t'][0]:.4f} | "
+                        f"{p['1t+blas2'][0]:.4f} | {p['2t'][0]:.4f} | **{n[nbest][0] / p[pbest][0]:.2f}** ({nbest}t vs "
+                        f"{pbest}) | {n[1][0] / p['1t'][0]:.2f} | {n[nbest][1]:.0f} / {p[pbest][1]:.0f} |")
         else:
-            rows.append(f"| {model} | {nb} x {BATCH[model]} | {n[1][0]:.4f} | {n[2][0]:.4f} | - | - | - | - | "
+            rows.append(f"| {model} | {nb} x {BATCH[model]} | {n[1][0]:.4f} | {n[2][0]:.4f} | - | - | - | - | - | "
                         f"{n[nbest][1]:.0f} / - |")
     load1 = os.getloadavg()[0]
     print(f"one epoch cut to the batches shown; seconds per batch of training; load average {load0:.1f} -> {load1:.1f}")
     print()
-    print("| model | batches | nabla 1t | nabla 2t | PyTorch 1t | PyTorch 2t | nabla/PyTorch, best vs best | "
-          "1t vs 1t | peak RSS MB nabla / PyTorch |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | batches | nabla 1t | nabla 2t | PyTorch 1t | PyTorch 1t + OpenBLAS 2t | PyTorch 2t | "
+          "nabla/PyTorch, best vs best | 1t vs 1t | peak RSS MB nabla / PyTorch (best settings) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(r)
     if a.json:
