@@ -4,6 +4,7 @@
 
 #include <nabla/nabla.h>
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -65,6 +66,10 @@ bool cli_is_nabla_checkpoint(const nb_meta *m);
  * does not re-execute. */
 void cli_wait_policy(char **argv);
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The places a dataset is looked for, in order: $NABLA_DATA/NAME (and $NABLA_DATA itself when
+ * env_itself), ./data/NAME, the data folder of the checkout this binary was built in; their
+ * count (at most 4). */
+int cli_data_places(const char *name, bool env_itself, char tried[][PATH_MAX + 64]);
 /* Finds the folder holding the dataset's IDX files; prints the install command if none. */
 int cli_find_data(const char *name, const char *data_dir, char *out, size_t cap);
 /* Loads the train (train=1) or test set of dataset `name` from dir, applies the normalization

@@ -55,6 +55,24 @@ static bool try_dir(const char *dir, char *out, size_t cap) {
     return true;
 }
 
+int cli_data_places(const char *name, bool env_itself, char tried[][PATH_MAX + 64]) {
+    int n = 0;
+    const char *env = getenv("NABLA_DATA");
+    if (env && *env) {
+        snprintf(tried[n++], PATH_MAX + 64, "%s/%s", env, name);
+        if (env_itself) snprintf(tried[n++], PATH_MAX + 64, "%s", env);
+    }
+    snprintf(tried[n++], PATH_MAX + 64, "data/%s", name);
+    /* The cache folder of the checkout this binary was built in: <repo>/build/nabla. */
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        snprintf(tried[n++], PATH_MAX + 64, "%s/../data/%s", dirname(exe), name);
+    }
+    return n;
+}
+
 int cli_find_data(const char *name, const char *data_dir, char *out, size_t cap) {
     if (data_dir) {
         if (try_dir(data_dir, out, cap)) return 0;
@@ -64,20 +82,7 @@ int cli_find_data(const char *name, const char *data_dir, char *out, size_t cap)
     }
     /* The places looked in, in order; the message lists them when none holds the set. */
     char tried[6][PATH_MAX + 64];
-    int n = 0;
-    const char *env = getenv("NABLA_DATA");
-    if (env && *env) {
-        snprintf(tried[n++], sizeof tried[0], "%s/%s", env, name);
-        snprintf(tried[n++], sizeof tried[0], "%s", env);
-    }
-    snprintf(tried[n++], sizeof tried[0], "data/%s", name);
-    /* The cache folder of the checkout this binary was built in: <repo>/build/nabla. */
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        snprintf(tried[n++], sizeof tried[0], "%s/../data/%s", dirname(exe), name);
-    }
+    int n = cli_data_places(name, true, tried);
     if (strcmp(name, "fashion-mnist") == 0) snprintf(tried[n++], sizeof tried[0], "/usr/share/datasets/fashion-mnist");
     for (int i = 0; i < n; i++)
         if (try_dir(tried[i], out, cap)) return 0;

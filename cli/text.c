@@ -2,15 +2,12 @@
  * moby-dick (a character stream for a language model); finding them, loading them (with
  * --limit-train / --limit-test), their batch sources, and the vocabulary a text model keeps in
  * its checkpoint. */
-#define _POSIX_C_SOURCE 200809L /* readlink */
 #include "cli.h"
 
-#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 bool cli_text_data(const char *name) {
     return name && (!strcmp(name, "spam") || !strcmp(name, "langid") || !strcmp(name, "moby-dick"));
@@ -38,16 +35,7 @@ int cli_text_find(const char *name, const char *data_dir, char *out, size_t cap)
         return cli_fail("--data-dir %s: %s not there", data_dir, what);
     }
     char tried[6][PATH_MAX + 64];
-    int n = 0;
-    const char *env = getenv("NABLA_DATA");
-    if (env && *env) snprintf(tried[n++], sizeof tried[0], "%s/%s", env, name);
-    snprintf(tried[n++], sizeof tried[0], "data/%s", name);
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        snprintf(tried[n++], sizeof tried[0], "%s/../data/%s", dirname(exe), name);
-    }
+    int n = cli_data_places(name, false, tried);
     if (!strcmp(name, "langid")) snprintf(tried[n++], sizeof tried[0], "/usr/share/dict");
     for (int i = 0; i < n; i++)
         if (holds(name, tried[i])) return snprintf(out, cap, "%s", tried[i]) >= (int)cap;

@@ -7,37 +7,6 @@
 #include <limits.h>
 #include <math.h>
 
-/* The whole file, NUL-terminated, in *buf (length *len). */
-static nb_status slurp(const char *path, char **buf, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return nb__err(NB_ERR_IO, "%s: cannot open CSV file: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    while (b) {
-        n += fread(b + n, 1, cap - 1 - n, f);
-        if (n < cap - 1) break;
-        char *grown = realloc(b, cap * 2);
-        if (!grown) {
-            free(b);
-            b = NULL;
-            break;
-        }
-        b = grown;
-        cap *= 2;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!b) return nb__err(NB_ERR_MEM, "%s: out of memory reading the file", path);
-    if (err) {
-        free(b);
-        return nb__err(NB_ERR_IO, "%s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return NB_OK;
-}
-
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
 
 /* Parses one trimmed field [p, e) as a finite number. */
@@ -60,7 +29,7 @@ nb_dataset *nb_csv_load(const char *path, int header_lines) {
     }
     char *buf = NULL;
     size_t len = 0;
-    if (slurp(path, &buf, &len) != NB_OK) return NULL;
+    if (nb__read_file(path, &buf, &len) != NB_OK) return NULL;
 
     int64_t rows = 0, cap = 0, dim = 0, first_line = 0, line = 0, maxl = 0;
     float *x = NULL;   /* (N, D) */

@@ -16,4 +16,8 @@ void nb__sample_shape(const nb_dataset *d, int *ndim, int64_t *shape);
  * (seed, e) alone with splitmix64 and unbiased bounded draws; nb_loader and nb_text_loader. */
 void nb__epoch_order(int64_t *perm, int64_t n, bool shuffle, uint64_t seed, int64_t e);
 
+/* The whole file in a malloc'd buffer with a NUL after its len bytes; errors name path
+ * (textfile.c; the CSV reader uses it too). */
+nb_status nb__read_file(const char *path, char **buf, size_t *len);
+
 #endif

@@ -6,9 +6,7 @@
 #include "data_impl.h"
 #include "nabla/text.h"
 
-/* ---- files (textfile.c) ------------------------------------------------------------------ */
-/* The whole file in a malloc'd buffer with a NUL after its len bytes; errors name path. */
-nb_status nb__read_file(const char *path, char **buf, size_t *len);
+/* ---- files (textfile.c; nb__read_file is in data_impl.h) -------------------------------- */
 /* The entries of folder dir whose names end in suffix, sorted by strcmp; *names malloc'd
  * (each name too). An error names dir. */
 nb_status nb__list_dir(const char *dir, const char *suffix, char ***names, int64_t *count);
