@@ -102,14 +102,20 @@ const char *nb_module_path(const nb_module *m);
 nb_module *nb_linear_new(int in_features, int out_features, bool bias);     /* x (N, in) or (N, ..., in) */
 /* Square kernel k; o gives stride/padding/dilation/groups (nb_conv_defaults()). */
 nb_module *nb_conv2d_new(int in_channels, int out_channels, int k, nb_conv_opts o, bool bias);
+/* ConvTranspose2d: weight (in, out/groups, k, k), bias (out), PyTorch's names, shapes and init;
+ * o.output_padding adds rows/columns on the far side (e.g. 7 -> 14 with k 3, s 2, p 1, op 1). */
+nb_module *nb_conv_transpose2d_new(int in_channels, int out_channels, int k, nb_conv_opts o, bool bias);
 nb_module *nb_maxpool2d_new(int k, int stride); /* stride 0 = k */
 nb_module *nb_avgpool2d_new(int k, int stride);
-nb_module *nb_batchnorm1d_new(int features);  /* x (N, D); momentum 0.1, eps 1e-5 */
+/* x (N, D); momentum 0.1, eps 1e-5; weight 1, bias 0 (NB_INIT_NORMAL: weight N(1, 0.02)) */
+nb_module *nb_batchnorm1d_new(int features);
 nb_module *nb_batchnorm2d_new(int channels);  /* x (N, C, H, W) */
 nb_module *nb_dropout_new(float p);
 nb_module *nb_flatten_new(void);              /* (N, ...) -> (N, rest) */
+nb_module *nb_unflatten_new(int ndim, const int64_t *shape); /* (N, D) -> (N, shape...) */
 typedef enum nb_act { NB_ACT_RELU, NB_ACT_TANH, NB_ACT_SIGMOID, NB_ACT_GELU, NB_ACT_LEAKY_RELU } nb_act;
 nb_module *nb_activation_new(nb_act kind);    /* leaky_relu: slope 0.01 */
+nb_module *nb_leaky_relu_new(float slope);    /* LeakyReLU(slope), slope in [0, 1) */
 /* Runs its children in order, each output the next one's input (several tensors flow
  * through when children take and return several). */
 nb_module *nb_sequential_new(void);

@@ -1,5 +1,6 @@
 /* BatchNorm1d/2d: weight and bias (C) parameters, running_mean/running_var (C) buffers and a
- * num_batches_tracked counter, as PyTorch's (momentum 0.1, eps 1e-5). */
+ * num_batches_tracked counter, as PyTorch's (momentum 0.1, eps 1e-5). Weight 1 and bias 0,
+ * except under NB_INIT_NORMAL: weight N(1, 0.02), as the DCGAN paper's initialization. */
 #include "nn/nn_impl.h"
 
 typedef struct bn {
@@ -18,7 +19,8 @@ static nb_status bn_bind(nb_module *m, nb_init init) {
     s->rv = s->rm ? nb_module_buffer(m, "running_var", 1, c) : NULL;
     s->tracked = s->rv ? nb_module_counter(m, "num_batches_tracked") : NULL;
     if (!s->tracked) return NB_ERR_MEM;
-    nb_tensor_fill(s->w, 1);
+    if (init == NB_INIT_NORMAL) nb_tensor_fill_normal(s->w, 1.0f, 0.02f); /* DCGAN's convention */
+    else nb_tensor_fill(s->w, 1);
     nb_tensor_fill(s->b, 0);
     nb_tensor_fill(s->rm, 0);
     nb_tensor_fill(s->rv, 1);
