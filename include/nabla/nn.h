@@ -202,6 +202,27 @@ nb_status nb_model_reinit(nb_model *m, const char *prefixes, nb_init init);
  * everywhere. */
 char *nb_model_summary(nb_model *m, int ndim, const int64_t *sample_shape);
 
+/* ---- generative models --------------------------------------------------------------------
+ * An autoencoder: forward(x) = decoder(encoder(x)); children "encoder", "decoder". */
+nb_module *nb_autoencoder_new(nb_module *encoder, nb_module *decoder);
+/* A variational autoencoder: h = encoder(x), mu = fc_mu(h), logvar = fc_logvar(h) (N, L),
+ * z = mu + exp(logvar / 2) * eps with eps ~ N(0, 1) from the library RNG (drawn in training and
+ * evaluation alike), decoder(z) gives the LOGITS of the pixels. forward_n(x) -> (logits, mu,
+ * logvar). Children "encoder", "fc_mu", "fc_logvar", "decoder". Both constructors take the
+ * modules (freed on failure). */
+nb_module *nb_vae_new(nb_module *encoder, nb_module *fc_mu, nb_module *fc_logvar, nb_module *decoder);
+bool nb_model_is_vae(nb_model *m);
+/* The code of x: an autoencoder's encoder output, a VAE's mu (no draw). */
+nb_tensor *nb_model_encode(nb_model *m, nb_tensor *x);
+/* The image of codes z (N, L): an autoencoder's decoder output, a VAE's sigmoid(decoder(z)). */
+nb_tensor *nb_model_decode(nb_model *m, nb_tensor *z);
+/* The VAE's negative ELBO per sample, averaged over the batch: BCE(sigmoid(logits), x) summed
+ * over each sample's values (x in [0, 1], as many values as logits) plus KL(N(mu, exp(logvar))
+ * || N(0, 1)) summed over the code. recon and kl (may be NULL) receive the two terms (step
+ * tensors that are part of the graph). */
+nb_tensor *nb_vae_loss(nb_tensor *logits, nb_tensor *x, nb_tensor *mu, nb_tensor *logvar, nb_tensor **recon,
+                       nb_tensor **kl);
+
 /* ---- the model zoo ----------------------------------------------------------------------- */
 /* Image models: "mlp" (784-512-256-10, ReLU), "lenet5", "seedcnn", "lstm-rows" (each image read
  * as c*h steps of w values by an LSTM(w, 128), the last step to a Linear(128, k); state_dict
@@ -213,8 +234,26 @@ nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes);
  * 128) -> last real step -> Linear(128, k)), "charlm" (Embedding(V, 64) -> 2-layer stateful
  * LSTM(64, 256) -> Linear(256, V) at every step; classes is ignored). */
 nb_model *nb_zoo_text_new(const char *name, int vocab, int classes);
+/* Generative image models for inputs (c, h, w) (docs/generative.md gives the PyTorch code):
+ * "autoencoder" (MLP D-256-64-256-D, ReLU, sigmoid output, 64-unit code), "conv-autoencoder"
+ * (two stride-2 convolutions, a 64-unit code, two transposed convolutions back, sigmoid; h and
+ * w divisible by 4), "vae" (D-400-(mu, logvar) of `latent` units, latent-400-D logits).
+ * latent is used by "vae" only (1..256). */
+nb_model *nb_zoo_gen_new(const char *name, int c, int h, int w, int latent);
+/* GANs over images (c, h, w) in [-1, 1] from noise z (N, z_dim): "gan" (generator z-256-D,
+ * ReLU, tanh; discriminator D-256-1, LeakyReLU 0.2; default init), "dcgan" (generator
+ * ConvTranspose2d + BatchNorm + ReLU from z as a 1x1 image to 7x7 (h/4), 14x14, 28x28, tanh;
+ * discriminator strided convolutions + LeakyReLU 0.2 (+ BatchNorm) to one logit; h == w,
+ * divisible by 4; init N(0, 0.02), BatchNorm weights N(1, 0.02)). Both models are written to
+ * *generator and *discriminator (NULL on failure). */
+nb_status nb_zoo_gan_new(const char *name, int c, int h, int w, int z_dim, nb_model **generator,
+                         nb_model **discriminator);
 const char *const *nb_zoo_names(void); /* NULL-terminated */
-typedef enum nb_zoo_input { NB_ZOO_UNKNOWN = 0, NB_ZOO_IMAGE, NB_ZOO_TOKENS } nb_zoo_input;
+typedef enum nb_zoo_input {
+    NB_ZOO_UNKNOWN = 0, NB_ZOO_IMAGE, NB_ZOO_TOKENS,
+    NB_ZOO_AUTOENCODER, /* autoencoder, conv-autoencoder, vae: images in, images out */
+    NB_ZOO_GAN          /* gan, dcgan: noise in, images out */
+} nb_zoo_input;
 nb_zoo_input nb_zoo_input_kind(const char *name); /* what a zoo model reads */
 /* The zoo model's classifier head ("fc3" for lenet5), the layer rebuilt for another number of
  * classes when fine-tuning; NULL for an unknown name. */

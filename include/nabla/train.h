@@ -7,13 +7,18 @@
  *   NB_TASK_REGRESS       x -> output (N, D); mean squared error against the batch's float
  *                         targets (N, D); no accuracy.
  *   NB_TASK_RECONSTRUCT   x -> output with N*D values; mean squared error against x itself
- *                         (autoencoders).
+ *                         (autoencoders). With task.noise > 0 the model reads x plus Gaussian
+ *                         noise of that standard deviation (library RNG, in evaluation too) and
+ *                         is scored against the clean x (a denoising autoencoder).
  *   NB_TASK_SEQ_CLASSIFY  x (N, T, D) or token ids (N, T), with per-sample lengths when the
  *                         batch has them (the model is called with two inputs: x and the
  *                         lengths as an int64 (N) tensor) -> logits (N, K); as CLASSIFY.
  *   NB_TASK_LM            token ids (N, T) -> logits (N, T, V) or (N*T, V); cross-entropy of
  *                         each step against its next token y (N*T), only over steps below the
  *                         sample's length when lengths are given; bits per token; accuracy.
+ *   NB_TASK_VAE           x -> (logits, mu, logvar) (nb_vae_new); the loss is nb_vae_loss (the
+ *                         negative ELBO per sample); metrics "recon" (BCE per sample), "kl"
+ *                         (per sample) and "mse" (of sigmoid(logits) against x, per value).
  *   NB_TASK_CUSTOM        a step function of the user's does the whole step (any number of
  *                         models and optimizers, e.g. a GAN) and returns its loss and metrics.
  * The library knows nothing of the command line: no flags in messages, no run plan. */
@@ -50,7 +55,8 @@ nb_batch_source nb_stream_loader_source(nb_stream_loader *l);
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
 typedef enum nb_task_kind {
-    NB_TASK_CLASSIFY = 0, NB_TASK_REGRESS, NB_TASK_RECONSTRUCT, NB_TASK_SEQ_CLASSIFY, NB_TASK_LM, NB_TASK_CUSTOM
+    NB_TASK_CLASSIFY = 0, NB_TASK_REGRESS, NB_TASK_RECONSTRUCT, NB_TASK_SEQ_CLASSIFY, NB_TASK_LM, NB_TASK_VAE,
+    NB_TASK_CUSTOM
 } nb_task_kind;
 
 #define NB_MAX_METRICS 8
@@ -71,10 +77,34 @@ typedef struct nb_task {
     nb_task_kind kind;
     nb_step_fn step; /* NB_TASK_CUSTOM */
     void *ctx;       /* passed to step */
+    float noise;     /* NB_TASK_RECONSTRUCT: std of the noise added to the input (0: none) */
 } nb_task;
 nb_task nb_task_new(nb_task_kind kind);
 nb_task nb_task_custom(nb_step_fn step, void *ctx);
 const char *nb_task_name(nb_task_kind kind); /* "classify", "regress", ... */
+
+/* ---- GANs ------------------------------------------------------------------------------------- */
+/* A generator (noise z (N, z_dim) -> images) and a discriminator (images -> one logit per
+ * image), each with its own optimizer. */
+typedef struct nb_gan {
+    nb_model *generator, *discriminator;
+    nb_optim *opt_g, *opt_d;
+    int z_dim;
+} nb_gan;
+/* NB_ERR_ARG naming what is missing; NB_OK when the four pointers are set and z_dim >= 1. */
+nb_status nb_gan_check(const nb_gan *g);
+/* The GAN step as a custom task (src/train/gan.c): per batch of real images x, z ~ N(0, 1) from
+ * the library RNG, then the discriminator's step on BCE(D(x), 1) + BCE(D(G(z)) detached, 0) and
+ * the generator's on BCE(D(G(z)), 1) through the updated discriminator (the non-saturating
+ * loss). Metrics: d_loss, g_loss, d_real and d_fake (the mean of sigmoid(D) on the real images
+ * and on the fakes, before the discriminator's update); the loss is d_loss + g_loss. In
+ * evaluation (nb_evaluate) both models run in evaluation mode and nothing is updated. Give it
+ * to nb_train_epoch with NULL model and optimizer; gan must outlive the task. */
+nb_task nb_task_gan(nb_gan *gan);
+/* n images from a generator in evaluation mode without gradients: z (n * z_dim floats), or
+ * NULL to draw it from the library RNG; out receives out_numel floats (n times the values of
+ * one image). Ends with nb_step_reset(): call it between training steps. */
+nb_status nb_generate(nb_model *generator, int64_t n, int z_dim, const float *z, int64_t out_numel, float *out);
 
 /* An epoch's figures. Metrics a task does not have are NaN. */
 typedef struct nb_epoch_stats {
@@ -83,7 +113,7 @@ typedef struct nb_epoch_stats {
     double bits;       /* NB_TASK_LM: bits per token, loss / ln 2 */
     int64_t samples, tokens;
     double seconds;
-    int n_metrics;     /* NB_TASK_CUSTOM: the step's named metrics, epoch means */
+    int n_metrics;     /* the task's named metrics (NB_TASK_VAE's, a custom step's), epoch means */
     const char *metric_name[NB_MAX_METRICS];
     double metric[NB_MAX_METRICS];
 } nb_epoch_stats;

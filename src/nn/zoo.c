@@ -4,20 +4,25 @@
 
 #include "nabla/nn.h"
 
-static const char *const g_names[] = {"mlp", "lenet5", "seedcnn", "lstm-rows", "spam", "langid", "charlm", NULL};
+static const char *const g_names[] = {"mlp",  "lenet5", "seedcnn", "lstm-rows", "spam", "langid",
+                                     "charlm", "autoencoder", "conv-autoencoder", "vae", "gan", "dcgan", NULL};
+/* in the order of g_names: what each reads, and its classifier head */
+static const nb_zoo_input g_kinds[] = {NB_ZOO_IMAGE, NB_ZOO_IMAGE, NB_ZOO_IMAGE, NB_ZOO_IMAGE,
+                                       NB_ZOO_TOKENS, NB_ZOO_TOKENS, NB_ZOO_TOKENS, NB_ZOO_AUTOENCODER,
+                                       NB_ZOO_AUTOENCODER, NB_ZOO_AUTOENCODER, NB_ZOO_GAN, NB_ZOO_GAN};
+static const char *const g_heads[] = {"fc3", "fc3", "fc2", "fc", "fc", "fc", "fc", NULL, NULL, NULL, NULL, NULL};
 
 const char *const *nb_zoo_names(void) { return g_names; }
 
 nb_zoo_input nb_zoo_input_kind(const char *name) {
     for (int i = 0; name && g_names[i]; i++)
-        if (strcmp(name, g_names[i]) == 0) return i < 4 ? NB_ZOO_IMAGE : NB_ZOO_TOKENS;
+        if (strcmp(name, g_names[i]) == 0) return g_kinds[i];
     return NB_ZOO_UNKNOWN;
 }
 
 const char *nb_zoo_head(const char *name) {
-    static const char *const heads[] = {"fc3", "fc3", "fc2", "fc", "fc", "fc", "fc"}; /* in the order of g_names */
     for (int i = 0; name && g_names[i]; i++)
-        if (strcmp(name, g_names[i]) == 0) return heads[i];
+        if (strcmp(name, g_names[i]) == 0) return g_heads[i];
     return NULL;
 }
 
@@ -98,10 +103,16 @@ nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes) {
         return r ? nb_model_new(r, NB_INIT_DEFAULT) : NULL;
     } else {
         nb_module_free(s);
-        if (nb_zoo_input_kind(name) == NB_ZOO_TOKENS)
+        nb_zoo_input kind = nb_zoo_input_kind(name);
+        if (kind == NB_ZOO_TOKENS)
             nb__err(NB_ERR_ARG, "nb_zoo_new: '%s' reads text: build it with nb_zoo_text_new", name);
+        else if (kind == NB_ZOO_AUTOENCODER)
+            nb__err(NB_ERR_ARG, "nb_zoo_new: '%s' is generative: build it with nb_zoo_gen_new", name);
+        else if (kind == NB_ZOO_GAN)
+            nb__err(NB_ERR_ARG, "nb_zoo_new: '%s' is a GAN: build it with nb_zoo_gan_new", name);
         else
-            nb__err(NB_ERR_ARG, "unknown model '%s' (known: mlp, lenet5, seedcnn, lstm-rows, spam, langid, charlm)", name);
+            nb__err(NB_ERR_ARG, "unknown model '%s' (known: mlp, lenet5, seedcnn, lstm-rows, spam, langid, charlm, autoencoder, "
+                    "conv-autoencoder, vae, gan, dcgan)", name);
         return NULL;
     }
     if (st != NB_OK) {
@@ -133,7 +144,7 @@ nb_model *nb_zoo_text_new(const char *name, int vocab, int classes) {
         r = nb_recurrent_new(nb_embedding_new(vocab, 64, -1), nb_rnn_new(NB_RNN_LSTM, 64, 256, o), NB_SEQ_NONE,
                              nb_linear_new(256, vocab, true));
     } else {
-        nb__err(NB_ERR_ARG, nb_zoo_input_kind(name) == NB_ZOO_IMAGE ? "nb_zoo_text_new: '%s' reads images: build it with nb_zoo_new"
+        nb__err(NB_ERR_ARG, nb_zoo_input_kind(name) != NB_ZOO_UNKNOWN ? "nb_zoo_text_new: '%s' reads images: build it with nb_zoo_new"
                                                                      : "unknown text model '%s' (known: spam, langid, charlm)",
                 name);
         return NULL;

@@ -57,8 +57,9 @@ static nb_status check_args(const char *fn, nb_model *m, const nb_task *task, co
     return NB_OK;
 }
 
-/* A custom step's result into the sums; its metric names must stay the same. */
-static nb_status add_custom(sums *s, const nb_step_result *r, int64_t n) {
+/* A step's named metrics into the sums, weighted by the batch's samples; their names must
+ * stay the same from batch to batch. */
+static nb_status add_metrics(sums *s, const nb_step_result *r, int64_t n) {
     if (r->n_metrics < 0 || r->n_metrics > NB_MAX_METRICS)
         return nb__err(NB_ERR_ARG, "custom step: %d metrics (at most %d)", r->n_metrics, NB_MAX_METRICS);
     if (s->samples == 0) {
@@ -68,6 +69,13 @@ static nb_status add_custom(sums *s, const nb_step_result *r, int64_t n) {
         return nb__err(NB_ERR_ARG, "custom step: %d metrics after %d in earlier batches", r->n_metrics, s->n_metrics);
     }
     for (int i = 0; i < r->n_metrics; i++) s->metric[i] += r->value[i] * (double)n;
+    return NB_OK;
+}
+
+/* A custom step's result into the sums: its loss and metrics. */
+static nb_status add_custom(sums *s, const nb_step_result *r, int64_t n) {
+    nb_status st = add_metrics(s, r, n);
+    if (st) return st;
     s->loss += r->loss * (double)n;
     s->weight += n;
     return NB_OK;
@@ -160,6 +168,10 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
                 s.loss += lv * (double)r.weight;
                 s.weight += r.weight;
                 s.correct += r.correct;
+                if ((st = add_metrics(&s, &r.metrics, b.n))) {
+                    nb_step_reset();
+                    return st;
+                }
             }
             nb_step_reset();
         }
@@ -217,6 +229,7 @@ nb_status nb_evaluate(nb_model *m, const nb_task *task, const nb_batch_source *s
                 s.loss += (double)nb_tensor_item(r.loss) * (double)r.weight;
                 s.weight += r.weight;
                 s.correct += r.correct;
+                st = add_metrics(&s, &r.metrics, b.n);
             }
             if (!st && outputs && cls) {
                 nb_tensor *pr = nb_softmax(r.logits, 1);

@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-static const char *const g_names[] = {"classify", "regress", "reconstruct", "seq-classify", "lm", "custom"};
+static const char *const g_names[] = {"classify", "regress", "reconstruct", "seq-classify", "lm", "vae", "custom"};
 
 const char *nb_task_name(nb_task_kind k) {
     return (int)k >= 0 && k <= NB_TASK_CUSTOM ? g_names[k] : "unknown";
@@ -75,8 +75,19 @@ static nb_status classify(nb_model *m, const nb_batch *b, bool seq, nb_confusion
     return count_classes(logits, b->y, b->n, conf, r);
 }
 
+/* x plus N(0, std^2) noise, a new step tensor (x itself stays the clean target). */
+static nb_tensor *noisy(nb_tensor *x, float std) {
+    nb_tensor *y = nb_step_tensor(nb_tensor_ndim(x), nb_tensor_shape(x), NULL);
+    if (!y) return NULL;
+    nb_tensor_fill_normal(y, 0.0f, std);
+    float *yd = nb_tensor_data(y);
+    const float *xd = nb_tensor_data(x);
+    for (int64_t i = 0, n = nb_tensor_numel(x); i < n; i++) yd[i] += xd[i];
+    return y;
+}
+
 /* Mean squared error of the output against (n, d) float targets, the output seen as (n, d). */
-static nb_status squared(nb_model *m, const nb_batch *b, bool reconstruct, nb__batch_result *r) {
+static nb_status squared(nb_model *m, const nb_batch *b, bool reconstruct, float noise, nb__batch_result *r) {
     nb_tensor *x = input(b);
     if (!x) return NB_ERR_ARG;
     nb_tensor *t;
@@ -90,6 +101,7 @@ static nb_status squared(nb_model *m, const nb_batch *b, bool reconstruct, nb__b
         d = b->target_dim;
         t = nb_step_tensor(2, (int64_t[]){b->n, d}, b->target);
     }
+    if (reconstruct && noise > 0 && t && !(x = noisy(x, noise))) return NB_ERR_MEM;
     nb_tensor *out = t ? nb_model_forward(m, x) : NULL;
     if (!out) return NB_ERR_SHAPE;
     if (nb_tensor_numel(out) != b->n * d)
@@ -99,6 +111,31 @@ static nb_status squared(nb_model *m, const nb_batch *b, bool reconstruct, nb__b
     r->loss = flat ? nb_mse_loss(flat, t) : NULL;
     r->weight = b->n;
     return r->loss ? NB_OK : NB_ERR_SHAPE;
+}
+
+/* The VAE: the negative ELBO and its two terms, and the mean squared error of the decoded
+ * probabilities (comparable with an autoencoder's). */
+static nb_status vae(nb_model *m, const nb_batch *b, nb__batch_result *r) {
+    if (b->tokens || !b->x) return nb__err(NB_ERR_ARG, "vae task: the batch needs float inputs x");
+    nb_tensor *x = input(b), *in[1] = {x}, *out[NB_MODULE_MAX_IO];
+    int n_out = 0;
+    if (!x || nb_model_forward_n(m, 1, in, &n_out, out)) return NB_ERR_SHAPE;
+    if (n_out != 3) return nb__err(NB_ERR_SHAPE, "vae task: the model gives %d outputs, expected logits, mu, logvar", n_out);
+    nb_tensor *rec, *kl;
+    r->loss = nb_vae_loss(out[0], x, out[1], out[2], &rec, &kl);
+    if (!r->loss) return NB_ERR_SHAPE;
+    nb_tensor *mse;
+    nb_no_grad_begin(); /* a figure, not part of the loss */
+    mse = nb_mse_loss(nb_reshape(nb_sigmoid(out[0]), 1, (int64_t[]){-1}), nb_reshape(x, 1, (int64_t[]){-1}));
+    nb_no_grad_end();
+    if (!mse) return NB_ERR_SHAPE;
+    r->weight = b->n;
+    nb_step_result *mt = &r->metrics;
+    mt->n_metrics = 3;
+    mt->name[0] = "recon", mt->value[0] = nb_tensor_item(rec);
+    mt->name[1] = "kl", mt->value[1] = nb_tensor_item(kl);
+    mt->name[2] = "mse", mt->value[2] = nb_tensor_item(mse);
+    return NB_OK;
 }
 
 /* Next-token prediction: logits (N, T, V) or (N*T, V) against y (N*T); with lengths, only
@@ -151,8 +188,9 @@ nb_status nb__task_batch(const nb_task *task, nb_model *m, const nb_batch *b, nb
     switch (task->kind) {
     case NB_TASK_CLASSIFY: return classify(m, b, false, conf, r);
     case NB_TASK_SEQ_CLASSIFY: return classify(m, b, true, conf, r);
-    case NB_TASK_REGRESS: return squared(m, b, false, r);
-    case NB_TASK_RECONSTRUCT: return squared(m, b, true, r);
+    case NB_TASK_REGRESS: return squared(m, b, false, 0, r);
+    case NB_TASK_RECONSTRUCT: return squared(m, b, true, task->noise, r);
+    case NB_TASK_VAE: return vae(m, b, r);
     case NB_TASK_LM: return lm(m, b, r);
     case NB_TASK_CUSTOM: break;
     }

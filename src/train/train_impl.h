@@ -9,6 +9,7 @@
 typedef struct nb__batch_result {
     nb_tensor *loss, *logits;
     int64_t weight, correct;
+    nb_step_result metrics; /* named per-sample means (its loss unused) */
 } nb__batch_result;
 
 /* Forward and loss of a built-in task on one batch; classification tasks add their
