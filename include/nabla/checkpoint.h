@@ -5,6 +5,8 @@
  * PyTorch's load_state_dict takes it after dropping the "_nabla." entries), "format":
  * "nabla-checkpoint-2" and the caller's metadata in __metadata__, and, when an optimizer is
  * given, its state and the RNG state as tensors named "_nabla.optim.*" and "_nabla.rng".
+ * Several models (parts) may share one file, each under its name prefix
+ * (nb_checkpoint_save_parts).
  * Loading reads files written by nabla or by PyTorch (safetensors.torch.save_file of a
  * state_dict: F32, F16, BF16 or F64 tensors, converted to float). */
 /* nabla's own headers come before the guard, so that this header compiles on its own
@@ -64,6 +66,31 @@ nb_load_opts nb_load_defaults(void); /* strict, nothing skipped */
  * when every tensor was loaded; the caller frees it. */
 nb_status nb_checkpoint_load(const char *path, nb_model *m, nb_optim *opt, const nb_load_opts *o,
                              char **report);
+
+/* ---- several models in one file (a GAN's generator and discriminator) ------------------------ */
+/* Prefixes are 1-64 characters of [A-Za-z0-9_.-], neither starting nor ending with '.'; a
+ * NULL or "" prefix (which prefixes every name) only for a single part. Bad arguments are
+ * NB_ERR_ARG naming the function and the problem. */
+/* A model (and optionally its optimizer) stored under a name prefix: its tensors are named
+ * "<prefix>.<state_dict name>" (prefix NULL or "": no prefix, as nb_checkpoint_save). */
+typedef struct nb_checkpoint_part {
+    const char *prefix;
+    nb_model *model;
+    nb_optim *optim; /* may be NULL */
+} nb_checkpoint_part;
+/* nb_checkpoint_save for n (1..8) parts in one file: every part's tensors under its prefix,
+ * each optimizer's state under "_nabla.optim.<prefix>.*" (and its name and lr in metadata
+ * "_nabla.optimizer.<prefix>", "_nabla.lr.<prefix>"), the RNG state once. Prefixes must be
+ * distinct and none may be a dotted prefix of another. */
+nb_status nb_checkpoint_save_parts(const char *path, int n, const nb_checkpoint_part *parts, const nb_meta *meta);
+/* nb_checkpoint_load for parts: strict (o->strict) means every tensor of every part is in the
+ * file with its shape, and every tensor of the file belongs to a part (or is "_nabla.*", or
+ * matches o->skip, which is matched against the FILE's full names, e.g. skip "discriminator"
+ * loads a generator alone strictly from a GAN checkpoint). Optimizer state is loaded for
+ * parts whose optim is given (an error if the file holds none for that prefix, or another
+ * optimizer's). All or nothing across all parts. The report lists full (prefixed) names. */
+nb_status nb_checkpoint_load_parts(const char *path, int n, const nb_checkpoint_part *parts,
+                                   const nb_load_opts *o, char **report);
 
 #ifdef __cplusplus
 }

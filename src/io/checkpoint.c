@@ -1,91 +1,199 @@
 /* Model checkpoints in safetensors files: tensors by state_dict name, the caller's metadata
- * stored without being read, the optimizer and RNG state as "_nabla.*" tensors. Loading is by
- * name into a model built by code, strict or not, from nabla's files or PyTorch's. */
-#include "internal.h"
-
-#include "nabla/checkpoint.h"
+ * stored without being read, the optimizer and RNG state as "_nabla.*" tensors. One file holds
+ * one model, or several (a GAN's generator and discriminator) each under its name prefix.
+ * Saving and the checks of the parts are here, loading in checkpoint_load.c. */
+#include "checkpoint_impl.h"
 
 #define FORMAT "nabla-checkpoint-2" /* 2: the optimizer's name and lr under "_nabla." keys */
 
+/* ---- parts and their names ------------------------------------------------------------------ */
+const char *nb__ckpt_name(char *buf, const char *pfx, const char *name) {
+    if (!*pfx) return name;
+    snprintf(buf, NB_CKPT_NAME_MAX, "%s.%s", pfx, name);
+    return buf;
+}
+
+const char *nb__ckpt_key(char buf[NB_CKPT_KEY_MAX], const char *base, const char *pfx, const char *tail) {
+    snprintf(buf, NB_CKPT_KEY_MAX, "%s%s%s%s%s", base, *pfx ? "." : "", pfx, tail ? "." : "", tail ? tail : "");
+    return buf;
+}
+
+static bool prefix_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+}
+
+/* Every full name of part p fits NB_CKPT_NAME_MAX (a deeply nested model under a long prefix). */
+static nb_status names_fit(const char *fn, int i, const nb_checkpoint_part *p) {
+    const char *pfx = nb__ckpt_prefix(p);
+    if (!*pfx) return NB_OK;
+    nb_params *sl[2] = {nb_model_params(p->model), nb_model_buffers(p->model)};
+    size_t room = NB_CKPT_NAME_MAX - strlen(pfx) - 2;
+    for (int s = 0; s < 2; s++)
+        for (int k = 0; k < nb_params_count(sl[s]); k++)
+            if (strlen(nb_params_name(sl[s], k)) > room)
+                return nb__err(NB_ERR_ARG, "%s: part %d: '%s.%.64s...' is over %d characters", fn, i, pfx,
+                               nb_params_name(sl[s], k), NB_CKPT_NAME_MAX - 1);
+    for (int k = 0; k < nb_model_counter_count(p->model); k++)
+        if (strlen(nb_model_counter_name(p->model, k)) > room)
+            return nb__err(NB_ERR_ARG, "%s: part %d: '%s.%.64s...' is over %d characters", fn, i, pfx,
+                           nb_model_counter_name(p->model, k), NB_CKPT_NAME_MAX - 1);
+    return NB_OK;
+}
+
+static nb_status check_prefix(const char *fn, int n, int i, const char *pfx) {
+    size_t len = strlen(pfx);
+    if (!len) {
+        if (n > 1)
+            return nb__err(NB_ERR_ARG, "%s: part %d has no prefix: with %d parts each needs one (no prefix is a "
+                           "prefix of every name)", fn, i, n);
+        return NB_OK;
+    }
+    if (len > NB_CKPT_PREFIX_MAX)
+        return nb__err(NB_ERR_ARG, "%s: part %d: prefix '%.64s...' is over %d characters", fn, i, pfx,
+                       NB_CKPT_PREFIX_MAX);
+    for (size_t c = 0; c < len; c++)
+        if (!prefix_char(pfx[c]))
+            return nb__err(NB_ERR_ARG, "%s: part %d: prefix '%s' has the character 0x%02x at %zu (allowed: "
+                           "A-Z a-z 0-9 _ . -)", fn, i, pfx, (unsigned)(unsigned char)pfx[c], c);
+    if (pfx[0] == '.' || pfx[len - 1] == '.' || strstr(pfx, ".."))
+        return nb__err(NB_ERR_ARG, "%s: part %d: prefix '%s' starts or ends with '.' or holds '..'", fn, i, pfx);
+    return NB_OK;
+}
+
+nb_status nb__ckpt_check_parts(const char *fn, const char *path, int n, const nb_checkpoint_part *parts) {
+    if (!path) return nb__err(NB_ERR_ARG, "%s: path is NULL", fn);
+    if (n < 1 || n > NB_CKPT_MAX_PARTS)
+        return nb__err(NB_ERR_ARG, "%s: %d parts, expected 1 to %d", fn, n, NB_CKPT_MAX_PARTS);
+    if (!parts) return nb__err(NB_ERR_ARG, "%s: parts is NULL", fn);
+    for (int i = 0; i < n; i++) {
+        const char *pfx = nb__ckpt_prefix(&parts[i]);
+        nb_status st = check_prefix(fn, n, i, pfx);
+        if (st) return st;
+        if (!parts[i].model) return nb__err(NB_ERR_ARG, "%s: part %d ('%s') has no model", fn, i, pfx);
+        for (int j = 0; j < i; j++) {
+            const char *q = nb__ckpt_prefix(&parts[j]);
+            if (strcmp(pfx, q) == 0) return nb__err(NB_ERR_ARG, "%s: parts %d and %d have the same prefix '%s'", fn, j, i, pfx);
+            bool under = nb__under(pfx, q); /* q is shorter, or pfx is (or neither) */
+            if (under || nb__under(q, pfx))
+                return nb__err(NB_ERR_ARG, "%s: prefix '%s' (part %d) is a dotted prefix of '%s' (part %d): their "
+                               "names would mix", fn, under ? q : pfx, under ? j : i, under ? pfx : q, under ? i : j);
+        }
+        if ((st = names_fit(fn, i, &parts[i]))) return st;
+    }
+    return NB_OK;
+}
+
+/* ---- saving --------------------------------------------------------------------------------- */
 nb_load_opts nb_load_defaults(void) { return (nb_load_opts){.strict = true, .skip = NULL}; }
 
-static nb_status add_slab(nb_st_writer *w, nb_params *p) {
+static nb_status add_slab(nb_st_writer *w, const char *pfx, nb_params *p) {
+    char buf[NB_CKPT_NAME_MAX];
     for (int i = 0; i < nb_params_count(p); i++) {
         nb_tensor *t = nb_params_get(p, i);
-        nb_status st = nb_st_add(w, nb_params_name(p, i), NB_ST_F32, nb_tensor_ndim(t), nb_tensor_shape(t),
-                                 nb_tensor_data(t));
+        nb_status st = nb_st_add(w, nb__ckpt_name(buf, pfx, nb_params_name(p, i)), NB_ST_F32, nb_tensor_ndim(t),
+                                 nb_tensor_shape(t), nb_tensor_data(t));
         if (st) return st;
     }
     return NB_OK;
 }
 
-static bool is_nabla_state(const char *name) { return strncmp(name, "_nabla.", 7) == 0; }
-
-/* The tensor name of the optimizer's i-th state slab ("_nabla.optim.exp_avg") and the slab. */
-static float *optim_slab(nb_optim *opt, int i, char key[96]) {
-    const char *name;
-    float *s = nb_optim_state(opt, i, &name);
-    snprintf(key, 96, "_nabla.optim.%s", name);
-    return s;
-}
-
 /* A checkpoint is never written from non-finite state: the first NaN or infinity among the
- * parameters, buffers and optimizer state is an error naming the tensor (the old file stays). */
-static nb_status check_finite(const char *path, nb_model *m, nb_optim *opt) {
-    nb_params *sl[2] = {nb_model_params(m), nb_model_buffers(m)};
+ * parameters, buffers and optimizer state of part p is an error naming the tensor by its name
+ * in the file (the old file stays). */
+static nb_status check_finite(const char *fn, const char *path, const nb_checkpoint_part *p) {
+    const char *pfx = nb__ckpt_prefix(p);
+    char buf[NB_CKPT_NAME_MAX];
+    nb_params *sl[2] = {nb_model_params(p->model), nb_model_buffers(p->model)};
     for (int s = 0; s < 2; s++) {
         int64_t at;
         int k = nb_params_nonfinite(sl[s], false, &at);
         if (k >= 0)
-            return nb__err(NB_ERR_STATE, "nb_checkpoint_save: %s: not written: tensor '%s' is %g at element %lld",
-                           path, nb_params_name(sl[s], k), (double)nb_tensor_data(nb_params_get(sl[s], k))[at],
-                           (long long)at);
+            return nb__err(NB_ERR_STATE, "%s: %s: not written: tensor '%s' is %g at element %lld", fn, path,
+                           nb__ckpt_name(buf, pfx, nb_params_name(sl[s], k)),
+                           (double)nb_tensor_data(nb_params_get(sl[s], k))[at], (long long)at);
     }
-    const int64_t n = nb_params_numel(nb_model_params(m));
-    for (int i = 0; opt && i < nb_optim_state_count(opt); i++) {
-        char key[96];
-        const float *x = optim_slab(opt, i, key);
+    const int64_t n = nb_params_numel(nb_model_params(p->model));
+    for (int i = 0; p->optim && i < nb_optim_state_count(p->optim); i++) {
+        const char *name;
+        const float *x = nb_optim_state(p->optim, i, &name);
         int64_t at = nb__first_nonfinite(x, n);
         if (at >= 0)
-            return nb__err(NB_ERR_STATE, "nb_checkpoint_save: %s: not written: tensor '%s' is %g at element %lld",
-                           path, key, (double)x[at], (long long)at);
+            return nb__err(NB_ERR_STATE, "%s: %s: not written: tensor '%s' is %g at element %lld", fn, path,
+                           nb__ckpt_key(buf, "_nabla.optim", pfx, name), (double)x[at], (long long)at);
     }
     return NB_OK;
 }
 
-nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_meta *meta) {
-    if (!path || !m) return nb__err(NB_ERR_ARG, "nb_checkpoint_save: path and model are required");
-    nb_status cf = check_finite(path, m, opt);
-    if (cf) return cf;
-    if (nb_meta_get(meta, "format"))
-        return nb__err(NB_ERR_ARG, "nb_checkpoint_save: the metadata key 'format' is nabla's own");
-    nb_st_writer *w = nb_st_writer_new();
-    if (!w) return NB_ERR_MEM;
-    nb_status st = nb_st_meta(w, "format", FORMAT);
-    for (int i = 0; !st && i < nb_meta_count(meta); i++) st = nb_st_meta(w, nb_meta_key(meta, i), nb_meta_value(meta, i));
-    if (!st) st = add_slab(w, nb_model_params(m));
-    if (!st) st = add_slab(w, nb_model_buffers(m));
-    for (int i = 0; !st && i < nb_model_counter_count(m); i++)
-        st = nb_st_add(w, nb_model_counter_name(m, i), NB_ST_I64, 0, NULL, nb_model_counter(m, i));
-    if (!st && opt) {
-        int64_t n = nb_params_numel(nb_model_params(m)), steps = nb_optim_steps(opt);
-        uint64_t rng[4];
-        nb_rng_get_state(rng);
+/* The parts' optimizers: names and rates in the metadata, then every step count, the RNG
+ * state once, then the state slabs (for one part without prefix the order of version 2). */
+static nb_status add_optims(nb_st_writer *w, int np, const nb_checkpoint_part *parts) {
+    char key[NB_CKPT_KEY_MAX];
+    nb_status st = NB_OK;
+    bool any = false;
+    for (int i = 0; !st && i < np; i++) {
+        nb_optim *opt = parts[i].optim;
+        if (!opt) continue;
+        const char *pfx = nb__ckpt_prefix(&parts[i]);
+        int64_t steps = nb_optim_steps(opt);
         char lr[40];
         snprintf(lr, sizeof lr, "%.9g", (double)nb_optim_lr(opt));
-        st = nb_st_meta(w, "_nabla.optimizer", nb_optim_name(opt));
-        if (!st) st = nb_st_meta(w, "_nabla.lr", lr);
-        if (!st) st = nb_st_add(w, "_nabla.optim.steps", NB_ST_I64, 0, NULL, &steps);
-        if (!st) st = nb_st_add(w, "_nabla.rng", NB_ST_I64, 1, (int64_t[]){4}, rng);
-        for (int i = 0; !st && i < nb_optim_state_count(opt); i++) {
-            char key[96];
-            float *s = optim_slab(opt, i, key);
-            st = nb_st_add(w, key, NB_ST_F32, 1, &n, s);
+        st = nb_st_meta(w, nb__ckpt_key(key, "_nabla.optimizer", pfx, NULL), nb_optim_name(opt));
+        if (!st) st = nb_st_meta(w, nb__ckpt_key(key, "_nabla.lr", pfx, NULL), lr);
+        if (!st) st = nb_st_add(w, nb__ckpt_key(key, "_nabla.optim", pfx, "steps"), NB_ST_I64, 0, NULL, &steps);
+        any = true;
+    }
+    if (!st && any) {
+        uint64_t rng[4];
+        nb_rng_get_state(rng);
+        st = nb_st_add(w, "_nabla.rng", NB_ST_I64, 1, (int64_t[]){4}, rng);
+    }
+    for (int i = 0; !st && i < np; i++) {
+        nb_optim *opt = parts[i].optim;
+        int64_t n = nb_params_numel(nb_model_params(parts[i].model));
+        for (int k = 0; opt && !st && k < nb_optim_state_count(opt); k++) {
+            const char *name;
+            float *s = nb_optim_state(opt, k, &name);
+            st = nb_st_add(w, nb__ckpt_key(key, "_nabla.optim", nb__ckpt_prefix(&parts[i]), name), NB_ST_F32, 1, &n, s);
         }
     }
+    return st;
+}
+
+/* The one way a checkpoint is written; fn names the public function in errors. */
+static nb_status save(const char *fn, const char *path, int n, const nb_checkpoint_part *parts, const nb_meta *meta) {
+    nb_status st = nb__ckpt_check_parts(fn, path, n, parts);
+    for (int i = 0; !st && i < n; i++) st = check_finite(fn, path, &parts[i]);
+    if (st) return st;
+    if (nb_meta_get(meta, "format")) return nb__err(NB_ERR_ARG, "%s: the metadata key 'format' is nabla's own", fn);
+    nb_st_writer *w = nb_st_writer_new();
+    if (!w) return NB_ERR_MEM;
+    st = nb_st_meta(w, "format", FORMAT);
+    for (int i = 0; !st && i < nb_meta_count(meta); i++) st = nb_st_meta(w, nb_meta_key(meta, i), nb_meta_value(meta, i));
+    for (int i = 0; !st && i < n; i++) {
+        nb_model *m = parts[i].model;
+        const char *pfx = nb__ckpt_prefix(&parts[i]);
+        char buf[NB_CKPT_NAME_MAX];
+        st = add_slab(w, pfx, nb_model_params(m));
+        if (!st) st = add_slab(w, pfx, nb_model_buffers(m));
+        for (int k = 0; !st && k < nb_model_counter_count(m); k++)
+            st = nb_st_add(w, nb__ckpt_name(buf, pfx, nb_model_counter_name(m, k)), NB_ST_I64, 0, NULL,
+                           nb_model_counter(m, k));
+    }
+    if (!st) st = add_optims(w, n, parts);
     if (!st) st = nb_st_write(w, path);
     nb_st_writer_free(w);
     return st;
+}
+
+nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_meta *meta) {
+    if (!path || !m) return nb__err(NB_ERR_ARG, "nb_checkpoint_save: path and model are required");
+    nb_checkpoint_part one = {.prefix = NULL, .model = m, .optim = opt};
+    return save("nb_checkpoint_save", path, 1, &one, meta);
+}
+
+nb_status nb_checkpoint_save_parts(const char *path, int n, const nb_checkpoint_part *parts, const nb_meta *meta) {
+    return save("nb_checkpoint_save_parts", path, n, parts, meta);
 }
 
 nb_meta *nb_checkpoint_meta(const char *path) {
@@ -106,184 +214,4 @@ nb_meta *nb_checkpoint_meta(const char *path) {
     }
     nb_st_close(r);
     return m;
-}
-
-/* ---- loading ------------------------------------------------------------------------------- */
-typedef struct report {
-    char *text;
-    size_t len, cap;
-} report;
-
-static void note(report *r, const char *fmt, const char *name, const char *a, const char *b) {
-    char line[640];
-    int n = snprintf(line, sizeof line, fmt, name, a, b);
-    if (n < 0) return;
-    if ((size_t)n >= sizeof line) n = (int)sizeof line - 1;
-    if (r->len + (size_t)n + 2 > r->cap) {
-        size_t cap = r->cap ? 2 * r->cap + (size_t)n : 1024 + (size_t)n;
-        char *t = realloc(r->text, cap);
-        if (!t) return; /* the report is a courtesy: losing a line loses nothing loaded */
-        r->text = t;
-        r->cap = cap;
-    }
-    memcpy(r->text + r->len, line, (size_t)n);
-    r->len += (size_t)n;
-    r->text[r->len++] = '\n';
-    r->text[r->len] = '\0';
-}
-
-static bool same_shape(const nb_st_tensor *f, int ndim, const int64_t *shape) {
-    if (f->ndim != ndim) return false;
-    for (int i = 0; i < ndim; i++)
-        if (f->shape[i] != shape[i]) return false;
-    return true;
-}
-
-/* One float tensor of the model: loaded, skipped, or (strict) an error. */
-static nb_status load_float(const nb_st_reader *r, const char *path, const char *name, nb_tensor *t,
-                            const nb_load_opts *o, report *rep) {
-    if (o->skip && nb_name_matches(name, o->skip)) {
-        note(rep, "skipped %s%s%s", name, "", "");
-        return NB_OK;
-    }
-    const nb_st_tensor *f = nb_st_find(r, name);
-    if (!f) {
-        if (o->strict) return nb__err(NB_ERR_FORMAT, "%s: tensor '%s' of the model is not in the file", path, name);
-        note(rep, "missing %s%s%s", name, "", "");
-        return NB_OK;
-    }
-    if (!same_shape(f, nb_tensor_ndim(t), nb_tensor_shape(t))) {
-        char a[96], b[96];
-        nb__shape_str(a, sizeof a, f->ndim, f->shape);
-        nb__shape_str(b, sizeof b, nb_tensor_ndim(t), nb_tensor_shape(t));
-        if (o->strict)
-            return nb__err(NB_ERR_SHAPE, "%s: tensor '%s' has shape %s in the file, %s in the model", path, name, a, b);
-        note(rep, "shape %s: file %s, model %s", name, a, b);
-        return NB_OK;
-    }
-    return nb_st_read_f32(r, name, nb_tensor_ndim(t), nb_tensor_shape(t), nb_tensor_data(t));
-}
-
-static nb_status load_slab(const nb_st_reader *r, const char *path, nb_params *p, const nb_load_opts *o, report *rep) {
-    for (int i = 0; i < nb_params_count(p); i++) {
-        nb_status st = load_float(r, path, nb_params_name(p, i), nb_params_get(p, i), o, rep);
-        if (st) return st;
-    }
-    return NB_OK;
-}
-
-static bool in_model(nb_model *m, const char *name) {
-    if (nb_params_find(nb_model_params(m), name) || nb_params_find(nb_model_buffers(m), name)) return true;
-    for (int j = 0; j < nb_model_counter_count(m); j++)
-        if (strcmp(name, nb_model_counter_name(m, j)) == 0) return true;
-    return false;
-}
-
-static nb_status load_optim(const nb_st_reader *r, const char *path, nb_model *m, nb_optim *opt, int64_t *steps,
-                            int64_t rng[4]) {
-    const char *oname = nb_st_meta_get(r, "_nabla.optimizer");
-    if (!oname || strcmp(oname, nb_optim_name(opt)) != 0)
-        return nb__err(NB_ERR_FORMAT, "%s: holds %s optimizer state, expected %s", path, oname ? oname : "no",
-                       nb_optim_name(opt));
-    int64_t np = nb_params_numel(nb_model_params(m));
-    nb_status st = nb_st_read_into(r, "_nabla.optim.steps", NB_ST_I64, 0, NULL, steps);
-    if (!st) st = nb_st_read_into(r, "_nabla.rng", NB_ST_I64, 1, (int64_t[]){4}, rng);
-    for (int i = 0; !st && i < nb_optim_state_count(opt); i++) {
-        char key[96];
-        float *s = optim_slab(opt, i, key);
-        st = nb_st_read_into(r, key, NB_ST_F32, 1, &np, s);
-    }
-    return st;
-}
-
-/* Copies of everything a load may change, so that a failure puts it all back. */
-typedef struct backup {
-    float *p, *b, *optim[8];
-    int64_t *counters, steps;
-    float lr;
-} backup;
-
-static float *dup_floats(const float *src, int64_t n) {
-    float *d = malloc((size_t)(n ? n : 1) * sizeof(float));
-    if (d && n) memcpy(d, src, (size_t)n * sizeof(float));
-    return d;
-}
-
-static bool take(backup *k, nb_model *m, nb_optim *opt) {
-    nb_params *p = nb_model_params(m), *b = nb_model_buffers(m);
-    int64_t np = nb_params_numel(p), nc = nb_model_counter_count(m);
-    k->p = dup_floats(nb_params_data(p), np);
-    k->b = dup_floats(nb_params_data(b), nb_params_numel(b));
-    k->counters = malloc((size_t)(nc ? nc : 1) * sizeof(int64_t));
-    bool ok = k->p && k->b && k->counters;
-    for (int i = 0; ok && i < nc; i++) k->counters[i] = *nb_model_counter(m, i);
-    for (int i = 0; ok && opt && i < nb_optim_state_count(opt) && i < 8; i++)
-        ok = (k->optim[i] = dup_floats(nb_optim_state(opt, i, NULL), np)) != NULL;
-    if (opt) {
-        k->steps = nb_optim_steps(opt);
-        k->lr = nb_optim_lr(opt);
-    }
-    return ok;
-}
-
-static void put_back(backup *k, nb_model *m, nb_optim *opt) {
-    nb_params *p = nb_model_params(m), *b = nb_model_buffers(m);
-    int64_t np = nb_params_numel(p), nbuf = nb_params_numel(b);
-    if (np) memcpy(nb_params_data(p), k->p, (size_t)np * sizeof(float));
-    if (nbuf) memcpy(nb_params_data(b), k->b, (size_t)nbuf * sizeof(float));
-    for (int i = 0; i < nb_model_counter_count(m); i++) *nb_model_counter(m, i) = k->counters[i];
-    for (int i = 0; opt && i < nb_optim_state_count(opt) && i < 8; i++)
-        if (np) memcpy(nb_optim_state(opt, i, NULL), k->optim[i], (size_t)np * sizeof(float));
-    if (opt) {
-        nb_optim_set_steps(opt, k->steps);
-        nb_optim_set_lr(opt, k->lr);
-    }
-}
-
-static void drop(backup *k) {
-    free(k->p);
-    free(k->b);
-    free(k->counters);
-    for (int i = 0; i < 8; i++) free(k->optim[i]);
-}
-
-nb_status nb_checkpoint_load(const char *path, nb_model *m, nb_optim *opt, const nb_load_opts *o0, char **rep_out) {
-    if (rep_out) *rep_out = NULL;
-    if (!path || !m) return nb__err(NB_ERR_ARG, "nb_checkpoint_load: path and model are required");
-    nb_load_opts o = o0 ? *o0 : nb_load_defaults();
-    nb_st_reader *r = nb_st_open(path);
-    if (!r) return NB_ERR_FORMAT;
-    backup k = {0};
-    report rep = {0};
-    nb_status st = take(&k, m, opt) ? NB_OK : nb__err(NB_ERR_MEM, "%s: out of memory", path);
-    if (!st) st = load_slab(r, path, nb_model_params(m), &o, &rep);
-    if (!st) st = load_slab(r, path, nb_model_buffers(m), &o, &rep);
-    for (int i = 0; !st && i < nb_model_counter_count(m); i++) {
-        const char *name = nb_model_counter_name(m, i);
-        if (o.skip && nb_name_matches(name, o.skip)) continue;
-        if (nb_st_find(r, name)) st = nb_st_read_into(r, name, NB_ST_I64, 0, NULL, nb_model_counter(m, i));
-        else if (o.strict) st = nb__err(NB_ERR_FORMAT, "%s: tensor '%s' of the model is not in the file", path, name);
-        else note(&rep, "missing %s%s%s", name, "", "");
-    }
-    for (int i = 0; !st && i < nb_st_count(r); i++) {
-        const char *name = nb_st_get(r, i)->name;
-        if (is_nabla_state(name) || in_model(m, name)) continue;
-        if (o.skip && nb_name_matches(name, o.skip)) continue;
-        if (o.strict) st = nb__err(NB_ERR_FORMAT, "%s: tensor '%s' is not a tensor of this model", path, name);
-        else note(&rep, "unexpected %s%s%s", name, "", "");
-    }
-    int64_t steps = 0, rng[4];
-    if (!st && opt) st = load_optim(r, path, m, opt, &steps, rng);
-    if (!st && opt) {
-        const char *lr = nb_st_meta_get(r, "_nabla.lr");
-        nb_optim_set_steps(opt, steps);
-        if (lr) nb_optim_set_lr(opt, strtof(lr, NULL));
-        nb_rng_set_state((const uint64_t *)rng);
-    }
-    if (st && k.p) put_back(&k, m, opt);
-    drop(&k);
-    nb_st_close(r);
-    if (!st && rep_out) *rep_out = rep.text;
-    else free(rep.text);
-    return st;
 }
