@@ -52,6 +52,7 @@ static nb_tensor *b_pow(nb_tensor **x) { return nb_pow(x[0], 2.5f); }
 static nb_tensor *b_abs(nb_tensor **x) { return nb_abs(x[0]); }
 static nb_tensor *b_relu(nb_tensor **x) { return nb_relu(x[0]); }
 static nb_tensor *b_leaky(nb_tensor **x) { return nb_leaky_relu(x[0], 0.1f); }
+static nb_tensor *b_leaky02(nb_tensor **x) { return nb_leaky_relu(x[0], 0.2f); } /* DCGAN's */
 static nb_tensor *b_sigmoid(nb_tensor **x) { return nb_sigmoid(x[0]); }
 static nb_tensor *b_tanh(nb_tensor **x) { return nb_tanh(x[0]); }
 static nb_tensor *b_gelu(nb_tensor **x) { return nb_gelu(x[0]); }
@@ -86,6 +87,18 @@ static nb_tensor *b_convt(nb_tensor **x) {
     nb_conv_opts o = {{2, 2}, {1, 0}, {1, 1}, 2, {1, 0}};
     return nb_conv_transpose2d(x[0], x[1], x[2], o);
 }
+/* The transposed convolutions of the zoo's autoencoder and DCGAN (groups 1; the kernel size is
+ * the weight's) */
+static nb_tensor *convt(nb_tensor **x, int s, int p, int op) {
+    nb_conv_opts o = nb_conv_defaults();
+    o.stride[0] = o.stride[1] = s;
+    o.padding[0] = o.padding[1] = p;
+    o.output_padding[0] = o.output_padding[1] = op;
+    return nb_conv_transpose2d(x[0], x[1], x[2], o);
+}
+static nb_tensor *b_convt_k4s2p1(nb_tensor **x) { return convt(x, 2, 1, 0); }    /* k 4: 3 -> 6 */
+static nb_tensor *b_convt_k3s2p1op1(nb_tensor **x) { return convt(x, 2, 1, 1); } /* k 3: 3 -> 6 */
+static nb_tensor *b_convt_k7_1x1(nb_tensor **x) { return convt(x, 1, 0, 0); }    /* k 7: 1 -> 7 */
 static nb_tensor *b_maxpool(nb_tensor **x) { return nb_max_pool2d(x[0], 2, 2, 0); }
 static nb_tensor *b_maxpool_pad(nb_tensor **x) { return nb_max_pool2d(x[0], 3, 2, 1); }
 static nb_tensor *b_avgpool(nb_tensor **x) { return nb_avg_pool2d(x[0], 3, 2, 1); }
@@ -118,6 +131,12 @@ static nb_tensor *b_bn_train_gamma(nb_tensor **x) { return bn(x[0], x[1], NULL, 
 static nb_tensor *b_bn_eval(nb_tensor **x) { return bn(x[0], x[1], x[2], true, false); }
 static nb_tensor *b_bn_eval_plain(nb_tensor **x) { return bn(x[0], NULL, NULL, true, false); }
 static nb_tensor *b_bn_eval_beta(nb_tensor **x) { return bn(x[0], NULL, x[1], true, false); }
+/* DCGAN's first block: z (N, C, 1, 1) -> ConvTranspose2d(k 4, s 1, p 0, no bias) (N, O, 4, 4)
+ * -> BatchNorm2d in training: the gradient of w flows back through the batch statistics. */
+static nb_tensor *b_convt_bn_train(nb_tensor **x) {
+    nb_tensor *y = nb_conv_transpose2d(x[0], x[1], NULL, nb_conv_defaults());
+    return bn(y, x[2], x[3], true, true);
+}
 
 static nb_tensor *b_nll(nb_tensor **x) { return nb_nll_loss(x[0], x[1]); }
 static nb_tensor *b_ce(nb_tensor **x) { return nb_cross_entropy(x[0], x[1]); }
@@ -241,6 +260,7 @@ const op_case nb_test_cases[] = {
     {NB_OP_ABS, "abs", 1, {IN(2, IN_AWAY, 3, 4)}, b_abs, H, TOL},
     {NB_OP_RELU, "relu", 1, {IN(2, IN_AWAY, 3, 4)}, b_relu, H, TOL},
     {NB_OP_LEAKY_RELU, "leaky_relu", 1, {IN(2, IN_AWAY, 3, 4)}, b_leaky, H, TOL},
+    {NB_OP_LEAKY_RELU, "leaky_relu_02", 1, {IN(2, IN_AWAY, 3, 4)}, b_leaky02, H, TOL},
     {NB_OP_SIGMOID, "sigmoid", 1, {IN(2, IN_RAND, 3, 4)}, b_sigmoid, H, TOL},
     {NB_OP_TANH, "tanh", 1, {IN(2, IN_RAND, 3, 4)}, b_tanh, H, TOL},
     {NB_OP_GELU, "gelu", 1, {IN(2, IN_RAND, 3, 4)}, b_gelu, H, TOL},
@@ -267,6 +287,13 @@ const op_case nb_test_cases[] = {
     {NB_OP_CONV2D, "conv2d_groups", 3, {IN(4, IN_RAND, 2, 4, 7, 6), IN(4, IN_RAND, 6, 2, 3, 2), IN(1, IN_RAND, 6)}, b_conv, H, TOL},
     {NB_OP_CONV2D, "conv2d_nobias", 3, {IN(4, IN_RAND, 2, 3, 5, 5), IN(4, IN_RAND, 4, 3, 3, 3), NONE}, b_conv_plain, H, TOL},
     {NB_OP_CONV_TRANSPOSE2D, "conv_transpose2d", 3, {IN(4, IN_RAND, 2, 4, 3, 3), IN(4, IN_RAND, 4, 3, 3, 2), IN(1, IN_RAND, 6)}, b_convt, H, TOL},
+    /* the zoo's autoencoder and DCGAN: k4 s2 p1 (14 -> 28), k3 s2 p1 op1 (7 -> 14), k7 from 1x1 */
+    {NB_OP_CONV_TRANSPOSE2D, "convt2d_k4s2p1", 3, {IN(4, IN_RAND, 2, 3, 3, 3), IN(4, IN_RAND, 3, 2, 4, 4), NONE},
+     b_convt_k4s2p1, H, TOL},
+    {NB_OP_CONV_TRANSPOSE2D, "convt2d_k3s2p1_op1", 3,
+     {IN(4, IN_RAND, 2, 3, 3, 3), IN(4, IN_RAND, 3, 2, 3, 3), IN(1, IN_RAND, 2)}, b_convt_k3s2p1op1, H, TOL},
+    {NB_OP_CONV_TRANSPOSE2D, "convt2d_k7_from_1x1", 3, {IN(4, IN_RAND, 2, 4, 1, 1), IN(4, IN_RAND, 4, 3, 7, 7), NONE},
+     b_convt_k7_1x1, H, TOL},
     {NB_OP_MAX_POOL2D, "max_pool2d", 1, {IN(4, IN_DISTINCT, 2, 2, 4, 6)}, b_maxpool, H, TOL},
     {NB_OP_MAX_POOL2D, "max_pool2d_pad", 1, {IN(4, IN_DISTINCT, 1, 2, 5, 5)}, b_maxpool_pad, H, TOL},
     {NB_OP_AVG_POOL2D, "avg_pool2d", 1, {IN(4, IN_RAND, 2, 2, 5, 5)}, b_avgpool, H, TOL},
@@ -279,6 +306,9 @@ const op_case nb_test_cases[] = {
     {NB_OP_BATCH_NORM, "bn_eval_4d", 3, {IN(4, IN_RAND, 2, 3, 2, 3), IN(1, IN_RAND, 3), IN(1, IN_RAND, 3)}, b_bn_eval, H, TOL},
     {NB_OP_BATCH_NORM, "bn_eval_2d_noaffine", 1, {IN(2, IN_RAND, 4, 5)}, b_bn_eval_plain, H, TOL},
     {NB_OP_BATCH_NORM, "bn_eval_4d_beta_only", 2, {IN(4, IN_RAND, 2, 2, 3, 2), IN(1, IN_RAND, 2)}, b_bn_eval_beta, H, TOL},
+    /* a transposed convolution's output shape (7x7), 3 samples: 147 values per channel */
+    {NB_OP_BATCH_NORM, "bn_train_4d_7x7", 3, {IN(4, IN_RAND, 3, 4, 7, 7), IN(1, IN_RAND, 4), IN(1, IN_RAND, 4)},
+     b_bn_train, H, TOL},
     {NB_OP_EMBEDDING, "embedding", 2, {IN(2, IN_RAND, 5, 3), IDX(2, 5, 2, 3)}, b_embedding, H, TOL},
     {NB_OP_RNN_SEQ, "rnn_tanh", 4, {IN(3, IN_RAND, 3, 3, 2), IN(2, IN_RAND, 2, 2), IN(1, IN_RAND, 2), IN(2, IN_RAND, 3, 2)},
      b_rnn_tanh, H, TOL},
@@ -329,5 +359,7 @@ const op_case nb_test_cases[] = {
                                      IN(3, IN_POS, 1, 1, 4)}, b_bcast_sum_div, H, TOL},
     {NB_OP_DIV, "bcast_normalize", 2, {IN(3, IN_AWAY, 3, 1, 4), IN(3, IN_POS, 1, 5, 1)},
      b_bcast_normalize, H, TOL},
+    {NB_OP_BATCH_NORM, "convt_bn_train", 4, {IN(4, IN_RAND, 3, 3, 1, 1), IN(4, IN_RAND, 3, 2, 4, 4), IN(1, IN_RAND, 2),
+                                             IN(1, IN_RAND, 2)}, b_convt_bn_train, H, TOL},
 };
 const int nb_test_case_count = (int)(sizeof nb_test_cases / sizeof nb_test_cases[0]);

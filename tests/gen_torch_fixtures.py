@@ -110,6 +110,7 @@ REF = {
     "abs": lambda x: torch.abs(x[0]),
     "relu": lambda x: F.relu(x[0]),
     "leaky_relu": lambda x: F.leaky_relu(x[0], 0.1),
+    "leaky_relu_02": lambda x: F.leaky_relu(x[0], 0.2),
     "sigmoid": lambda x: torch.sigmoid(x[0]),
     "tanh": lambda x: torch.tanh(x[0]),
     "gelu": lambda x: F.gelu(x[0]),  # exact erf form (approximate="none")
@@ -138,6 +139,10 @@ REF = {
     "conv2d_nobias": lambda x: F.conv2d(x[0], x[1], x[2]),
     "conv_transpose2d": lambda x: F.conv_transpose2d(x[0], x[1], x[2], stride=(2, 2), padding=(1, 0),
                                                      output_padding=(1, 0), groups=2, dilation=(1, 1)),
+    "convt2d_k4s2p1": lambda x: F.conv_transpose2d(x[0], x[1], None, stride=2, padding=1),
+    "convt2d_k3s2p1_op1": lambda x: F.conv_transpose2d(x[0], x[1], x[2], stride=2, padding=1,
+                                                       output_padding=1),
+    "convt2d_k7_from_1x1": lambda x: F.conv_transpose2d(x[0], x[1], None, stride=1, padding=0),
     "max_pool2d": lambda x: F.max_pool2d(x[0], kernel_size=2, stride=2, padding=0),
     "max_pool2d_pad": lambda x: F.max_pool2d(x[0], kernel_size=3, stride=2, padding=1),
     "avg_pool2d": lambda x: F.avg_pool2d(x[0], kernel_size=3, stride=2, padding=1),  # count_include_pad
@@ -149,6 +154,7 @@ REF = {
     "bn_eval_4d": lambda x: bn(x[0], x[1], x[2], True, False),
     "bn_eval_2d_noaffine": lambda x: bn(x[0], None, None, True, False),
     "bn_eval_4d_beta_only": lambda x: bn(x[0], None, x[1], True, False),
+    "bn_train_4d_7x7": lambda x: bn(x[0], x[1], x[2], True, True),
     "embedding": lambda x: F.embedding(x[1], x[0]),
     "rnn_tanh": lambda x: recurrence("tanh", *x[:4], lengths=RNN_LENGTHS),
     "rnn_tanh_rev": lambda x: recurrence("tanh", *x[:4], lengths=RNN_LENGTHS, reverse=True),
@@ -182,6 +188,7 @@ REF = {
                                                stride=2),
     "bcast_sum_div": lambda x: (x[0] * x[1]).sum(dim=1, keepdim=True) / x[2],
     "bcast_normalize": lambda x: (x[0] * x[1]) / (x[0] * x[1]).sum(dim=1, keepdim=True),
+    "convt_bn_train": lambda x: bn(F.conv_transpose2d(x[0], x[1]), x[2], x[3], True, True),
 }
 
 
