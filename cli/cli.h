@@ -16,8 +16,9 @@
 typedef struct cli_args {
     const char *cmd;
     const char *model, *data, *data_dir, *optimizer, *out, *resume, *checkpoint, *schedule;
-    const char *init, *freeze, *reset, *prime;
-    long long length;
+    const char *init, *freeze, *reset, *prime, *judge;
+    long long length, latent, n;
+    double denoise;
     double temperature;
     long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed, repeat;
     double lr, clip, head_lr, max_loss;
@@ -48,6 +49,10 @@ typedef struct cli_plan {
     int64_t max_tokens;      /* tokens per sample (spam 200, langid the longest training word,
                               * charlm the window of truncated BPTT) */
     char class_names[1024];  /* comma-separated; "" for the image sets (known names) */
+    /* generative models (0 when not used) */
+    int latent;              /* vae: code units */
+    float noise;             /* autoencoders: --denoise, the std of the input noise */
+    int z_dim;               /* gan, dcgan: noise units */
 } cli_plan;
 extern const char *const cli_optimizers[]; /* NULL-terminated */
 extern const char *const cli_schedules[];
@@ -107,8 +112,14 @@ int cli_text_open(cli_text *t, const char *name, const char *data_dir, int64_t l
 int cli_text_sources(cli_text *t, int64_t batch, uint64_t seed, nb_batch_source *train, nb_batch_source *test);
 int64_t cli_text_max_tokens(const cli_text *t);
 void cli_text_close(cli_text *t);
-/* nabla sample: text from a character language model. */
+/* nabla sample: text from a character language model, images from a GAN or a VAE. */
 int cli_sample(const cli_args *a);
+/* nabla sample for generative image models (cli/gen_sample.c): n images into --out (.png grid
+ * or .idx), and with --judge the quality figures by a classifier checkpoint. */
+int cli_sample_images(const cli_args *a, const cli_plan *info);
+/* The generator (GAN) or the whole model (autoencoders, VAE) of a generative checkpoint, in
+ * evaluation mode; NULL after printing the error. */
+nb_model *cli_load_gen_model(const char *path, const cli_plan *info);
 /* length characters after prime, drawn with softmax(logits / temperature) from a seeded RNG;
  * malloc'd UTF-8, or NULL with the library error set (a prime character not in v). */
 char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t length, double temperature,

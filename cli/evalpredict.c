@@ -40,6 +40,11 @@ nb_model *cli_load_model(const cli_args *a, cli_plan *info, nb_vocab **vocab) {
         cli_norm(a->data, &info->mean, &info->std);
     }
     nb_vocab *v = NULL;
+    nb_zoo_input kind = rc ? NB_ZOO_UNKNOWN : nb_zoo_input_kind(info->model);
+    if (kind == NB_ZOO_AUTOENCODER || kind == NB_ZOO_GAN)
+        rc = cli_fail("%s holds a generative model (%s): eval and predict score classifiers; its figures are in its run's "
+                      "metrics.jsonl and report.txt, and nabla sample --checkpoint %s draws images from a GAN or a VAE",
+                      a->checkpoint, info->model, a->checkpoint);
     if (!rc && nb_zoo_input_kind(info->model) == NB_ZOO_TOKENS) {
         v = nb_vocab_parse(nb_meta_get(meta, "vocab"));
         if (!v) rc = cli_fail("%s: __metadata__ 'vocab': %s", a->checkpoint, nb_last_error());

@@ -19,13 +19,17 @@ static const char *USAGE =
     "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
     "  nabla predict --checkpoint FILE [--model NAME --data NAME] [--invert] IMAGE.png|IMAGES.idx ...\n"
     "  nabla predict --checkpoint FILE TEXT-FILE ...|-     (a text model: one prediction per line)\n"
+    "  nabla train --model {autoencoder,conv-autoencoder,vae,gan,dcgan} --data {mnist,fashion-mnist}\n"
+    "              [--denoise STD] [--latent N] [options as above]\n"
     "  nabla sample --checkpoint FILE [--length N] [--temperature T] [--prime TEXT] [--seed N]\n"
+    "  nabla sample --checkpoint GAN-OR-VAE [--n N] [--out FILE.png|FILE.idx] [--seed N] [--judge CLASSIFIER]\n"
     "  nabla bench --model NAME [--batch N] [--threads N] [--repeat N]\n"
     "FILE and WEIGHTS are nabla checkpoints or PyTorch state_dicts saved with safetensors (then\n"
     "--model and --data say what they hold). NAMES are comma-separated parameter prefixes\n"
     "(conv1,conv2). Data is looked for in --data-dir, $NABLA_DATA, ./data/NAME and the installed\n"
     "packages; bash scripts/data.sh [SET ...|all] installs it. sample draws text from a charlm\n"
-    "checkpoint. bench times a training step (forward, backward, optimizer), whole and per layer, on\n"
+    "checkpoint, or images from a GAN or VAE checkpoint (--judge: the share a classifier checkpoint\n"
+    "calls with probability >= 0.9, and the entropy of its classes). bench times a training step (forward, backward, optimizer), whole and per layer, on\n"
     "random data.\n";
 
 static const char *const g_datas[] = {"mnist", "fashion-mnist", "spam", "langid", "moby-dick", NULL};
@@ -61,7 +65,7 @@ static const flag_def g_flags[] = {
     {"--seed", F_INT, A(seed), TRAIN | SAMPLE, 0, INT64_MAX, NULL},
     {"--limit-train", F_INT, A(limit_train), TRAIN, 0, INT64_MAX, NULL},
     {"--limit-test", F_INT, A(limit_test), TRAIN | EVAL, 0, INT64_MAX, NULL},
-    {"--out", F_STR, A(out), TRAIN, 0, 0, NULL},
+    {"--out", F_STR, A(out), TRAIN | SAMPLE, 0, 0, NULL},
     {"--resume", F_STR, A(resume), TRAIN, 0, 0, NULL},
     {"--overwrite", F_BOOL, A(overwrite), TRAIN, 0, 0, NULL},
     {"--init", F_STR, A(init), TRAIN, 0, 0, NULL},
@@ -74,6 +78,10 @@ static const flag_def g_flags[] = {
     {"--prime", F_STR, A(prime), SAMPLE, 0, 0, NULL},
     {"--length", F_INT, A(length), SAMPLE, 1, 1000000, NULL},
     {"--temperature", F_NUM, A(temperature), SAMPLE, 0, 1, NULL},
+    {"--denoise", F_NUM, A(denoise), TRAIN, 0, 0, NULL},
+    {"--latent", F_INT, A(latent), TRAIN, 1, 256, NULL},
+    {"--n", F_INT, A(n), SAMPLE, 1, 100000, NULL},
+    {"--judge", F_STR, A(judge), SAMPLE, 0, 0, NULL},
 };
 #define N_FLAGS (int)(sizeof g_flags / sizeof g_flags[0])
 _Static_assert(sizeof g_flags / sizeof g_flags[0] <= 64, "cli_args.set has 64 bits");
@@ -139,7 +147,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     cli_args a = {.cmd = argv[1], .epochs = 10, .batch = 64, .lr = 1e-3, .optimizer = "adam", .out = "out",
-                  .schedule = "constant", .length = 500, .temperature = 0.8};
+                  .schedule = "constant", .length = 500, .temperature = 0.8, .latent = 16, .n = 64};
     if (one_of("command", a.cmd, g_cmds)) {
         fputs(USAGE, stderr);
         return 2;

@@ -16,9 +16,12 @@
 
 /* What a run writes into --out; the first three show another run, the last four are written at
  * its end. */
-static const char *const RUN_FILES[] = {"checkpoint.safetensors", "metrics.jsonl", "model.safetensors",
-                                        "report.txt", "curves.png", "predictions.png", NULL};
+/* The files every run writes first (FINAL_FILES: at its end), then the pictures of some kinds. */
+static const char *const RUN_FILES[] = {"checkpoint.safetensors", "metrics.jsonl", "model.safetensors", "report.txt",
+                                        "curves.png", NULL, "predictions.png", "reconstructions.png", "latent.png",
+                                        "lattice.png", NULL};
 #define FINAL_FILES (RUN_FILES + 2)
+#define ALL_RUN_FILES 11
 
 /* The pid of a temporary file "<name>.tmp.<pid>" (src/core/atomic.c), or 0. */
 static long tmp_pid(const char *name) {
@@ -64,9 +67,9 @@ int outdir_prepare(const char *dir, bool resume, bool overwrite, bool quiet) {
     if (resume) return 0;
     char path[4352], found[1024] = "";
     bool ckpt = false;
-    for (int i = 0; RUN_FILES[i]; i++) {
+    for (int i = 0; i < ALL_RUN_FILES; i++) {
         struct stat sb;
-        if (join(path, sizeof path, dir, RUN_FILES[i]) || lstat(path, &sb) != 0 || S_ISDIR(sb.st_mode)) continue;
+        if (!RUN_FILES[i] || join(path, sizeof path, dir, RUN_FILES[i]) || lstat(path, &sb) != 0 || S_ISDIR(sb.st_mode)) continue;
         if (overwrite) {
             if (unlink(path) != 0) return cli_fail("--overwrite: cannot remove %s: %s", path, strerror(errno));
             continue;
@@ -91,12 +94,19 @@ static bool not_older(const struct stat *a, const struct stat *b) {
            (a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec);
 }
 
-bool outdir_outputs_done(const char *dir, const char *ckpt) {
+bool outdir_outputs_done(const char *dir, const char *ckpt, const char *model) {
     struct stat cs, sb;
     if (stat(ckpt, &cs) != 0) return false;
+    /* the pictures a run of this model writes at its end, besides curves.png */
+    static const char *const classifier[] = {"predictions.png", NULL}, *const ae[] = {"reconstructions.png", "latent.png", NULL},
+                             *const vae[] = {"reconstructions.png", "latent.png", "lattice.png", NULL}, *const none[] = {NULL};
+    nb_zoo_input k = nb_zoo_input_kind(model);
+    const char *const *pics = k == NB_ZOO_IMAGE ? classifier : !strcmp(model, "vae") ? vae : k == NB_ZOO_AUTOENCODER ? ae : none;
     char path[4352];
     for (int i = 0; FINAL_FILES[i]; i++)
         if (join(path, sizeof path, dir, FINAL_FILES[i]) || stat(path, &sb) != 0 || !not_older(&sb, &cs)) return false;
+    for (int i = 0; pics[i]; i++)
+        if (join(path, sizeof path, dir, pics[i]) || stat(path, &sb) != 0 || !not_older(&sb, &cs)) return false;
     return true;
 }
 

@@ -10,9 +10,9 @@
  * holds another run's files (a checkpoint, a model or a non-empty metrics.jsonl) unless
  * overwrite, which deletes them. Prints the error and returns 1. */
 int outdir_prepare(const char *dir, bool resume, bool overwrite, bool quiet);
-/* Whether the final outputs (model, report, pictures) are in dir and not older than ckpt: the
- * run that wrote ckpt finished. */
-bool outdir_outputs_done(const char *dir, const char *ckpt);
+/* Whether the final outputs (model, report, the pictures a run of this zoo model writes) are in
+ * dir and not older than ckpt: the run that wrote ckpt finished. */
+bool outdir_outputs_done(const char *dir, const char *ckpt, const char *model);
 /* Whether dir's file system has room for the run of a model of numel parameters: two
  * checkpoints with the optimizer's state (old and new side by side while one replaces the
  * other; one if a checkpoint is already there), the model, logs and pictures. */

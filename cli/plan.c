@@ -34,6 +34,9 @@ nb_status cli_plan_to_meta(const cli_plan *p, nb_meta *m) {
     if (!st) st = nb_meta_setf(m, "train_samples", "%lld", (long long)p->train_samples);
     if (!st) st = nb_meta_setf(m, "threads", "%d", p->threads);
     if (!st && p->freeze[0]) st = nb_meta_set(m, "freeze", p->freeze);
+    if (!st && p->latent > 0) st = nb_meta_setf(m, "latent", "%d", p->latent);
+    if (!st && p->noise > 0) st = nb_meta_setf(m, "noise", "%.9g", (double)p->noise);
+    if (!st && p->z_dim > 0) st = nb_meta_setf(m, "z_dim", "%d", p->z_dim);
     return st;
 }
 
@@ -150,6 +153,13 @@ int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p) {
     if (v && strlen(v) >= sizeof p->freeze)
         return cli_fail("%s: __metadata__ 'freeze' is longer than %zu characters", path, sizeof p->freeze - 1);
     if (v) snprintf(p->freeze, sizeof p->freeze, "%s", v);
+    x = 0;
+    if (meta_i64(m, path, "latent", 1, 256, !strcmp(p->model, "vae"), &x)) return 1;
+    p->latent = (int)x;
+    x = 0;
+    if (meta_i64(m, path, "z_dim", 1, 4096, nb_zoo_input_kind(p->model) == NB_ZOO_GAN, &x)) return 1;
+    p->z_dim = (int)x;
+    if (meta_f32(m, path, "noise", 0, 1e3, &p->noise)) return 1;
     return 0;
 }
 

@@ -65,14 +65,25 @@ char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t le
     return out;
 }
 
+static bool gen_kind_of(const char *model) {
+    nb_zoo_input k = nb_zoo_input_kind(model);
+    return k == NB_ZOO_AUTOENCODER || k == NB_ZOO_GAN;
+}
+
 int cli_sample(const cli_args *a) {
     cli_plan info;
     nb_vocab *v = NULL;
+    nb_meta *meta = a->checkpoint ? nb_checkpoint_meta(a->checkpoint) : NULL;
+    bool images = meta && cli_is_nabla_checkpoint(meta) && gen_kind_of(nb_meta_get(meta, "model"));
+    nb_meta_free(meta);
+    if (images) return cli_read_plan(a->checkpoint, &info) ? 1 : cli_sample_images(a, &info);
+    if (cli_given(a, "--n") || cli_given(a, "--out") || a->judge)
+        return cli_fail("sample: --n, --out and --judge are for images (a GAN or VAE checkpoint)");
     nb_model *m = cli_load_model(a, &info, &v);
     if (!m) return 1;
     int rc = 0;
     if (strcmp(info.model, "charlm") != 0)
-        rc = cli_fail("sample: %s holds a %s model; sample draws text from a charlm checkpoint", a->checkpoint,
+        rc = cli_fail("sample: %s holds a %s model; sample draws text from a charlm checkpoint or images from a GAN or VAE checkpoint", a->checkpoint,
                       info.model);
     char *text = rc ? NULL : cli_generate(m, v, a->prime ? a->prime : "The ", a->length, a->temperature,
                                           (uint64_t)a->seed);

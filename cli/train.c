@@ -14,6 +14,7 @@
 
 #include "history.h"
 #include "outdir.h"
+#include "run.h"
 
 #define GRID_N 40
 
@@ -47,26 +48,7 @@ static void on_batch(void *ctx, int64_t i, int64_t n, double loss, int64_t sampl
     fflush(stderr);
 }
 
-/* Everything one run holds, so the steps below share it and one function frees it. */
-typedef struct run {
-    cli_args a;
-    cli_plan resumed, plan;
-    char p_model[4200], p_ckpt[4200], p_metrics[4200], p_curves[4200], p_pred[4200], p_report[4200];
-    char out_dir[4096];
-    nb_dataset *train, *test;     /* image sets */
-    cli_text txt;                 /* text sets */
-    bool text, lm;                /* a text set; a character stream (language model) */
-    nb_batch_source src, test_src;
-    nb_task task;
-    nb_model *m;
-    nb_optim *opt;
-    nb_loader *l, *lt;
-    nb_confusion *conf;
-    history *h;
-    int64_t start;
-} run;
-
-static nb_optim *make_optim(nb_params *p, const char *name, float lr) {
+nb_optim *run_make_optim(nb_params *p, const char *name, float lr) {
     if (strcmp(name, "sgd") == 0) return nb_sgd_new(p, (nb_sgd_opts){lr, 0.9f, 0.0f, false});
     if (strcmp(name, "rmsprop") == 0) return nb_rmsprop_new(p, nb_rmsprop_defaults(lr));
     nb_adam_opts o = nb_adam_defaults(lr);
@@ -77,7 +59,7 @@ static nb_optim *make_optim(nb_params *p, const char *name, float lr) {
     return nb_adam_new(p, o);
 }
 
-static int path_in(char *buf, size_t cap, const char *dir, const char *name) {
+int run_path(char *buf, size_t cap, const char *dir, const char *name) {
     if ((size_t)snprintf(buf, cap, "%s/%s", dir, name) >= cap) return cli_fail("--out %s: path too long", dir);
     return 0;
 }
@@ -133,6 +115,11 @@ static int take_resumed_plan(run *r) {
     if (!cli_given(a, "--limit-train")) a->limit_train = ri->limit_train;
     if (!cli_given(a, "--limit-test")) a->limit_test = ri->limit_test;
     if (!cli_given(a, "--freeze") && ri->freeze[0]) a->freeze = ri->freeze;
+    if (!cli_given(a, "--latent") && ri->latent > 0) a->latent = ri->latent;
+    if (!cli_given(a, "--denoise")) a->denoise = ri->noise;
+    if ((cli_given(a, "--latent") && a->latent != ri->latent) || (cli_given(a, "--denoise") && (float)a->denoise != ri->noise))
+        return cli_fail("--resume %s was trained with --latent %d --denoise %g; they cannot change in a resumed run",
+                        a->resume, ri->latent, (double)ri->noise);
     if (cli_given(a, "--optimizer") && ri->optimizer[0] && strcmp(a->optimizer, ri->optimizer) != 0)
         return cli_fail("--resume %s holds %s optimizer state; --optimizer %s cannot continue it", a->resume,
                         ri->optimizer, a->optimizer);
@@ -145,7 +132,7 @@ static int take_resumed_plan(run *r) {
         a->out = r->out_dir;
     }
     /* A run killed after its last checkpoint but before its final outputs: resume writes them. */
-    if (ri->epoch == a->epochs && !outdir_outputs_done(a->out, a->resume)) return 0;
+    if (ri->epoch == a->epochs && !outdir_outputs_done(a->out, a->resume, ri->model)) return 0;
     if (ri->epoch >= a->epochs)
         return cli_fail("--resume %s has already trained %lld epochs; ask for more with --epochs", a->resume,
                         (long long)ri->epoch);
@@ -161,12 +148,12 @@ static int open_out(run *r) {
     struct stat sb;
     if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) return cli_fail("--out %s: not a folder", out);
     if (outdir_prepare(out, r->a.resume != NULL, r->a.overwrite, r->a.quiet)) return 1;
-    return path_in(r->p_model, sizeof r->p_model, out, "model.safetensors") ||
-           path_in(r->p_ckpt, sizeof r->p_ckpt, out, "checkpoint.safetensors") ||
-           path_in(r->p_metrics, sizeof r->p_metrics, out, "metrics.jsonl") ||
-           path_in(r->p_curves, sizeof r->p_curves, out, "curves.png") ||
-           path_in(r->p_pred, sizeof r->p_pred, out, "predictions.png") ||
-           path_in(r->p_report, sizeof r->p_report, out, "report.txt");
+    return run_path(r->p_model, sizeof r->p_model, out, "model.safetensors") ||
+           run_path(r->p_ckpt, sizeof r->p_ckpt, out, "checkpoint.safetensors") ||
+           run_path(r->p_metrics, sizeof r->p_metrics, out, "metrics.jsonl") ||
+           run_path(r->p_curves, sizeof r->p_curves, out, "curves.png") ||
+           run_path(r->p_pred, sizeof r->p_pred, out, "predictions.png") ||
+           run_path(r->p_report, sizeof r->p_report, out, "report.txt");
 }
 
 /* The plan's fields every run has. */
@@ -219,6 +206,8 @@ static int load_data(run *r) {
     if (cli_find_data(a->data, a->data_dir, dir, sizeof dir)) return 1;
     float mean, std;
     cli_norm(a->data, &mean, &std);
+    if (r->gen) /* pixels as they are, in [0, 1] (autoencoders), or in [-1, 1] (GANs: a tanh output) */
+        mean = r->gen == NB_ZOO_GAN ? 0.5f : 0.0f, std = r->gen == NB_ZOO_GAN ? 0.5f : 1.0f;
     r->train = cli_load(a->data, dir, 1, a->limit_train, mean, std, CLI_N_CLASSES);
     r->test = r->train ? cli_load(a->data, dir, 0, a->limit_test, mean, std, CLI_N_CLASSES) : NULL;
     if (!r->test) return 1;
@@ -230,6 +219,9 @@ static int load_data(run *r) {
         return cli_fail("--resume %s was trained on %lld images; %s gives %lld (use the run's --data-dir and "
                         "--limit-train)", a->resume, (long long)r->resumed.train_samples, dir, (long long)tr->n);
     r->plan = (cli_plan){.c = tr->c, .h = tr->h, .w = tr->w, .classes = CLI_N_CLASSES};
+    if (!strcmp(a->model, "vae")) r->plan.latent = (int)a->latent;
+    if (r->gen == NB_ZOO_AUTOENCODER) r->plan.noise = (float)a->denoise;
+    if (r->gen == NB_ZOO_GAN) r->plan.z_dim = 64;
     return plan_common(r, mean, std, tr->n);
 }
 
@@ -269,20 +261,28 @@ static int load_init(run *r) {
     return rc;
 }
 
-static int build(run *r) {
+int run_image_sources(run *r) {
+    r->l = nb_loader_new(r->train, r->a.batch, 1, (uint64_t)r->a.seed, 0);
+    r->lt = r->l ? nb_loader_new(r->test, r->test->n < 1000 ? (r->test->n ? r->test->n : 1) : 1000, 0, 0, 0) : NULL;
+    if (!r->lt) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
+    r->src = nb_loader_source(r->l);
+    r->test_src = nb_loader_source(r->lt);
+    return 0;
+}
+
+/* The classifiers' model, optimizer, sources and task. */
+static int build_classifier(run *r, int *frozen) {
     const cli_args *a = &r->a;
-    nb_seed((uint64_t)a->seed);
     r->m = r->text ? nb_zoo_text_new(a->model, (int)nb_vocab_size(r->txt.vocab), r->plan.classes)
                    : nb_zoo_new(a->model, r->train->c, r->train->h, r->train->w, CLI_N_CLASSES);
     if (!r->m) return cli_fail("%s", nb_last_error());
     if (a->init && load_init(r)) return 1;
     if (!a->init && (a->reset || cli_given(a, "--head-lr")))
         return cli_fail("--reset and --head-lr fine-tune the weights of --init FILE; give --init");
-    int frozen = 0;
-    if (a->freeze && nb_model_freeze(r->m, a->freeze, true, &frozen)) return cli_fail("--freeze: %s", nb_last_error());
-    if (a->freeze && frozen >= nb_params_count(nb_model_params(r->m)))
+    if (a->freeze && nb_model_freeze(r->m, a->freeze, true, frozen)) return cli_fail("--freeze: %s", nb_last_error());
+    if (a->freeze && *frozen >= nb_params_count(nb_model_params(r->m)))
         return cli_fail("--freeze %s: every parameter would be frozen, leaving nothing to train", a->freeze);
-    r->opt = make_optim(nb_model_params(r->m), a->optimizer, (float)a->lr);
+    r->opt = run_make_optim(nb_model_params(r->m), a->optimizer, (float)a->lr);
     if (!r->opt) return cli_fail("%s", nb_last_error());
     if (cli_given(a, "--head-lr") && nb_optim_set_lr_scale(r->opt, nb_zoo_head(a->model), (float)(a->head_lr / a->lr)))
         return cli_fail("--head-lr: %s", nb_last_error());
@@ -290,18 +290,24 @@ static int build(run *r) {
         if (cli_text_sources(&r->txt, a->batch, (uint64_t)a->seed, &r->src, &r->test_src)) return 1;
         r->task = nb_task_new(r->lm ? NB_TASK_LM : NB_TASK_SEQ_CLASSIFY);
     } else {
-        r->l = nb_loader_new(r->train, a->batch, 1, (uint64_t)a->seed, 0);
-        r->lt = r->l ? nb_loader_new(r->test, r->test->n < 1000 ? (r->test->n ? r->test->n : 1) : 1000, 0, 0, 0) : NULL;
-        if (!r->lt) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
-        r->src = nb_loader_source(r->l);
-        r->test_src = nb_loader_source(r->lt);
+        if (run_image_sources(r)) return 1;
         r->task = nb_task_new(NB_TASK_CLASSIFY);
     }
     r->conf = r->lm ? NULL : nb_confusion_new(r->plan.classes);
+    if (!r->lm && !r->conf) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
+    return 0;
+}
+
+static int build(run *r) {
+    const cli_args *a = &r->a;
+    nb_seed((uint64_t)a->seed);
+    int frozen = 0;
+    if (r->gen ? gen_build(r) : build_classifier(r, &frozen)) return 1;
     r->h = calloc(1, sizeof *r->h);
-    if ((!r->lm && !r->conf) || !r->h) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
+    if (!r->h) return cli_fail("out of memory");
     if (a->resume) {
-        if (nb_checkpoint_load(a->resume, r->m, r->opt, NULL, NULL)) return cli_fail("%s", nb_last_error());
+        if (r->gen ? gen_load(r, a->resume, true) : nb_checkpoint_load(a->resume, r->m, r->opt, NULL, NULL) ? cli_fail("%s", nb_last_error()) : 0)
+            return 1;
         r->start = r->resumed.epoch;
         history_read(r->p_metrics, r->start, r->h);
         if (r->h->n != r->start && !a->quiet)
@@ -313,15 +319,20 @@ static int build(run *r) {
     if (history_write(r->p_metrics, r->h)) return 1;
     if (!a->quiet) {
         int64_t steps = r->plan.max_tokens < 100 ? r->plan.max_tokens : 100;
-        char *s = r->text ? nb_model_summary(r->m, 1, (int64_t[]){steps})
-                          : nb_model_summary(r->m, 3, (int64_t[]){r->train->c, r->train->h, r->train->w});
+        char *s = r->text                  ? nb_model_summary(r->m, 1, (int64_t[]){steps})
+                  : r->gen == NB_ZOO_GAN ? nb_model_summary(r->m, 1, (int64_t[]){r->plan.z_dim})
+                                         : nb_model_summary(r->m, 3, (int64_t[]){r->train->c, r->train->h, r->train->w});
+        char *sd = r->d ? nb_model_summary(r->d, 3, (int64_t[]){r->train->c, r->train->h, r->train->w}) : NULL;
         const char *unit = r->lm ? "characters" : r->text ? "sequences" : "images";
         printf("%s on %s: %lld train / %lld test %s, %lld epochs, batch %lld, %s lr %g (%s), seed %lld, "
                "%d threads\n", a->model, a->data, (long long)(r->text ? r->txt.n_train : r->train->n),
                (long long)(r->text ? r->txt.n_test : r->test->n), unit, a->epochs, a->batch, nb_optim_name(r->opt),
                a->lr, a->schedule, a->seed, nb_get_threads());
+        if (s && sd) printf("generator:\n");
         if (s) fputs(s, stdout);
+        if (s && sd) printf("discriminator:\n%s", sd);
         free(s);
+        free(sd);
         if (a->init) printf("initialized from %s\n", a->init);
         if (frozen) printf("frozen: %s (%d tensors)\n", a->freeze, frozen);
         if (a->resume) printf("resuming from %s after epoch %lld\n", a->resume, (long long)r->start);
@@ -345,8 +356,11 @@ static nb_schedule schedule_of(const cli_args *a) {
 static int save(run *r, const char *path, nb_optim *opt) {
     nb_meta *meta = nb_meta_new();
     int rc = 0;
-    if (!meta || cli_plan_to_meta(&r->plan, meta) || (r->text && nb_meta_set(meta, "vocab", r->txt.vocab_str)) ||
-        nb_checkpoint_save(path, r->m, opt, meta))
+    if (!meta || cli_plan_to_meta(&r->plan, meta) || (r->text && nb_meta_set(meta, "vocab", r->txt.vocab_str)))
+        rc = cli_fail("%s", nb_last_error());
+    else if (r->gen)
+        rc = gen_save(r, path, opt != NULL, meta);
+    else if (nb_checkpoint_save(path, r->m, opt, meta))
         rc = cli_fail("%s", nb_last_error());
     nb_meta_free(meta);
     return rc;
@@ -375,9 +389,11 @@ static int run_epochs(run *r) {
         if (cli_signal_caught()) return interrupted(r, e, false);
         pg.epoch = (int)e + 1;
         nb_optim_set_lr(r->opt, nb_schedule_lr(&sched, (float)a->lr, e));
+        if (r->opt_d) nb_optim_set_lr(r->opt_d, nb_schedule_lr(&sched, (float)a->lr, e));
         pg.t0 = now_s();
         pg.last = 0;
-        nb_status ts = nb_train_epoch(r->m, r->opt, &task, &src, e, &to, &tr);
+        bool custom = task.kind == NB_TASK_CUSTOM;
+        nb_status ts = nb_train_epoch(custom ? NULL : r->m, custom ? NULL : r->opt, &task, &src, e, &to, &tr);
         if (ts) {
             if (pg.tty && !a->quiet) fputc('\n', stderr);
             if (cli_signal_caught()) return interrupted(r, e, true);
@@ -386,14 +402,30 @@ static int run_epochs(run *r) {
                             r->p_ckpt);
         }
         if (r->conf) nb_confusion_clear(r->conf);
-        if (nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) return cli_fail("%s", nb_last_error());
+        te = (nb_epoch_stats){.loss = NAN, .accuracy = NAN, .bits = NAN};
+        if (r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te))
+            return cli_fail("%s", nb_last_error());
         if (!isfinite(te.loss) && te.samples > 0) /* before this epoch's checkpoint replaces the last good one */
             return cli_fail("training diverged: the test loss is %g after epoch %lld; %s keeps the last good epoch "
                             "(a lower --lr or --clip may help)", te.loss, (long long)e + 1, r->p_ckpt);
         double rate = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
         history_add(r->h, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, rate);
         if (r->lm) history_set_bits(r->h, tr.bits, te.bits);
-        if (!a->quiet) {
+        if (r->gen && gen_epoch(r, e, &tr, &te)) return 1;
+        if (!a->quiet && r->gen) {
+            if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
+            char line[512];
+            int k = snprintf(line, sizeof line, "epoch %lld/%lld  lr %.2e  train loss %.4f", (long long)e + 1, a->epochs,
+                             (double)nb_optim_lr(r->opt), tr.loss);
+            for (int i = 0; i < tr.n_metrics && k < (int)sizeof line; i++)
+                k += snprintf(line + k, sizeof line - (size_t)k, " %s %.4f", tr.metric_name[i], tr.metric[i]);
+            if (r->gen != NB_ZOO_GAN && k < (int)sizeof line)
+                k += snprintf(line + k, sizeof line - (size_t)k, "  test loss %.4f", te.loss);
+            for (int i = 0; i < te.n_metrics && k < (int)sizeof line; i++)
+                k += snprintf(line + k, sizeof line - (size_t)k, " %s %.4f", te.metric_name[i], te.metric[i]);
+            printf("%s  %.1f s  %.0f samples/s\n", line, tr.seconds, rate);
+            fflush(stdout);
+        } else if (!a->quiet) {
             char bits[64] = "";
             if (r->lm) snprintf(bits, sizeof bits, "  bpc %.3f / %.3f", tr.bits, te.bits);
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
@@ -405,16 +437,19 @@ static int run_epochs(run *r) {
         r->plan.epoch = e + 1;
         if (history_write(r->p_metrics, r->h) || save(r, r->p_ckpt, r->opt)) return 1;
         const history *h = r->h;
-        if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) outdir_warn_picture();
+        if (r->gen) gen_curves(r, title);
+        else if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) outdir_warn_picture();
     }
     if (cli_signal_caught()) return interrupted(r, last, false);
     if (r->start >= last) { /* --resume of a run killed before its final outputs: the last evaluation again */
         nb_epoch_stats te;
         if (!a->quiet) printf("all %lld epochs trained: writing the run's final outputs\n", (long long)r->start);
         r->plan.epoch = r->start;
-        if (nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) return cli_fail("%s", nb_last_error());
+        if (r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te))
+            return cli_fail("%s", nb_last_error());
         const history *h = r->h;
-        if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) outdir_warn_picture();
+        if (r->gen) gen_curves(r, title);
+        else if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) outdir_warn_picture();
     }
     return 0;
 }
@@ -481,6 +516,7 @@ static int final_outputs(run *r) {
     const cli_args *a = &r->a;
     if (save(r, r->p_model, NULL)) return 1;
     int rc;
+    if (r->gen) return gen_final(r);
     if (r->lm) rc = write_lm_report(r);
     else if (r->text) rc = write_report(r, (const char *const *)r->txt.split->train->class_names);
     else rc = write_report(r, nb_class_names(a->data)) || write_predictions(r, nb_class_names(a->data));
@@ -499,6 +535,15 @@ static int check_pairing(run *r) {
     bool text_model = nb_zoo_input_kind(a->model) == NB_ZOO_TOKENS, lm_model = !strcmp(a->model, "charlm");
     r->text = cli_text_data(a->data);
     r->lm = cli_text_stream(a->data);
+    r->gen = gen_model(a->model) ? nb_zoo_input_kind(a->model) : NB_ZOO_UNKNOWN;
+    if (r->gen && r->text)
+        return cli_fail("--model %s learns images; --data %s is text (give --data mnist or fashion-mnist)", a->model,
+                        a->data);
+    if (!r->gen && (cli_given(a, "--denoise") || cli_given(a, "--latent")))
+        return cli_fail("--denoise and --latent are options of the autoencoders and the vae, not of --model %s", a->model);
+    if (r->gen && (a->init || a->freeze || a->reset || cli_given(a, "--head-lr")))
+        return cli_fail("--init, --freeze, --reset and --head-lr fine-tune classifiers; --model %s trains from scratch",
+                        a->model);
     if (text_model && !r->text)
         return cli_fail("--model %s reads text; --data %s holds images (try --data %s)", a->model, a->data,
                         lm_model ? "moby-dick" : a->model);
@@ -510,6 +555,7 @@ static int check_pairing(run *r) {
                         "spam and langid classify the sequences of spam and langid", a->model, a->data);
     /* the language model's protocol: batches of 32 windows, Adam lr 2e-3, gradients clipped at
      * norm 5 (flags given, or a resumed plan, win) */
+    if (r->gen == NB_ZOO_GAN && !a->resume && !cli_given(a, "--lr")) r->a.lr = 2e-4; /* with betas (0.5, 0.999) */
     if (r->lm && !a->resume) {
         if (!cli_given(a, "--batch")) r->a.batch = 32;
         if (!cli_given(a, "--clip")) r->a.clip = 5;
@@ -524,7 +570,8 @@ int cli_train(const cli_args *a0) {
     r->a = *a0;
     int rc = r->a.resume ? take_resumed_plan(r) : 0;
     if (!rc && !r->a.model)
-        rc = cli_fail("train: --model is required (mlp, lenet5, seedcnn, lstm-rows, spam, langid or charlm)");
+        rc = cli_fail("train: --model is required (mlp, lenet5, seedcnn, lstm-rows, spam, langid, charlm, autoencoder, "
+                      "conv-autoencoder, vae, gan or dcgan)");
     if (!rc && !r->a.data) rc = cli_fail("train: --data is required (mnist, fashion-mnist, spam, langid or moby-dick)");
     if (!rc && !cli_known_data(r->a.data) && !cli_text_data(r->a.data))
         rc = cli_fail("train: unknown dataset '%s'", r->a.data);
@@ -541,6 +588,7 @@ int cli_train(const cli_args *a0) {
     nb_confusion_free(r->conf);
     nb_loader_free(r->lt);
     nb_loader_free(r->l);
+    gen_free(r);
     nb_optim_free(r->opt);
     nb_model_free(r->m);
     nb_dataset_free(r->train);

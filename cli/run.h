@@ -1,0 +1,51 @@
+/* One run of nabla train: what the steps of cli/train.c and the generative models' steps of
+ * cli/gen.c share. */
+#ifndef NB_CLI_RUN_H
+#define NB_CLI_RUN_H
+
+#include "cli.h"
+#include "history.h"
+
+/* Everything one run holds, so the steps below share it and one function frees it. */
+typedef struct run {
+    cli_args a;
+    cli_plan resumed, plan;
+    char p_model[4200], p_ckpt[4200], p_metrics[4200], p_curves[4200], p_pred[4200], p_report[4200];
+    char out_dir[4096];
+    nb_dataset *train, *test;     /* image sets */
+    cli_text txt;                 /* text sets */
+    bool text, lm;                /* a text set; a character stream (language model) */
+    nb_batch_source src, test_src;
+    nb_task task;
+    nb_model *m;
+    nb_optim *opt;
+    nb_loader *l, *lt;
+    nb_confusion *conf;
+    /* generative models (cli/gen.c) */
+    nb_zoo_input gen;             /* NB_ZOO_AUTOENCODER, NB_ZOO_GAN, or 0 */
+    nb_model *d;                  /* a GAN's discriminator (r->m is its generator) */
+    nb_optim *opt_d;
+    nb_gan gan;
+    float *fixed_z;               /* the noise of the per-epoch sample grids */
+    history *h;
+    int64_t start;
+} run;
+
+nb_optim *run_make_optim(nb_params *p, const char *name, float lr);
+int run_path(char *buf, size_t cap, const char *dir, const char *name);
+/* The image sets' loaders: training shuffled by the seed, test in batches of up to 1000. */
+int run_image_sources(run *r);
+
+/* cli/gen.c: the generative models' steps of a run. */
+bool gen_model(const char *model);  /* autoencoder, conv-autoencoder, vae, gan, dcgan */
+int gen_build(run *r);              /* model(s), optimizer(s), loaders, task */
+int gen_load(run *r, const char *path, bool optim); /* a checkpoint into the run's model(s) */
+int gen_save(run *r, const char *path, bool optim, const nb_meta *meta);
+/* After epoch e (0-based) was trained (tr) and evaluated (te, NaN for a GAN): the history's
+ * extra series and the per-epoch pictures. */
+int gen_epoch(run *r, int64_t e, const nb_epoch_stats *tr, const nb_epoch_stats *te);
+int gen_curves(run *r, const char *title);
+int gen_final(run *r);              /* report and pictures */
+void gen_free(run *r);
+
+#endif
