@@ -73,15 +73,23 @@ static int write_idx(const char *path, const float *px, int64_t n, const cli_pla
 
 /* The classifier's verdict on n images (pixels in [0, 1]): share with max probability >= 0.9,
  * the class histogram and its entropy in bits. */
-static int judge(const cli_args *a, const float *px, int64_t n, const cli_plan *info) {
+/* The classifier of --judge, checked before any image is drawn: an image classifier for
+ * images of this shape. */
+static nb_model *judge_model(const cli_args *a, const cli_plan *info, cli_plan *ci) {
+    if (cli_read_plan(a->judge, ci)) return NULL;
+    if (nb_zoo_input_kind(ci->model) != NB_ZOO_IMAGE || ci->c != info->c || ci->h != info->h || ci->w != info->w) {
+        cli_fail("--judge %s: a %s model for %dx%dx%d inputs cannot judge %dx%dx%d images (give an image classifier "
+                 "of the same data, e.g. a lenet5 checkpoint)", a->judge, ci->model, ci->c, ci->h, ci->w, info->c,
+                 info->h, info->w);
+        return NULL;
+    }
     cli_args ja = {.checkpoint = a->judge};
-    cli_plan ci;
-    nb_model *c = cli_load_model(&ja, &ci, NULL);
-    if (!c) return 1;
+    return cli_load_model(&ja, ci, NULL);
+}
+
+static int judge(const cli_args *a, nb_model *c, const cli_plan *ci0, const float *px, int64_t n, const cli_plan *info) {
+    const cli_plan ci = *ci0;
     int rc = 0;
-    if (nb_zoo_input_kind(ci.model) != NB_ZOO_IMAGE || ci.c != info->c || ci.h != info->h || ci.w != info->w)
-        rc = cli_fail("--judge %s: a %s model for %dx%dx%d inputs cannot judge %dx%dx%d images (give an image "
-                      "classifier of the same data)", a->judge, ci.model, ci.c, ci.h, ci.w, info->c, info->h, info->w);
     int64_t per = (int64_t)info->c * info->h * info->w, bs = 500, confident = 0, hist[64] = {0};
     int K = ci.classes < 64 ? ci.classes : 64;
     float *x = rc ? NULL : malloc((size_t)(bs * per) * sizeof(float));
@@ -116,7 +124,6 @@ static int judge(const cli_args *a, const float *px, int64_t n, const cli_plan *
         printf("\n");
     }
     free(x);
-    nb_model_free(c);
     return rc;
 }
 
@@ -131,8 +138,14 @@ int cli_sample_images(const cli_args *a, const cli_plan *info) {
     const char *out = cli_given(a, "--out") ? a->out : "samples.png";
     if (!ends_with(out, ".png") && !ends_with(out, ".idx"))
         return cli_fail("sample: --out %s: give a .png (a grid) or an .idx file (the images as bytes)", out);
+    cli_plan ci;
+    nb_model *judge_m = a->judge ? judge_model(a, info, &ci) : NULL;
+    if (a->judge && !judge_m) return 1;
     nb_model *m = cli_load_gen_model(a->checkpoint, info);
-    if (!m) return 1;
+    if (!m) {
+        nb_model_free(judge_m);
+        return 1;
+    }
     int64_t n = a->n, per = (int64_t)info->c * info->h * info->w;
     float *px = malloc((size_t)(n * per) * sizeof(float));
     int rc = px ? 0 : cli_fail("out of memory");
@@ -162,8 +175,9 @@ int cli_sample_images(const cli_args *a, const cli_plan *info) {
         }
         if (!rc) printf("wrote %lld images to %s\n", (long long)n, out);
     }
-    if (!rc && a->judge) rc = judge(a, px, n, info);
+    if (!rc && judge_m) rc = judge(a, judge_m, &ci, px, n, info);
     free(px);
+    nb_model_free(judge_m);
     nb_model_free(m);
     return rc;
 }

@@ -539,8 +539,10 @@ static int check_pairing(run *r) {
     if (r->gen && r->text)
         return cli_fail("--model %s learns images; --data %s is text (give --data mnist or fashion-mnist)", a->model,
                         a->data);
-    if (!r->gen && (cli_given(a, "--denoise") || cli_given(a, "--latent")))
-        return cli_fail("--denoise and --latent are options of the autoencoders and the vae, not of --model %s", a->model);
+    bool ae = r->gen == NB_ZOO_AUTOENCODER && strcmp(a->model, "vae") != 0;
+    if ((cli_given(a, "--denoise") && !ae) || (cli_given(a, "--latent") && strcmp(a->model, "vae") != 0))
+        return cli_fail("--denoise and --latent are options of the autoencoders and the vae (--denoise: autoencoder, "
+                        "conv-autoencoder; --latent: vae), not of --model %s", a->model);
     if (r->gen && (a->init || a->freeze || a->reset || cli_given(a, "--head-lr")))
         return cli_fail("--init, --freeze, --reset and --head-lr fine-tune classifiers; --model %s trains from scratch",
                         a->model);
