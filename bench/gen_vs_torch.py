@@ -2,7 +2,7 @@
 """nabla against PyTorch on the generative models of issue 9, one command, one run, same machine.
 
     /usr/bin/python3 bench/gen_vs_torch.py [--models autoencoder,gan] [--batches N] [--full]
-        [--data mnist|fashion-mnist] [--nabla build/nabla] [--json OUT]
+        [--data mnist|fashion-mnist] [--torch-settings 1t,1t+blas2,2t] [--nabla build/nabla] [--json OUT]
 
 For every model, nabla (`nabla train --epochs 1`, at 1 and 2 threads) and PyTorch
 (bench/gen_torch.py: 1 and 2 threads, torch and OpenBLAS alike, and 1 torch thread with 2 OpenBLAS
@@ -11,7 +11,10 @@ or the epoch cut to the same number of batches (nabla: --limit-train 64 x N, the
 training images; PyTorch: the first N batches of its shuffled epoch). Defaults keep the whole run
 to a few minutes on 2 cores: autoencoder a full epoch of Fashion-MNIST (938 batches; its test MSE is
 issue 9's target), gan 300 batches of MNIST, conv-autoencoder 200 and vae 300 of Fashion-MNIST,
-dcgan 50 of MNIST; --batches N sets every model's cut, --full runs every model's whole epoch.
+dcgan 50 of MNIST; --batches N sets every model's cut, --full runs every model's whole epoch. On
+2 shared cores PyTorch at 2 threads (its libgomp threads spin) takes most of the time: the default
+run took 6 minutes at load average 2-6, 3.4 of them in PyTorch's 2-thread autoencoder epoch;
+--torch-settings 1t,1t+blas2 leaves it out.
 
 nabla's time is the epoch's training seconds from metrics.jsonl, PyTorch's its training loop's
 (both without evaluation). Prints seconds per epoch (per batch when cut) for each setting, the
@@ -92,28 +95,28 @@ def nabla_run(nabla, model, data, batches, threads):
     return m, rss
 
 
-def torch_runs(py, model, data, batches):
-    """bench/gen_torch.py, one (possibly cut) epoch at 1 and 2 threads (torch and OpenBLAS alike) and at 1
-    torch thread with 2 OpenBLAS threads (Debian's torch runs its GEMMs in the system OpenBLAS, whose
-    own threads torch.set_num_threads does not limit): {setting: (epoch record, peak RSS MB)}."""
+TORCH_SETTINGS = {"1t": (1, 1), "1t+blas2": (1, 2), "2t": (2, 2)}  # (torch threads, OpenBLAS threads)
+
+
+def torch_runs(py, model, data, batches, settings):
+    """bench/gen_torch.py, one (possibly cut) epoch per setting: 1t and 2t (torch and OpenBLAS alike),
+    1t+blas2 (1 torch thread with 2 OpenBLAS threads: Debian's torch runs its GEMMs in the system
+    OpenBLAS, whose own threads torch.set_num_threads does not limit): {setting: (epoch record, peak RSS MB)}."""
     res = {}
     full = batches >= FULL
-    for threads, blas in (("1,2", 0), ("1", 2)):
+    for key in settings:
+        threads, blas = TORCH_SETTINGS[key]
         with tempfile.NamedTemporaryFile(suffix=".json") as js:
-            cmd = [py, os.path.join(HERE, "gen_torch.py"), "--models", model, "--data", data, "--threads", threads,
-                   "--epochs", "1", "--json", js.name]
+            cmd = [py, os.path.join(HERE, "gen_torch.py"), "--models", model, "--data", data, "--threads",
+                   str(threads), "--blas-threads", str(blas), "--epochs", "1", "--json", js.name]
             if not full:
                 cmd += ["--batches", str(batches), "--limit-test", str(CUT_TEST)]
-            if blas:
-                cmd += ["--blas-threads", str(blas)]
             p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
             if p.returncode != 0:
-                raise SystemExit(f"PyTorch {model} failed: {p.stderr.strip()[-2000:]}")
+                raise SystemExit(f"PyTorch {model} ({key}) failed: {p.stderr.strip()[-2000:]}")
             with open(js.name) as f:
-                runs = json.load(f)["runs"]
-        for r in runs:
-            key = f"{r['threads']}t" if not blas else f"{r['threads']}t+blas{blas}"
-            res[key] = (r["epochs"][0], r["peak_rss_mb"])
+                r = json.load(f)["runs"][0]
+        res[key] = (r["epochs"][0], r["peak_rss_mb"])
     return res
 
 
@@ -135,6 +138,9 @@ def main():
     ap.add_argument("--full", action="store_true", help="every model's whole epoch")
     ap.add_argument("--data", choices=("mnist", "fashion-mnist"),
                     help="every model's data (default: autoencoders and vae fashion-mnist, GANs mnist)")
+    ap.add_argument("--torch-settings", default="1t,1t+blas2,2t",
+                    help="PyTorch's thread settings, of 1t, 1t+blas2, 2t (2t, spinning libgomp threads, is by far "
+                    "the slowest on a loaded machine: the autoencoder's epoch took 205 s there against 6 s at 1t)")
     ap.add_argument("--nabla", default=os.path.join(ROOT, "build", "nabla"))
     ap.add_argument("--json", help="write the figures to this file")
     a = ap.parse_args()
@@ -142,6 +148,10 @@ def main():
     for m in models:
         if m not in MODELS:
             raise SystemExit(f"unknown model {m} (one of {', '.join(MODELS)})")
+    settings = a.torch_settings.split(",")
+    for k in settings:
+        if k not in TORCH_SETTINGS:
+            raise SystemExit(f"unknown PyTorch setting {k} (one of {', '.join(TORCH_SETTINGS)})")
     nabla = os.path.abspath(a.nabla)
     py = torch_python()
     if not py:
@@ -153,7 +163,7 @@ def main():
         nb = FULL if a.full else min(a.batches or DEFAULT_BATCHES[model], FULL)
         full = nb >= FULL
         n = {t: nabla_run(nabla, model, data, nb, t) for t in (1, 2)}
-        p = torch_runs(py, model, data, nb) if py else {}
+        p = torch_runs(py, model, data, nb, settings) if py else {}
         out.append({"model": model, "data": data, "batches": nb, "batch": BATCH, "full_epoch": full,
                     "nabla": {f"{t}t": {"metrics": m, "peak_rss_mb": r} for t, (m, r) in n.items()},
                     "torch": {k: {"metrics": e, "peak_rss_mb": r} for k, (e, r) in p.items()}})
@@ -166,13 +176,15 @@ def main():
         size = f"{data}, {'epoch' if full else 'cut'}: {nb} x {BATCH}"
         if p:
             pbest = min(ps, key=ps.get)
-            speed.append(f"| {model} | {size} | {fmt.format(ns[1])} | {fmt.format(ns[2])} | {fmt.format(ps['1t'])} | "
-                         f"{fmt.format(ps['1t+blas2'])} | {fmt.format(ps['2t'])} | **{ns[nbest] / ps[pbest]:.2f}** "
-                         f"({nbest}t vs {pbest}) | {ns[1] / ps['1t']:.2f} | {n[nbest][1]:.0f} / {p[pbest][1]:.0f} |")
+            cells = " | ".join(fmt.format(ps[k]) if k in ps else "-" for k in ("1t", "1t+blas2", "2t"))
+            one = f"{ns[1] / ps['1t']:.2f}" if "1t" in ps else "-"
+            speed.append(f"| {model} | {size} | {fmt.format(ns[1])} | {fmt.format(ns[2])} | {cells} | "
+                         f"**{ns[nbest] / ps[pbest]:.2f}** ({nbest}t vs {pbest}) | {one} | "
+                         f"{n[nbest][1]:.0f} / {p[pbest][1]:.0f} |")
         else:
             speed.append(f"| {model} | {size} | {fmt.format(ns[1])} | {fmt.format(ns[2])} | - | - | - | - | - | "
                          f"{n[nbest][1]:.0f} / - |")
-        figs.append(f"| {model} | {size} | {figures(model, n[1][0])} | {figures(model, p['1t'][0]) if p else '-'} |")
+        figs.append(f"| {model} | {size} | {figures(model, n[1][0])} | {figures(model, p['1t'][0]) if '1t' in p else '-'} |")
         if model == "autoencoder" and full and data == "fashion-mnist":
             mse = {f"nabla {t}t": m["test_mse"] for t, (m, _) in n.items()}
             mse.update({f"PyTorch {k}": e["test_mse"] for k, (e, _) in p.items()})
