@@ -16,7 +16,7 @@ static nb_module *seq(int n, nb_module **mods) {
             nb_module_free(mods[i]);
             continue;
         }
-        char name[8];
+        char name[12];
         snprintf(name, sizeof name, "%d", i);
         if (nb_sequential_add(s, name, mods[i]) != NB_OK) ok = false; /* it freed mods[i] */
     }
