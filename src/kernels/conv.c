@@ -69,34 +69,48 @@ static void valid_range(int64_t off, int64_t S, int64_t W, int64_t OW, int64_t *
     *hi = h;
 }
 
+/* The valid output columns [lo, hi) of every kernel column kw (they do not depend on the
+ * channel or the kernel row), so the per-row work below is free of divisions: with a 1x1
+ * output (the last layer of a DCGAN discriminator, a 7x7 kernel) each row is one element. */
+#define NB_KW_CACHE 64
+static void kw_ranges(const nb__conv_geom *g, int64_t *lo, int64_t *hi) {
+    for (int64_t kw = 0; kw < g->KW && kw < NB_KW_CACHE; kw++) valid_range(kw * g->DW - g->PW, g->SW, g->W, g->OW, &lo[kw], &hi[kw]);
+}
+
 void nb__im2col(const nb__conv_geom *g, const float *x, int64_t C, float *col) {
     const int64_t H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
     const int64_t SH = g->SH, SW = g->SW, PH = g->PH, PW = g->PW, DH = g->DH, DW = g->DW;
-    const int64_t rows = C * KH * KW, P = OH * OW;
-    /* One row r = (c, kh, kw) of col (rows, P) per iteration. */
-    for (int64_t r = 0; r < rows; r++) {
-        const int64_t c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
-        const float *xc = x + c * H * W;  /* input plane (H, W) */
-        float *dst = col + r * P;         /* this row, viewed as (OH, OW) */
-        int64_t lo, hi;
-        valid_range(kw * DW - PW, SW, W, OW, &lo, &hi);
-        for (int64_t oh = 0; oh < OH; oh++) {
-            float *d = dst + oh * OW;
-            const int64_t ih = oh * SH - PH + kh * DH;
-            if (ih < 0 || ih >= H) {
-                memset(d, 0, (size_t)OW * sizeof(float));
-                continue;
+    const int64_t P = OH * OW;
+    int64_t los[NB_KW_CACHE], his[NB_KW_CACHE];
+    kw_ranges(g, los, his);
+    /* One row (c, kh, kw) of col (C*KH*KW, P) after the other. */
+    float *dst = col;
+    for (int64_t c = 0; c < C; c++) {
+        const float *xc = x + c * H * W; /* input plane (H, W) */
+        for (int64_t kh = 0; kh < KH; kh++) {
+            for (int64_t kw = 0; kw < KW; kw++, dst += P) {
+                int64_t lo, hi;
+                if (kw < NB_KW_CACHE) lo = los[kw], hi = his[kw];
+                else valid_range(kw * DW - PW, SW, W, OW, &lo, &hi);
+                for (int64_t oh = 0; oh < OH; oh++) {
+                    float *d = dst + oh * OW; /* this row, viewed as (OH, OW) */
+                    const int64_t ih = oh * SH - PH + kh * DH;
+                    if (ih < 0 || ih >= H) {
+                        memset(d, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    /* x[c, ih, iw] is xc[base + ow*SW]; base itself may be negative, so index
+                     * rather than form a pointer outside the plane. */
+                    const int64_t base = ih * W + kw * DW - PW;
+                    for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                    if (SW == 1) {
+                        if (hi > lo) memcpy(d + lo, xc + base + lo, (size_t)(hi - lo) * sizeof(float));
+                    } else {
+                        for (int64_t ow = lo; ow < hi; ow++) d[ow] = xc[base + ow * SW];
+                    }
+                    for (int64_t ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+                }
             }
-            /* x[c, ih, iw] is xc[base + ow*SW]; base itself may be negative, so index
-             * rather than form a pointer outside the plane. */
-            const int64_t base = ih * W + kw * DW - PW;
-            for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0.0f;
-            if (SW == 1) {
-                if (hi > lo) memcpy(d + lo, xc + base + lo, (size_t)(hi - lo) * sizeof(float));
-            } else {
-                for (int64_t ow = lo; ow < hi; ow++) d[ow] = xc[base + ow * SW];
-            }
-            for (int64_t ow = hi; ow < OW; ow++) d[ow] = 0.0f;
         }
     }
 }
@@ -105,6 +119,8 @@ void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x) {
     const int64_t H = g->H, W = g->W, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
     const int64_t SH = g->SH, SW = g->SW, PH = g->PH, PW = g->PW, DH = g->DH, DW = g->DW;
     const int64_t P = OH * OW;
+    int64_t los[NB_KW_CACHE], his[NB_KW_CACHE];
+    kw_ranges(g, los, his);
     /* Per channel: the KH*KW rows of one channel overlap in x and are summed in this fixed
      * order (a parallel version must keep a channel on one thread to stay deterministic). */
     for (int64_t c = 0; c < C; c++) {
@@ -113,7 +129,8 @@ void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x) {
             for (int64_t kw = 0; kw < KW; kw++) {
                 const float *src = col + ((c * KH + kh) * KW + kw) * P; /* (OH, OW) */
                 int64_t lo, hi;
-                valid_range(kw * DW - PW, SW, W, OW, &lo, &hi);
+                if (kw < NB_KW_CACHE) lo = los[kw], hi = his[kw];
+                else valid_range(kw * DW - PW, SW, W, OW, &lo, &hi);
                 for (int64_t oh = 0; oh < OH; oh++) {
                     const int64_t ih = oh * SH - PH + kh * DH;
                     if (ih < 0 || ih >= H) continue;

@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "kernels/fastmath.h"
+
 /* ---- binary with broadcasting ---------------------------------------------------------- */
 
 /* Strides of input t read in the output's index space: 0 on broadcast axes. With contig=1,
@@ -164,8 +166,8 @@ void nb__bwd_div(nb_node *n) {
         return NB_OK;                                                                      \
     }                                                                                      \
     void nb__fwd_##name(nb_node *n) {                                                      \
-        const float *xs = NB_F(n->in[0]);                                                  \
-        float *ys = NB_F(n->out);                                                          \
+        const float *restrict xs = NB_F(n->in[0]);                                         \
+        float *restrict ys = NB_F(n->out);                                                 \
         const float c = n->a.unary.c;                                                      \
         (void)c;                                                                           \
         int64_t N = n->out->numel;                                                         \
@@ -176,8 +178,9 @@ void nb__bwd_div(nb_node *n) {
         }                                                                                  \
     }                                                                                      \
     void nb__bwd_##name(nb_node *n) {                                                      \
-        const float *xs = NB_F(n->in[0]), *ys = NB_F(n->out), *gy = n->out->grad;          \
-        float *gx = nb__grad(n->in[0]);                                                    \
+        const float *restrict xs = NB_F(n->in[0]), *restrict ys = NB_F(n->out);            \
+        const float *restrict gy = n->out->grad;                                           \
+        float *restrict gx = nb__grad(n->in[0]);                                           \
         const float c = n->a.unary.c;                                                      \
         (void)c;                                                                           \
         int64_t N = n->out->numel;                                                         \
@@ -202,8 +205,10 @@ UNARY(abs, fabsf(x), (x > 0.0f) - (x < 0.0f))
  * passes the gradient unless x <= 0); leaky_relu(NaN) = c * NaN = NaN, with gradient c. */
 UNARY(relu, x <= 0.0f ? 0.0f : x, x <= 0.0f ? 0.0f : 1.0f)
 UNARY(leaky_relu, x > 0.0f ? x : c * x, x > 0.0f ? 1.0f : c)
-UNARY(sigmoid, 1.0f / (1.0f + expf(-x)), y * (1.0f - y))
-UNARY(tanh, tanhf(x), 1.0f - y * y)
+/* sigmoid and tanh through kernels/fastmath.h (within 2 ulp of libm, NaN passes), which
+ * vectorizes where libm's calls do not. */
+UNARY(sigmoid, nb__sigmoidf(x), y * (1.0f - y))
+UNARY(tanh, nb__tanhf(x), 1.0f - y * y)
 UNARY(gelu, (float)(0.5 * x * (1.0 + erf(x * NB_SQRT1_2))),
       (float)(0.5 * (1.0 + erf(x * NB_SQRT1_2)) + x * NB_INV_SQRT_2PI * exp(-0.5 * x * x)))
 
