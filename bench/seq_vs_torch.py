@@ -91,11 +91,10 @@ def main():
     ap.add_argument("--nabla", default=os.path.join(ROOT, "build", "nabla"))
     ap.add_argument("--json", help="write the figures to this file")
     a = ap.parse_args()
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    # Asked of a child: importing torch here would inflate every child's peak RSS, since Linux
+    # carries the parent's resident high-water mark at fork through exec into ru_maxrss.
+    have_torch = subprocess.run(["/usr/bin/python3", "-c", "import torch"], capture_output=True).returncode == 0
+    if not have_torch:
         print("PyTorch is missing (apt-get install -y python3-torch; run with /usr/bin/python3): nabla alone\n")
     rows, out = [], []
     load0 = os.getloadavg()[0]
