@@ -199,9 +199,9 @@ static void test_conv_setting(const conv_case *c, const char *setting) {
     double worst = 0.0;
     for (int k = 0; k < 10; k++) worst = fmax(worst, e[k] != e[k] ? 1.0 : e[k]);
     check(worst < TOL && same,
-          "%s%s: vs naive fwd %.1e data %.1e wgt %.1e bias %.1e fused %.1e; transposed fwd %.1e "
+          "%s%s%s: vs naive fwd %.1e data %.1e wgt %.1e bias %.1e fused %.1e; transposed fwd %.1e "
           "data %.1e wgt %.1e bias %.1e alone %.1e; bitwise repeatable %d",
-          name, nb__conv_direct_ok(&g) ? " direct" : "", e[0], e[1], e[2], e[3], e[4], e[5], e[6],
+          name, nb__conv_direct_ok(&g) ? " direct" : "", nb__conv_direct_data_ok(&g) ? " direct-data" : "", e[0], e[1], e[2], e[3], e[4], e[5], e[6],
           e[7], e[8], e[9], same);
     free(x), free(w), free(b), free(bt), free(gy), free(gyt), free(ws);
 }
@@ -308,6 +308,7 @@ static void test_conv(void) {
         {4, 3, 11, 22, 5, 3, 4, 1, 1, 0, 1, 1, 1, 1, 1},   /* direct: 3 channels, 21 columns */
         {5, 3, 6, 40, 4, 3, 5, 1, 1, 1, 2, 1, 1, 1, 1},    /* direct: three column tiles */
         {7, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1, 1}, /* LeNet's second layer, N 7 */
+        {3, 4, 9, 16, 5, 3, 3, 1, 1, 2, 1, 2, 1, 1, 1},   /* direct input gradient, dilated rows */
         {5, 4, 3, 3, 6, 3, 3, 1, 1, 0, 0, 1, 1, 2, 1},     /* kernel = input: a matrix product */
         {3, 8, 7, 7, 1, 7, 7, 1, 1, 0, 0, 1, 1, 1, 0},     /* a DCGAN critic's last layer */
         {3, 2, 3, 3, 4, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1},     /* 1x1 output with padding */

@@ -113,7 +113,7 @@ static void layout(const nb__conv_geom *g, ws_layout *L) {
     L->col = up16(Kall * L->ldc);
     L->tmp = up16(g->O * L->B * P);
     L->stage = s.floats + NB_COL_SLACK;
-    if (nb__conv_direct_ok(g) && nb__conv_direct_stage(g) > L->stage) L->stage = nb__conv_direct_stage(g);
+    if (nb__conv_direct_stage(g) > L->stage) L->stage = nb__conv_direct_stage(g);
     L->stage = up16(L->stage);
     L->part = g->T > 1 ? up16(g->O * (g->C / g->groups) * g->KH * g->KW) : 0;
     L->lanes = nb__conv_direct_ok(g) ? up16(nb__conv_direct_lanes(g)) : 0;
@@ -211,7 +211,7 @@ typedef struct job {
     const nb__conv_stage *st;
     const float *x, *w, *b, *gy;
     float *y, *gx, *gw, *ws;
-    int full, pw, direct;
+    int full, pw, direct, direct_data; /* the direct kernels: forward/weight, input gradient */
 } job;
 
 static void run(void (*worker)(const job *), const job *j) {
@@ -230,6 +230,7 @@ static void job_init(job *j, const nb__conv_geom *g, const ws_layout *L, const n
     j->full = is_full(g);
     j->pw = is_pointwise(g);
     j->direct = !j->full && nb__conv_direct_ok(g);
+    j->direct_data = !j->full && nb__conv_direct_data_ok(g);
 }
 
 #define NB_PLAN(g0)                                                                                \
@@ -263,7 +264,7 @@ static void fwd_worker(const job *j) {
     for (int64_t k = s.k0; k < s.k1; k++) {
         const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
         if (j->direct) {
-            nb__conv_direct_fwd(g, j->x, j->w, j->b, j->y, n0, n1, s.stage);
+            nb__conv_direct_fwd(g, j->x, j->w, j->b, j->y, 0, n0, n1, s.stage);
             continue;
         }
         const float *col = j->x + n0 * CHW; /* pointwise: x itself, one sample */
@@ -351,11 +352,13 @@ static void bwd_worker(const job *j) {
             const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
             const float *gyb = j->gy + n0 * g->O * P; /* (O, nb*P) */
             const int64_t ldg = nb * P;
-            if (nb > 1 && (j->gx || !j->direct)) {
+            if (nb > 1 && ((j->gx && !j->direct_data) || (gwt && !j->direct))) {
                 gather(j->gy, g->O, P, n0, n1, s.tmp, ldg);
                 gyb = s.tmp;
             }
-            if (j->gx && j->pw) { /* col_g is gx_g itself: accumulate straight into it */
+            if (j->gx && j->direct_data) {
+                nb__conv_direct_data(g, j->w, j->gy, j->gx, NULL, 1, n0, n1, s.stage);
+            } else if (j->gx && j->pw) { /* col_g is gx_g itself: accumulate straight into it */
                 for (int64_t gi = 0; gi < G; gi++)
                     nb__gemm(1, 0, Kc, P, Og, 1.0f, j->w + gi * Og * Kc, Kc, gyb + gi * Og * P, P, 1.0f,
                              j->gx + n0 * CHW + gi * Cg * HW, P);
@@ -427,6 +430,10 @@ static void tfwd_worker(const job *j) {
                     for (int64_t i = 0; i < CHW; i++) y[n * CHW + i] += b[i / KK];
             continue;
         }
+        if (j->direct_data) { /* y = the direct input gradient of x + b */
+            nb__conv_direct_data(g, w, x, y, b, 0, n0, n1, s.stage);
+            continue;
+        }
         const float *xb = x + n0 * g->O * P; /* (O, nb*P) */
         const int64_t ldx = nb * P;
         if (nb > 1) {
@@ -456,7 +463,6 @@ void nb__conv_transpose2d_fwd(const nb__conv_geom *g0, const float *x, const flo
     NB_PLAN(g0);
     job j;
     job_init(&j, g, &L, &st, ws);
-    j.direct = 0; /* the direct kernels compute conv2d forwards, not this */
     j.x = x, j.w = w, j.b = b, j.y = y;
     run(tfwd_worker, &j);
 }
@@ -484,6 +490,11 @@ static void tbwd_worker(const job *j) {
                 for (int64_t gi = 0; gi < G; gi++)
                     nb__gemm(1, 0, Og, Kc, nb, 1.0f, x + n0 * g->O + gi * Og, g->O, gy + n0 * CHW + gi * Kc,
                              CHW, 1.0f, gwt + gi * Og * Kc, Kc);
+            continue;
+        }
+        if (j->direct) { /* the direct conv2d forward of gy, and its weight gradient */
+            if (j->gx) nb__conv_direct_fwd(g, gy, w, NULL, j->gx, 1, n0, n1, s.stage);
+            if (gwt) nb__conv_direct_wgt(g, gy, x, s.lanes, n0, n1, s.stage);
             continue;
         }
         const float *col = gy + n0 * CHW; /* pointwise: gy itself */
@@ -519,7 +530,6 @@ void nb__conv_transpose2d_bwd(const nb__conv_geom *g0, const float *x, const flo
     if (gx || gw) {
         job j;
         job_init(&j, g, &L, &st, ws);
-        j.direct = 0;
         j.x = x, j.w = w, j.gy = gy, j.gx = gx, j.gw = gw;
         run(tbwd_worker, &j);
     }

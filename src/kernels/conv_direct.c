@@ -42,16 +42,48 @@ int nb__conv_direct_ok(const nb__conv_geom *g) {
     return ceil8(g->OW) * 3 <= g->OW * 4;
 }
 
+/* The input gradient of a stride-1 conv2d is a direct convolution of gy, padded by
+ * (K-1)*D - P, with the kernel flipped and its channel axes swapped: input channels O, output
+ * channels C, output H x W. */
+static nb__conv_geom data_geom(const nb__conv_geom *g) {
+    nb__conv_geom d = *g;
+    d.C = g->O, d.H = g->OH, d.W = g->OW, d.O = g->C;
+    d.PH = (g->KH - 1) * g->DH - g->PH, d.PW = (g->KW - 1) * g->DW - g->PW;
+    d.OH = g->H, d.OW = g->W;
+    return d;
+}
+
+int nb__conv_direct_data_ok(const nb__conv_geom *g) {
+    if (g->groups != 1 || g->SH != 1 || g->SW != 1 || g->DW != 1 || g->KH * g->KW == 1) return 0;
+    if (g->PH > (g->KH - 1) * g->DH || g->PW > g->KW - 1) return 0;
+    /* Few channels on both sides: from 2 output (C) channels (one would leave most of a tile's
+     * channels idle) to 16, and up to 1024 terms per output (LeNet's second layer: 6, 400). */
+    if (g->C < 2 || g->C > 16 || g->O * g->KH * g->KW > 1024) return 0;
+    return ceil8(g->W) * 3 <= g->W * 4;
+}
+
 /* The plane's row length: every column the tiles read, and the padded input. */
 static int64_t plane_w(const nb__conv_geom *g) {
     int64_t a = ceil8(g->OW) + g->KW - 1, b = g->W + 2 * g->PW;
     return a > b ? a : b;
 }
 
-/* The padded input (C, Hp, Wd), then for the weight gradient gy with rows padded with zeros to
- * whole vectors (O, OH, ceil8(OW)). */
+static int64_t plane_floats(const nb__conv_geom *g) {
+    return g->C * (g->H + 2 * g->PH) * plane_w(g);
+}
+
+/* Forward and weight gradient: the padded input (C, Hp, Wd), then gy with rows padded with
+ * zeros to whole vectors (O, OH, ceil8(OW)). Input gradient: the padded gy plane, then the
+ * rearranged kernel (C, O, KH, KW). */
 int64_t nb__conv_direct_stage(const nb__conv_geom *g) {
-    return g->C * (g->H + 2 * g->PH) * plane_w(g) + g->O * g->OH * ceil8(g->OW) + 8;
+    int64_t s = 0;
+    if (nb__conv_direct_ok(g)) s = plane_floats(g) + g->O * g->OH * ceil8(g->OW) + 8;
+    if (nb__conv_direct_data_ok(g)) {
+        const nb__conv_geom d = data_geom(g);
+        const int64_t t = plane_floats(&d) + g->C * g->O * g->KH * g->KW + 8;
+        if (t > s) s = t;
+    }
+    return s;
 }
 
 int64_t nb__conv_direct_lanes(const nb__conv_geom *g) {
@@ -69,11 +101,11 @@ static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
 
 /* One tile: NC vectors of output columns for OB channels (rows of weights wr[i], Kc each),
  * from the plane x0 (channel stride cs, kernel-row stride hs). Stores nout columns of the
- * first ob_n channels at yo[i], adding bo[i]. */
+ * first ob_n channels at yo[i]: the sum + bo[i], or with add, yo[i] + the sum. */
 #define NB_DIRECT_TILE(NC, OB)                                                                    \
     static inline void tile##NC(const float *x0, int64_t cs, int64_t hs, int64_t C, int64_t KH,   \
                                 int64_t KW, const float *const *wr, const float *bo,              \
-                                float *const *yo, int64_t nout, int64_t ob_n) {                    \
+                                float *const *yo, int64_t nout, int64_t ob_n, int add) {           \
         nb_v8f acc[OB][NC];                                                                       \
         for (int i = 0; i < OB; i++)                                                              \
             for (int j = 0; j < NC; j++) acc[i][j] = (nb_v8f){0};                                 \
@@ -92,11 +124,15 @@ static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
             }                                                                                     \
         for (int i = 0; i < OB && i < ob_n; i++) {                                                \
             int j = 0;                                                                            \
-            for (; j < NC && 8 * j + 8 <= nout; j++) *(nb_v8f *)(yo[i] + 8 * j) = acc[i][j] + bo[i]; \
+            for (; j < NC && 8 * j + 8 <= nout; j++) {                                            \
+                nb_v8f *d = (nb_v8f *)(yo[i] + 8 * j);                                            \
+                *d = add ? *d + acc[i][j] : acc[i][j] + bo[i];                                    \
+            }                                                                                     \
             if (j < NC) { /* the row's last, partial vector */                                    \
                 float out[8];                                                                     \
-                *(nb_v8f *)out = acc[i][j] + bo[i];                                               \
-                for (int64_t q = 0; q < nout - 8 * j; q++) yo[i][8 * j + q] = out[q];             \
+                *(nb_v8f *)out = acc[i][j];                                                       \
+                for (int64_t q = 0; q < nout - 8 * j; q++)                                        \
+                    yo[i][8 * j + q] = add ? yo[i][8 * j + q] + out[q] : out[q] + bo[i];           \
             }                                                                                     \
         }                                                                                         \
     }
@@ -109,8 +145,9 @@ NB_DIRECT_TILE(1, 12)
 #define NB_DIRECT_OB_MAX 12
 #define NB_DIRECT_TW 16 /* output columns per tile */
 
+/* y (O, OH, OW) of one sample = conv(x, w) + b, or with add, y += conv(x, w); w (O, Kc). */
 NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, const float *w,
-                                    const float *b, float *yn, float *stage) {
+                                    const float *b, float *yn, int add, float *stage) {
     const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
     const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), Kc = C * KH * KW;
     pad_input(g, xn, stage);
@@ -131,17 +168,29 @@ NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, con
                 const float *x0 = stage + oh * g->SH * Wd + t0;
                 float *yo[NB_DIRECT_OB_MAX];
                 for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * OW + t0;
-                if (nc == 2) tile2(x0, cs, hs, C, KH, KW, wr, bo, yo, nout, ob_n);
-                else tile1(x0, cs, hs, C, KH, KW, wr, bo, yo, nout, ob_n);
+                if (nc == 2) tile2(x0, cs, hs, C, KH, KW, wr, bo, yo, nout, ob_n, add);
+                else tile1(x0, cs, hs, C, KH, KW, wr, bo, yo, nout, ob_n, add);
             }
         }
     }
 }
 
 void nb__conv_direct_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
-                         float *y, int64_t n0, int64_t n1, float *stage) {
+                         float *y, int add, int64_t n0, int64_t n1, float *stage) {
     const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
-    for (int64_t n = n0; n < n1; n++) direct_sample(g, x + n * xs, w, b, y + n * ys, stage);
+    for (int64_t n = n0; n < n1; n++) direct_sample(g, x + n * xs, w, b, y + n * ys, add, stage);
+}
+
+void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
+                          const float *b, int add, int64_t n0, int64_t n1, float *stage) {
+    const nb__conv_geom d = data_geom(g);
+    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, KK = KH * KW;
+    float *wt = stage + plane_floats(&d); /* (C, O, KH, KW): w flipped, its channels swapped */
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k = 0; k < KK; k++) wt[(c * O + o) * KK + KK - 1 - k] = w[(o * C + c) * KK + k];
+    const int64_t xs = O * g->OH * g->OW, ys = C * g->H * g->W;
+    for (int64_t n = n0; n < n1; n++) direct_sample(&d, gy + n * xs, wt, b, gx + n * ys, add, stage);
 }
 
 /* ---- weight gradient ----------------------------------------------------------------------- */

@@ -37,17 +37,23 @@ void nb__col2im_block(const nb__conv_geom *g, const nb__conv_stage *s, const flo
                       int overwrite, float *stage);
 
 /* The direct kernels (conv_direct.c): for few input channels, where an im2col buffer would
- * cost more than the products it feeds. nb__conv_direct_ok says whether g takes them; their
- * staging buffer is nb__conv_direct_stage(g) floats.
- * Forward: y (N, O, OH, OW) = conv(x, w) + b for samples [n0, n1).
+ * cost more than the products it feeds. nb__conv_direct_ok says whether g's forward and weight
+ * gradient take them, nb__conv_direct_data_ok whether its input gradient does (stride 1, few
+ * channels); their staging buffer is nb__conv_direct_stage(g) floats (0: neither).
+ * Forward: y (N, O, OH, OW) = conv(x, w) + b, or with add, y += conv(x, w), for samples
+ * [n0, n1).
+ * Input gradient: gx (N, C, H, W) = the gradient from gy + b[c], or with add, gx += it.
  * Weight gradient: lanes (O*Kc, 8 lanes; nb__conv_direct_lanes(g) floats, zeroed by the
  * caller) += the products of samples [n0, n1); nb__conv_direct_lanes_add then adds each
  * element's 8 lanes into gw (O, C, KH, KW). */
 int nb__conv_direct_ok(const nb__conv_geom *g);
+int nb__conv_direct_data_ok(const nb__conv_geom *g);
 int64_t nb__conv_direct_stage(const nb__conv_geom *g);
 int64_t nb__conv_direct_lanes(const nb__conv_geom *g);
 void nb__conv_direct_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
-                         float *y, int64_t n0, int64_t n1, float *stage);
+                         float *y, int add, int64_t n0, int64_t n1, float *stage);
+void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
+                          const float *b, int add, int64_t n0, int64_t n1, float *stage);
 void nb__conv_direct_wgt(const nb__conv_geom *g, const float *x, const float *gy, float *lanes,
                          int64_t n0, int64_t n1, float *stage);
 void nb__conv_direct_lanes_add(const nb__conv_geom *g, const float *lanes, float *gw);
