@@ -21,7 +21,8 @@
  * Special cases: a 1x1 kernel with stride 1 and no padding needs no im2col (col is x: blocks of
  * one sample); a kernel that covers the whole unpadded input (a 1x1 output: a DCGAN's first and
  * last layers) is a matrix product with x's rows as they are; few input channels with unit
- * stride along W take the direct forward of conv_direct.c.
+ * stride along W take the direct forward and weight gradient of conv_direct.c, and stride-1
+ * input gradients with few channels its direct input gradient.
  *
  * Numerics: every output element of the forward pass and of the input gradient is one GEMM's
  * sum over the same terms as in the per-sample scheme (or the direct kernel's sum over them in
