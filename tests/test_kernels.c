@@ -2,6 +2,7 @@
  * naive twin on odd sizes; the naive conv twins are themselves checked through the adjoint
  * identity, pooling against hand-computed values and a brute-force reference, softmax's
  * backward against finite differences. Prints one line per check; exits nonzero on failure. */
+#include "kernels/conv_impl.h"
 #include "kernels/kernels.h"
 
 #include <math.h>
@@ -107,61 +108,183 @@ static void test_gemm(void) {
 /* ---- convolution --------------------------------------------------------------------------- */
 typedef struct { int64_t N, C, H, W, O, KH, KW, SH, SW, PH, PW, DH, DW, G; int bias; } conv_case;
 
-static void test_conv_case(const conv_case *c) {
+static nb__conv_geom conv_geom_of(const conv_case *c) {
     nb__conv_geom g = {c->N, c->C, c->H, c->W, c->O, c->KH, c->KW, c->SH, c->SW, c->PH, c->PW,
-                       c->DH, c->DW, c->G, 0, 0};
+                       c->DH, c->DW, c->G, 0, 0, 0, 0};
+    return g;
+}
+
+/* Every fast conv kernel on one geometry, with the current thread count and block size,
+ * against the naive twins: conv2d forward, input gradient, weight and bias gradients (apart
+ * and fused in one call), conv_transpose2d forward and backward. Outputs that are overwritten
+ * start as NaN, accumulated ones from random values; the workspace starts as NaN. The plan is
+ * made as the ops make it, then each kernel runs twice and must repeat itself bitwise. */
+static void test_conv_setting(const conv_case *c, const char *setting) {
+    nb__conv_geom g = conv_geom_of(c);
     if (nb__conv_geom_finish(&g) != 0) {
         check(0, "conv geometry unexpectedly empty");
         return;
     }
-    char name[160];
+    nb__conv_plan(&g);
+    char name[200];
     snprintf(name, sizeof name,
-             "conv N%lld C%lld %lldx%lld O%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld g%lld%s",
+             "conv N%lld C%lld %lldx%lld O%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld g%lld%s [%s, T%lld, %lld blocks]",
              (long long)g.N, (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.O,
              (long long)g.KH, (long long)g.KW, (long long)g.SH, (long long)g.SW,
              (long long)g.PH, (long long)g.PW, (long long)g.DH, (long long)g.DW,
-             (long long)g.groups, c->bias ? " bias" : "");
+             (long long)g.groups, c->bias ? " bias" : "", setting, (long long)g.T, (long long)g.nblk);
     const int64_t nx = g.N * g.C * g.H * g.W, ny = g.N * g.O * g.OH * g.OW;
     const int64_t nw = g.O * (g.C / g.groups) * g.KH * g.KW;
     const size_t nws = nb__conv_workspace(&g);
-    float *x = rnd(nx), *w = rnd(nw), *b = c->bias ? rnd(g.O) : NULL, *gy = rnd(ny);
-    float *ws = malloc(nws * sizeof(float)), *y1 = malloc((size_t)ny * sizeof(float));
-    float *y2 = malloc((size_t)ny * sizeof(float));
-    /* fwd overwrites: start both outputs and the workspace as NaN */
-    fill(y1, ny, NAN), fill(y2, ny, NAN), fill(ws, (int64_t)nws, NAN);
-    nb__conv2d_fwd(&g, x, w, b, y1, ws);
-    nb__conv2d_fwd_naive(&g, x, w, b, y2);
-    check(max_err(y1, y2, ny) < TOL, "%s: fwd vs naive, err %.2e", name, max_err(y1, y2, ny));
+    float *x = rnd(nx), *w = rnd(nw), *b = rnd(g.O), *bt = rnd(g.C), *gy = rnd(ny), *gyt = rnd(nx);
+    float *ws = malloc(nws * sizeof(float)), *out[2][4];
+    float *gx_0 = rnd(nx), *gw_0 = rnd(nw), *gb_0 = rnd(g.O); /* where the gradients start */
+    double e[10] = {0};
+    /* conv2d: forward; input gradient; weight and bias gradients; all three fused. Twice, to
+     * repeat bitwise; the first time against the naive twins. */
+    for (int rep = 0; rep < 2; rep++) {
+        float *y = malloc((size_t)ny * sizeof(float)), *gx = dup(gx_0, nx), *gw = dup(gw_0, nw);
+        float *gb = dup(gb_0, g.O), *gx2 = dup(gx_0, nx), *gw2 = dup(gw_0, nw), *gb2 = dup(gb_0, g.O);
+        fill(y, ny, NAN), fill(ws, (int64_t)nws, NAN);
+        nb__conv2d_fwd(&g, x, w, c->bias ? b : NULL, y, ws);
+        fill(ws, (int64_t)nws, NAN);
+        nb__conv2d_bwd_data(&g, w, gy, gx, ws);
+        fill(ws, (int64_t)nws, NAN);
+        nb__conv2d_bwd_weight(&g, x, gy, gw, c->bias ? gb : NULL, ws);
+        fill(ws, (int64_t)nws, NAN);
+        nb__conv2d_bwd(&g, x, w, gy, gx2, gw2, c->bias ? gb2 : NULL, ws);
+        if (rep == 0) {
+            float *y0 = malloc((size_t)ny * sizeof(float)), *gx0 = dup(gx_0, nx);
+            float *gw0 = dup(gw_0, nw), *gb0 = dup(gb_0, g.O);
+            fill(y0, ny, NAN);
+            nb__conv2d_fwd_naive(&g, x, w, c->bias ? b : NULL, y0);
+            nb__conv2d_bwd_data_naive(&g, w, gy, gx0);
+            nb__conv2d_bwd_weight_naive(&g, x, gy, gw0, c->bias ? gb0 : NULL);
+            e[0] = max_err(y, y0, ny), e[1] = max_err(gx, gx0, nx), e[2] = max_err(gw, gw0, nw);
+            e[3] = c->bias ? fmax(max_err(gb, gb0, g.O), max_err(gb2, gb0, g.O)) : 0.0;
+            e[4] = fmax(max_err(gx2, gx0, nx), max_err(gw2, gw0, nw));
+            free(y0), free(gx0), free(gw0), free(gb0);
+        }
+        out[rep][0] = y, out[rep][1] = gx, out[rep][2] = gw, out[rep][3] = gw2;
+        free(gb), free(gx2), free(gb2);
+    }
+    int same = !memcmp(out[0][0], out[1][0], (size_t)ny * 4) && !memcmp(out[0][1], out[1][1], (size_t)nx * 4);
+    same &= !memcmp(out[0][2], out[1][2], (size_t)nw * 4) && !memcmp(out[0][3], out[1][3], (size_t)nw * 4);
+    for (int k = 0; k < 4; k++) free(out[0][k]), free(out[1][k]);
+    free(gx_0), free(gw_0), free(gb_0);
+    /* conv_transpose2d: x (N, O, OH, OW) -> y (N, C, H, W), bias (C); backward from gyt */
+    {
+        float *yt = malloc((size_t)nx * sizeof(float)), *yt0 = malloc((size_t)nx * sizeof(float));
+        fill(yt, nx, NAN), fill(yt0, nx, NAN), fill(ws, (int64_t)nws, NAN);
+        nb__conv_transpose2d_fwd(&g, gy, w, c->bias ? bt : NULL, yt, ws);
+        nb__conv_transpose2d_fwd_naive(&g, gy, w, c->bias ? bt : NULL, yt0);
+        e[5] = max_err(yt, yt0, nx);
+        float *gxt = rnd(ny), *gwt = rnd(nw), *gbt = rnd(g.C);
+        float *gxt0 = dup(gxt, ny), *gwt0 = dup(gwt, nw), *gbt0 = dup(gbt, g.C);
+        fill(ws, (int64_t)nws, NAN);
+        nb__conv_transpose2d_bwd(&g, gy, w, gyt, gxt, gwt, c->bias ? gbt : NULL, ws);
+        nb__conv_transpose2d_bwd_naive(&g, gy, w, gyt, gxt0, gwt0, c->bias ? gbt0 : NULL);
+        e[6] = max_err(gxt, gxt0, ny), e[7] = max_err(gwt, gwt0, nw);
+        e[8] = c->bias ? max_err(gbt, gbt0, g.C) : 0.0;
+        /* each gradient alone (the others NULL) adds the same */
+        float *gxt1 = dup(gxt0, ny), *gwt1 = dup(gwt0, nw);
+        nb__conv_transpose2d_bwd_naive(&g, gy, w, gyt, gxt1, NULL, NULL);
+        nb__conv_transpose2d_bwd(&g, gy, w, gyt, gxt0, NULL, NULL, ws);
+        nb__conv_transpose2d_bwd_naive(&g, gy, w, gyt, NULL, gwt1, NULL);
+        nb__conv_transpose2d_bwd(&g, gy, w, gyt, NULL, gwt0, NULL, ws);
+        e[9] = fmax(max_err(gxt0, gxt1, ny), max_err(gwt0, gwt1, nw));
+        free(yt), free(yt0), free(gxt), free(gwt), free(gbt), free(gxt0), free(gwt0), free(gbt0);
+        free(gxt1), free(gwt1);
+    }
+    double worst = 0.0;
+    for (int k = 0; k < 10; k++) worst = fmax(worst, e[k] != e[k] ? 1.0 : e[k]);
+    check(worst < TOL && same,
+          "%s%s%s: vs naive fwd %.1e data %.1e wgt %.1e bias %.1e fused %.1e; transposed fwd %.1e "
+          "data %.1e wgt %.1e bias %.1e alone %.1e; bitwise repeatable %d",
+          name, nb__conv_direct_ok(&g) ? " direct" : "", nb__conv_direct_data_ok(&g) ? " direct-data" : "", e[0], e[1], e[2], e[3], e[4], e[5], e[6],
+          e[7], e[8], e[9], same);
+    free(x), free(w), free(b), free(bt), free(gy), free(gyt), free(ws);
+}
 
-    /* bwd accumulate onto the same non-zero start; an overwriting kernel would differ */
-    float *gx1 = rnd(nx), *gx2 = dup(gx1, nx), *gw1 = rnd(nw), *gw2 = dup(gw1, nw);
-    float *gb1 = rnd(g.O), *gb2 = dup(gb1, g.O);
-    fill(ws, (int64_t)nws, NAN);
-    nb__conv2d_bwd_data(&g, w, gy, gx1, ws);
-    nb__conv2d_bwd_data_naive(&g, w, gy, gx2);
-    check(max_err(gx1, gx2, nx) < TOL, "%s: bwd_data += vs naive, err %.2e", name,
-          max_err(gx1, gx2, nx));
-    fill(ws, (int64_t)nws, NAN);
-    nb__conv2d_bwd_weight(&g, x, gy, gw1, c->bias ? gb1 : NULL, ws);
-    nb__conv2d_bwd_weight_naive(&g, x, gy, gw2, c->bias ? gb2 : NULL);
-    double ew = max_err(gw1, gw2, nw), eb = max_err(gb1, gb2, g.O);
-    check(ew < TOL && eb < TOL, "%s: bwd_weight += vs naive, err w %.2e b %.2e", name, ew, eb);
+/* Each case under 1, 2 and 3 threads, and with the default block, blocks of one sample and
+ * blocks of two (so that N is not a multiple of the block). */
+static void test_conv_case(const conv_case *c) {
+    nb__conv_geom g = conv_geom_of(c);
+    nb__conv_geom_finish(&g);
+    const int64_t per = g.C * g.KH * g.KW * g.OH * g.OW;
+    const int64_t blocks[3] = {0, 1, 2 * per + 1};
+    static const char *bname[3] = {"default block", "block 1", "block 2"};
+    for (int t = 1; t <= 3; t++)
+        for (int k = 0; k < 3; k++) {
+            nb_set_threads(t);
+            nb__conv_set_block(blocks[k]);
+            test_conv_setting(c, bname[k]);
+        }
+    nb__conv_set_block(0);
+    nb_set_threads(2);
+}
 
-    /* The naive twins against each other: <conv(x, w), gy> = <x, dx> = <w, dw> (no bias),
-     * with dx and dw the gradients accumulated onto zero. */
-    nb__conv2d_fwd_naive(&g, x, w, NULL, y2);
-    fill(gx2, nx, 0.0f), fill(gw2, nw, 0.0f), fill(gb2, g.O, 0.0f);
-    nb__conv2d_bwd_data_naive(&g, w, gy, gx2);
-    nb__conv2d_bwd_weight_naive(&g, x, gy, gw2, gb2);
-    double s0 = dot(y2, gy, ny), s1 = dot(x, gx2, nx), s2 = dot(w, gw2, nw), s3 = 0.0;
+/* The naive twins against each other: <conv(x, w), gy> = <x, dx> = <w, dw> (no bias), with
+ * dx and dw the gradients accumulated onto zero; sum(db) = sum(gy). */
+static void test_conv_adjoint(const conv_case *c) {
+    nb__conv_geom g = conv_geom_of(c);
+    nb__conv_geom_finish(&g);
+    const int64_t nx = g.N * g.C * g.H * g.W, ny = g.N * g.O * g.OH * g.OW;
+    const int64_t nw = g.O * (g.C / g.groups) * g.KH * g.KW;
+    float *x = rnd(nx), *w = rnd(nw), *gy = rnd(ny), *y = malloc((size_t)ny * sizeof(float));
+    float *gx = calloc((size_t)nx, sizeof(float)), *gw = calloc((size_t)nw, sizeof(float));
+    float *gb = calloc((size_t)g.O, sizeof(float));
+    nb__conv2d_fwd_naive(&g, x, w, NULL, y);
+    nb__conv2d_bwd_data_naive(&g, w, gy, gx);
+    nb__conv2d_bwd_weight_naive(&g, x, gy, gw, gb);
+    double s0 = dot(y, gy, ny), s1 = dot(x, gx, nx), s2 = dot(w, gw, nw), s3 = 0.0, sb = 0.0;
     for (int64_t i = 0; i < ny; i++) s3 += gy[i];
+    for (int64_t o = 0; o < g.O; o++) sb += gb[o];
     double tol = 1e-5 * (fabs(s0) + (double)ny);
-    check(fabs(s0 - s1) < tol && fabs(s0 - s2) < tol, "%s: adjoint <y,gy>=%.6f <x,gx>=%.6f <w,gw>=%.6f", name, s0, s1, s2);
-    double sb = 0.0;
-    for (int64_t o = 0; o < g.O; o++) sb += gb2[o];
-    check(fabs(sb - s3) < tol, "%s: sum(gb) = sum(gy)", name);
-    free(x), free(w), free(b), free(gy), free(ws), free(y1), free(y2);
-    free(gx1), free(gx2), free(gw1), free(gw2), free(gb1), free(gb2);
+    check(fabs(s0 - s1) < tol && fabs(s0 - s2) < tol && fabs(sb - s3) < tol,
+          "conv naive twins N%lld C%lld O%lld k%lldx%lld: adjoint <y,gy>=%.6f <x,gx>=%.6f <w,gw>=%.6f, sum(gb)=sum(gy)",
+          (long long)g.N, (long long)g.C, (long long)g.O, (long long)g.KH, (long long)g.KW, s0, s1, s2);
+    free(x), free(w), free(gy), free(y), free(gx), free(gw), free(gb);
+}
+
+/* The block im2col/col2im (through the staging plane) against the per-row versions: the same
+ * columns, and col2im's sums bitwise the same (same order), accumulating or overwriting with a
+ * bias. Samples [1, N) of a block with slack after each row. */
+static void test_im2col_block(const conv_case *c) {
+    nb__conv_geom g = conv_geom_of(c);
+    nb__conv_geom_finish(&g);
+    nb__conv_stage st;
+    nb__conv_stage_dims(&g, &st);
+    const int64_t P = g.OH * g.OW, K = g.C * g.KH * g.KW, CHW = g.C * g.H * g.W;
+    const int64_t n0 = 1, n1 = g.N, ld = (n1 - n0) * P + NB_COL_SLACK;
+    float *x = rnd(g.N * CHW), *col = malloc((size_t)(K * ld) * sizeof(float));
+    float *ref = malloc((size_t)(K * P) * sizeof(float)), *stage = malloc((size_t)(st.floats + NB_COL_SLACK) * sizeof(float));
+    float *c2 = rnd(K * ld), *b = rnd(g.C), *xa = rnd(g.N * CHW), *xb = dup(xa, g.N * CHW);
+    float *xo = dup(xa, g.N * CHW), *xr = malloc((size_t)CHW * sizeof(float));
+    fill(col, K * ld, NAN);
+    nb__im2col_block(&g, &st, x, n0, n1, col, ld, stage);
+    nb__col2im_block(&g, &st, c2, ld, n0, n1, xa, NULL, 0, stage);
+    nb__col2im_block(&g, &st, c2, ld, n0, n1, xo, b, 1, stage);
+    int cols_ok = 1, acc_ok = 1, over_ok = 1;
+    for (int64_t n = n0; n < n1; n++) {
+        nb__im2col(&g, x + n * CHW, g.C, ref);
+        for (int64_t r = 0; r < K; r++) cols_ok &= !memcmp(col + r * ld + (n - n0) * P, ref + r * P, (size_t)P * 4);
+        for (int64_t r = 0; r < K; r++) /* per-row version on a contiguous copy of the block's columns */
+            memcpy(ref + r * P, c2 + r * ld + (n - n0) * P, (size_t)P * 4);
+        nb__col2im(&g, ref, g.C, xb + n * CHW);
+        acc_ok &= !memcmp(xa + n * CHW, xb + n * CHW, (size_t)CHW * 4);
+        fill(xr, CHW, 0.0f);
+        nb__col2im(&g, ref, g.C, xr);
+        for (int64_t i = 0; i < CHW; i++) xr[i] += b[i / (g.H * g.W)];
+        over_ok &= !memcmp(xo + n * CHW, xr, (size_t)CHW * 4);
+    }
+    over_ok &= !memcmp(xo, xa, (size_t)CHW * 4); /* sample 0, outside the block: untouched */
+    check(cols_ok && acc_ok && over_ok,
+          "im2col/col2im block, staged %d, %lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld vs per-row: "
+          "columns %d, col2im += bitwise %d, = + bias bitwise %d", st.staged, (long long)g.H, (long long)g.W,
+          (long long)g.KH, (long long)g.KW, (long long)g.SH, (long long)g.SW, (long long)g.PH,
+          (long long)g.PW, (long long)g.DH, (long long)g.DW, cols_ok, acc_ok, over_ok);
+    free(x), free(col), free(ref), free(stage), free(c2), free(b), free(xa), free(xb), free(xo), free(xr);
 }
 
 static void test_conv(void) {
@@ -177,21 +300,45 @@ static void test_conv(void) {
         {2, 4, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 1},     /* depthwise */
         {1, 2, 3, 4, 3, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},     /* kernel wider than the input */
         {2, 3, 10, 13, 4, 2, 3, 3, 2, 1, 2, 1, 3, 1, 1},   /* uneven stride and dilation */
-        {3, 1, 28, 28, 5, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1},   /* LeNet-like first layer */
+        {3, 1, 28, 28, 5, 5, 5, 2, 2, 2, 2, 1, 1, 1, 1},   /* LeNet-like first layer, stride 2 */
         {2, 16, 17, 17, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, /* big enough to use threads */
+        {1, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},   /* LeNet's first layer (direct), N 1 */
+        {5, 1, 13, 15, 7, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},   /* direct: 7 channels, 15 columns */
+        {3, 2, 9, 14, 13, 3, 3, 2, 1, 1, 1, 2, 1, 1, 0},   /* direct: row stride and dilation */
+        {4, 3, 11, 22, 5, 3, 4, 1, 1, 0, 1, 1, 1, 1, 1},   /* direct: 3 channels, 21 columns */
+        {5, 3, 6, 40, 4, 3, 5, 1, 1, 1, 2, 1, 1, 1, 1},    /* direct: three column tiles */
+        {7, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1, 1}, /* LeNet's second layer, N 7 */
+        {3, 4, 9, 16, 5, 3, 3, 1, 1, 2, 1, 2, 1, 1, 1},   /* direct input gradient, dilated rows */
+        {5, 4, 3, 3, 6, 3, 3, 1, 1, 0, 0, 1, 1, 2, 1},     /* kernel = input: a matrix product */
+        {3, 8, 7, 7, 1, 7, 7, 1, 1, 0, 0, 1, 1, 1, 0},     /* a DCGAN critic's last layer */
+        {3, 2, 3, 3, 4, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1},     /* 1x1 output with padding */
+        {3, 5, 14, 14, 6, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0},   /* DCGAN-like stride 2 */
+        {2, 3, 13, 11, 4, 3, 3, 3, 3, 1, 2, 1, 1, 1, 1},   /* stride 3: three column phases */
+        {2, 2, 9, 9, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},     /* stride 2, odd width */
+        {2, 2, 9, 11, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1},    /* stride 2, even padding */
+        {2, 1, 2, 70, 2, 1, 66, 1, 1, 0, 0, 1, 1, 1, 0},   /* more than 64 kernel columns */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_conv_case(&cases[i]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_conv_adjoint(&cases[i]);
+    static const conv_case blk[] = {
+        {3, 3, 9, 8, 1, 3, 2, 2, 3, 1, 2, 2, 1, 1, 0},  /* staged: padding, stride 3, dilation */
+        {3, 2, 9, 9, 1, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0},  /* unstaged: reads x up to its end */
+        {3, 2, 9, 9, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0},  /* stride 2, odd width */
+        {3, 2, 6, 10, 1, 2, 4, 1, 2, 2, 3, 2, 1, 1, 0}, /* stride 2, odd padding */
+        {3, 1, 6, 5, 1, 3, 3, 2, 1, 1, 0, 1, 2, 1, 0},  /* row padding only: staged, SW 1 */
+    };
+    for (size_t i = 0; i < sizeof blk / sizeof blk[0]; i++) test_im2col_block(&blk[i]);
 
-    nb__conv_geom g = {1, 1, 3, 4, 1, 7, 3, 1, 1, 1, 0, 1, 1, 1, 0, 0};
+    nb__conv_geom g = {1, 1, 3, 4, 1, 7, 3, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0};
     check(nb__conv_geom_finish(&g) == -1, "conv geometry: 7-tall kernel on 3+2 rows is empty");
-    g = (nb__conv_geom){1, 1, 28, 27, 1, 5, 3, 2, 3, 2, 1, 1, 2, 1, 0, 0};
+    g = (nb__conv_geom){1, 1, 28, 27, 1, 5, 3, 2, 3, 2, 1, 1, 2, 1, 0, 0, 0, 0};
     int rc = nb__conv_geom_finish(&g); /* before reading g.OH: argument order is unspecified */
     check(rc == 0 && g.OH == 14 && g.OW == 9,
           "conv geometry: 28x27 k5x3 s2,3 p2,1 d1,2 -> 14x9 (got %lldx%lld)", (long long)g.OH,
           (long long)g.OW);
 
     /* im2col and col2im are adjoint: <im2col(x), c> = <x, col2im(c)>; col2im accumulates. */
-    g = (nb__conv_geom){1, 3, 9, 8, 1, 3, 2, 2, 3, 1, 2, 2, 1, 1, 0, 0};
+    g = (nb__conv_geom){1, 3, 9, 8, 1, 3, 2, 2, 3, 1, 2, 2, 1, 1, 0, 0, 0, 0};
     nb__conv_geom_finish(&g);
     const int64_t nx = 3 * 9 * 8, nc = 3 * 3 * 2 * g.OH * g.OW;
     float *x = rnd(nx), *c = rnd(nc), *col = malloc((size_t)nc * sizeof(float));
@@ -202,30 +349,6 @@ static void test_conv(void) {
     double a = dot(col, c, nc), bb = dot(x, xs, nx);
     check(fabs(a - bb) < 1e-4 * (fabs(a) + 1.0), "im2col/col2im adjoint: %.6f vs %.6f", a, bb);
     free(x), free(c), free(col), free(x0), free(xs);
-
-    /* Bitwise repeatability of the threaded fast path. */
-    g = (nb__conv_geom){4, 16, 19, 19, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0};
-    nb__conv_geom_finish(&g);
-    const int64_t mx = 4 * 16 * 19 * 19, my = 4 * 32 * g.OH * g.OW, mw = 32 * 16 * 9;
-    float *X = rnd(mx), *Wt = rnd(mw), *B = rnd(32), *GY = rnd(my);
-    float *ws = malloc(nb__conv_workspace(&g) * sizeof(float));
-    float *r[2][3];
-    for (int t = 0; t < 2; t++) {
-        r[t][0] = malloc((size_t)my * sizeof(float));
-        r[t][1] = calloc((size_t)mx, sizeof(float));
-        r[t][2] = calloc((size_t)mw, sizeof(float));
-        nb__conv2d_fwd(&g, X, Wt, B, r[t][0], ws);
-        nb__conv2d_bwd_data(&g, Wt, GY, r[t][1], ws);
-        nb__conv2d_bwd_weight(&g, X, GY, r[t][2], NULL, ws);
-    }
-    check(memcmp(r[0][0], r[1][0], (size_t)my * sizeof(float)) == 0,
-          "conv fwd bitwise repeatable");
-    check(memcmp(r[0][1], r[1][1], (size_t)mx * sizeof(float)) == 0,
-          "conv bwd_data bitwise repeatable");
-    check(memcmp(r[0][2], r[1][2], (size_t)mw * sizeof(float)) == 0,
-          "conv bwd_weight bitwise repeatable");
-    for (int t = 0; t < 2; t++) free(r[t][0]), free(r[t][1]), free(r[t][2]);
-    free(X), free(Wt), free(B), free(GY), free(ws);
 }
 
 /* ---- pooling ------------------------------------------------------------------------------- */
@@ -271,7 +394,7 @@ static void pool_ref(const nb__conv_geom *g, const float *x, float *y, int64_t *
 static void test_pool(void) {
     float y[4], gx[16];
     int64_t idx[4];
-    nb__conv_geom g = {1, 1, 4, 4, 1, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0};
+    nb__conv_geom g = {1, 1, 4, 4, 1, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0};
     nb__conv_geom_finish(&g);
     nb__maxpool2d_fwd(&g, X44, y, idx);
     check(same(y, (float[]){6, 8, 9, 4}, 4) && idx[0] == 5 && idx[1] == 7 && idx[2] == 8 &&
@@ -285,7 +408,7 @@ static void test_pool(void) {
     nb__avgpool2d_fwd(&g, X44, y);
     check(same(y, (float[]){3.75f, 5.25f, 6.0f, 1.5f}, 4), "avgpool 2x2 s2 on 4x4");
 
-    g = (nb__conv_geom){1, 1, 4, 4, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0};
+    g = (nb__conv_geom){1, 1, 4, 4, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0};
     nb__conv_geom_finish(&g);
     nb__maxpool2d_fwd(&g, X44, y, idx);
     check(g.OH == 2 && same(y, (float[]){6, 8, 9, 8}, 4) && idx[0] == 5 && idx[1] == 7 &&
@@ -305,7 +428,7 @@ static void test_pool(void) {
 
     /* Random odd-sized input against the padded brute force. Buffers are sized for the
      * output of the full 7x9 plane, an upper bound for both geometries. */
-    g = (nb__conv_geom){2, 3, 7, 9, 3, 3, 2, 2, 1, 1, 1, 2, 1, 1, 0, 0};
+    g = (nb__conv_geom){2, 3, 7, 9, 3, 3, 2, 2, 1, 1, 1, 2, 1, 1, 0, 0, 0, 0};
     nb__conv_geom_finish(&g);
     const int64_t n = 2 * 3 * 7 * 9, m = 2 * 3 * g.OH * g.OW;
     float *x = rnd(n), *y1 = malloc((size_t)n * sizeof(float)), *y2 = malloc((size_t)n * 4);
@@ -323,7 +446,7 @@ static void test_pool(void) {
     /* The unrolled 2x2 stride-2 path, on odd sizes (the last row and column are dropped), with
      * a three-way tie, against the brute force; then NaN, which propagates as in the generic
      * loop (a later NaN in the window takes over). */
-    g = (nb__conv_geom){2, 3, 7, 9, 3, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0};
+    g = (nb__conv_geom){2, 3, 7, 9, 3, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0};
     nb__conv_geom_finish(&g);
     const int64_t m3 = 2 * 3 * g.OH * g.OW;
     x[10] = x[11] = x[19] = 5.0f;
@@ -331,7 +454,7 @@ static void test_pool(void) {
     pool_ref(&g, x, y2, i2, 1);
     check(g.OH == 3 && g.OW == 4 && memcmp(y1, y2, (size_t)m3 * 4) == 0 && memcmp(i1, i2, (size_t)m3 * 8) == 0,
           "maxpool 2x2 s2 on 2x3x7x9 equals brute force");
-    g = (nb__conv_geom){1, 1, 2, 2, 1, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0};
+    g = (nb__conv_geom){1, 1, 2, 2, 1, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0};
     nb__conv_geom_finish(&g);
     nb__maxpool2d_fwd(&g, (float[]){NAN, 5, NAN, 1}, y1, i1);
     check(isnan(y1[0]) && i1[0] == 2, "maxpool 2x2 NaN propagates (idx %lld)", (long long)i1[0]);

@@ -31,27 +31,35 @@ void nb__gemm_naive(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, f
                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                     float *C, int64_t ldc);
 
-/* ---- 2-D convolution (conv.c) ------------------------------------------------------------- */
+/* ---- 2-D convolution (conv.c, im2col.c, conv_direct.c, conv_naive.c) ------------------------ */
 /* Geometry of y = conv2d(x, w, b):
  *   x (N, C, H, W), w (O, C/groups, KH, KW), b (O) or NULL, y (N, O, OH, OW),
  *   OH = (H + 2*PH - DH*(KH-1) - 1) / SH + 1, same for OW. Padding is zeros.
- * conv_transpose2d reuses these kernels with the roles of x and y swapped (see ops/conv.c). */
+ * conv_transpose2d reuses this geometry with the roles of x and y swapped (see ops/conv.c). */
 typedef struct nb__conv_geom {
     int64_t N, C, H, W;   /* input */
     int64_t O, KH, KW;    /* output channels, kernel size */
     int64_t SH, SW, PH, PW, DH, DW, groups;
     int64_t OH, OW;       /* output size, filled by nb__conv_geom_finish */
+    int64_t T, nblk;      /* the kernels' plan, filled by nb__conv_plan (T = 0: not planned) */
 } nb__conv_geom;
 
 /* Computes OH, OW; returns 0, or -1 when the output would be empty (caller reports the error). */
 int nb__conv_geom_finish(nb__conv_geom *g);
-/* Floats of scratch space the fast kernels below need: per thread that samples are split over
- * (see conv.c), an im2col buffer of one sample (all groups: C*KH*KW x OH*OW) and a weight
- * gradient. Depends on the thread setting: ask for it right before the kernel call. Never 0.
- * The kernels do not expect its contents to survive between calls. */
+/* Plans the kernels for the current thread setting (conv.c): T threads that blocks of samples
+ * are split over, nblk blocks. Make it where the workspace is sized (the op's shape step) so
+ * that the forward and the backward use one plan; a kernel given an unplanned geometry plans a
+ * copy at its call. */
+void nb__conv_plan(nb__conv_geom *g);
+/* Floats a block's im2col buffer aims at (tests and benchmarks; <= 0: the default). */
+void nb__conv_set_block(int64_t floats);
+/* Floats of scratch space the fast kernels below need for g's plan (per thread: a block's
+ * im2col buffer, a gathered gradient, a staging plane, a weight-gradient partial). Never 0. The
+ * kernels do not expect its contents to survive between calls. */
 size_t nb__conv_workspace(const nb__conv_geom *g);
 
-/* im2col for one sample and one channel range: x (C, H, W) -> col (C*KH*KW, OH*OW). */
+/* im2col for one sample and one channel range: x (C, H, W) -> col (C*KH*KW, OH*OW). The plain
+ * per-row version, the reference of the kernels' block version (im2col.c). */
 void nb__im2col(const nb__conv_geom *g, const float *x, int64_t C, float *col);
 /* col2im, accumulating: x (C, H, W) += scatter of col (C*KH*KW, OH*OW). */
 void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x);
@@ -59,19 +67,37 @@ void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x);
 /* y = conv(x, w) + b (overwrites y). ws: nb__conv_workspace(g) floats. */
 void nb__conv2d_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
                     float *y, float *ws);
+/* The backward from gy (N, O, OH, OW), each output optional (NULL: not wanted):
+ * gx += input gradient, gw += weight gradient, gb += bias gradient. x may be NULL when gw is,
+ * w when gx is. One pass over the blocks serves gx and gw (the gathered gy is shared). */
+void nb__conv2d_bwd(const nb__conv_geom *g, const float *x, const float *w, const float *gy,
+                    float *gx, float *gw, float *gb, float *ws);
 /* gx += conv2d input gradient from gy (N, O, OH, OW). */
 void nb__conv2d_bwd_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
                          float *ws);
 /* gw += weight gradient, gb += bias gradient (gb may be NULL). */
 void nb__conv2d_bwd_weight(const nb__conv_geom *g, const float *x, const float *gy, float *gw,
                            float *gb, float *ws);
-/* Naive twins: direct loops, same contracts, no workspace. */
+/* conv_transpose2d, with g the geometry of the equivalent conv2d (whose input is the
+ * transpose's output): x (N, O, OH, OW), w (O, C/groups, KH, KW), b (C) or NULL,
+ * y (N, C, H, W) = the conv2d input gradient of x, + b (overwrites y). */
+void nb__conv_transpose2d_fwd(const nb__conv_geom *g, const float *x, const float *w,
+                              const float *b, float *y, float *ws);
+/* Its backward from gy (N, C, H, W): gx += conv2d(gy, w) (no bias), gw += the conv2d weight
+ * gradient with x and gy in each other's roles, gb += per-channel sums of gy; each optional. */
+void nb__conv_transpose2d_bwd(const nb__conv_geom *g, const float *x, const float *w,
+                              const float *gy, float *gx, float *gw, float *gb, float *ws);
+/* Naive twins (conv_naive.c): direct loops, same contracts, no workspace. */
 void nb__conv2d_fwd_naive(const nb__conv_geom *g, const float *x, const float *w,
                           const float *b, float *y);
 void nb__conv2d_bwd_data_naive(const nb__conv_geom *g, const float *w, const float *gy,
                                float *gx);
 void nb__conv2d_bwd_weight_naive(const nb__conv_geom *g, const float *x, const float *gy,
                                  float *gw, float *gb);
+void nb__conv_transpose2d_fwd_naive(const nb__conv_geom *g, const float *x, const float *w,
+                                    const float *b, float *y);
+void nb__conv_transpose2d_bwd_naive(const nb__conv_geom *g, const float *x, const float *w,
+                                    const float *gy, float *gx, float *gw, float *gb);
 
 /* ---- 2-D pooling (pool.c) ----------------------------------------------------------------- */
 /* x (N, C, H, W) -> y (N, C, OH, OW) with the conv geometry above (O = C, groups unused,

@@ -1,0 +1,277 @@
+/* nabla: direct convolution for few input channels (LeNet's first layer: one channel, 5x5, a
+ * 28x28 output). There im2col would write C*KH*KW floats per output position for only O
+ * multiply-adds each, so the column buffer, not the products, would set the speed; and the
+ * weight gradient's GEMM (O x Kc, summing over N*P) is too thin for the BLAS to run well.
+ * Each sample's input is copied once into a zero-padded plane (C, H + 2*PH, Wd) and everything
+ * is computed from it in vector registers, 8 output columns per vector:
+ * - forward: a tile of up to 16 output columns (NC vectors) of one output row for OB output
+ *   channels at a time, summing over (c, kh, kw) in that order from zero, with the bias added
+ *   last (the GEMM path's terms; OpenBLAS's kernels group them differently, so the last bits
+ *   differ from the GEMM path's);
+ * - weight gradient: for OB output channels and up to 4 kernel columns of one (c, kh), sums of
+ *   gy x input over the output rows and columns, kept per vector lane across the samples of a
+ *   thread (O*Kc*8 floats) and summed across the lanes at the end.
+ * The file is compiled with FMA contraction (CMakeLists.txt): its AVX2+FMA clone fuses each
+ * multiply-add, the portable one rounds twice.
+ * Taken for groups 1 and unit stride and dilation along W (contiguous loads), few channels and
+ * output rows that fill the vectors well (nb__conv_direct_ok). */
+#include "kernels/conv_impl.h"
+
+#include <string.h>
+
+/* Compiled for AVX-512 and AVX2+FMA besides the portable baseline, picked at load time (GCC's
+ * function multi-versioning, as in rnn.c); other compilers build the baseline. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB_CLONES
+#endif
+
+#define NB_DIRECT_MAX_C 4
+#define NB_DIRECT_MAX_K 75 /* C*KH*KW: three channels of 5x5 */
+
+typedef float nb_v8f __attribute__((vector_size(32), aligned(4), may_alias));
+
+static int64_t ceil8(int64_t n) { return (n + 7) / 8 * 8; }
+
+int nb__conv_direct_ok(const nb__conv_geom *g) {
+    if (g->groups != 1 || g->SW != 1 || g->DW != 1 || g->C > NB_DIRECT_MAX_C) return 0;
+    if (g->KH * g->KW == 1) return 0; /* 1x1: a GEMM with x as it is does better */
+    if (g->C * g->KH * g->KW > NB_DIRECT_MAX_K) return 0;
+    /* Rows padded to whole vectors waste at most a quarter of the lanes (OW 7, 14, 28: 1/8). */
+    return ceil8(g->OW) * 3 <= g->OW * 4;
+}
+
+/* The input gradient of a stride-1 conv2d is a direct convolution of gy, padded by
+ * (K-1)*D - P, with the kernel flipped and its channel axes swapped: input channels O, output
+ * channels C, output H x W. */
+static nb__conv_geom data_geom(const nb__conv_geom *g) {
+    nb__conv_geom d = *g;
+    d.C = g->O, d.H = g->OH, d.W = g->OW, d.O = g->C;
+    d.PH = (g->KH - 1) * g->DH - g->PH, d.PW = (g->KW - 1) * g->DW - g->PW;
+    d.OH = g->H, d.OW = g->W;
+    return d;
+}
+
+int nb__conv_direct_data_ok(const nb__conv_geom *g) {
+    if (g->groups != 1 || g->SH != 1 || g->SW != 1 || g->DW != 1 || g->KH * g->KW == 1) return 0;
+    if (g->PH > (g->KH - 1) * g->DH || g->PW > g->KW - 1) return 0;
+    /* Few channels on both sides: from 2 output (C) channels (one would leave most of a tile's
+     * channels idle) to 16, and up to 1024 terms per output (LeNet's second layer: 6, 400). */
+    if (g->C < 2 || g->C > 16 || g->O * g->KH * g->KW > 1024) return 0;
+    return ceil8(g->W) * 3 <= g->W * 4;
+}
+
+/* The plane's row length: every column the tiles read, and the padded input. */
+static int64_t plane_w(const nb__conv_geom *g) {
+    int64_t a = ceil8(g->OW) + g->KW - 1, b = g->W + 2 * g->PW;
+    return a > b ? a : b;
+}
+
+static int64_t plane_floats(const nb__conv_geom *g) {
+    return g->C * (g->H + 2 * g->PH) * plane_w(g);
+}
+
+/* Forward and weight gradient: the padded input (C, Hp, Wd), then gy with rows padded with
+ * zeros to whole vectors (O, OH, ceil8(OW)). Input gradient: the padded gy plane, then the
+ * rearranged kernel (C, O, KH, KW). */
+int64_t nb__conv_direct_stage(const nb__conv_geom *g) {
+    int64_t s = 0;
+    if (nb__conv_direct_ok(g)) s = plane_floats(g) + g->O * g->OH * ceil8(g->OW) + 8;
+    if (nb__conv_direct_data_ok(g)) {
+        const nb__conv_geom d = data_geom(g);
+        const int64_t t = plane_floats(&d) + g->C * g->O * g->KH * g->KW + 8;
+        if (t > s) s = t;
+    }
+    return s;
+}
+
+int64_t nb__conv_direct_lanes(const nb__conv_geom *g) {
+    return g->O * g->C * g->KH * g->KW * 8;
+}
+
+/* stage (C, Hp, Wd) = the zero-padded input of one sample xn (C, H, W). */
+static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
+    const int64_t C = g->C, H = g->H, W = g->W, Hp = H + 2 * g->PH, Wd = plane_w(g);
+    memset(stage, 0, (size_t)(C * Hp * Wd) * sizeof(float));
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t ih = 0; ih < H; ih++)
+            memcpy(stage + (c * Hp + ih + g->PH) * Wd + g->PW, xn + (c * H + ih) * W, (size_t)W * sizeof(float));
+}
+
+/* One tile: NC vectors of output columns for OB channels (rows of weights wr[i], Kc each),
+ * from the plane x0 (channel stride cs, kernel-row stride hs). Stores nout columns of the
+ * first ob_n channels at yo[i]: the sum + bo[i], or with add, yo[i] + the sum. */
+#define NB_DIRECT_TILE(NC, OB)                                                                    \
+    static inline void tile##NC(const float *x0, int64_t cs, int64_t hs, int64_t C, int64_t KH,   \
+                                int64_t KW, const float *const *wr, const float *bo,              \
+                                float *const *yo, int64_t nout, int64_t ob_n, int add) {           \
+        nb_v8f acc[OB][NC];                                                                       \
+        for (int i = 0; i < OB; i++)                                                              \
+            for (int j = 0; j < NC; j++) acc[i][j] = (nb_v8f){0};                                 \
+        int64_t k = 0;                                                                            \
+        for (int64_t c = 0; c < C; c++)                                                           \
+            for (int64_t kh = 0; kh < KH; kh++) {                                                 \
+                const float *xr = x0 + c * cs + kh * hs;                                          \
+                for (int64_t kw = 0; kw < KW; kw++, k++) {                                        \
+                    nb_v8f xv[NC];                                                                \
+                    for (int j = 0; j < NC; j++) xv[j] = *(const nb_v8f *)(xr + kw + 8 * j);      \
+                    for (int i = 0; i < OB; i++) {                                                \
+                        const float wk = wr[i][k];                                                \
+                        for (int j = 0; j < NC; j++) acc[i][j] += wk * xv[j];                     \
+                    }                                                                             \
+                }                                                                                 \
+            }                                                                                     \
+        for (int i = 0; i < OB && i < ob_n; i++) {                                                \
+            int j = 0;                                                                            \
+            for (; j < NC && 8 * j + 8 <= nout; j++) {                                            \
+                nb_v8f *d = (nb_v8f *)(yo[i] + 8 * j);                                            \
+                *d = add ? *d + acc[i][j] : acc[i][j] + bo[i];                                    \
+            }                                                                                     \
+            if (j < NC) { /* the row's last, partial vector */                                    \
+                float out[8];                                                                     \
+                *(nb_v8f *)out = acc[i][j];                                                       \
+                for (int64_t q = 0; q < nout - 8 * j; q++)                                        \
+                    yo[i][8 * j + q] = add ? yo[i][8 * j + q] + out[q] : out[q] + bo[i];           \
+            }                                                                                     \
+        }                                                                                         \
+    }
+/* Accumulators OB*NC plus NC input vectors and a weight fit the 16 AVX2 registers, and each
+ * input vector, loaded once, feeds OB products. (Tiles of 32 columns for 2 channels measured
+ * half as fast: GCC then folded each input load into every product that used it, and loads
+ * across cache lines set the pace.) */
+NB_DIRECT_TILE(2, 6)
+NB_DIRECT_TILE(1, 12)
+#define NB_DIRECT_OB_MAX 12
+#define NB_DIRECT_TW 16 /* output columns per tile */
+
+/* y (O, OH, OW) of one sample = conv(x, w) + b, or with add, y += conv(x, w); w (O, Kc). */
+NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, const float *w,
+                                    const float *b, float *yn, int add, float *stage) {
+    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
+    const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), Kc = C * KH * KW;
+    pad_input(g, xn, stage);
+    const int64_t cs = Hp * Wd, hs = g->DH * Wd;
+    for (int64_t t0 = 0; t0 < OW; t0 += NB_DIRECT_TW) {
+        const int64_t nout = OW - t0 < NB_DIRECT_TW ? OW - t0 : NB_DIRECT_TW, nc = (nout + 7) / 8;
+        const int64_t ob = nc == 2 ? 6 : 12;
+        for (int64_t o0 = 0; o0 < O; o0 += ob) {
+            const int64_t ob_n = O - o0 < ob ? O - o0 : ob;
+            const float *wr[NB_DIRECT_OB_MAX];
+            float bo[NB_DIRECT_OB_MAX];
+            for (int64_t i = 0; i < ob; i++) { /* channels past O repeat the last one, unstored */
+                const int64_t o = o0 + i < O ? o0 + i : O - 1;
+                wr[i] = w + o * Kc;
+                bo[i] = b ? b[o] : 0.0f;
+            }
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const float *x0 = stage + oh * g->SH * Wd + t0;
+                float *yo[NB_DIRECT_OB_MAX];
+                for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * OW + t0;
+                if (nc == 2) tile2(x0, cs, hs, C, KH, KW, wr, bo, yo, nout, ob_n, add);
+                else tile1(x0, cs, hs, C, KH, KW, wr, bo, yo, nout, ob_n, add);
+            }
+        }
+    }
+}
+
+void nb__conv_direct_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
+                         float *y, int add, int64_t n0, int64_t n1, float *stage) {
+    const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
+    for (int64_t n = n0; n < n1; n++) direct_sample(g, x + n * xs, w, b, y + n * ys, add, stage);
+}
+
+void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
+                          const float *b, int add, int64_t n0, int64_t n1, float *stage) {
+    const nb__conv_geom d = data_geom(g);
+    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, KK = KH * KW;
+    float *wt = stage + plane_floats(&d); /* (C, O, KH, KW): w flipped, its channels swapped */
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k = 0; k < KK; k++) wt[(c * O + o) * KK + KK - 1 - k] = w[(o * C + c) * KK + k];
+    const int64_t xs = O * g->OH * g->OW, ys = C * g->H * g->W;
+    for (int64_t n = n0; n < n1; n++) direct_sample(&d, gy + n * xs, wt, b, gx + n * ys, add, stage);
+}
+
+/* ---- weight gradient ----------------------------------------------------------------------- */
+
+/* Lane sums acc[i][t] (8 lanes each) for channels i < OB and kernel columns t < KT of one
+ * (c, kh): += gy rows gr[i] (row stride gs, NV vectors per row) times the plane's row xr (row
+ * stride xs) shifted by t, over OH rows. acc lives in lanes (O, C, KH, KW, 8): rows li[i]. */
+#define NB_WGT_TILE(KT, OB)                                                                      \
+    static inline void wtile##KT(const float *const *gr, int64_t gs, const float *xr, int64_t xs, \
+                                 int64_t OH, int64_t NV, float *const *li) {                      \
+        nb_v8f acc[OB][KT];                                                                       \
+        for (int i = 0; i < OB; i++)                                                              \
+            for (int t = 0; t < KT; t++) acc[i][t] = *(const nb_v8f *)(li[i] + 8 * t);             \
+        for (int64_t oh = 0; oh < OH; oh++)                                                       \
+            for (int64_t v = 0; v < NV; v++) {                                                    \
+                nb_v8f gv[OB];                                                                    \
+                for (int i = 0; i < OB; i++) gv[i] = *(const nb_v8f *)(gr[i] + oh * gs + 8 * v);   \
+                const float *xv0 = xr + oh * xs + 8 * v;                                          \
+                for (int t = 0; t < KT; t++) {                                                    \
+                    const nb_v8f xv = *(const nb_v8f *)(xv0 + t);                                 \
+                    for (int i = 0; i < OB; i++) acc[i][t] += gv[i] * xv;                          \
+                }                                                                                 \
+            }                                                                                     \
+        for (int i = 0; i < OB; i++)                                                              \
+            for (int t = 0; t < KT; t++) *(nb_v8f *)(li[i] + 8 * t) = acc[i][t];                   \
+    }
+/* NB_WOB channels' gy vectors, a shifted input vector and NB_WOB*KT accumulators: 16
+ * registers. Measured on LeNet's first layer against (OB, KT) = (2, 4), (2, 5), (3, 3),
+ * (3, 5), (4, 3), (6, 2): 1.2 to 1.5 times faster. */
+#define NB_WOB 3
+#define NB_WKT 4
+NB_WGT_TILE(1, NB_WOB)
+NB_WGT_TILE(2, NB_WOB)
+NB_WGT_TILE(3, NB_WOB)
+NB_WGT_TILE(4, NB_WOB)
+
+NB_CLONES static void wgt_sample(const nb__conv_geom *g, const float *xn, const float *gyn,
+                                 float *lanes, float *stage) {
+    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
+    const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), OWc = ceil8(OW), NV = OWc / 8;
+    pad_input(g, xn, stage);
+    float *gp = stage + C * Hp * Wd; /* (O, OH, OWc): gy with zero-padded rows */
+    for (int64_t r = 0; r < O * OH; r++) {
+        memcpy(gp + r * OWc, gyn + r * OW, (size_t)OW * sizeof(float));
+        for (int64_t q = OW; q < OWc; q++) gp[r * OWc + q] = 0.0f;
+    }
+    const int64_t gs = OWc, xs = g->SH * Wd;
+    float dummy[NB_WKT * 8]; /* the sums of channels past O (repeats of the last), dropped */
+    for (int64_t o0 = 0; o0 < O; o0 += NB_WOB) {
+        const float *gr[NB_WOB];
+        for (int i = 0; i < NB_WOB; i++) gr[i] = gp + (o0 + i < O ? o0 + i : O - 1) * OH * OWc;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t kh = 0; kh < KH; kh++) {
+                const float *xr = stage + (c * Hp + kh * g->DH) * Wd;
+                for (int64_t kw0 = 0; kw0 < KW; kw0 += NB_WKT) {
+                    const int64_t kt = KW - kw0 < NB_WKT ? KW - kw0 : NB_WKT;
+                    float *li[NB_WOB];
+                    for (int i = 0; i < NB_WOB; i++)
+                        li[i] = o0 + i < O ? lanes + ((((o0 + i) * C + c) * KH + kh) * KW + kw0) * 8 : dummy;
+                    if (o0 + NB_WOB > O) memset(dummy, 0, sizeof dummy);
+                    switch (kt) {
+                    case 4: wtile4(gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    case 3: wtile3(gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    case 2: wtile2(gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    default: wtile1(gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    }
+                }
+            }
+    }
+}
+
+void nb__conv_direct_wgt(const nb__conv_geom *g, const float *x, const float *gy, float *lanes,
+                         int64_t n0, int64_t n1, float *stage) {
+    const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
+    for (int64_t n = n0; n < n1; n++) wgt_sample(g, x + n * xs, gy + n * ys, lanes, stage);
+}
+
+void nb__conv_direct_lanes_add(const nb__conv_geom *g, const float *lanes, float *gw) {
+    const int64_t n = g->O * g->C * g->KH * g->KW;
+    for (int64_t i = 0; i < n; i++) {
+        const float *l = lanes + i * 8;
+        gw[i] += ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    }
+}
