@@ -113,10 +113,7 @@ mpmd() { # mpmd ARGS_RANK0 -- ARGS_RANK1: one process each, with their own argum
   while [ "$1" != -- ]; do a+=("$1"); shift; done
   shift
   b=("$@")
-  OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_mpi_yield_when_idle=1 \
-    timeout 120 mpirun --allow-run-as-root --oversubscribe --bind-to none --mca btl self,vader \
-    -x OMP_NUM_THREADS=1 -x OMPI_MCA_btl_vader_single_copy_mechanism -x OMPI_MCA_mpi_yield_when_idle \
-    -np 1 "$NABLA" "${a[@]}" : -np 1 "$NABLA" "${b[@]}"
+  MPI_TIMEOUT=120 mpi_launch -np 1 "$NABLA" "${a[@]}" : -np 1 "$NABLA" "${b[@]}"
 }
 out=$(mpmd train "${L[@]}" --epochs 1 --quiet --out "$T/f1" -- train "${L[@]}" --data-dir /nonexistent --epochs 1 --quiet \
   --out "$T/f1" 2>&1); rc=$?
