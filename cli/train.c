@@ -399,7 +399,6 @@ static int run_epochs(run *r) {
         pg.last = 0;
         bool custom = task.kind == NB_TASK_CUSTOM;
         nb_status ts = nb_train_epoch(custom ? NULL : r->m, custom ? NULL : r->opt, &task, &src, e, &to, &tr);
-        if (!ts) ts = cli_dist_epoch(r, &tr);
         if (ts) {
             if (pg.tty && !a->quiet) fputc('\n', stderr);
             if (cli_signal_caught()) return interrupted(r, e, true);
@@ -407,6 +406,7 @@ static int run_epochs(run *r) {
             return cli_fail("%s (a lower --lr or --clip may help; %s keeps the last good epoch)", nb_last_error(),
                             r->p_ckpt);
         }
+        if (cli_dist_epoch(r, &tr)) return cli_fail("%s", nb_last_error());
         if (r->conf) nb_confusion_clear(r->conf);
         te = (nb_epoch_stats){.loss = NAN, .accuracy = NAN, .bits = NAN};
         if ((r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) || cli_dist_eval(r, &te))
