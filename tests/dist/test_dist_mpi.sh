@@ -3,7 +3,8 @@
 # the same weights on every process, and those of a one-process run within float tolerance),
 # and a process that fails mid-epoch while the others wait in the all-reduce: the job must end
 # with an error, not hang.
-# Usage: test_dist_mpi.sh TEST_DIST_PROGRAM MPI_BUILT   (run from tests/, for the fixtures)
+# Then examples/dist_train.c on 2 processes.
+# Usage: test_dist_mpi.sh TEST_DIST_PROGRAM MPI_BUILT [DIST_TRAIN_EXAMPLE]   (run from tests/)
 set -uo pipefail
 prog=$1
 here=$(dirname "$0")
@@ -18,6 +19,15 @@ for n in 2 3; do
     fail=1
   fi
 done
+if [ -n "${3:-}" ]; then
+  echo "== examples/dist_train on 2 processes"
+  ex=$(mktemp -d)
+  if ! mpi_run 2 "$3" fixtures/mnist-small "$ex" || [ ! -s "$ex/dist_train.safetensors" ]; then
+    echo "FAIL: examples/dist_train on 2 processes" >&2
+    fail=1
+  fi
+  rm -rf "$ex"
+fi
 echo "== rank 1 fails in the middle of an epoch"
 t0=$(date +%s)
 out=$(MPI_TIMEOUT=120 mpi_run 2 "$prog" fail 2>&1)
