@@ -22,7 +22,7 @@ typedef struct cli_args {
     double temperature;
     long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed, repeat;
     double lr, clip, head_lr, max_loss;
-    bool quiet, invert, overwrite;
+    bool quiet, invert, overwrite, distributed;
     const char **inputs;
     int n_inputs;
     unsigned long long set; /* bit i: the flag of table row i was given */
@@ -53,6 +53,7 @@ typedef struct cli_plan {
     int latent;              /* vae: code units */
     float noise;             /* autoencoders: --denoise, the std of the input noise */
     int z_dim;               /* gan, dcgan: noise units */
+    int processes;           /* a data-parallel run's processes (0: one) */
 } cli_plan;
 extern const char *const cli_optimizers[]; /* NULL-terminated */
 extern const char *const cli_schedules[];

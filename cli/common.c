@@ -12,7 +12,8 @@
 int cli_fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("nabla: ", stderr);
+    if (nb_dist_size() > 1) fprintf(stderr, "nabla (process %d of %d): ", nb_dist_rank(), nb_dist_size());
+    else fputs("nabla: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

@@ -123,7 +123,7 @@ int gen_epoch(run *r, int64_t e, const nb_epoch_stats *tr, const nb_epoch_stats 
     if (r->gen == NB_ZOO_GAN) {
         static const char *const names[] = {"d_loss", "g_loss", "d_real", "d_fake"};
         for (int i = 0; i < 4; i++) history_set(h, names[i], metric(tr, names[i]));
-        epoch_samples(r, e);
+        if (nb_dist_rank() == 0) epoch_samples(r, e); /* a data-parallel run's rank 0 draws */
     } else if (is_vae(r)) {
         history_set(h, "train_recon", metric(tr, "recon"));
         history_set(h, "train_kl", metric(tr, "kl"));

@@ -1,6 +1,7 @@
 /* nabla: the command-line tool. Parses arguments from one table of flags and runs train,
  * eval, predict or bench. */
 #include "cli.h"
+#include "dist.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -13,7 +14,7 @@ static const char *USAGE =
     "              [--optimizer {adam,adamw,sgd,rmsprop}] [--lr X] [--schedule {constant,step,cosine}]\n"
     "              [--warmup N] [--clip X] [--max-loss X] [--seed N] [--threads N] [--out DIR]\n"
     "              [--resume CHECKPOINT] [--overwrite] [--stop-after N] [--data-dir DIR] [--limit-train N]\n"
-    "              [--limit-test N] [--quiet]\n"
+    "              [--limit-test N] [--quiet] [--distributed]\n"
     "              [--init WEIGHTS [--freeze NAMES] [--reset NAMES] [--head-lr X]]\n"
     "  nabla train --model {spam,langid} --data {spam,langid} | --model charlm --data moby-dick [options as above]\n"
     "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
@@ -30,7 +31,8 @@ static const char *USAGE =
     "packages; bash scripts/data.sh [SET ...|all] installs it. sample draws text from a charlm\n"
     "checkpoint, or images from a GAN or VAE checkpoint (--judge: the share a classifier checkpoint\n"
     "calls with probability >= 0.9, and the entropy of its classes). bench times a training step (forward, backward, optimizer), whole and per layer, on\n"
-    "random data.\n";
+    "random data. Started by mpirun -np N, train is data-parallel over the N processes (--distributed\n"
+    "starts MPI without a launcher); see docs/distributed.md.\n";
 
 static const char *const g_datas[] = {"mnist", "fashion-mnist", "spam", "langid", "moby-dick", NULL};
 static const char *const g_cmds[] = {"train", "eval", "predict", "bench", "sample", NULL};
@@ -82,6 +84,7 @@ static const flag_def g_flags[] = {
     {"--latent", F_INT, A(latent), TRAIN, 1, 256, NULL},
     {"--n", F_INT, A(n), SAMPLE, 1, 100000, NULL},
     {"--judge", F_STR, A(judge), SAMPLE, 0, 0, NULL},
+    {"--distributed", F_BOOL, A(distributed), TRAIN, 0, 0, NULL},
 };
 #define N_FLAGS (int)(sizeof g_flags / sizeof g_flags[0])
 _Static_assert(sizeof g_flags / sizeof g_flags[0] <= 64, "cli_args.set has 64 bits");
@@ -192,6 +195,7 @@ int main(int argc, char **argv) {
     if (!rc && a.n_inputs > 0 && strcmp(a.cmd, "predict") != 0)
         rc = cli_fail("%s: unexpected argument '%s' (see nabla --help)", a.cmd, a.inputs[0]);
     if (!rc && a.threads) nb_set_threads((int)a.threads);
+    if (!rc) rc = cli_dist_begin(&a);
     if (!rc) {
         if (strcmp(a.cmd, "train") == 0) rc = cli_train(&a);
         else if (strcmp(a.cmd, "eval") == 0) rc = cli_eval(&a);
@@ -200,5 +204,5 @@ int main(int argc, char **argv) {
         else rc = cli_predict(&a);
     }
     free(inputs);
-    return rc;
+    return cli_dist_end(rc);
 }

@@ -37,6 +37,7 @@ nb_status cli_plan_to_meta(const cli_plan *p, nb_meta *m) {
     if (!st && p->latent > 0) st = nb_meta_setf(m, "latent", "%d", p->latent);
     if (!st && p->noise > 0) st = nb_meta_setf(m, "noise", "%.9g", (double)p->noise);
     if (!st && p->z_dim > 0) st = nb_meta_setf(m, "z_dim", "%d", p->z_dim);
+    if (!st && p->processes > 1) st = nb_meta_setf(m, "processes", "%d", p->processes);
     return st;
 }
 
@@ -160,6 +161,9 @@ int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p) {
     if (meta_i64(m, path, "z_dim", 1, 4096, nb_zoo_input_kind(p->model) == NB_ZOO_GAN, &x)) return 1;
     p->z_dim = (int)x;
     if (meta_f32(m, path, "noise", 0, 1e3, &p->noise)) return 1;
+    x = 0;
+    if (meta_i64(m, path, "processes", 1, 1 << 24, false, &x)) return 1;
+    p->processes = (int)x;
     return 0;
 }
 

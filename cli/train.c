@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dist.h"
 #include "history.h"
 #include "outdir.h"
 #include "run.h"
@@ -144,10 +145,12 @@ static int take_resumed_plan(run *r) {
 
 static int open_out(run *r) {
     const char *out = r->a.out;
+    if (!cli_dist_writer()) goto paths; /* a data-parallel run's other processes write nothing */
     if (mkdir_p(out) != 0) return cli_fail("--out %s: %s", out, strerror(errno));
     struct stat sb;
     if (stat(out, &sb) != 0 || !S_ISDIR(sb.st_mode)) return cli_fail("--out %s: not a folder", out);
     if (outdir_prepare(out, r->a.resume != NULL, r->a.overwrite, r->a.quiet)) return 1;
+paths:
     return run_path(r->p_model, sizeof r->p_model, out, "model.safetensors") ||
            run_path(r->p_ckpt, sizeof r->p_ckpt, out, "checkpoint.safetensors") ||
            run_path(r->p_metrics, sizeof r->p_metrics, out, "metrics.jsonl") ||
@@ -316,7 +319,7 @@ static int build(run *r) {
         history_pad(r->h, r->start);
     }
     /* The log is written now, so an --out that cannot be written fails before any training. */
-    if (history_write(r->p_metrics, r->h)) return 1;
+    if (cli_dist_writer() && history_write(r->p_metrics, r->h)) return 1;
     if (!a->quiet) {
         int64_t steps = r->plan.max_tokens < 100 ? r->plan.max_tokens : 100;
         char *s = r->text                  ? nb_model_summary(r->m, 1, (int64_t[]){steps})
@@ -354,6 +357,7 @@ static nb_schedule schedule_of(const cli_args *a) {
 }
 
 static int save(run *r, const char *path, nb_optim *opt) {
+    if (!cli_dist_writer()) return 0;
     nb_meta *meta = nb_meta_new();
     int rc = 0;
     if (!meta || cli_plan_to_meta(&r->plan, meta) || (r->text && nb_meta_set(meta, "vocab", r->txt.vocab_str)))
@@ -382,6 +386,7 @@ static int run_epochs(run *r) {
     nb_batch_source src = r->src, test = r->test_src;
     nb_train_opts to = {.clip = (float)a->clip, .progress = on_batch, .progress_ctx = &pg, .stop = cli_stop_requested,
                         .max_loss = a->max_loss};
+    cli_dist_train_opts(r, &to);
     char title[128];
     snprintf(title, sizeof title, "%s on %s", display_name(a->model), display_name(a->data));
     for (int64_t e = r->start; e < last; e++) {
@@ -401,9 +406,10 @@ static int run_epochs(run *r) {
             return cli_fail("%s (a lower --lr or --clip may help; %s keeps the last good epoch)", nb_last_error(),
                             r->p_ckpt);
         }
+        if (cli_dist_epoch(r, &tr)) return cli_fail("%s", nb_last_error());
         if (r->conf) nb_confusion_clear(r->conf);
         te = (nb_epoch_stats){.loss = NAN, .accuracy = NAN, .bits = NAN};
-        if (r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te))
+        if ((r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) || cli_dist_eval(r, &te))
             return cli_fail("%s", nb_last_error());
         if (!isfinite(te.loss) && te.samples > 0) /* before this epoch's checkpoint replaces the last good one */
             return cli_fail("training diverged: the test loss is %g after epoch %lld; %s keeps the last good epoch "
@@ -435,7 +441,8 @@ static int run_epochs(run *r) {
             fflush(stdout);
         }
         r->plan.epoch = e + 1;
-        if (history_write(r->p_metrics, r->h) || save(r, r->p_ckpt, r->opt)) return 1;
+        if ((cli_dist_writer() && history_write(r->p_metrics, r->h)) || save(r, r->p_ckpt, r->opt)) return 1;
+        if (!cli_dist_writer()) continue;
         const history *h = r->h;
         if (r->gen) gen_curves(r, title);
         else if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) outdir_warn_picture();
@@ -445,8 +452,9 @@ static int run_epochs(run *r) {
         nb_epoch_stats te;
         if (!a->quiet) printf("all %lld epochs trained: writing the run's final outputs\n", (long long)r->start);
         r->plan.epoch = r->start;
-        if (r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te))
+        if ((r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) || cli_dist_eval(r, &te))
             return cli_fail("%s", nb_last_error());
+        if (!cli_dist_writer()) return 0;
         const history *h = r->h;
         if (r->gen) gen_curves(r, title);
         else if (nb_plot_curves(r->p_curves, title, h->n, h->tl, h->vl, h->ta, h->va)) outdir_warn_picture();
@@ -514,6 +522,7 @@ static int write_predictions(run *r, const char *const *names) {
  * their predictions. */
 static int final_outputs(run *r) {
     const cli_args *a = &r->a;
+    if (!cli_dist_writer()) return 0;
     if (save(r, r->p_model, NULL)) return 1;
     int rc;
     if (r->gen) return gen_final(r);
@@ -581,6 +590,7 @@ int cli_train(const cli_args *a0) {
     if (!rc) rc = open_out(r);
     if (!rc) rc = load_data(r);
     if (!rc) rc = build(r);
+    if (!rc) rc = cli_dist_setup(r);
     if (!rc) rc = outdir_check_space(r->a.out, nb_params_numel(nb_model_params(r->m)));
     cli_signals_install();
     if (!rc) rc = run_epochs(r);

@@ -8,7 +8,7 @@ src=$2
 cd "$1" || exit 1
 objects() { for o in "$1"/*.o; do [ -f "$src/${o%.o}" ] && echo "$o"; done; }
 # Bottom to top; folders on one line form one layer (autograd and ops use each other).
-order=("core" "kernels" "autograd ops" "nn" "optim" "data" "metrics plot" "train" "io")
+order=("core" "kernels" "autograd ops" "nn" "optim" "data" "metrics plot" "train" "io" "dist")
 declare -A rank
 for i in "${!order[@]}"; do for d in ${order[$i]}; do rank[$d]=$i; done; done
 declare -A where

@@ -333,5 +333,6 @@ void nb_optim_free(nb_optim *opt);
 #include "nn.h"
 #include "train.h"
 #include "checkpoint.h"
+#include "dist.h"
 
 #endif

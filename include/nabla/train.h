@@ -83,13 +83,24 @@ nb_task nb_task_new(nb_task_kind kind);
 nb_task nb_task_custom(nb_step_fn step, void *ctx);
 const char *nb_task_name(nb_task_kind kind); /* "classify", "regress", ... */
 
+/* ---- the gradient hook ------------------------------------------------------------------------ */
+/* Called by a training step after backward and before clipping, the finite checks and the
+ * optimizer step, with the parameters whose gradients the step computed and the step's weight
+ * (the number of samples, or tokens for a language model, that its loss averages over; 0 for
+ * an empty batch). Data-parallel training averages the gradients across processes here
+ * (nb_dist_grad_hook, dist.h). A non-zero return stops the step with that status. */
+typedef nb_status (*nb_grad_hook)(void *ctx, nb_params *grads_of, double weight);
+
 /* ---- GANs ------------------------------------------------------------------------------------- */
 /* A generator (noise z (N, z_dim) -> images) and a discriminator (images -> one logit per
- * image), each with its own optimizer. */
+ * image), each with its own optimizer. grad_hook (may be NULL) is called after each of the
+ * two backward passes, with the discriminator's and then the generator's parameters. */
 typedef struct nb_gan {
     nb_model *generator, *discriminator;
     nb_optim *opt_g, *opt_d;
     int z_dim;
+    nb_grad_hook grad_hook;
+    void *grad_hook_ctx;
 } nb_gan;
 /* NB_ERR_ARG naming what is missing; NB_OK when the four pointers are set and z_dim >= 1. */
 nb_status nb_gan_check(const nb_gan *g);
@@ -131,6 +142,12 @@ typedef struct nb_train_opts {
     bool (*stop)(void *ctx);
     void *stop_ctx;
     double max_loss;          /* > 0: a batch loss above it stops the epoch ("loss exploded") */
+    /* May be NULL; see nb_grad_hook (a custom task's step calls its own). With a hook, a batch
+     * of n = 0 (a process's empty share of a global batch) is a step too: the gradients are
+     * zeroed, the hook is called with weight 0 and the optimizer steps, so the process takes
+     * part in the step's all-reduce. */
+    nb_grad_hook grad_hook;
+    void *grad_hook_ctx;
 } nb_train_opts;
 
 /* One epoch of training (model in training mode). m and opt are required except for a

@@ -3,7 +3,9 @@
  * loss, as PyTorch's DCGAN example writes it:
  *   D: zero its gradients; loss_d = BCE(D(x), 1) + BCE(D(G(z).detach()), 0); backward; step.
  *   G: zero its gradients; loss_g = BCE(D(G(z)), 1) through the updated D; backward; step.
- * (The G step's backward also adds into D's gradients; the next D step zeroes them first.) */
+ * (The G step's backward also adds into D's gradients; the next D step zeroes them first.)
+ * A gradient hook (nb_gan.grad_hook: data-parallel training averages across processes there)
+ * sees each model's gradients after its backward, before the finite check and the step. */
 #include "train/train_impl.h"
 
 #include <math.h>
@@ -51,8 +53,32 @@ static nb_status finite_grads(nb_model *m, const char *who) {
                    nb_params_name(p, k), (double)nb_tensor_grad(nb_params_get(p, k))[at], (long long)at);
 }
 
+/* One model's update: the hook (when set) on its fresh gradients, the finite check, the step. */
+static nb_status update(nb_gan *g, nb_model *m, nb_optim *opt, const char *who, int64_t n) {
+    nb_status st = g->grad_hook ? g->grad_hook(g->grad_hook_ctx, nb_model_params(m), (double)n) : NB_OK;
+    if (!st) st = finite_grads(m, who);
+    if (!st) st = nb_optim_step(opt);
+    return st;
+}
+
+static const char *const g_metric_names[] = {"d_loss", "g_loss", "d_real", "d_fake"};
+
+/* A process's empty share of a global batch (data-parallel training): both updates with zero
+ * gradients of weight 0, so that the process joins both all-reduces and steps as the others. */
+static nb_status empty_step(nb_gan *g, nb_step_result *r) {
+    nb_params_zero_grad(nb_model_params(g->discriminator));
+    nb_status st = update(g, g->discriminator, g->opt_d, "discriminator", 0);
+    nb_params_zero_grad(nb_model_params(g->generator));
+    if (!st) st = update(g, g->generator, g->opt_g, "generator", 0);
+    r->n_metrics = 4;
+    for (int i = 0; i < 4; i++) r->name[i] = g_metric_names[i], r->value[i] = 0;
+    r->loss = 0;
+    return st;
+}
+
 static nb_status gan_step(void *ctx, const nb_batch *b, bool training, nb_step_result *r) {
     nb_gan *g = ctx;
+    if (b->n == 0 && training && g->grad_hook) return empty_step(g, r);
     if (b->tokens || !b->x) return nb__err(NB_ERR_ARG, "gan task: the batch needs float images x");
     int64_t n = b->n, shape[NB_MAX_DIMS] = {n};
     if (b->x_ndim < 1 || b->x_ndim > NB_MAX_DIMS - 1) return nb__err(NB_ERR_ARG, "gan task: a sample has %d axes", b->x_ndim);
@@ -75,11 +101,14 @@ static nb_status gan_step(void *ctx, const nb_batch *b, bool training, nb_step_r
         r->value[3] = mean_sigmoid(df);
         r->value[0] = nb_tensor_item(ld);
     }
+    /* With a hook (an all-reduce), a process must not skip the discriminator's update and go on
+     * to the generator's while the others wait in the first: it stops here. */
+    if (!st && training && g->grad_hook && !isfinite(r->value[0]))
+        st = nb__err(NB_ERR_STATE, "training diverged: the discriminator's loss is %g", r->value[0]);
     if (!st && training && isfinite(r->value[0])) {
         nb_params_zero_grad(nb_model_params(g->discriminator));
         st = nb_backward(ld);
-        if (!st) st = finite_grads(g->discriminator, "discriminator");
-        if (!st) st = nb_optim_step(g->opt_d);
+        if (!st) st = update(g, g->discriminator, g->opt_d, "discriminator", n);
     }
     nb_tensor *lg = NULL;
     if (!st) {
@@ -92,15 +121,13 @@ static nb_status gan_step(void *ctx, const nb_batch *b, bool training, nb_step_r
     if (!st && training && isfinite(r->value[1])) {
         nb_params_zero_grad(nb_model_params(g->generator));
         st = nb_backward(lg);
-        if (!st) st = finite_grads(g->generator, "generator");
-        if (!st) st = nb_optim_step(g->opt_g);
+        if (!st) st = update(g, g->generator, g->opt_g, "generator", n);
     }
     nb_model_set_training(g->generator, gt);
     nb_model_set_training(g->discriminator, dt);
     if (st) return st;
-    static const char *const names[] = {"d_loss", "g_loss", "d_real", "d_fake"};
     r->n_metrics = 4;
-    for (int i = 0; i < 4; i++) r->name[i] = names[i];
+    for (int i = 0; i < 4; i++) r->name[i] = g_metric_names[i];
     r->loss = r->value[0] + r->value[1];
     return NB_OK;
 }

@@ -138,6 +138,16 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
                                                             (long long)epoch + 1, (long long)i + 1);
             lv = r.loss;
             if (isfinite(lv) && (st = add_custom(&s, &r, b.n))) return st;
+        } else if (b.n == 0 && opts.grad_hook) {
+            /* This process's empty share of a global batch smaller than the world: it still
+             * takes part in the step's gradient average (weight 0) and steps as the others. */
+            nb_params *p = nb_model_params(m);
+            nb_params_zero_grad(p);
+            lv = 0;
+            if ((st = opts.grad_hook(opts.grad_hook_ctx, p, 0.0)) != NB_OK ||
+                (st = check_grads(p, &opts, epoch, i, lv)) != NB_OK || (st = nb_optim_step(opt)) != NB_OK ||
+                (st = check_state(m, epoch, i, lv)) != NB_OK)
+                return st;
         } else {
             nb_params *p = nb_model_params(m);
             nb_params_zero_grad(p);
@@ -156,7 +166,8 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
                                "batch %lld", lv, opts.max_loss, (long long)epoch + 1, (long long)i + 1);
             }
             if (isfinite(lv)) {
-                if ((st = nb_backward(r.loss)) != NB_OK) {
+                if ((st = nb_backward(r.loss)) != NB_OK ||
+                    (opts.grad_hook && (st = opts.grad_hook(opts.grad_hook_ctx, p, (double)r.weight)) != NB_OK)) {
                     nb_step_reset();
                     return st;
                 }
