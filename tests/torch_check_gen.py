@@ -21,55 +21,19 @@ import sys
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+import gen_torch  # noqa: E402
 import st_torch_check  # noqa: E402
 from torch_check_model import read_idx  # noqa: E402
 
 
-class AE(nn.Module):
-    def __init__(self, encoder, decoder):
-        super().__init__()
-        self.encoder, self.decoder = encoder, decoder
-
-    def forward(self, x):
-        return self.decoder(self.encoder(x))
-
-
-class VAE(nn.Module):
-    def __init__(self, latent):
-        super().__init__()
-        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, 400), nn.ReLU())
-        self.fc_mu, self.fc_logvar = nn.Linear(400, latent), nn.Linear(400, latent)
-        self.decoder = nn.Sequential(nn.Linear(latent, 400), nn.ReLU(), nn.Linear(400, 784),
-                                     nn.Unflatten(1, (1, 28, 28)))
-
-
 def build(name, meta):
-    if name == "autoencoder":
-        return AE(nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 64)),
-                  nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 784), nn.Sigmoid(),
-                                nn.Unflatten(1, (1, 28, 28))))
-    if name == "conv-autoencoder":
-        return AE(nn.Sequential(nn.Conv2d(1, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
-                                nn.Flatten(), nn.Linear(1568, 64)),
-                  nn.Sequential(nn.Linear(64, 1568), nn.ReLU(), nn.Unflatten(1, (32, 7, 7)),
-                                nn.ConvTranspose2d(32, 16, 3, 2, 1, output_padding=1), nn.ReLU(),
-                                nn.ConvTranspose2d(16, 1, 3, 2, 1, output_padding=1), nn.Sigmoid()))
-    if name == "vae":
-        return VAE(int(meta["latent"]))
-    if name == "gan":
-        return (nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28))),
-                nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.LeakyReLU(0.2), nn.Linear(256, 1)))
-    if name == "dcgan":
-        g = nn.Sequential(nn.Unflatten(1, (64, 1, 1)), nn.ConvTranspose2d(64, 64, 7, 1, 0, bias=False), nn.BatchNorm2d(64),
-                          nn.ReLU(), nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
-                          nn.ConvTranspose2d(32, 1, 4, 2, 1, bias=False), nn.Tanh())
-        d = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1, bias=False), nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 4, 2, 1, bias=False),
-                          nn.BatchNorm2d(64), nn.LeakyReLU(0.2), nn.Conv2d(64, 1, 7, 1, 0, bias=False), nn.Flatten())
-        return g, d
-    raise SystemExit(f"{name}: not a generative model")
+    """The PyTorch twins of bench/gen_torch.py (the protocol's own models, so the two cannot drift)."""
+    if name not in ("autoencoder", "conv-autoencoder", "vae", "gan", "dcgan"):
+        raise SystemExit(f"{name}: not a generative model")
+    return gen_torch.build(name, int(meta.get("latent", 16)))
 
 
 def state_of(tensors, prefix=""):
