@@ -132,6 +132,9 @@ int cli_predict_text(const cli_args *a, nb_model *m, const cli_plan *info, const
  * in evaluation mode, its plan, and for a text model its vocabulary (*vocab, caller frees; may
  * be NULL to not ask). NULL after printing the error. */
 nb_model *cli_load_model(const cli_args *a, cli_plan *info, nb_vocab **vocab);
+/* Refuses (prints, returns 1) a model whose parameters or buffers hold a NaN or infinity,
+ * naming path, tensor and element. */
+int cli_check_finite(const char *path, nb_model *m);
 
 int cli_train(const cli_args *a);
 int cli_eval(const cli_args *a);

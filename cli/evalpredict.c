@@ -10,6 +10,18 @@
 /* The model a checkpoint holds. A nabla checkpoint says which (its run plan); PyTorch weights
  * (a state_dict saved with safetensors) need --model and --data: the input shape, the classes
  * and the normalization are then the dataset's. */
+int cli_check_finite(const char *path, nb_model *m) {
+    nb_params *sl[2] = {nb_model_params(m), nb_model_buffers(m)};
+    for (int s = 0; s < 2; s++) {
+        int64_t at;
+        int k = nb_params_nonfinite(sl[s], false, &at);
+        if (k >= 0)
+            return cli_fail("%s: tensor '%s' is not finite (%g at element %lld): the weights are unusable", path,
+                            nb_params_name(sl[s], k), (double)nb_tensor_data(nb_params_get(sl[s], k))[at], (long long)at);
+    }
+    return 0;
+}
+
 nb_model *cli_load_model(const cli_args *a, cli_plan *info, nb_vocab **vocab) {
     if (vocab) *vocab = NULL;
     if (!a->checkpoint) {
@@ -65,18 +77,10 @@ nb_model *cli_load_model(const cli_args *a, cli_plan *info, nb_vocab **vocab) {
     }
     /* Weights that are not finite would give a NaN loss or (through a ReLU in older builds)
      * quietly wrong answers: refuse them, naming the tensor. */
-    nb_params *sl[2] = {m ? nb_model_params(m) : NULL, m ? nb_model_buffers(m) : NULL};
-    for (int s = 0; m && s < 2; s++) {
-        int64_t at;
-        int k = nb_params_nonfinite(sl[s], false, &at);
-        if (k >= 0) {
-            cli_fail("%s: tensor '%s' is not finite (%g at element %lld): the weights are unusable",
-                     a->checkpoint, nb_params_name(sl[s], k), (double)nb_tensor_data(nb_params_get(sl[s], k))[at],
-                     (long long)at);
-            nb_model_free(m);
-            nb_vocab_free(v);
-            return NULL;
-        }
+    if (m && cli_check_finite(a->checkpoint, m)) {
+        nb_model_free(m);
+        nb_vocab_free(v);
+        return NULL;
     }
     if (m) nb_model_set_training(m, false);
     if (vocab) *vocab = v;

@@ -27,16 +27,9 @@ nb_model *cli_load_gen_model(const char *path, const cli_plan *info) {
         nb_model_free(m);
         return NULL;
     }
-    int64_t at;
-    nb_params *sl[2] = {nb_model_params(m), nb_model_buffers(m)};
-    for (int s = 0; s < 2; s++) {
-        int k = nb_params_nonfinite(sl[s], false, &at);
-        if (k >= 0) {
-            cli_fail("%s: tensor '%s' is not finite (%g at element %lld): the weights are unusable", path,
-                     nb_params_name(sl[s], k), (double)nb_tensor_data(nb_params_get(sl[s], k))[at], (long long)at);
-            nb_model_free(m);
-            return NULL;
-        }
+    if (cli_check_finite(path, m)) {
+        nb_model_free(m);
+        return NULL;
     }
     nb_model_set_training(m, false);
     return m;
