@@ -223,6 +223,53 @@ nb_tensor *nb_model_decode(nb_model *m, nb_tensor *z);
 nb_tensor *nb_vae_loss(nb_tensor *logits, nb_tensor *x, nb_tensor *mu, nb_tensor *logvar, nb_tensor **recon,
                        nb_tensor **kl);
 
+/* ---- LoRA ----------------------------------------------------------------------------------
+ * Low-rank adapters (Hu et al. 2021, as PEFT's LoraLayer) on a model's Linear layers
+ * (docs/lora.md). A Linear W (out, in), b (out) with adapters computes
+ *     y = x W^T + b + scaling * (x A^T) B^T,   scaling = alpha / r,
+ * with lora_A (r, in) initialized as PEFT (kaiming_uniform(a=sqrt(5)): U(+-1/sqrt(in))) and
+ * lora_B (out, r) zeros, so a fresh adapter changes nothing. The Linear keeps its own names
+ * (<path>.weight, <path>.bias) and gains <path>.lora_A and <path>.lora_B (PEFT's
+ * <path>.lora_A.default.weight and <path>.lora_B.default.weight, same shapes). No dropout on the
+ * adapter's input (PEFT's lora_dropout 0, its default).
+ *
+ * The flow: build the plain model (nb_model_new, the zoo), load pre-trained weights into it,
+ * nb_lora_apply, nb_lora_freeze_base, then make the optimizer and train; nb_lora_merge and
+ * nb_checkpoint_save_merged write the plain model. A checkpoint of the LoRA model (adapters
+ * included, nb_checkpoint_save) is loaded into a model built the same way (plain model, then
+ * nb_lora_apply with the same arguments) and resumes bit-identically. nb_checkpoint_load also
+ * takes a plain model's file into a LoRA model: when the file holds none of the model's
+ * adapters, a strict load lets them keep their values (listed as "missing" in the report). */
+
+/* Adds adapters of rank r (>= 1) and scale alpha (> 0, finite) to every Linear at or under each
+ * comma-separated module path of prefixes ("encoder.layers.0.linear1,fc"; NULL or "": every
+ * Linear of the model), in place: the module's kind becomes "LoRALinear" and its forward adds
+ * the adapter; containers holding it see the same module. The adapters are new parameters
+ * appended to the model's slab (A drawn from the library RNG, in module order), so call it
+ * after nb_model_new and any load of pre-trained weights, and BEFORE making the optimizer (an
+ * optimizer made earlier refuses to step: its slab grew). Errors (NB_ERR_ARG, nothing changed):
+ * r < 1, alpha not > 0, a path that names no module, a module that holds no Linear (the
+ * message names its kind), a Linear that already has adapters (NB_ERR_STATE). *count (may be
+ * NULL) receives the number of Linears given adapters. */
+nb_status nb_lora_apply(nb_model *m, const char *prefixes, int r, float alpha, int *count);
+/* Freezes every parameter except the adapters (<path>.lora_A, <path>.lora_B) and the
+ * parameters under the comma-separated trainable prefixes (e.g. the head "fc"; NULL or "":
+ * the adapters alone), which become trainable. A model without adapters is NB_ERR_STATE, a
+ * prefix naming no parameter NB_ERR_ARG (nothing changed). *count (may be NULL) receives the
+ * number of trainable tensors. */
+nb_status nb_lora_freeze_base(nb_model *m, const char *trainable_prefixes, int *count);
+/* Folds every adapter into its Linear: W += scaling * B A (summed in double), then B = 0, so
+ * the outputs stay the same (within float rounding) and the model equals the plain model with
+ * the merged weights; A is kept (training on would start a new adapter from the merged
+ * weights). A model without adapters is NB_ERR_STATE. *count (may be NULL): adapters merged. */
+nb_status nb_lora_merge(nb_model *m, int *count);
+/* Whether a parameter name is an adapter's: "lora_A" or "lora_B", or ends in ".lora_A" or
+ * ".lora_B". */
+bool nb_lora_is_adapter_name(const char *name);
+/* The number of parameter values (floats) of m, all of them or only the trainable ones
+ * (requires_grad on: not frozen); buffers (running statistics) are not counted. 0 for NULL. */
+int64_t nb_model_param_count(const nb_model *m, bool trainable_only);
+
 /* ---- the model zoo ----------------------------------------------------------------------- */
 /* Image models: "mlp" (784-512-256-10, ReLU), "lenet5", "seedcnn", "lstm-rows" (each image read
  * as c*h steps of w values by an LSTM(w, 128), the last step to a Linear(128, k); state_dict

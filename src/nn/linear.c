@@ -36,6 +36,16 @@ static void linear_describe(const nb_module *m, char *buf, size_t cap) {
 static const nb_module_ops linear_ops = {
     .kind = "Linear", .bind = linear_bind, .forward = linear_forward, .describe = linear_describe};
 
+bool nb__linear_get(const nb_module *m, int *in, int *out, nb_tensor **w, nb_tensor **b) {
+    if (!m || nb_module_ops_of(m) != &linear_ops) return false;
+    const linear *s = nb_module_state(m);
+    *in = s->in;
+    *out = s->out;
+    *w = s->w;
+    *b = s->b;
+    return true;
+}
+
 nb_module *nb_linear_new(int in_features, int out_features, bool bias) {
     if (in_features < 1 || out_features < 1) {
         nb__err(NB_ERR_ARG, "nb_linear_new: sizes must be >= 1, got %d -> %d", in_features, out_features);

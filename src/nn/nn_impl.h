@@ -36,4 +36,8 @@ nb_module *nb__module_alloc(const nb_module_ops *ops, size_t size, const char *f
 int nb__rnn_directions(const nb_module *m);
 const char *nb__rnn_child_name(const nb_module *m);
 
+/* linear.c: whether m is a plain Linear, and then its sizes and tensors (w, b: NULL before
+ * nb_model_new; b NULL without bias). lora.c turns such a module into a LoRA Linear in place. */
+bool nb__linear_get(const nb_module *m, int *in, int *out, nb_tensor **w, nb_tensor **b);
+
 #endif
