@@ -43,6 +43,12 @@ const char *nb_meta_value(const nb_meta *m, int i);
  * Atomic: a failed write keeps the old file. A NaN or infinity in a parameter, a buffer or the
  * optimizer state is NB_ERR_STATE naming the tensor, and nothing is written. */
 nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_meta *meta);
+/* A model with LoRA adapters (nb_lora_apply) saved as the plain model: as nb_checkpoint_save
+ * without an optimizer, leaving out every adapter tensor (nb_lora_is_adapter_name), so the
+ * model built without adapters (and PyTorch's) loads the file strictly. The adapters must be
+ * merged first (nb_lora_merge): an adapter whose lora_B is not all zeros would be lost, and is
+ * NB_ERR_STATE naming it (nothing written). A model without adapters is saved as it is. */
+nb_status nb_checkpoint_save_merged(const char *path, nb_model *m, const nb_meta *meta);
 /* Every __metadata__ entry of the file ("format" included); NULL with the error naming the
  * file if it is not a valid safetensors file. */
 nb_meta *nb_checkpoint_meta(const char *path);
@@ -50,7 +56,9 @@ nb_meta *nb_checkpoint_meta(const char *path);
 typedef struct nb_load_opts {
     /* true (nb_load_defaults): every tensor of the model must be in the file with its shape,
      * and the file may hold no other (besides "_nabla.*"); the error names the first that is
-     * not. false: what does not fit is skipped and listed in *report. */
+     * not. One exception: a file holding no LoRA adapter tensor at all (a plain model's) loads
+     * into a model with adapters, which keep their values (listed as "missing" in *report).
+     * false: what does not fit is skipped and listed in *report. */
     bool strict;
     /* Comma-separated name prefixes not loaded (their tensors keep the model's values), e.g.
      * a head to train anew; NULL for none. */

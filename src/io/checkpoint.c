@@ -87,9 +87,11 @@ nb_status nb__ckpt_check_parts(const char *fn, const char *path, int n, const nb
 /* ---- saving --------------------------------------------------------------------------------- */
 nb_load_opts nb_load_defaults(void) { return (nb_load_opts){.strict = true, .skip = NULL}; }
 
-static nb_status add_slab(nb_st_writer *w, const char *pfx, nb_params *p) {
+/* plain: leave out LoRA adapters (nb_checkpoint_save_merged). */
+static nb_status add_slab(nb_st_writer *w, const char *pfx, nb_params *p, bool plain) {
     char buf[NB_CKPT_NAME_MAX];
     for (int i = 0; i < nb_params_count(p); i++) {
+        if (plain && nb_lora_is_adapter_name(nb_params_name(p, i))) continue;
         nb_tensor *t = nb_params_get(p, i);
         nb_status st = nb_st_add(w, nb__ckpt_name(buf, pfx, nb_params_name(p, i)), NB_ST_F32, nb_tensor_ndim(t),
                                  nb_tensor_shape(t), nb_tensor_data(t));
@@ -160,8 +162,10 @@ static nb_status add_optims(nb_st_writer *w, int np, const nb_checkpoint_part *p
     return st;
 }
 
-/* The one way a checkpoint is written; fn names the public function in errors. */
-static nb_status save(const char *fn, const char *path, int n, const nb_checkpoint_part *parts, const nb_meta *meta) {
+/* The one way a checkpoint is written; fn names the public function in errors; plain leaves
+ * out the LoRA adapters. */
+static nb_status save(const char *fn, const char *path, int n, const nb_checkpoint_part *parts, const nb_meta *meta,
+                      bool plain) {
     nb_status st = nb__ckpt_check_parts(fn, path, n, parts);
     for (int i = 0; !st && i < n; i++) st = check_finite(fn, path, &parts[i]);
     if (st) return st;
@@ -174,8 +178,8 @@ static nb_status save(const char *fn, const char *path, int n, const nb_checkpoi
         nb_model *m = parts[i].model;
         const char *pfx = nb__ckpt_prefix(&parts[i]);
         char buf[NB_CKPT_NAME_MAX];
-        st = add_slab(w, pfx, nb_model_params(m));
-        if (!st) st = add_slab(w, pfx, nb_model_buffers(m));
+        st = add_slab(w, pfx, nb_model_params(m), plain);
+        if (!st) st = add_slab(w, pfx, nb_model_buffers(m), plain);
         for (int k = 0; !st && k < nb_model_counter_count(m); k++)
             st = nb_st_add(w, nb__ckpt_name(buf, pfx, nb_model_counter_name(m, k)), NB_ST_I64, 0, NULL,
                            nb_model_counter(m, k));
@@ -189,11 +193,28 @@ static nb_status save(const char *fn, const char *path, int n, const nb_checkpoi
 nb_status nb_checkpoint_save(const char *path, nb_model *m, nb_optim *opt, const nb_meta *meta) {
     if (!path || !m) return nb__err(NB_ERR_ARG, "nb_checkpoint_save: path and model are required");
     nb_checkpoint_part one = {.prefix = NULL, .model = m, .optim = opt};
-    return save("nb_checkpoint_save", path, 1, &one, meta);
+    return save("nb_checkpoint_save", path, 1, &one, meta, false);
 }
 
 nb_status nb_checkpoint_save_parts(const char *path, int n, const nb_checkpoint_part *parts, const nb_meta *meta) {
-    return save("nb_checkpoint_save_parts", path, n, parts, meta);
+    return save("nb_checkpoint_save_parts", path, n, parts, meta, false);
+}
+
+nb_status nb_checkpoint_save_merged(const char *path, nb_model *m, const nb_meta *meta) {
+    if (!path || !m) return nb__err(NB_ERR_ARG, "nb_checkpoint_save_merged: path and model are required");
+    nb_params *p = nb_model_params(m);
+    for (int i = 0; i < nb_params_count(p); i++) {
+        const char *name = nb_params_name(p, i);
+        if (!nb_lora_is_adapter_name(name) || name[strlen(name) - 1] != 'B') continue;
+        nb_tensor *t = nb_params_get(p, i);
+        const float *x = nb_tensor_data(t);
+        for (int64_t k = 0; k < nb_tensor_numel(t); k++)
+            if (x[k] != 0)
+                return nb__err(NB_ERR_STATE, "nb_checkpoint_save_merged: %s: not written: adapter '%s' is not merged "
+                               "(element %lld is %g; call nb_lora_merge first)", path, name, (long long)k, (double)x[k]);
+    }
+    nb_checkpoint_part one = {.prefix = NULL, .model = m, .optim = NULL};
+    return save("nb_checkpoint_save_merged", path, 1, &one, meta, true);
 }
 
 nb_meta *nb_checkpoint_meta(const char *path) {

@@ -32,6 +32,14 @@ static bool same_shape(const nb_st_tensor *f, int ndim, const int64_t *shape) {
     return true;
 }
 
+/* Whether the file holds any LoRA adapter tensor: a file with none is a plain model's, which
+ * loads strictly into a model with adapters (they keep their values). */
+static bool file_has_adapters(const nb_st_reader *r) {
+    for (int i = 0; i < nb_st_count(r); i++)
+        if (nb_lora_is_adapter_name(nb_st_get(r, i)->name)) return true;
+    return false;
+}
+
 /* One float tensor of the model: loaded, skipped, or (strict) an error. */
 static nb_status load_float(const nb_st_reader *r, const char *path, const char *name, nb_tensor *t,
                             const nb_load_opts *o, ckpt_report *rep) {
@@ -42,7 +50,8 @@ static nb_status load_float(const nb_st_reader *r, const char *path, const char 
     }
     const nb_st_tensor *f = nb_st_find(r, name);
     if (!f) {
-        if (o->strict) return nb__err(NB_ERR_FORMAT, "%s: tensor '%s' of the model is not in the file", path, name);
+        if (o->strict && !(nb_lora_is_adapter_name(name) && !file_has_adapters(r)))
+            return nb__err(NB_ERR_FORMAT, "%s: tensor '%s' of the model is not in the file", path, name);
         note(rep, "missing %s%s%s", name, "", "");
         return NB_OK;
     }
