@@ -211,7 +211,8 @@ nb_status nb_checkpoint_save_merged(const char *path, nb_model *m, const nb_meta
         for (int64_t k = 0; k < nb_tensor_numel(t); k++)
             if (x[k] != 0)
                 return nb__err(NB_ERR_STATE, "nb_checkpoint_save_merged: %s: not written: adapter '%s' is not merged "
-                               "(element %lld is %g; call nb_lora_merge first)", path, name, (long long)k, (double)x[k]);
+                               "(element %lld is %g; call nb_lora_merge first)", path, name, (long long)k,
+                               (double)x[k]);
     }
     nb_checkpoint_part one = {.prefix = NULL, .model = m, .optim = NULL};
     return save("nb_checkpoint_save_merged", path, 1, &one, meta, true);

@@ -119,7 +119,8 @@ static nb_status check_prefix(void *c, const char *prefix) {
         char what[96] = "module";
         if (x.exact && x.exact->ops->describe) x.exact->ops->describe(x.exact, what, sizeof what);
         else if (x.exact) snprintf(what, sizeof what, "%s", x.exact->ops->kind);
-        return nb__err(NB_ERR_ARG, "nb_lora_apply: '%s' (%s) holds no Linear (LoRA adapts Linear layers)", prefix, what);
+        return nb__err(NB_ERR_ARG, "nb_lora_apply: '%s' (%s) holds no Linear (LoRA adapts Linear layers)", prefix,
+                       what);
     }
     return NB_OK;
 }
@@ -179,7 +180,8 @@ nb_status nb_lora_apply(nb_model *m, const char *prefixes, int r, float alpha, i
     } else {
         scan x = {.mark = true, .sel = a.sel};
         walk(m->root, scan_cb, &x);
-        if (x.loras) st = nb__err(NB_ERR_STATE, "nb_lora_apply: the model already has LoRA adapters (%d LoRALinear)", x.loras);
+        if (x.loras)
+            st = nb__err(NB_ERR_STATE, "nb_lora_apply: the model already has LoRA adapters (%d LoRALinear)", x.loras);
         else if (!x.linears) st = nb__err(NB_ERR_ARG, "nb_lora_apply: the model has no Linear layer");
     }
     if (!st) {
@@ -213,7 +215,8 @@ static int adapters(nb_model *m) {
 nb_status nb_lora_freeze_base(nb_model *m, const char *trainable_prefixes, int *count) {
     if (count) *count = 0;
     if (!m) return nb__err(NB_ERR_ARG, "nb_lora_freeze_base: model is NULL");
-    if (!adapters(m)) return nb__err(NB_ERR_STATE, "nb_lora_freeze_base: the model has no LoRA adapters (nb_lora_apply)");
+    if (!adapters(m))
+        return nb__err(NB_ERR_STATE, "nb_lora_freeze_base: the model has no LoRA adapters (nb_lora_apply)");
     int n = nb_params_count(m->params);
     bool *sel = NULL;
     if (trainable_prefixes && *trainable_prefixes) {
