@@ -53,6 +53,11 @@ nb_status nb__shape_attention(nb_node *n, nb_tensor *out) {
                 return nb__err(NB_ERR_ARG, "nb_attention: sample %lld has length %lld, outside 1..%lld (Tk of k %s)",
                                (long long)i, (long long)NB_I(len)[i], (long long)Tk, NB_SHAPE_STR(k));
     }
+    /* The scores of every block, and each thread's scratch, must be addressable (sizes are
+     * checked in double, which cannot wrap). */
+    if ((double)N * (double)H * (double)Tq * (double)Tk > 0x1p60 || 2.0 * nb__threads() * (double)Tq * (double)Tk > 0x1p60)
+        return nb__err(NB_ERR_SHAPE, "nb_attention: q %s and k %s: the Tq x Tk scores per block are too large",
+                       NB_SHAPE_STR(q), NB_SHAPE_STR(k));
     if (!(p >= 0.0f && p < 1.0f))
         return nb__err(NB_ERR_ARG, "nb_attention: dropout must be in [0, 1), got %g", (double)p);
     if (isnan(scale) || isinf(scale))
