@@ -241,6 +241,40 @@ static nb_tensor *b_lstm_rev(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], NUL
 static nb_tensor *b_lstm_full(nb_tensor **x) { return nb_lstm_seq(x[0], x[1], x[2], NULL, x[3], x[4], NULL, false); }
 static nb_tensor *b_gru_bih(nb_tensor **x) { return nb_rnn_seq(x[0], x[1], x[2], x[3], NULL, rnn_lengths(), NB_CELL_GRU, false); }
 
+/* ---- transformer ops (issue 12) -------------------------------------------------------------
+ * layer norm over the last axis (eps 1e-5); attention q (N, H, Tq, Dh), k and v (N, H, Tk, Dh),
+ * key lengths {5, 1, 3} for N 3 and {4, 2} for N 2 (gen_torch_fixtures.py uses the same). */
+static nb_tensor *b_layer_norm(nb_tensor **x) { return nb_layer_norm(x[0], x[1], x[2], 1e-5f); }
+static nb_tensor *b_layer_norm_plain(nb_tensor **x) { return nb_layer_norm(x[0], NULL, NULL, 1e-5f); }
+static nb_tensor *attn_lengths(int which) {
+    static nb_tensor *l[2]; /* live until exit */
+    static const int64_t v[2][3] = {{5, 1, 3}, {4, 2, 0}};
+    if (!l[which]) {
+        int64_t n = which == 0 ? 3 : 2;
+        l[which] = nb_index_new(1, &n);
+        for (int64_t i = 0; i < n; i++) nb_tensor_idata(l[which])[i] = v[which][i];
+    }
+    return l[which];
+}
+static nb_tensor *b_attn(nb_tensor **x) { return nb_attention(x[0], x[1], x[2], nb_attn_defaults()); }
+static nb_tensor *b_attn_lengths(nb_tensor **x) {
+    nb_attn_opts o = nb_attn_defaults();
+    o.lengths = attn_lengths(0);
+    return nb_attention(x[0], x[1], x[2], o);
+}
+static nb_tensor *b_attn_causal(nb_tensor **x) {
+    nb_attn_opts o = nb_attn_defaults();
+    o.causal = true;
+    o.scale = 0.3f;
+    return nb_attention(x[0], x[1], x[2], o);
+}
+static nb_tensor *b_attn_causal_lengths(nb_tensor **x) {
+    nb_attn_opts o = nb_attn_defaults();
+    o.causal = true;
+    o.lengths = attn_lengths(1);
+    return nb_attention(x[0], x[1], x[2], o);
+}
+
 #define H 1e-2f
 #define TOL 2e-3f, 1e-2f
 
@@ -359,6 +393,19 @@ const op_case nb_test_cases[] = {
                                      IN(3, IN_POS, 1, 1, 4)}, b_bcast_sum_div, H, TOL},
     {NB_OP_DIV, "bcast_normalize", 2, {IN(3, IN_AWAY, 3, 1, 4), IN(3, IN_POS, 1, 5, 1)},
      b_bcast_normalize, H, TOL},
+    /* transformer ops (issue 12) */
+    {NB_OP_LAYER_NORM, "layer_norm_2d", 3, {IN(2, IN_RAND, 4, 6), IN(1, IN_RAND, 6), IN(1, IN_RAND, 6)}, b_layer_norm, H, TOL},
+    {NB_OP_LAYER_NORM, "layer_norm_3d", 3, {IN(3, IN_RAND, 2, 3, 5), IN(1, IN_RAND, 5), IN(1, IN_RAND, 5)}, b_layer_norm, H, TOL},
+    {NB_OP_LAYER_NORM, "layer_norm_2d_noaffine", 1, {IN(2, IN_RAND, 3, 7)}, b_layer_norm_plain, H, TOL},
+    {NB_OP_LAYER_NORM, "layer_norm_3d_noaffine", 1, {IN(3, IN_RAND, 2, 2, 6)}, b_layer_norm_plain, H, TOL},
+    {NB_OP_ATTENTION, "attention", 3, {IN(4, IN_RAND, 2, 2, 3, 4), IN(4, IN_RAND, 2, 2, 5, 4), IN(4, IN_RAND, 2, 2, 5, 4)},
+     b_attn, H, TOL},
+    {NB_OP_ATTENTION, "attention_lengths", 3, {IN(4, IN_RAND, 3, 2, 3, 4), IN(4, IN_RAND, 3, 2, 5, 4), IN(4, IN_RAND, 3, 2, 5, 4)},
+     b_attn_lengths, H, TOL},
+    {NB_OP_ATTENTION, "attention_causal", 3, {IN(4, IN_RAND, 2, 2, 4, 3), IN(4, IN_RAND, 2, 2, 4, 3), IN(4, IN_RAND, 2, 2, 4, 3)},
+     b_attn_causal, H, TOL},
+    {NB_OP_ATTENTION, "attention_causal_lengths", 3, {IN(4, IN_RAND, 2, 1, 4, 3), IN(4, IN_RAND, 2, 1, 4, 3), IN(4, IN_RAND, 2, 1, 4, 3)},
+     b_attn_causal_lengths, H, TOL},
     {NB_OP_BATCH_NORM, "convt_bn_train", 4, {IN(4, IN_RAND, 3, 3, 1, 1), IN(4, IN_RAND, 3, 2, 4, 4), IN(1, IN_RAND, 2),
                                              IN(1, IN_RAND, 2)}, b_convt_bn_train, H, TOL},
 };

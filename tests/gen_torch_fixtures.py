@@ -21,6 +21,7 @@ roughly 1 - p of the elements, so a broken mask (all kept, all dropped) cannot p
 
 The file format is described at the top of tests/test_torch_ref.c.
 """
+import math
 import os
 import subprocess
 import sys
@@ -91,6 +92,29 @@ def bn(x, w, b, track, training):
     """bn() of tests/cases.c: momentum 0.1, eps 1e-5."""
     rm, rv = bn_running(x.shape[1]) if track else (None, None)
     return F.batch_norm(x, rm, rv, weight=w, bias=b, training=training, momentum=0.1, eps=1e-5)
+
+
+def layer_norm(x, w=None, b=None):
+    """b_layer_norm / b_layer_norm_plain of tests/cases.c: over the last axis, eps 1e-5."""
+    return F.layer_norm(x, x.shape[-1:], w, b, eps=1e-5)
+
+
+ATTN_LENGTHS = {"attention_lengths": [5, 1, 3], "attention_causal_lengths": [4, 2]}  # attn_lengths()
+
+
+def attention(q, k, v, lengths=None, causal=False, scale=None):
+    """nb_attention (torch 1.13 has no F.scaled_dot_product_attention):
+    softmax(scale * q k^T + mask) v, the mask -inf for keys j >= lengths[n] and, causal, j > i."""
+    N, _, Tq, Dh = q.shape
+    Tk = k.shape[2]
+    scale = 1.0 / math.sqrt(Dh) if scale is None else scale
+    s = (q @ k.transpose(-2, -1)) * scale
+    mask = torch.zeros(N, 1, Tq, Tk, dtype=torch.bool)
+    if lengths is not None:
+        mask |= (torch.arange(Tk)[None, :] >= torch.tensor(lengths)[:, None])[:, None, None, :]
+    if causal:
+        mask |= torch.ones(Tq, Tk, dtype=torch.bool).triu(1)
+    return F.softmax(s.masked_fill(mask, float("-inf")), dim=-1) @ v
 
 
 # Case name -> function of the input list (None for a NULL input), mirroring tests/cases.c.
@@ -188,6 +212,16 @@ REF = {
                                                stride=2),
     "bcast_sum_div": lambda x: (x[0] * x[1]).sum(dim=1, keepdim=True) / x[2],
     "bcast_normalize": lambda x: (x[0] * x[1]) / (x[0] * x[1]).sum(dim=1, keepdim=True),
+    # transformer ops (issue 12)
+    "layer_norm_2d": lambda x: layer_norm(*x),
+    "layer_norm_3d": lambda x: layer_norm(*x),
+    "layer_norm_2d_noaffine": lambda x: layer_norm(x[0]),
+    "layer_norm_3d_noaffine": lambda x: layer_norm(x[0]),
+    "attention": lambda x: attention(*x),
+    "attention_lengths": lambda x: attention(*x, lengths=ATTN_LENGTHS["attention_lengths"]),
+    "attention_causal": lambda x: attention(*x, causal=True, scale=0.3),
+    "attention_causal_lengths": lambda x: attention(*x, lengths=ATTN_LENGTHS["attention_causal_lengths"],
+                                                    causal=True),
     "convt_bn_train": lambda x: bn(F.conv_transpose2d(x[0], x[1]), x[2], x[3], True, True),
 }
 

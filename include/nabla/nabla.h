@@ -252,6 +252,37 @@ nb_tensor *nb_rnn_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor
 nb_tensor *nb_lstm_seq(nb_tensor *xp, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor *b_hh, nb_tensor *h0, nb_tensor *c0,
                        nb_tensor *lengths, bool reverse);
 
+/* ---- transformer ops (issue 12): layer norm and fused attention ---------------------------- */
+/* Layer normalization over the LAST axis, as PyTorch's F.layer_norm(x, (D,), gamma, beta, eps):
+ * x of any ndim >= 1 with last size D >= 1, each row of D values normalized by its own mean and
+ * biased variance, y = (x - mean) / sqrt(var + eps) * gamma + beta. gamma and beta (D) are both
+ * given or both NULL (no affine part); eps finite and >= 0. One fused op: the forward keeps
+ * each row's mean and 1/sqrt(var + eps), the backward gives dx, dgamma and dbeta in one pass.
+ * Results do not depend on the thread count. */
+nb_tensor *nb_layer_norm(nb_tensor *x, nb_tensor *gamma, nb_tensor *beta, float eps);
+
+/* Options of nb_attention; start from nb_attn_defaults() (no mask, scale 1/sqrt(Dh), no
+ * dropout, not training). */
+typedef struct nb_attn_opts {
+    nb_tensor *lengths; /* int64 (N) or NULL: key padding, keys j >= lengths[n] are masked out
+                         * (1 <= lengths[n] <= Tk); their values are never read */
+    bool causal;        /* query i attends only to keys j <= i; requires Tq == Tk */
+    float scale;        /* multiplies q.k; <= 0 means 1/sqrt(Dh) */
+    float dropout;      /* in [0, 1): on the attention probabilities, in training only (drawn
+                         * serially from the library RNG, as nb_dropout, one draw per element
+                         * of (N, H, Tq, Tk) in row-major order) */
+    bool training;
+} nb_attn_opts;
+nb_attn_opts nb_attn_defaults(void);
+/* Fused scaled dot-product attention: q (N, H, Tq, Dh), k and v (N, H, Tk, Dh) ->
+ * (N, H, Tq, Dh), per (n, h): softmax(scale * q k^T + mask) v, the mask -inf where a key is
+ * padding or (causal) in the future; masked probabilities are exactly 0 and give no gradient.
+ * A padded QUERY row (i >= lengths[n]) is computed normally, as PyTorch does: the caller
+ * ignores it. Saves the probabilities (N*H*Tq*Tk floats, and a byte mask with dropout) for the
+ * backward. Bad shapes, lengths out of range or causal with Tq != Tk are errors. */
+nb_tensor *nb_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, nb_attn_opts o);
+/* ---- end of the transformer ops ----------------------------------------------------------- */
+
 /* Losses, averaged over the batch (reduction="mean" in PyTorch). target: int64 (N) classes. */
 nb_tensor *nb_nll_loss(nb_tensor *logp, nb_tensor *target);      /* logp (N, K) */
 nb_tensor *nb_cross_entropy(nb_tensor *logits, nb_tensor *target); /* logits (N, K) */

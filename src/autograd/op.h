@@ -107,6 +107,16 @@ typedef struct nb_attrs {
             float momentum, eps;
             int64_t N, C, S;        /* shape: x as (N, C, S), S = H*W (1 for a 2-d x) */
         } batch_norm;
+        /* ---- transformer ops (issue 12) ---- */
+        struct {
+            float eps;
+            int64_t R, D;           /* shape: x as (R, D), D the last axis */
+        } layer_norm;
+        struct {
+            bool causal, training;  /* training: and dropout > 0 */
+            float scale, dropout;   /* shape: scale resolved (<= 0 -> 1/sqrt(Dh)) */
+            int64_t N, H, Tq, Tk, Dh; /* shape: q (N, H, Tq, Dh), k and v (N, H, Tk, Dh) */
+        } attention;
     };
     void *aux;
 } nb_attrs;

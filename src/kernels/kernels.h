@@ -153,4 +153,42 @@ void nb__rnn_backward(const nb__rnn_dims *d, const float *w, const float *h0, co
 /* prev (N,T,H): the state each step started from (s0 or s at the step before). */
 void nb__rnn_prev_states(const nb__rnn_dims *d, const float *s0, const float *s, float *prev);
 
+/* ---- transformer kernels (issue 12): layer norm (layer_norm.c), fused attention (attention.c) -- */
+/* Layer norm over the last axis of x (R, D): per row, mean and biased variance; the mean is kept
+ * as mean + mean_lo (two floats, see norm.c) and rstd = 1/sqrt(var + eps), all (R).
+ * y = ((x - mean) - mean_lo) * rstd * gamma + beta, gamma and beta (D) both given or both NULL. */
+void nb__ln_fwd(const float *x, float *y, int64_t R, int64_t D, float eps, const float *gamma,
+                const float *beta, float *mean, float *mean_lo, float *rstd);
+/* Doubles of scratch nb__ln_bwd needs for (R, D) (never 0). */
+size_t nb__ln_workspace(int64_t R, int64_t D);
+/* Backward from gy (R, D): gx += input gradient, ggamma += sum over rows of gy * xhat,
+ * gbeta += sum of gy; each may be NULL; gamma NULL means ones. ws: nb__ln_workspace doubles. */
+void nb__ln_bwd(const float *x, const float *gy, int64_t R, int64_t D, const float *mean,
+                const float *mean_lo, const float *rstd, const float *gamma, float *gx,
+                float *ggamma, float *gbeta, double *ws);
+
+/* Scaled dot-product attention over B = N*H independent blocks: q (B, Tq, Dh), k and v
+ * (B, Tk, Dh), out (B, Tq, Dh) = softmax(scale * q k^T + mask) v per block. Query row i of a
+ * block of sample n = b / H sees the keys j < lim(i) = min(len[n], causal ? i + 1 : Tk) (always
+ * at least 1); the other probabilities are exactly 0, and keys j >= len[n] are never read. */
+typedef struct nb__attn_dims {
+    int64_t B, H, Tq, Tk, Dh;
+    float scale;
+    bool causal;
+    const int64_t *len;  /* (N) in 1..Tk, or NULL: all Tk */
+    const uint8_t *keep; /* (B, Tq, Tk) dropout mask, 1 = kept (scaled by keep_scale), or NULL */
+    float keep_scale;    /* 1 / (1 - p) */
+    int threads;         /* OpenMP threads over the blocks (1: serial, BLAS may thread) */
+} nb__attn_dims;
+/* Floats of scratch each call needs: 2 * Tq * Tk per thread (never 0). */
+size_t nb__attn_workspace(const nb__attn_dims *d);
+/* Forward: out written; p (B, Tq, Tk) the softmax probabilities before dropout, kept for the
+ * backward, or NULL (no backward: a per-thread scratch row block is used instead). */
+void nb__attn_fwd(const nb__attn_dims *d, const float *q, const float *k, const float *v, float *p,
+                  float *out, float *ws);
+/* Backward from gout (B, Tq, Dh) with the forward's p: gq, gk, gv += the gradients (each may
+ * be NULL). */
+void nb__attn_bwd(const nb__attn_dims *d, const float *q, const float *k, const float *v,
+                  const float *p, const float *gout, float *gq, float *gk, float *gv, float *ws);
+
 #endif
