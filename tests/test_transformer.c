@@ -348,6 +348,11 @@ static void test_init(void) {
     CHECK(l1b && max_abs(l1b) > 0 && max_abs(l1b) <= lb, "linear1.bias max %g", l1b ? max_abs(l1b) : 0);
     nb_tensor *pw = nb_params_find(p, "pos.weight");
     CHECK(pw && fabs(rms(pw) - 0.02) < 0.002, "pos.weight rms %g, expected 0.02", pw ? rms(pw) : 0);
+    char *sum = nb_model_summary(m, 1, (int64_t[]){12}); /* token ids (12): read as id 0 everywhere */
+    CHECK(sum && strstr(sum, "(1,12,3)") && strstr(sum, "TransformerEncoder(2 layers, final norm)"), "summary: %s",
+          sum ? sum : nb_last_error());
+    if (sum) printf("%s", sum);
+    free(sum);
     nb_tensor *ew = nb_params_find(p, "embed.weight");
     CHECK(ew && max_abs(nb_slice(ew, 0, 0, 1, 1)) == 0 && fabs(rms(ew) - 1) < 0.1, "embed.weight rms %g",
           ew ? rms(ew) : 0);
@@ -421,7 +426,7 @@ static void test_errors(void) {
     in[0] = nb_step_index(2, (int64_t[]){2, 6}, ids);
     expect_error(nb_model_forward_n(m, 1, in, &k, out) != NB_OK, "token 10", "outside 0..9");
     in[0] = nb_step_tensor(2, (int64_t[]){2, 3}, NULL);
-    expect_error(nb_model_forward_n(m, 1, in, &k, out) != NB_OK, "float tokens", "int64 (N, T)");
+    expect_error(nb_model_forward_n(m, 1, in, &k, out) != NB_OK, "float tokens", "int64 token ids (N, T)");
     nb_step_reset();
     nb_model_free(m);
 

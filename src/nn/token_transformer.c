@@ -16,7 +16,7 @@ static nb_status token_forward_n(nb_module *m, int n_in, nb_tensor *const *in, i
                        nb_module_path(m), n_in);
     nb_tensor *ids = in[0];
     if (nb_tensor_dtype(ids) != NB_I64 || nb_tensor_ndim(ids) != 2)
-        return nb__err(NB_ERR_SHAPE, "TokenTransformer '%s': tokens %s must be int64 (N, T)", nb_module_path(m),
+        return nb__err(NB_ERR_SHAPE, "TokenTransformer '%s': input %s must be int64 token ids (N, T)", nb_module_path(m),
                        NB_SHAPE_STR(ids));
     const int64_t *id = nb_tensor_idata(ids);
     for (int64_t i = 0; i < nb_tensor_numel(ids); i++)
