@@ -164,6 +164,48 @@ nb_tensor *nb_seq_pool_apply(nb_tensor *y, nb_tensor *lengths, nb_seq_pool mode,
  * lengths (int64 (N)); returns (N, K), or (N, T, K) with NB_SEQ_NONE. */
 nb_module *nb_recurrent_new(nb_module *embedding, nb_module *rnn, nb_seq_pool pool, nb_module *head);
 
+/* ---- transformers --------------------------------------------------------------------------
+ * Batch-first like the sequences above; the modules are PyTorch 1.13's, parameter for parameter
+ * (names, shapes, initialization), so a state_dict loads both ways strictly (docs/transformer.md
+ * gives the PyTorch twins). Where a forward_n takes lengths, it is an int64 (N) tensor of values
+ * in 1..T: keys at steps t >= length are masked (PyTorch's key_padding_mask True there); the
+ * outputs at those padded steps are computed (from the real keys) but mean nothing. */
+/* nn.LayerNorm(dim, eps) over the last axis: weight (dim) 1s, bias (dim) 0s. x (..., dim). */
+nb_module *nb_layernorm_new(int dim, float eps);
+/* Self-attention, nn.MultiheadAttention(embed_dim, num_heads, dropout, batch_first=True) called
+ * as mha(x, x, x, key_padding_mask, attn_mask): in_proj_weight (3E, E) xavier_uniform,
+ * in_proj_bias (3E) zeros, child out_proj (Linear(E, E): out_proj.weight, out_proj.bias zeros).
+ * forward_n: x (N, T, E) [, lengths] -> (N, T, E). causal: query t sees keys <= t (PyTorch's
+ * generate_square_subsequent_mask). dropout on the attention probabilities in training.
+ * embed_dim % num_heads != 0 is NB_ERR_ARG. */
+nb_module *nb_mha_new(int embed_dim, int num_heads, float dropout, bool causal);
+/* nn.TransformerEncoderLayer(d_model, nhead, dim_ff, dropout, activation, layer_norm_eps=1e-5,
+ * batch_first=True, norm_first): children self_attn, linear1, dropout, linear2, norm1, norm2,
+ * dropout1, dropout2; act NB_ACT_RELU or NB_ACT_GELU (exact erf form). Post-norm:
+ * x = norm1(x + sa(x)); x = norm2(x + ff(x)); pre-norm (norm_first): x = x + sa(norm1(x));
+ * x = x + ff(norm2(x)). forward_n: x (N, T, d_model) [, lengths] -> (N, T, d_model). */
+nb_module *nb_transformer_layer_new(int d_model, int nhead, int dim_ff, float dropout, nb_act act, bool norm_first,
+                                    bool causal);
+/* nn.TransformerEncoder(layer, num_layers, norm=LayerNorm(d_model) if final_norm): children
+ * "layers" (a ModuleList: "0".."L-1", so layers.0.self_attn.in_proj_weight ...) and, when
+ * final_norm, "norm". Each layer is drawn afresh (PyTorch deep-copies one). The lengths go to
+ * every layer. forward_n: x [, lengths] -> (N, T, d_model). */
+nb_module *nb_transformer_encoder_new(int num_layers, int d_model, int nhead, int dim_ff, float dropout, nb_act act,
+                                      bool norm_first, bool causal, bool final_norm);
+/* Positions added to x (N, T, D) -> x + P[:T]. LEARNED: a parameter "weight" (max_len, D),
+ * N(0, 0.02) (BERT's); SINUSOIDAL: no tensors, PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i+1] =
+ * cos(...) as PyTorch's word_language_model example (D even). T > max_len is NB_ERR_SHAPE. */
+typedef enum nb_pos { NB_POS_LEARNED, NB_POS_SINUSOIDAL } nb_pos;
+nb_module *nb_positional_new(nb_pos kind, int max_len, int dim);
+/* A token model: children "embed" (nn.Embedding(vocab, d_model, padding_idx=0), NOT scaled by
+ * sqrt(d_model)), "pos" (nb_positional_new(pos, max_len, d_model)), "drop" (Dropout(dropout)
+ * after embedding + position), "encoder" (nb_transformer_encoder_new(..., final_norm =
+ * norm_first)), "head" (Linear(d_model, out_features)). forward_n: tokens int64 (N, T) with ids
+ * in 0..vocab-1 [, lengths] -> logits (N, T, out_features), at every step. */
+nb_module *nb_token_transformer_new(int vocab, int max_len, int d_model, int nhead, int num_layers, int dim_ff,
+                                    float dropout, nb_act act, nb_pos pos, bool norm_first, bool causal,
+                                    int out_features);
+
 /* ---- models ------------------------------------------------------------------------------ */
 /* Takes root (freed with the model, also on failure), creates and initializes the parameters
  * with the library RNG (nb_seed). A model starts in training mode. */
