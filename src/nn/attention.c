@@ -7,70 +7,6 @@
 
 #include <math.h>
 
-/* The options of the fused op nb_attention (nb_attn_opts, on another branch). */
-typedef struct tf_attn_opts {
-    nb_tensor *lengths; /* int64 (N) in 1..Tk, or NULL: keys at t >= length get no weight */
-    bool causal;        /* query i sees keys j <= i only */
-    float scale;        /* the scores are (q * scale) k^T */
-    float dropout;      /* on the attention probabilities, in training */
-    bool training;
-} tf_attn_opts;
-
-/* A mask added to the scores: 0 where a key is seen, -1e9 where not (exp underflows to exactly
- * 0, as PyTorch's -inf; a row never has every key masked since lengths >= 1). (N|1, 1, Tq, Tk). */
-static nb_tensor *tf_attn_mask(const tf_attn_opts *o, int64_t N, int64_t Tq, int64_t Tk) {
-    int64_t Nm = o->lengths ? N : 1;
-    nb_tensor *mask = nb_step_tensor(4, (int64_t[]){Nm, 1, Tq, Tk}, NULL);
-    if (!mask) return NULL;
-    float *md = nb_tensor_data(mask);
-    const int64_t *len = o->lengths ? nb_tensor_idata(o->lengths) : NULL;
-    for (int64_t n = 0; n < Nm; n++)
-        for (int64_t i = 0; i < Tq; i++)
-            for (int64_t j = 0; j < Tk; j++)
-                if ((len && j >= len[n]) || (o->causal && j > i)) md[(n * Tq + i) * Tk + j] = -1e9f;
-    return mask;
-}
-
-/* STAND-IN for the fused op nb_attention(q, k, v, nb_attn_opts) being written on another branch:
- * the same semantics composed of existing ops; replace the body by
- *     return nb_attention(q, k, v, (nb_attn_opts){o.lengths, o.causal, o.scale, o.dropout, o.training});
- * once it lands. q (N, H, Tq, Dh), k and v (N, H, Tk, Dh) -> (N, H, Tq, Dh):
- * dropout(softmax((q * scale) k^T + mask)) v, the mask from lengths and causal. */
-static nb_tensor *tf_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, tf_attn_opts o) {
-    if (!q || !k || !v) return NULL;
-    nb_tensor *s = nb_matmul(nb_scale(q, o.scale), nb_transpose(k, 2, 3)); /* (N, H, Tq, Tk) */
-    if (s && (o.lengths || o.causal)) s = nb_add(s, tf_attn_mask(&o, nb_tensor_size(q, 0), nb_tensor_size(q, 2),
-                                                                nb_tensor_size(k, 2)));
-    nb_tensor *p = nb_dropout(nb_softmax(s, -1), o.dropout, o.training);
-    return nb_matmul(p, v);
-}
-
-/* ---- out_proj: PyTorch's NonDynamicallyQuantizableLinear, a Linear whose bias starts at 0 ---- */
-typedef struct out_proj {
-    int e;
-    nb_tensor *w, *b;
-} out_proj;
-
-static nb_status out_proj_bind(nb_module *m, nb_init init) {
-    out_proj *s = nb_module_state(m);
-    s->w = nb_module_param(m, "weight", 2, (int64_t[]){s->e, s->e});
-    s->b = s->w ? nb_module_param(m, "bias", 1, (int64_t[]){s->e}) : NULL;
-    if (!s->b) return NB_ERR_MEM;
-    nb_init_weight(s->w, NULL, init, s->e, s->e); /* NULL: the bias is not drawn */
-    nb_tensor_fill(s->b, 0);
-    return NB_OK;
-}
-static nb_tensor *out_proj_forward(nb_module *m, nb_tensor *x) {
-    out_proj *s = nb_module_state(m);
-    return nb_add(nb_matmul(x, nb_transpose(s->w, 0, 1)), s->b);
-}
-static void out_proj_describe(const nb_module *m, char *buf, size_t cap) {
-    const out_proj *s = nb_module_state(m);
-    snprintf(buf, cap, "Linear(%d, %d)", s->e, s->e);
-}
-static const nb_module_ops out_proj_ops = {
-    .kind = "Linear", .bind = out_proj_bind, .forward = out_proj_forward, .describe = out_proj_describe};
-
 /* ---- the attention layer ---------------------------------------------------------------------- */
 typedef struct mha {
     int e, h;
@@ -121,9 +57,9 @@ static nb_status mha_forward_n(nb_module *m, int n_in, nb_tensor *const *in, int
     nb_tensor *part[3];
     for (int i = 0; i < 3; i++)
         part[i] = nb_reshape(nb_contiguous(nb_slice(qkv, 0, i, i + 1, 1)), 4, (int64_t[]){N, H, T, Dh});
-    tf_attn_opts o = {.lengths = len, .causal = s->causal, .scale = (float)(1.0 / sqrt((double)Dh)),
+    nb_attn_opts o = {.lengths = len, .causal = s->causal, .scale = (float)(1.0 / sqrt((double)Dh)),
                       .dropout = s->dropout, .training = nb_module_training(m)};
-    nb_tensor *a = tf_attention(part[0], part[1], part[2], o); /* (N, H, T, Dh) */
+    nb_tensor *a = nb_attention(part[0], part[1], part[2], o); /* (N, H, T, Dh) */
     a = nb_reshape(nb_contiguous(nb_permute(a, (int[]){0, 2, 1, 3})), 3, (int64_t[]){N, T, E});
     out[0] = a ? nb_module_forward(s->out, a) : NULL;
     *n_out = 1;
@@ -151,8 +87,8 @@ nb_module *nb_mha_new(int embed_dim, int num_heads, float dropout, bool causal) 
     }
     nb_module *m = nb__module_alloc(&mha_ops, sizeof(mha), "nb_mha_new");
     if (!m) return NULL;
-    nb_module *op = nb__module_alloc(&out_proj_ops, sizeof(out_proj), "nb_mha_new");
-    if (op) *(out_proj *)nb_module_state(op) = (out_proj){.e = embed_dim};
+    nb_module *op = nb_linear_new(embed_dim, embed_dim, true);
+    if (op) nb__linear_zero_bias(op); /* PyTorch's out_proj: default weight, bias 0 */
     *(mha *)nb_module_state(m) = (mha){.e = embed_dim, .h = num_heads, .dropout = dropout, .causal = causal, .out = op};
     if (nb_module_add_child(m, "out_proj", op)) {
         nb_module_free(m);

@@ -4,18 +4,6 @@
 
 #include <math.h>
 
-/* STAND-IN for the fused op nb_layer_norm(x, gamma, beta, eps) being written on another branch:
- * the same semantics composed of existing ops; replace the body by
- *     return nb_layer_norm(x, gamma, beta, eps);
- * once it lands. x (..., D), gamma and beta (D) -> (..., D):
- * (x - mean) / sqrt(var + eps) * gamma + beta with the biased variance over the last axis. */
-static nb_tensor *tf_layer_norm(nb_tensor *x, nb_tensor *gamma, nb_tensor *beta, float eps) {
-    nb_tensor *xc = nb_sub(x, nb_mean(x, -1, true));
-    nb_tensor *var = nb_mean(nb_mul(xc, xc), -1, true);
-    nb_tensor *y = nb_div(xc, nb_sqrt(nb_add_scalar(var, eps)));
-    return nb_add(nb_mul(y, gamma), beta);
-}
-
 typedef struct layernorm {
     int d;
     float eps;
@@ -40,7 +28,7 @@ static nb_tensor *layernorm_forward(nb_module *m, nb_tensor *x) {
                 NB_SHAPE_STR(x), s->d);
         return NULL;
     }
-    return tf_layer_norm(x, s->w, s->b, s->eps);
+    return nb_layer_norm(x, s->w, s->b, s->eps);
 }
 
 static void layernorm_describe(const nb_module *m, char *buf, size_t cap) {

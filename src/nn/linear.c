@@ -4,6 +4,7 @@
 typedef struct linear {
     int in, out;
     bool bias;
+    bool zero_bias; /* the bias starts at 0 (attention's out_proj), not U(+-1/sqrt(in)) */
     nb_tensor *w, *b;
 } linear;
 
@@ -12,7 +13,8 @@ static nb_status linear_bind(nb_module *m, nb_init init) {
     s->w = nb_module_param(m, "weight", 2, (int64_t[]){s->out, s->in});
     if (!s->w) return NB_ERR_MEM;
     if (s->bias && !(s->b = nb_module_param(m, "bias", 1, (int64_t[]){s->out}))) return NB_ERR_MEM;
-    nb_init_weight(s->w, s->b, init, s->in, s->out);
+    nb_init_weight(s->w, s->zero_bias ? NULL : s->b, init, s->in, s->out);
+    if (s->zero_bias && s->b) nb_tensor_fill(s->b, 0);
     return NB_OK;
 }
 
@@ -44,6 +46,13 @@ bool nb__linear_get(const nb_module *m, int *in, int *out, nb_tensor **w, nb_ten
     *w = s->w;
     *b = s->b;
     return true;
+}
+
+void nb__linear_zero_bias(nb_module *m) {
+    if (m && nb_module_ops_of(m) == &linear_ops) ((linear *)nb_module_state(m))->zero_bias = true;
+}
+bool nb__linear_has_zero_bias(const nb_module *m) {
+    return m && nb_module_ops_of(m) == &linear_ops && ((const linear *)nb_module_state(m))->zero_bias;
 }
 
 nb_module *nb_linear_new(int in_features, int out_features, bool bias) {

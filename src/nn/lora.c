@@ -9,7 +9,7 @@
 
 typedef struct lora {
     int in, out, r;
-    bool bias;
+    bool bias, zero_bias;  /* zero_bias: the Linear's bias starts at 0 (attention's out_proj) */
     float alpha, scaling;  /* scaling = alpha / r */
     nb_tensor *w, *b;      /* (out, in), (out) or NULL: the Linear's */
     nb_tensor *a, *bm;     /* lora_A (r, in), lora_B (out, r) */
@@ -36,7 +36,8 @@ static nb_status lora_bind(nb_module *m, nb_init init) {
     s->w = nb_module_param(m, "weight", 2, (int64_t[]){s->out, s->in});
     if (!s->w) return NB_ERR_MEM;
     if (s->bias && !(s->b = nb_module_param(m, "bias", 1, (int64_t[]){s->out}))) return NB_ERR_MEM;
-    nb_init_weight(s->w, s->b, init, s->in, s->out);
+    nb_init_weight(s->w, s->zero_bias ? NULL : s->b, init, s->in, s->out);
+    if (s->zero_bias && s->b) nb_tensor_fill(s->b, 0);
     nb_status st = declare_adapter(m, s);
     if (!st) init_adapter(s);
     return st;
@@ -144,6 +145,7 @@ static void convert_cb(nb_module *m, void *c) {
     }
     nb__linear_get(m, &s->in, &s->out, &s->w, &s->b);
     s->bias = s->b != NULL;
+    s->zero_bias = nb__linear_has_zero_bias(m);
     s->r = x->r;
     s->alpha = x->alpha;
     s->scaling = x->alpha / (float)x->r;

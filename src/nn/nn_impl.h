@@ -39,5 +39,9 @@ const char *nb__rnn_child_name(const nb_module *m);
 /* linear.c: whether m is a plain Linear, and then its sizes and tensors (w, b: NULL before
  * nb_model_new; b NULL without bias). lora.c turns such a module into a LoRA Linear in place. */
 bool nb__linear_get(const nb_module *m, int *in, int *out, nb_tensor **w, nb_tensor **b);
+/* linear.c: the Linear's bias starts at 0 instead of PyTorch's default draw (MultiheadAttention's
+ * out_proj); whether it does. Before binding only. */
+void nb__linear_zero_bias(nb_module *m);
+bool nb__linear_has_zero_bias(const nb_module *m);
 
 #endif
