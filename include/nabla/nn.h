@@ -321,7 +321,12 @@ nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes);
 /* Text models over a vocabulary of `vocab` token ids (0 the padding): "spam" (Embedding(V, 64)
  * -> LSTM(64, 128) -> last real step -> Linear(128, k)), "langid" (Embedding(V, 32) -> GRU(32,
  * 128) -> last real step -> Linear(128, k)), "charlm" (Embedding(V, 64) -> 2-layer stateful
- * LSTM(64, 256) -> Linear(256, V) at every step; classes is ignored). */
+ * LSTM(64, 256) -> Linear(256, V) at every step; classes is ignored). Transformers
+ * (nb_token_transformer_new: Embedding(V, 128) + learned positions for up to
+ * NB_ZOO_TEXT_MAX_LEN steps, 4 pre-norm layers of width 128, 4 heads, feed-forward 512, GELU,
+ * dropout 0.1, a final LayerNorm, then "head" at every step): "ner" (head to k tags), "mlm"
+ * (head to V; classes ignored), "charlm-transformer" (the same with the causal mask; head to V). */
+#define NB_ZOO_TEXT_MAX_LEN 128
 nb_model *nb_zoo_text_new(const char *name, int vocab, int classes);
 /* Generative image models for inputs (c, h, w) (docs/generative.md gives the PyTorch code):
  * "autoencoder" (MLP D-256-64-256-D, ReLU, sigmoid output, 64-unit code), "conv-autoencoder"

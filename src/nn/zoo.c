@@ -5,12 +5,15 @@
 #include "nabla/nn.h"
 
 static const char *const g_names[] = {"mlp",  "lenet5", "seedcnn", "lstm-rows", "spam", "langid",
-                                     "charlm", "autoencoder", "conv-autoencoder", "vae", "gan", "dcgan", NULL};
+                                     "charlm", "autoencoder", "conv-autoencoder", "vae", "gan", "dcgan",
+                                     "ner", "mlm", "charlm-transformer", NULL};
 /* in the order of g_names: what each reads, and its classifier head */
 static const nb_zoo_input g_kinds[] = {NB_ZOO_IMAGE, NB_ZOO_IMAGE, NB_ZOO_IMAGE, NB_ZOO_IMAGE,
                                        NB_ZOO_TOKENS, NB_ZOO_TOKENS, NB_ZOO_TOKENS, NB_ZOO_AUTOENCODER,
-                                       NB_ZOO_AUTOENCODER, NB_ZOO_AUTOENCODER, NB_ZOO_GAN, NB_ZOO_GAN};
-static const char *const g_heads[] = {"fc3", "fc3", "fc2", "fc", "fc", "fc", "fc", NULL, NULL, NULL, NULL, NULL};
+                                       NB_ZOO_AUTOENCODER, NB_ZOO_AUTOENCODER, NB_ZOO_GAN, NB_ZOO_GAN,
+                                       NB_ZOO_TOKENS, NB_ZOO_TOKENS, NB_ZOO_TOKENS};
+static const char *const g_heads[] = {"fc3", "fc3", "fc2", "fc", "fc", "fc", "fc", NULL, NULL, NULL, NULL, NULL,
+                                      "head", "head", "head"};
 
 const char *const *nb_zoo_names(void) { return g_names; }
 
@@ -112,7 +115,7 @@ nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes) {
             nb__err(NB_ERR_ARG, "nb_zoo_new: '%s' is a GAN: build it with nb_zoo_gan_new", name);
         else
             nb__err(NB_ERR_ARG, "unknown model '%s' (known: mlp, lenet5, seedcnn, lstm-rows, spam, langid, charlm, autoencoder, "
-                    "conv-autoencoder, vae, gan, dcgan)", name);
+                    "conv-autoencoder, vae, gan, dcgan, ner, mlm, charlm-transformer)", name);
         return NULL;
     }
     if (st != NB_OK) {
@@ -123,7 +126,8 @@ nb_model *nb_zoo_new(const char *name, int c, int h, int w, int classes) {
 }
 
 nb_model *nb_zoo_text_new(const char *name, int vocab, int classes) {
-    if (!name || vocab < 2 || vocab > (1 << 24) || (classes < 2 && (!name || strcmp(name, "charlm")))) {
+    bool lm = name && (!strcmp(name, "charlm") || !strcmp(name, "mlm") || !strcmp(name, "charlm-transformer"));
+    if (!name || vocab < 2 || vocab > (1 << 24) || (classes < 2 && !lm)) {
         nb__err(NB_ERR_ARG, "nb_zoo_text_new: need a name, a vocabulary of 2 to 2^24 tokens and >= 2 classes, got %d and %d",
                 vocab, classes);
         return NULL;
@@ -143,9 +147,16 @@ nb_model *nb_zoo_text_new(const char *name, int vocab, int classes) {
         o.num_layers = 2, o.stateful = true;
         r = nb_recurrent_new(nb_embedding_new(vocab, 64, -1), nb_rnn_new(NB_RNN_LSTM, 64, 256, o), NB_SEQ_NONE,
                              nb_linear_new(256, vocab, true));
+    } else if (!strcmp(name, "ner") || !strcmp(name, "mlm") || !strcmp(name, "charlm-transformer")) {
+        /* Embedding(V, 128) + learned positions (128) -> 4 pre-norm TransformerEncoderLayers
+         * (width 128, 4 heads, feed-forward 512, GELU, dropout 0.1) + final LayerNorm -> Linear
+         * at every step: to the tags (ner), the vocabulary (mlm; charlm-transformer, causal). */
+        bool causal = !strcmp(name, "charlm-transformer");
+        r = nb_token_transformer_new(vocab, NB_ZOO_TEXT_MAX_LEN, 128, 4, 4, 512, 0.1f, NB_ACT_GELU, NB_POS_LEARNED, true,
+                                     causal, strcmp(name, "ner") ? vocab : classes);
     } else {
         nb__err(NB_ERR_ARG, nb_zoo_input_kind(name) != NB_ZOO_UNKNOWN ? "nb_zoo_text_new: '%s' reads images: build it with nb_zoo_new"
-                                                                     : "unknown text model '%s' (known: spam, langid, charlm)",
+                                                                     : "unknown text model '%s' (known: spam, langid, charlm, ner, mlm, charlm-transformer)",
                 name);
         return NULL;
     }
