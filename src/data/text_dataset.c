@@ -1,11 +1,14 @@
-/* Text datasets (padded token ids, lengths, labels, class names), the sequences they are made
- * from, and the batching loader over them. */
+/* Text datasets (padded token ids, lengths, labels, class names, optional per-token tags), the
+ * sequences they are made from, and the batching loader over them. */
 #include "text_impl.h"
 
 void nb_text_dataset_free(nb_text_dataset *d) {
     if (!d) return;
     for (int c = 0; d->class_names && c < d->n_classes; c++) free(d->class_names[c]);
     free(d->class_names);
+    for (int c = 0; d->tag_names && c < d->n_tags; c++) free(d->tag_names[c]);
+    free(d->tag_names);
+    free(d->tags);
     free(d->tokens);
     free(d->lengths);
     free(d->y);
@@ -48,6 +51,21 @@ nb_text_dataset *nb__text_dataset_new(int64_t n, int64_t max_len, int n_classes,
     return d;
 }
 
+nb_status nb__text_dataset_add_tags(nb_text_dataset *d, int n_tags, const char *const *tag_names, const char *what) {
+    d->tags = malloc((size_t)(d->n * d->max_len + 1) * sizeof *d->tags);
+    d->tag_names = calloc((size_t)n_tags + 1, sizeof *d->tag_names);
+    bool ok = d->tags && d->tag_names;
+    if (ok) d->n_tags = n_tags;
+    for (int c = 0; ok && c < n_tags; c++) {
+        d->tag_names[c] = malloc(strlen(tag_names[c]) + 1);
+        if (d->tag_names[c]) strcpy(d->tag_names[c], tag_names[c]);
+        else ok = false;
+    }
+    if (!ok) return nb__err(NB_ERR_MEM, "%s: out of memory for the tags of %lld sequences", what, (long long)d->n);
+    for (int64_t i = 0; i < d->n * d->max_len; i++) d->tags[i] = NB_TAG_PAD;
+    return NB_OK;
+}
+
 nb_text_dataset *nb_text_dataset_subset(const nb_text_dataset *d, int64_t n) {
     if (!d || n < 1 || n > d->n) {
         nb__err(NB_ERR_ARG, "nb_text_dataset_subset: %lld of %lld samples", (long long)n, d ? (long long)d->n : 0LL);
@@ -65,6 +83,15 @@ nb_text_dataset *nb_text_dataset_subset(const nb_text_dataset *d, int64_t n) {
         s->lengths[i] = d->lengths[k];
         s->y[i] = d->y[k];
         memcpy(s->tokens + i * longest, d->tokens + k * d->max_len, (size_t)d->lengths[k] * sizeof *s->tokens);
+    }
+    if (s && d->tags && nb__text_dataset_add_tags(s, d->n_tags, (const char *const *)d->tag_names,
+                                                  "nb_text_dataset_subset") != NB_OK) {
+        nb_text_dataset_free(s);
+        return NULL;
+    }
+    for (int64_t i = 0; s && s->tags && i < n; i++) {
+        int64_t k = i * d->n / n;
+        memcpy(s->tags + i * longest, d->tags + k * d->max_len, (size_t)d->lengths[k] * sizeof *s->tags);
     }
     return s;
 }
@@ -130,7 +157,8 @@ struct nb_text_loader {
     uint64_t seed;
     int64_t *perm;              /* (N) this epoch's order */
     int64_t *tokens;            /* (cap, T) with T the batch's longest */
-    int64_t *lengths, *y, *idx; /* (cap) */
+    int64_t *lengths, *idx;     /* (cap) */
+    int64_t *y;                 /* (cap) labels, or (cap, T) tags when the dataset has them */
 };
 
 nb_text_loader *nb_text_loader_new(const nb_text_dataset *d, int64_t batch, bool shuffle, uint64_t seed,
@@ -157,7 +185,7 @@ nb_text_loader *nb_text_loader_new(const nb_text_dataset *d, int64_t batch, bool
     l->perm = malloc((size_t)(d->n > 0 ? d->n : 1) * sizeof *l->perm);
     l->tokens = malloc((size_t)l->cap * (size_t)d->max_len * sizeof *l->tokens);
     l->lengths = malloc((size_t)l->cap * sizeof *l->lengths);
-    l->y = malloc((size_t)l->cap * sizeof *l->y);
+    l->y = malloc((size_t)l->cap * (size_t)(d->tags ? d->max_len : 1) * sizeof *l->y);
     l->idx = malloc((size_t)l->cap * sizeof *l->idx);
     if (!l->perm || !l->tokens || !l->lengths || !l->y || !l->idx) goto oom;
     return l;
@@ -195,11 +223,13 @@ int nb_text_loader_next(nb_text_loader *l, nb_batch *b) {
         int64_t i = l->perm[first + k];
         l->idx[k] = i;
         l->lengths[k] = d->lengths[i];
-        l->y[k] = d->y[i];
+        if (!d->tags) l->y[k] = d->y[i];
         if (d->lengths[i] > T) T = d->lengths[i];
     }
     for (int64_t k = 0; k < n; k++) /* (n, T): the batch's longest; d pads with 0 already */
         memcpy(l->tokens + k * T, d->tokens + l->idx[k] * d->max_len, (size_t)T * sizeof *l->tokens);
+    for (int64_t k = 0; d->tags && k < n; k++) /* (n, T) tags; d pads with NB_TAG_PAD already */
+        memcpy(l->y + k * T, d->tags + l->idx[k] * d->max_len, (size_t)T * sizeof *l->y);
     b->n = n;
     b->tokens = l->tokens;
     b->x_ndim = 1;

@@ -29,10 +29,13 @@ int64_t nb__strmap_find(const nb__strmap *m, const char *key, size_t len);
 int64_t nb__strmap_put(nb__strmap *m, const char *key, size_t len, int64_t init, bool *added);
 
 /* ---- tokens ----------------------------------------------------------------------------- */
+/* Whitespace for the cased-words tokenizer: code points up to U+0020, U+007F and U+00A0. */
+bool nb__is_space(uint32_t cp);
 /* Calls fn(ctx, token, len, offset) for each token of text[0..len) in order, at most max
  * tokens (max < 0: all). Char tokens are the UTF-8 of one (lowered) code point in a scratch
- * buffer; word tokens point into a lower-cased scratch copy. Invalid UTF-8 in char modes is an
- * error naming what and the offset; fn returning non-zero stops with that status. */
+ * buffer; word tokens point into a lower-cased scratch copy; cased words into text. Invalid
+ * UTF-8 in char and cased-words modes is an error naming what and the offset; fn returning
+ * non-zero stops with that status. */
 typedef nb_status (*nb__token_fn)(void *ctx, const char *tok, size_t len, size_t offset);
 nb_status nb__tokenize(nb_tokenizer t, const char *text, size_t len, int64_t max, const char *what,
                        nb__token_fn fn, void *ctx);
@@ -41,6 +44,8 @@ nb_status nb__tokenize(nb_tokenizer t, const char *text, size_t len, int64_t max
 /* A dataset of n samples padded to max_len, zeroed, with copies of the class names. */
 nb_text_dataset *nb__text_dataset_new(int64_t n, int64_t max_len, int n_classes,
                                       const char *const *class_names, const char *what);
+/* Gives d tags (N, T), all NB_TAG_PAD, and copies of the tag names. */
+nb_status nb__text_dataset_add_tags(nb_text_dataset *d, int n_tags, const char *const *tag_names, const char *what);
 
 /* Sequences of ids being gathered, before they become a dataset. */
 typedef struct nb__seqs {

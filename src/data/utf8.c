@@ -1,6 +1,6 @@
 /* UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), letters and
  * lower case by explicit code-point ranges (never the locale, so that Python can repeat them),
- * and the three tokenizers. */
+ * and the tokenizers. */
 #include "text_impl.h"
 
 /* Why bytes s[0..len) do not start a valid sequence, or NULL when they do (*n, *cp set). */
@@ -105,6 +105,7 @@ const char *nb_tokenizer_name(nb_tokenizer t) {
     case NB_TOKENIZER_CHARS: return "chars";
     case NB_TOKENIZER_LOWER_CHARS: return "lower-chars";
     case NB_TOKENIZER_WORDS: return "words";
+    case NB_TOKENIZER_CASED_WORDS: return "cased-words";
     default: return "?";
     }
 }
@@ -133,10 +134,55 @@ static nb_status words(const char *text, size_t len, int64_t max, nb__token_fn f
     return st;
 }
 
+bool nb__is_space(uint32_t cp) { return cp <= 0x20 || cp == 0x7F || cp == 0xA0; }
+
+/* Cased words (sotu, docs/text-data.md): whitespace (nb__is_space) separates; a token is a
+ * maximal run of letters, a number (ASCII digits, joined across one "," or "." that has a
+ * digit on each side: "1,000", "3.5"), or any other single code point. Tokens point into
+ * text; every byte is checked as UTF-8, also past max tokens. */
+static nb_status cased_words(const char *text, size_t len, int64_t max, const char *what, nb__token_fn fn,
+                             void *ctx) {
+    int64_t count = 0;
+    for (size_t i = 0; i < len;) {
+        int n;
+        uint32_t cp;
+        const char *why = decode((const unsigned char *)text + i, len - i, &n, &cp);
+        if (why) return bad_utf8(what, text, len, i, why);
+        if (nb__is_space(cp)) {
+            i += (size_t)n;
+            continue;
+        }
+        size_t j = i + (size_t)n;
+        if (nb_text_is_letter(cp)) {
+            while (j < len) {
+                int m;
+                uint32_t c2;
+                why = decode((const unsigned char *)text + j, len - j, &m, &c2);
+                if (why) return bad_utf8(what, text, len, j, why);
+                if (!nb_text_is_letter(c2)) break;
+                j += (size_t)m;
+            }
+        } else if (cp >= '0' && cp <= '9') {
+            while (j < len && ((text[j] >= '0' && text[j] <= '9') ||
+                               ((text[j] == ',' || text[j] == '.') && j + 1 < len && text[j + 1] >= '0' &&
+                                text[j + 1] <= '9')))
+                j++;
+        }
+        if (max < 0 || count < max) {
+            nb_status st = fn(ctx, text + i, j - i, i);
+            if (st != NB_OK) return st;
+            count++;
+        }
+        i = j;
+    }
+    return NB_OK;
+}
+
 nb_status nb__tokenize(nb_tokenizer t, const char *text, size_t len, int64_t max, const char *what,
                        nb__token_fn fn, void *ctx) {
     if (!text && len) return nb__err(NB_ERR_ARG, "tokenizer: text is NULL");
     if (t == NB_TOKENIZER_WORDS) return words(text, len, max, fn, ctx);
+    if (t == NB_TOKENIZER_CASED_WORDS) return cased_words(text, len, max, what, fn, ctx);
     if (t != NB_TOKENIZER_CHARS && t != NB_TOKENIZER_LOWER_CHARS)
         return nb__err(NB_ERR_ARG, "tokenizer: unknown tokenizer %d", (int)t);
     int64_t count = 0;

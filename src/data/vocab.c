@@ -6,7 +6,7 @@
  *   tokens in id order, each followed by "\n". In a token "\\" is written "\\\\", a newline
  *   "\\n", any other byte below 0x20 and 0x7F "\\xHH" (two upper-case hex digits); every other
  *   byte as it is. The specials "<pad>" and "<unk>" are not listed: with specials they hold
- *   ids 0 and 1 and the listed tokens start at id 2. */
+ *   ids 0 and 1 and the listed tokens start at id 2 (cased-words: 8 specials, from id 8). */
 #include "text_impl.h"
 
 struct nb_vocab {
@@ -15,9 +15,41 @@ struct nb_vocab {
     nb__strmap map; /* the regular tokens in id order; value = id */
 };
 
-static const char *const special_name[2] = {"<pad>", "<unk>"};
+/* The specials: "<pad>" and "<unk>"; a cased-words vocabulary has six more (<mask> and the
+ * word-shape unknowns, ids NB_VOCAB_MASK .. NB_VOCAB_UNK_P). */
+static const char *const special_name[NB_VOCAB_CASED_SPECIALS] = {"<pad>",   "<unk>",    "<mask>", "<unk:Xx>",
+                                                                  "<unk:x>", "<unk:X>", "<unk:d>", "<unk:p>"};
 
-static int64_t offset(const nb_vocab *v) { return v->specials ? 2 : 0; }
+static int64_t offset(const nb_vocab *v) {
+    if (!v->specials) return 0;
+    return v->tok == NB_TOKENIZER_CASED_WORDS ? NB_VOCAB_CASED_SPECIALS : 2;
+}
+
+/* Counts the tokens and the bytes they cover. */
+static nb_status count_token(void *ctx, const char *tok, size_t len, size_t off) {
+    (void)tok, (void)off;
+    size_t *c = ctx;
+    c[0]++;
+    c[1] += len;
+    return NB_OK;
+}
+
+int64_t nb_token_shape(const char *tok, size_t len) {
+    uint32_t cp;
+    if (!tok || len == 0 || nb_utf8_decode(tok, len, &cp) == 0) return NB_VOCAB_UNK_P;
+    if (cp >= '0' && cp <= '9') return NB_VOCAB_UNK_D;
+    if (!nb_text_is_letter(cp)) return NB_VOCAB_UNK_P;
+    bool first_cap = nb_text_lower(cp) != cp, all_caps = true;
+    size_t n = 0, chars = 0;
+    for (size_t i = 0; i < len; i += n, chars++) {
+        uint32_t c;
+        n = (size_t)nb_utf8_decode(tok + i, len - i, &c);
+        if (n == 0) return NB_VOCAB_UNK_P;
+        if (!nb_text_is_letter(c) || nb_text_lower(c) == c) all_caps = false;
+    }
+    if (all_caps && chars >= 2) return NB_VOCAB_UNK_CAPS;
+    return first_cap ? NB_VOCAB_UNK_CAP : NB_VOCAB_UNK_LOWER;
+}
 
 /* Why tok[0..len) cannot be a token of t, or NULL. */
 static const char *bad_token(nb_tokenizer t, const char *tok, size_t len) {
@@ -25,6 +57,13 @@ static const char *bad_token(nb_tokenizer t, const char *tok, size_t len) {
     if (t == NB_TOKENIZER_WORDS) {
         for (size_t i = 0; i < len; i++)
             if (tok[i] < 'a' || tok[i] > 'z') return "a word token must be letters a-z only";
+        return NULL;
+    }
+    if (t == NB_TOKENIZER_CASED_WORDS) { /* exactly one token of the tokenizer */
+        size_t c[2] = {0, 0}; /* tokens, bytes covered */
+        if (nb__tokenize(t, tok, len, -1, "token", count_token, c) != NB_OK) return "not valid UTF-8";
+        if (c[0] != 1 || c[1] != len)
+            return "a cased-words token must be one run of letters, one number or one other character";
         return NULL;
     }
     uint32_t cp;
@@ -160,10 +199,11 @@ const char *nb_vocab_token(const nb_vocab *v, int64_t id) {
 
 int64_t nb_vocab_id(const nb_vocab *v, const char *token, size_t len) {
     if (!v || (!token && len)) return -1;
-    for (int k = 0; v->specials && k < 2; k++)
-        if (len == 5 && memcmp(token, special_name[k], 5) == 0) return k;
+    for (int64_t k = 0; k < offset(v); k++)
+        if (len == strlen(special_name[k]) && memcmp(token, special_name[k], len) == 0) return k;
     int64_t e = nb__strmap_find(&v->map, token ? token : "", len);
     if (e >= 0) return v->map.value[e];
+    if (v->specials && v->tok == NB_TOKENIZER_CASED_WORDS) return nb_token_shape(token, len);
     return v->specials ? NB_VOCAB_UNK : -1;
 }
 
@@ -240,7 +280,7 @@ nb_vocab *nb_vocab_parse(const char *s) {
         return NULL;
     }
     const char *eol = strchr(s, '\n');
-    char tname[16], kind[16], num[24];
+    char tname[16], kind[16], num[24]; /* "cased-words" is the longest tokenizer name (11) */
     int used = 0;
     if (!eol || eol - s > 70 || sscanf(s, "nabla-vocab 1 %15[a-z-] %15[a-z] %23[0-9]%n", tname, kind, num, &used) != 3 ||
         s + used != eol) {
@@ -254,7 +294,7 @@ nb_vocab *nb_vocab_parse(const char *s) {
     if (t == NB_TOKENIZER_COUNT || (!specials && strcmp(kind, "plain")) || (num[0] == '0' && num[1]) ||
         strlen(num) > 15) {
         nb__err(NB_ERR_FORMAT, "nb_vocab_parse: header \"%s %s %s\": expected a tokenizer (chars, lower-chars, "
-                "words), specials or plain, and a count without leading zeros", tname, kind, num);
+                "words, cased-words), specials or plain, and a count without leading zeros", tname, kind, num);
         return NULL;
     }
     int64_t count = strtoll(num, NULL, 10);
