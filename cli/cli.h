@@ -16,8 +16,9 @@
 typedef struct cli_args {
     const char *cmd;
     const char *model, *data, *data_dir, *optimizer, *out, *resume, *checkpoint, *schedule;
-    const char *init, *freeze, *reset, *prime, *judge;
-    long long length, latent, n;
+    const char *init, *freeze, *reset, *prime, *judge, *arch;
+    long long length, latent, n, lora;
+    double lora_alpha;
     double denoise;
     double temperature;
     long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed, repeat;
@@ -98,17 +99,21 @@ typedef struct cli_text {
     nb_char_corpus *corpus;   /* moby-dick */
     const nb_vocab *vocab;    /* the split's or the corpus's */
     char *vocab_str;          /* serialized, for the checkpoint */
-    char class_names[1024];   /* comma-separated (spam, langid) */
+    char class_names[1024];   /* comma-separated (spam, langid; sotu for ner: the tags) */
+    bool tagged, mlm;         /* sotu: the NER split (tags per token); the masked-LM corpus */
     int64_t n_train, n_test;  /* samples, or characters */
     nb_text_loader *tl, *tlt;
     nb_stream_loader *sl, *slt;
 } cli_text;
 bool cli_text_data(const char *name);     /* spam, langid, moby-dick */
 bool cli_text_stream(const char *name);   /* moby-dick */
+bool cli_text_sotu(const char *name);     /* sotu, sotu,moby-dick */
 const char *cli_text_model_for(const char *data); /* the zoo model of a text set */
 /* The folder holding a text set (as cli_find_data for the images); prints why not. */
 int cli_text_find(const char *name, const char *data_dir, char *out, size_t cap);
-int cli_text_open(cli_text *t, const char *name, const char *data_dir, int64_t limit_train, int64_t limit_test);
+/* model: which form of sotu (mlm: the masked-LM corpus; otherwise the NER split); may be NULL. */
+int cli_text_open(cli_text *t, const char *name, const char *model, const char *data_dir, int64_t limit_train,
+                  int64_t limit_test);
 /* Training (shuffled per epoch from seed; streams: consecutive windows) and test sources. */
 int cli_text_sources(cli_text *t, int64_t batch, uint64_t seed, nb_batch_source *train, nb_batch_source *test);
 int64_t cli_text_max_tokens(const cli_text *t);

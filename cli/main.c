@@ -17,9 +17,13 @@ static const char *USAGE =
     "              [--limit-test N] [--quiet] [--distributed]\n"
     "              [--init WEIGHTS [--freeze NAMES] [--reset NAMES] [--head-lr X]]\n"
     "  nabla train --model {spam,langid} --data {spam,langid} | --model charlm --data moby-dick [options as above]\n"
+    "              [--arch {lstm,transformer}]   (charlm: the LSTM, or a causal Transformer)\n"
+    "  nabla train --model ner --data sotu [--init MLM-CHECKPOINT [--lora R [--lora-alpha X]]] [options as above]\n"
+    "  nabla train --model mlm --data {sotu,sotu,moby-dick} [options as above]\n"
     "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
     "  nabla predict --checkpoint FILE [--model NAME --data NAME] [--invert] IMAGE.png|IMAGES.idx ...\n"
-    "  nabla predict --checkpoint FILE TEXT-FILE ...|-     (a text model: one prediction per line)\n"
+    "  nabla predict --checkpoint FILE TEXT-FILE ...|-     (a text model: one prediction per line;\n"
+    "                                                     ner: each sentence with its entities marked)\n"
     "  nabla train --model {autoencoder,conv-autoencoder,vae,gan,dcgan} --data {mnist,fashion-mnist}\n"
     "              [--denoise STD] [--latent N] [options as above]\n"
     "  nabla sample --checkpoint FILE [--length N] [--temperature T] [--prime TEXT] [--seed N]\n"
@@ -34,7 +38,8 @@ static const char *USAGE =
     "random data. Started by mpirun -np N, train is data-parallel over the N processes (--distributed\n"
     "starts MPI without a launcher); see docs/distributed.md.\n";
 
-static const char *const g_datas[] = {"mnist", "fashion-mnist", "spam", "langid", "moby-dick", NULL};
+static const char *const g_datas[] = {"mnist", "fashion-mnist", "spam", "langid", "moby-dick", "sotu", "sotu,moby-dick", NULL};
+static const char *const g_archs[] = {"lstm", "transformer", NULL};
 static const char *const g_cmds[] = {"train", "eval", "predict", "bench", "sample", NULL};
 
 enum { TRAIN = 1, EVAL = 2, PREDICT = 4, ALL = 7, BENCH = 8, SAMPLE = 16 }; /* ALL: train, eval, predict */
@@ -85,6 +90,9 @@ static const flag_def g_flags[] = {
     {"--n", F_INT, A(n), SAMPLE, 1, 100000, NULL},
     {"--judge", F_STR, A(judge), SAMPLE, 0, 0, NULL},
     {"--distributed", F_BOOL, A(distributed), TRAIN, 0, 0, NULL},
+    {"--arch", F_CHOICE, A(arch), TRAIN, 0, 0, g_archs},
+    {"--lora", F_INT, A(lora), TRAIN, 1, 256, NULL},
+    {"--lora-alpha", F_NUM, A(lora_alpha), TRAIN, 0, 1, NULL},
 };
 #define N_FLAGS (int)(sizeof g_flags / sizeof g_flags[0])
 _Static_assert(sizeof g_flags / sizeof g_flags[0] <= 64, "cli_args.set has 64 bits");

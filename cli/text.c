@@ -1,5 +1,6 @@
-/* The text sets for the command line: spam and langid (sequences, one class each) and
- * moby-dick (a character stream for a language model); finding them, loading them (with
+/* The text sets for the command line: spam and langid (sequences, one class each),
+ * moby-dick (a character stream for a language model) and sotu (sentences of words: tagged for
+ * ner; for mlm, with "sotu,moby-dick" Moby-Dick's sentences too); finding them, loading them (with
  * --limit-train / --limit-test), their batch sources, and the vocabulary a text model keeps in
  * its checkpoint. */
 #include "cli.h"
@@ -10,25 +11,32 @@
 #include <sys/stat.h>
 
 bool cli_text_data(const char *name) {
-    return name && (!strcmp(name, "spam") || !strcmp(name, "langid") || !strcmp(name, "moby-dick"));
+    return name && (!strcmp(name, "spam") || !strcmp(name, "langid") || !strcmp(name, "moby-dick") || cli_text_sotu(name));
 }
+bool cli_text_sotu(const char *name) { return name && (!strcmp(name, "sotu") || !strcmp(name, "sotu,moby-dick")); }
 bool cli_text_stream(const char *name) { return name && !strcmp(name, "moby-dick"); }
 
 const char *cli_text_model_for(const char *data) {
-    return !data ? NULL : !strcmp(data, "spam") ? "spam" : !strcmp(data, "langid") ? "langid" : "charlm";
+    return !data ? NULL : !strcmp(data, "spam") ? "spam" : !strcmp(data, "langid") ? "langid"
+                       : cli_text_sotu(data)      ? "ner"
+                                                  : "charlm";
 }
 
 /* Whether dir holds the set: a file or folder that only it has. */
 static bool holds(const char *name, const char *dir) {
-    const char *probe = !strcmp(name, "spam") ? "spam-1" : !strcmp(name, "langid") ? "american-english" : "data.txt";
+    const char *probe = !strcmp(name, "spam")     ? "spam-1"
+                        : !strcmp(name, "langid") ? "american-english"
+                        : !strcmp(name, "sotu")   ? "speeches"
+                                                  : "data.txt";
     char p[PATH_MAX + 64];
     struct stat sb;
     return snprintf(p, sizeof p, "%s/%s", dir, probe) < (int)sizeof p && stat(p, &sb) == 0;
 }
 
 int cli_text_find(const char *name, const char *data_dir, char *out, size_t cap) {
-    const char *what = !strcmp(name, "spam") ? "the spam-assassin folders (easy-ham-1, ..., spam-2)"
+    const char *what = !strcmp(name, "spam")     ? "the spam-assassin folders (easy-ham-1, ..., spam-2)"
                        : !strcmp(name, "langid") ? "the word lists (american-english, ngerman, ...)"
+                       : !strcmp(name, "sotu")   ? "the speeches folder and the name lists (male.txt, female.txt, states.txt)"
                                                  : "data.txt (the text of Moby-Dick)";
     if (data_dir) {
         if (holds(name, data_dir)) return snprintf(out, cap, "%s", data_dir) >= (int)cap;
@@ -56,11 +64,40 @@ static int limit_set(nb_text_dataset **d, int64_t limit) {
     return 0;
 }
 
-int cli_text_open(cli_text *t, const char *name, const char *data_dir, int64_t limit_train, int64_t limit_test) {
+/* sotu: the NER split (tags named in class_names), or for mlm the masked-LM corpus (Moby-Dick's
+ * sentences added for "sotu,moby-dick"). */
+static int open_sotu(cli_text *t, const char *name, bool mlm, const char *data_dir) {
+    char dir[PATH_MAX + 64], moby[PATH_MAX + 80] = "";
+    if (cli_text_find("sotu", data_dir, dir, sizeof dir)) return 1;
+    if (strcmp(name, "sotu") != 0) {
+        if (!mlm) return cli_fail("--data %s: Moby-Dick's sentences join the masked-LM corpus only (--model mlm)", name);
+        if (cli_text_find("moby-dick", NULL, moby, sizeof moby - 16)) return 1;
+        strcat(moby, "/data.txt");
+    }
+    t->split = mlm ? nb_sotu_mlm_load(dir, *moby ? moby : NULL) : nb_sotu_ner_load(dir);
+    if (!t->split) return cli_fail("%s", nb_last_error());
+    t->tagged = !mlm;
+    t->mlm = mlm;
+    for (int c = 0; !mlm && c < t->split->train->n_tags; c++)
+        snprintf(t->class_names + strlen(t->class_names), sizeof t->class_names - strlen(t->class_names), "%s%s",
+                 c ? "," : "", t->split->train->tag_names[c]);
+    return 0;
+}
+
+int cli_text_open(cli_text *t, const char *name, const char *model, const char *data_dir, int64_t limit_train,
+                  int64_t limit_test) {
     memset(t, 0, sizeof *t);
     char dir[PATH_MAX + 64];
-    if (cli_text_find(name, data_dir, dir, sizeof dir)) return 1;
-    if (cli_text_stream(name)) {
+    if (cli_text_sotu(name)) {
+        if (open_sotu(t, name, model && !strcmp(model, "mlm"), data_dir) || limit_set(&t->split->train, limit_train) ||
+            limit_set(&t->split->test, limit_test))
+            return 1;
+        t->vocab = t->split->vocab;
+        t->n_train = t->split->train->n;
+        t->n_test = t->split->test->n;
+    } else if (cli_text_find(name, data_dir, dir, sizeof dir)) {
+        return 1;
+    } else if (cli_text_stream(name)) {
         char path[PATH_MAX + 80];
         snprintf(path, sizeof path, "%s/data.txt", dir);
         if (!(t->corpus = nb_charlm_load(path))) return cli_fail("%s", nb_last_error());

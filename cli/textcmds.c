@@ -15,7 +15,7 @@ int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb
         return cli_fail("%s holds a %s model; --data %s is %s", a->checkpoint, info->model, data,
                         lm ? "not a character stream" : "a character stream");
     cli_text t;
-    int rc = cli_text_open(&t, data, a->data_dir, 0, a->limit_test);
+    int rc = cli_text_open(&t, data, info->model, a->data_dir, 0, a->limit_test);
     /* The model's ids mean what its own vocabulary says: the data must give the same one. */
     char *mine = rc ? NULL : nb_vocab_serialize(v);
     if (!rc && (!mine || strcmp(mine, t.vocab_str) != 0))

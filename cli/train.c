@@ -181,7 +181,7 @@ static int plan_common(run *r, float mean, float std, int64_t train_samples) {
 
 static int load_text(run *r) {
     const cli_args *a = &r->a;
-    if (cli_text_open(&r->txt, a->data, a->data_dir, a->limit_train, a->limit_test)) return 1;
+    if (cli_text_open(&r->txt, a->data, a->model, a->data_dir, a->limit_train, a->limit_test)) return 1;
     if (a->resume && r->resumed.train_samples > 0 && r->resumed.train_samples != r->txt.n_train)
         return cli_fail("--resume %s was trained on %lld %s; %s gives %lld (use the run's --data-dir and "
                         "--limit-train)", a->resume, (long long)r->resumed.train_samples, r->lm ? "characters" : "sequences",
