@@ -103,7 +103,8 @@ bool nb_dist_stop(void *sync);
 
 /* ---- figures ----------------------------------------------------------------------------------- */
 /* An epoch's figures of this process's share := those of the whole epoch: loss, accuracy and
- * the named metrics averaged with each process's weight (samples; tokens for NB_TASK_LM),
+ * the named metrics averaged with each process's weight (samples; scored tokens for NB_TASK_LM,
+ * NB_TASK_TOKENS and NB_TASK_MLM),
  * samples and tokens summed, seconds the longest. */
 nb_status nb_dist_reduce_stats(nb_epoch_stats *s, nb_task_kind kind);
 /* The counts of a confusion matrix summed over the processes. */
@@ -116,8 +117,8 @@ void nb_dist_split(int64_t n, int rank, int size, int64_t *start, int64_t *count
 /* A batch source over a global one (which must outlive it): each batch is this process's
  * rows of the global batch (nb_dist_split), pointing into the global batch's memory (no copy).
  * So the global batches, and their order for a seed, are those of a one-process run. Per
- * sample it slices x or tokens, y (by the T steps of a sample for NB_TASK_LM, whose labels are
- * per token), target, lengths and idx; carry is kept (a process always takes the same rows, so
+ * sample it slices x or tokens, y (by the T steps of a sample for NB_TASK_LM, NB_TASK_TOKENS and
+ * NB_TASK_MLM, whose labels are per token), target, lengths and idx; carry is kept (a process always takes the same rows, so
  * a stateful model's rows continue).
  * training: an empty share (a last batch smaller than the world) is handed out as a batch of
  *   n = 0, so that the process still joins the step's gradient all-reduce (nb_train_epoch

@@ -21,6 +21,34 @@
  *                         (per sample) and "mse" (of sigmoid(logits) against x, per value).
  *   NB_TASK_CUSTOM        a step function of the user's does the whole step (any number of
  *                         models and optimizers, e.g. a GAN) and returns its loss and metrics.
+ *   NB_TASK_TOKENS        per-token classification (tagging, NER): token ids (N, T), labels y
+ *                         (N*T), one per position; a negative label (PyTorch's ignore_index
+ *                         -100) is not scored, nor is a step t >= the sample's length. The
+ *                         model is called with (x, lengths) when the batch has lengths (as
+ *                         NB_TASK_SEQ_CLASSIFY; a Transformer's key-padding mask) and gives
+ *                         logits (N, T, K) or (N*T, K). Loss: the mean cross-entropy over the
+ *                         scored tokens (only their rows are in the graph); accuracy per scored
+ *                         token; the confusion matrix over scored tokens (nb_evaluate's conf).
+ *   NB_TASK_MLM           masked language modelling over the same batches (y is ignored): per
+ *                         sample, each real token (t < length) with an id in [first_id,
+ *                         vocab_size) is selected with probability mask_prob; a selected token
+ *                         is replaced by mask_id (80%), by a random id of [first_id,
+ *                         vocab_size) (10%) or left as it is (10%), as BERT does, and must be
+ *                         predicted; loss and accuracy (masked-token accuracy) as
+ *                         NB_TASK_TOKENS over the selected tokens. Ids below first_id (the
+ *                         special tokens) are never selected nor drawn. When no token of a
+ *                         whole batch was selected but one is eligible, one eligible token of
+ *                         the first sample that has one is selected (drawn from that sample's
+ *                         stream): a batch always has something to score. Randomness: in
+ *                         training (nb_train_epoch; the model in training mode) every draw
+ *                         comes from the library RNG, so a run is repeatable from its seed and
+ *                         a checkpoint's stored RNG state resumes it bit for bit; in evaluation
+ *                         (nb_evaluate) the masks are fixed: each sample draws from its own
+ *                         splitmix64 stream seeded by its dataset index (b->idx; without idx,
+ *                         by a hash of its real tokens), so every evaluation of a set masks the
+ *                         same positions whatever the batching and the library RNG. The batch
+ *                         is not modified (the masked ids are a copy).
+ * New task kinds are added after NB_TASK_CUSTOM: the numeric values of the others never change.
  * The library knows nothing of the command line: no flags in messages, no run plan. */
 /* nabla's own headers come before the guard, so that this header compiles on its own
  * even though nabla.h includes it back. */
@@ -56,7 +84,9 @@ nb_batch_source nb_stream_loader_source(nb_stream_loader *l);
 /* ---- tasks ---------------------------------------------------------------------------------- */
 typedef enum nb_task_kind {
     NB_TASK_CLASSIFY = 0, NB_TASK_REGRESS, NB_TASK_RECONSTRUCT, NB_TASK_SEQ_CLASSIFY, NB_TASK_LM, NB_TASK_VAE,
-    NB_TASK_CUSTOM
+    NB_TASK_CUSTOM,
+    /* token-level tasks (issue 12); appended so that the values above stay as stored */
+    NB_TASK_TOKENS, NB_TASK_MLM
 } nb_task_kind;
 
 #define NB_MAX_METRICS 8
@@ -73,11 +103,35 @@ typedef struct nb_step_result {
  * with nb_last_error set on error. */
 typedef nb_status (*nb_step_fn)(void *ctx, const nb_batch *b, bool training, nb_step_result *r);
 
+/* ---- token tasks' predictions (NB_TASK_TOKENS, NB_TASK_MLM) ---- */
+/* Called by nb_evaluate after each batch (never in training) with the batch as the source
+ * gave it and pred, b->n * T values (T = b->x_shape[0], this batch's padded length) laid out
+ * as b->tokens: pred[i*T + t] is the predicted class (the argmax of the logits; the first on
+ * ties) of sample i at step t, or -1 where nothing is predicted: steps t >= the sample's
+ * length and, for NB_TASK_MLM, every position that was not selected for masking. For
+ * NB_TASK_TOKENS every real step gets a prediction, scored or not (a label of -100 does not
+ * hide it). Batches come in the source's order (give an unshuffled one) and may be padded to
+ * different T; b->idx says which samples they are. pred is valid during the call only.
+ * Return non-zero (with nb_set_error) to stop the evaluation with that status. */
+typedef nb_status (*nb_token_pred_fn)(void *ctx, const nb_batch *b, const int64_t *pred);
+
 typedef struct nb_task {
     nb_task_kind kind;
     nb_step_fn step; /* NB_TASK_CUSTOM */
     void *ctx;       /* passed to step */
     float noise;     /* NB_TASK_RECONSTRUCT: std of the noise added to the input (0: none) */
+    /* ---- NB_TASK_TOKENS, NB_TASK_MLM ---- */
+    nb_token_pred_fn on_pred; /* may be NULL; see nb_token_pred_fn */
+    void *pred_ctx;           /* passed to on_pred */
+    /* NB_TASK_MLM (nb_task_new sets mask_prob 0.15, mask_id -1 (unset), first_id 0,
+     * vocab_size 0 (unset); a batch is refused with NB_ERR_ARG until mask_id and vocab_size
+     * are set, mask_prob is in (0, 1] and 0 <= first_id < vocab_size, 0 <= mask_id < vocab_size;
+     * the model's logits must have at least vocab_size classes; a real token's id must be in
+     * [0, vocab_size)). */
+    float mask_prob;    /* probability that an eligible token is selected */
+    int64_t mask_id;    /* the [MASK] token's id */
+    int64_t first_id;   /* ids in [first_id, vocab_size) may be selected and drawn */
+    int64_t vocab_size;
 } nb_task;
 nb_task nb_task_new(nb_task_kind kind);
 nb_task nb_task_custom(nb_step_fn step, void *ctx);
@@ -119,10 +173,10 @@ nb_status nb_generate(nb_model *generator, int64_t n, int z_dim, const float *z,
 
 /* An epoch's figures. Metrics a task does not have are NaN. */
 typedef struct nb_epoch_stats {
-    double loss;       /* mean per sample (per predicted token for NB_TASK_LM) */
-    double accuracy;   /* fraction correct (per token for NB_TASK_LM) */
+    double loss;       /* mean per sample (per scored token for NB_TASK_LM, _TOKENS, _MLM) */
+    double accuracy;   /* fraction correct (per scored token for NB_TASK_LM, _TOKENS, _MLM) */
     double bits;       /* NB_TASK_LM: bits per token, loss / ln 2 */
-    int64_t samples, tokens;
+    int64_t samples, tokens; /* tokens: scored tokens of NB_TASK_LM, _TOKENS, _MLM (else 0) */
     double seconds;
     int n_metrics;     /* the task's named metrics (NB_TASK_VAE's, a custom step's), epoch means */
     const char *metric_name[NB_MAX_METRICS];
@@ -161,8 +215,10 @@ typedef struct nb_train_opts {
 nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const nb_batch_source *src,
                          int64_t epoch, const nb_train_opts *o, nb_epoch_stats *out);
 /* One pass in evaluation mode without gradients (epoch 0 of src; give an unshuffled one).
- * conf (may be NULL): the classification tasks' predictions. outputs (may be NULL): the
- * classification tasks' softmax probabilities, N*K floats in the source's order. */
+ * conf (may be NULL): the classification tasks' predictions (NB_TASK_TOKENS: one per scored
+ * token). outputs (may be NULL): the classification tasks' softmax probabilities, N*K floats
+ * in the source's order; other tasks ignore it (the token tasks give their predictions to
+ * task->on_pred instead). */
 nb_status nb_evaluate(nb_model *m, const nb_task *task, const nb_batch_source *src, nb_confusion *conf,
                       float *outputs, nb_epoch_stats *out);
 

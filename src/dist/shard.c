@@ -1,6 +1,7 @@
 /* Each process's share of the global batches: a batch source over the global one that hands
  * out this process's rows of every batch, as pointers into the global batch (no copy). */
 #include "dist/dist_impl.h"
+#include "train/train_impl.h"
 
 struct nb_dist_shard {
     nb_batch_source global;
@@ -28,7 +29,7 @@ static void slice(const nb_dist_shard *d, const nb_batch *g, int64_t s, int64_t 
     b->n = k;
     if (g->x) b->x = g->x + s * per;
     if (g->tokens) b->tokens = g->tokens + s * per;
-    if (g->y) b->y = g->y + s * (d->kind == NB_TASK_LM ? per : 1); /* a language model's labels: one per token */
+    if (g->y) b->y = g->y + s * (nb__task_per_token(d->kind) ? per : 1); /* LM, token tasks: a label per token */
     if (g->target) b->target = g->target + s * g->target_dim;
     if (g->lengths) b->lengths = g->lengths + s;
     if (g->idx) b->idx = g->idx + s;

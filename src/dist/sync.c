@@ -124,7 +124,7 @@ nb_status nb_dist_reduce_stats(nb_epoch_stats *s, nb_task_kind kind) {
     if (!s) return nb__err(NB_ERR_ARG, "nb_dist_reduce_stats: the stats are NULL");
     if (nb_dist_size() == 1) return NB_OK;
     const bool lm = kind == NB_TASK_LM, acc = nb__task_has_accuracy(kind);
-    const double w = lm ? (double)s->tokens : (double)s->samples, n = (double)s->samples;
+    const double w = nb__task_per_token(kind) ? (double)s->tokens : (double)s->samples, n = (double)s->samples;
     /* sums: loss * weight, correct, weight, samples, tokens, samples with metrics, metric * samples */
     double v[6 + NB_MAX_METRICS] = {w > 0 ? s->loss * w : 0, w > 0 && acc ? s->accuracy * w : 0, w, n,
                                     (double)s->tokens, s->n_metrics > 0 ? n : 0};

@@ -2,7 +2,7 @@
  * scikit-learn style classification report (byte for byte as sklearn 1.2's
  * classification_report with zero_division=0), a text confusion matrix, known class names and
  * row-wise argmax. */
-#include "internal.h"
+#include "metrics/metrics_impl.h"
 
 #include <stdarg.h>
 
@@ -69,18 +69,6 @@ double nb_accuracy(const nb_confusion *c) {
     return (double)right / (double)total;
 }
 
-/* num/den as sklearn's _prf_divide with zero_division=0. */
-static double prf_div(int64_t num, int64_t den) {
-    return den == 0 ? 0.0 : (double)num / (double)den;
-}
-
-/* F1 evaluated in sklearn's order: (1 + beta2) * p * r / (beta2 * p + r), denominator 0 -> 1. */
-static double f1_of(double p, double r) {
-    double den = 1.0 * p + r;
-    if (den == 0.0) den = 1.0;
-    return 2.0 * p * r / den;
-}
-
 void nb_prf(const nb_confusion *c, double *precision, double *recall, double *f1,
             int64_t *support) {
     if (!c) return;
@@ -91,99 +79,12 @@ void nb_prf(const nb_confusion *c, double *precision, double *recall, double *f1
             pred += c->m[(int64_t)i * k + j];
             truth += c->m[(int64_t)j * k + i];
         }
-        double p = prf_div(tp, pred), r = prf_div(tp, truth);
+        double p = nb__prf_div(tp, pred), r = nb__prf_div(tp, truth);
         if (precision) precision[j] = p;
         if (recall) recall[j] = r;
-        if (f1) f1[j] = f1_of(p, r);
+        if (f1) f1[j] = nb__f1_of(p, r);
         if (support) support[j] = truth;
     }
-}
-
-/* NumPy's pairwise summation of float64 (as np.sum / np.mean use), so that averages in the
- * report round exactly as sklearn's do. */
-static double pairwise_sum(const double *a, int64_t n) {
-    if (n < 8) {
-        double res = 0.0;
-        for (int64_t i = 0; i < n; i++) res += a[i];
-        return res;
-    }
-    if (n <= 128) {
-        double r[8];
-        int64_t i;
-        for (int j = 0; j < 8; j++) r[j] = a[j];
-        for (i = 8; i < n - (n % 8); i += 8)
-            for (int j = 0; j < 8; j++) r[j] += a[i + j];
-        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; i++) res += a[i];
-        return res;
-    }
-    int64_t n2 = n / 2;
-    n2 -= n2 % 8;
-    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
-}
-
-/* ---- a growing text buffer ---------------------------------------------------------------- */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    if (b->failed) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int need = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (need < 0) {
-        b->failed = true;
-        return;
-    }
-    if (b->len + (size_t)need + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + (size_t)need + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->failed = true;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)need;
-}
-
-static char *sb_finish(sbuf *b, const char *fn) {
-    if (b->failed || !b->s) {
-        free(b->s);
-        nb__err(NB_ERR_MEM, "%s: out of memory", fn);
-        return NULL;
-    }
-    return b->s;
-}
-
-/* Characters (UTF-8 code points) in s, which is what Python pads by. */
-static int text_width(const char *s) {
-    int n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80) n++;
-    return n;
-}
-
-/* s right-aligned in a field of width characters (Python's "{:>{width}s}"). */
-static void sb_right(sbuf *b, const char *s, int width) {
-    int pad = width - text_width(s);
-    sb_printf(b, "%*s%s", pad > 0 ? pad : 0, "", s);
-}
-
-/* s left-aligned in a field of width characters. */
-static void sb_left(sbuf *b, const char *s, int width) {
-    int pad = width - text_width(s);
-    sb_printf(b, "%s%*s", s, pad > 0 ? pad : 0, "");
 }
 
 /* Name of class i: names[i], or its number written into num. */
@@ -203,75 +104,57 @@ char *nb_classification_report(const nb_confusion *c, const char *const *names, 
         return NULL;
     }
     int k = c->k;
-    /* Per-class scores, (K) each, then the products p*support for the weighted average. */
-    double *buf = malloc((size_t)k * 7 * sizeof *buf);
+    /* Per-class scores, (K) each. */
+    double *buf = malloc((size_t)k * 3 * sizeof *buf);
     int64_t *sup = malloc((size_t)k * sizeof *sup);
+    double macro[3], weighted[3];
     if (!buf || !sup) {
         free(buf);
         free(sup);
         nb__err(NB_ERR_MEM, "nb_classification_report: out of memory for %d classes", k);
         return NULL;
     }
-    double *p = buf, *r = buf + k, *f = buf + 2 * k, *wp = buf + 3 * k, *wr = buf + 4 * k,
-           *wf = buf + 5 * k, *wsup = buf + 6 * k;
+    double *p = buf, *r = buf + k, *f = buf + 2 * k;
     nb_prf(c, p, r, f, sup);
+    if (nb__report_averages(p, r, f, sup, k, macro, weighted)) {
+        free(buf);
+        free(sup);
+        return NULL;
+    }
 
     char num[24];
     int width = 12; /* len("weighted avg") */
     for (int i = 0; i < k; i++) {
-        int w = text_width(class_name(names, i, num));
+        int w = nb__text_width(class_name(names, i, num));
         if (w > width) width = w;
     }
     if (digits > width) width = digits;
 
-    sbuf b = {0};
-    sb_right(&b, "", width);
-    sb_printf(&b, "  %9s %9s %9s %9s\n\n", "precision", "recall", "f1-score", "support");
+    nb__sbuf b = {0};
+    nb__report_header(&b, width);
     int64_t total = 0, tp_all = 0;
     for (int i = 0; i < k; i++) {
-        sb_right(&b, class_name(names, i, num), width);
-        sb_printf(&b, "  %9.*f %9.*f %9.*f %9lld\n", digits, p[i], digits, r[i], digits, f[i],
-                  (long long)sup[i]);
+        nb__report_row(&b, class_name(names, i, num), width, digits, p[i], r[i], f[i], sup[i]);
         total += sup[i];
         tp_all += c->m[(int64_t)i * k + i];
     }
-    sb_printf(&b, "\n");
+    nb__sb_printf(&b, "\n");
 
     /* Micro average, printed as "accuracy": p = r = sum tp / n, F1 through the same formula. */
-    double acc = f1_of(prf_div(tp_all, total), prf_div(tp_all, total));
-    sb_right(&b, "accuracy", width);
-    sb_printf(&b, "  %9s %9s %9.*f %9lld\n", "", "", digits, acc, (long long)total);
-
-    double mp = pairwise_sum(p, k) / k, mr = pairwise_sum(r, k) / k, mf = pairwise_sum(f, k) / k;
-    sb_right(&b, "macro avg", width);
-    sb_printf(&b, "  %9.*f %9.*f %9.*f %9lld\n", digits, mp, digits, mr, digits, mf,
-              (long long)total);
-
-    double ap = 0.0, ar = 0.0, af = 0.0;
-    if (total > 0) {
-        for (int i = 0; i < k; i++) {
-            wsup[i] = (double)sup[i];
-            wp[i] = p[i] * wsup[i];
-            wr[i] = r[i] * wsup[i];
-            wf[i] = f[i] * wsup[i];
-        }
-        double scl = pairwise_sum(wsup, k);
-        ap = pairwise_sum(wp, k) / scl;
-        ar = pairwise_sum(wr, k) / scl;
-        af = pairwise_sum(wf, k) / scl;
-    }
-    sb_right(&b, "weighted avg", width);
-    sb_printf(&b, "  %9.*f %9.*f %9.*f %9lld\n", digits, ap, digits, ar, digits, af,
-              (long long)total);
+    double acc = nb__f1_of(nb__prf_div(tp_all, total), nb__prf_div(tp_all, total));
+    nb__sb_right(&b, "accuracy", width);
+    nb__sb_printf(&b, "  %9s %9s %9.*f %9lld\n", "", "", digits, acc, (long long)total);
+    nb__report_row(&b, "macro avg", width, digits, macro[0], macro[1], macro[2], total);
+    nb__report_row(&b, "weighted avg", width, digits, weighted[0], weighted[1], weighted[2], total);
     free(buf);
     free(sup);
-    return sb_finish(&b, "nb_classification_report");
+    return nb__sb_finish(&b, "nb_classification_report");
 }
 
 /* Copies at most max characters of s into out (UTF-8 aware), ending with '.' when cut. */
 static void truncate_name(const char *s, int max, char *out, size_t cap) {
     size_t o = 0;
-    int chars = 0, total = text_width(s);
+    int chars = 0, total = nb__text_width(s);
     for (const char *q = s; *q && o + 1 < cap; q++) {
         bool start = ((unsigned char)*q & 0xC0) != 0x80;
         if (start) {
@@ -295,7 +178,7 @@ char *nb_confusion_format(const nb_confusion *c, const char *const *names) {
     int roww = 11, colw = 1; /* the corner reads "true \ pred" */
     int64_t big = 0;
     for (int i = 0; i < k; i++) {
-        int w = text_width(class_name(names, i, num));
+        int w = nb__text_width(class_name(names, i, num));
         if ((w > ROW_MAX ? ROW_MAX : w) > roww) roww = w > ROW_MAX ? ROW_MAX : w;
         if ((w > COL_MAX ? COL_MAX : w) > colw) colw = w > COL_MAX ? COL_MAX : w;
     }
@@ -304,23 +187,23 @@ char *nb_confusion_format(const nb_confusion *c, const char *const *names) {
     int digw = snprintf(cnt, sizeof cnt, "%lld", (long long)big);
     if (digw > colw) colw = digw;
 
-    sbuf b = {0};
-    sb_printf(&b, "Confusion matrix (rows = true class, columns = predicted class)\n");
-    sb_left(&b, "true \\ pred", roww);
+    nb__sbuf b = {0};
+    nb__sb_printf(&b, "Confusion matrix (rows = true class, columns = predicted class)\n");
+    nb__sb_left(&b, "true \\ pred", roww);
     for (int j = 0; j < k; j++) {
         truncate_name(class_name(names, j, num), COL_MAX, cut, sizeof cut);
-        sb_printf(&b, "  ");
-        sb_right(&b, cut, colw);
+        nb__sb_printf(&b, "  ");
+        nb__sb_right(&b, cut, colw);
     }
-    sb_printf(&b, "\n");
+    nb__sb_printf(&b, "\n");
     for (int i = 0; i < k; i++) {
         truncate_name(class_name(names, i, num), ROW_MAX, cut, sizeof cut);
-        sb_left(&b, cut, roww);
+        nb__sb_left(&b, cut, roww);
         for (int j = 0; j < k; j++)
-            sb_printf(&b, "  %*lld", colw, (long long)c->m[(int64_t)i * k + j]);
-        sb_printf(&b, "\n");
+            nb__sb_printf(&b, "  %*lld", colw, (long long)c->m[(int64_t)i * k + j]);
+        nb__sb_printf(&b, "\n");
     }
-    return sb_finish(&b, "nb_confusion_format");
+    return nb__sb_finish(&b, "nb_confusion_format");
 }
 
 static const char *const MNIST_NAMES[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", NULL};

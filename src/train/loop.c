@@ -36,7 +36,7 @@ static void finish(const sums *s, nb_task_kind kind, nb_epoch_stats *out) {
     out->accuracy = nb__task_has_accuracy(kind) ? (double)s->correct / w : NAN;
     out->bits = kind == NB_TASK_LM ? out->loss / log(2.0) : NAN;
     out->samples = s->samples;
-    out->tokens = kind == NB_TASK_LM ? s->weight : 0;
+    out->tokens = nb__task_per_token(kind) ? s->weight : 0;
     out->seconds = now_s() - s->t0;
     out->n_metrics = s->n_metrics;
     for (int i = 0; i < s->n_metrics; i++) {
@@ -49,7 +49,7 @@ static nb_status check_args(const char *fn, nb_model *m, const nb_task *task, co
                             nb_epoch_stats *out, bool need_opt, nb_optim *opt) {
     if (!task || !src || !src->next || !src->start || !out)
         return nb__err(NB_ERR_ARG, "%s: a task, a batch source (start, next) and stats are required", fn);
-    if ((int)task->kind < 0 || task->kind > NB_TASK_CUSTOM) return nb__err(NB_ERR_ARG, "%s: unknown task %d", fn, (int)task->kind);
+    if (!nb__task_known(task->kind)) return nb__err(NB_ERR_ARG, "%s: unknown task %d", fn, (int)task->kind);
     if (task->kind == NB_TASK_CUSTOM && !task->step) return nb__err(NB_ERR_ARG, "%s: a custom task needs a step function", fn);
     if (task->kind != NB_TASK_CUSTOM && (!m || (need_opt && !opt)))
         return nb__err(NB_ERR_ARG, "%s: the %s task needs a model%s", fn, nb_task_name(task->kind),
@@ -235,12 +235,17 @@ nb_status nb_evaluate(nb_model *m, const nb_task *task, const nb_batch_source *s
         } else {
             nb__batch_result r;
             bool cls = task->kind == NB_TASK_CLASSIFY || task->kind == NB_TASK_SEQ_CLASSIFY;
-            st = nb__task_batch(task, m, &b, cls ? conf : NULL, &r);
+            st = nb__task_batch(task, m, &b, cls || task->kind == NB_TASK_TOKENS ? conf : NULL, &r);
             if (!st) {
                 s.loss += (double)nb_tensor_item(r.loss) * (double)r.weight;
                 s.weight += r.weight;
                 s.correct += r.correct;
                 st = add_metrics(&s, &r.metrics, b.n);
+            }
+            if (!st && task->on_pred && r.pred) { /* the token tasks' predictions */
+                nb_clear_error();
+                st = task->on_pred(task->pred_ctx, &b, r.pred);
+                if (st && !*nb_last_error()) nb__err(st, "nb_evaluate: the prediction callback failed");
             }
             if (!st && outputs && cls) {
                 nb_tensor *pr = nb_softmax(r.logits, 1);

@@ -4,12 +4,17 @@
 
 #include <math.h>
 
-static const char *const g_names[] = {"classify", "regress", "reconstruct", "seq-classify", "lm", "vae", "custom"};
+static const char *const g_names[] = {"classify", "regress", "reconstruct", "seq-classify", "lm", "vae", "custom",
+                                      "tokens", "mlm"};
+_Static_assert(sizeof g_names / sizeof g_names[0] == NB_TASK_MLM + 1, "a name for every task kind");
 
-const char *nb_task_name(nb_task_kind k) {
-    return (int)k >= 0 && k <= NB_TASK_CUSTOM ? g_names[k] : "unknown";
+bool nb__task_known(nb_task_kind k) { return (int)k >= 0 && k <= NB_TASK_MLM; }
+const char *nb_task_name(nb_task_kind k) { return nb__task_known(k) ? g_names[k] : "unknown"; }
+nb_task nb_task_new(nb_task_kind kind) {
+    nb_task t = {.kind = kind};
+    if (kind == NB_TASK_MLM) t.mask_prob = 0.15f, t.mask_id = -1;
+    return t;
 }
-nb_task nb_task_new(nb_task_kind kind) { return (nb_task){.kind = kind}; }
 nb_task nb_task_custom(nb_step_fn step, void *ctx) { return (nb_task){.kind = NB_TASK_CUSTOM, .step = step, .ctx = ctx}; }
 
 /* The batch's input tensor (N, sample...): floats or token ids. */
@@ -192,11 +197,15 @@ nb_status nb__task_batch(const nb_task *task, nb_model *m, const nb_batch *b, nb
     case NB_TASK_RECONSTRUCT: return squared(m, b, true, task->noise, r);
     case NB_TASK_VAE: return vae(m, b, r);
     case NB_TASK_LM: return lm(m, b, r);
+    case NB_TASK_TOKENS: return nb__task_tokens(m, b, conf, r);
+    case NB_TASK_MLM: return nb__task_mlm(task, m, b, r);
     case NB_TASK_CUSTOM: break;
     }
     return nb__err(NB_ERR_ARG, "task %d has no batch function", (int)task->kind);
 }
 
 bool nb__task_has_accuracy(nb_task_kind k) {
-    return k == NB_TASK_CLASSIFY || k == NB_TASK_SEQ_CLASSIFY || k == NB_TASK_LM;
+    return k == NB_TASK_CLASSIFY || k == NB_TASK_SEQ_CLASSIFY || k == NB_TASK_LM || k == NB_TASK_TOKENS ||
+           k == NB_TASK_MLM;
 }
+bool nb__task_per_token(nb_task_kind k) { return k == NB_TASK_LM || k == NB_TASK_TOKENS || k == NB_TASK_MLM; }
