@@ -55,6 +55,8 @@ typedef struct cli_plan {
     float noise;             /* autoencoders: --denoise, the std of the input noise */
     int z_dim;               /* gan, dcgan: noise units */
     int processes;           /* a data-parallel run's processes (0: one) */
+    int lora;                /* LoRA rank of the encoder's adapters (0: none; docs/lora.md) */
+    float lora_alpha;
 } cli_plan;
 extern const char *const cli_optimizers[]; /* NULL-terminated */
 extern const char *const cli_schedules[];
@@ -127,9 +129,14 @@ int cli_sample_images(const cli_args *a, const cli_plan *info);
  * evaluation mode; NULL after printing the error. */
 nb_model *cli_load_gen_model(const char *path, const cli_plan *info);
 /* length characters after prime, drawn with softmax(logits / temperature) from a seeded RNG;
- * malloc'd UTF-8, or NULL with the library error set (a prime character not in v). */
+ * malloc'd UTF-8, or NULL with the library error set (a prime character not in v). window 0:
+ * the model keeps its state (the prime read once, then one character a call); window > 0: each
+ * call reads the last `window` characters. */
 char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t length, double temperature,
-                   uint64_t seed);
+                   uint64_t seed, int64_t window);
+/* The window cli_generate gives a model: 0 for the stateful LSTM, CLI_LM_STEPS for the
+ * Transformer (which sees only the characters of its window). */
+int64_t cli_lm_window(const char *model);
 /* eval and predict for the text models (textcmds.c). */
 int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v, const char *data);
 int cli_predict_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v);

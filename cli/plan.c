@@ -38,6 +38,8 @@ nb_status cli_plan_to_meta(const cli_plan *p, nb_meta *m) {
     if (!st && p->noise > 0) st = nb_meta_setf(m, "noise", "%.9g", (double)p->noise);
     if (!st && p->z_dim > 0) st = nb_meta_setf(m, "z_dim", "%d", p->z_dim);
     if (!st && p->processes > 1) st = nb_meta_setf(m, "processes", "%d", p->processes);
+    if (!st && p->lora > 0) st = nb_meta_setf(m, "lora", "%d", p->lora);
+    if (!st && p->lora > 0) st = nb_meta_setf(m, "lora_alpha", "%.9g", (double)p->lora_alpha);
     return st;
 }
 
@@ -103,7 +105,8 @@ bool cli_is_nabla_checkpoint(const nb_meta *m) {
 }
 
 int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p) {
-    static const char *const datasets[] = {"mnist", "fashion-mnist", "spam", "langid", "moby-dick", "", NULL};
+    static const char *const datasets[] = {"mnist", "fashion-mnist", "spam", "langid", "moby-dick", "sotu",
+                                           "sotu,moby-dick", "", NULL};
     const char *v;
     memset(p, 0, sizeof *p);
     p->std = 1.0f;
@@ -164,6 +167,12 @@ int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p) {
     x = 0;
     if (meta_i64(m, path, "processes", 1, 1 << 24, false, &x)) return 1;
     p->processes = (int)x;
+    x = 0;
+    if (meta_i64(m, path, "lora", 1, 256, false, &x)) return 1;
+    p->lora = (int)x;
+    if (meta_f32(m, path, "lora_alpha", 1e-6, 1e6, &p->lora_alpha)) return 1;
+    if (p->lora > 0 && !(p->lora_alpha > 0))
+        return cli_fail("%s: __metadata__ 'lora' is %d but 'lora_alpha' is missing", path, p->lora);
     return 0;
 }
 

@@ -29,6 +29,9 @@ typedef struct run {
     float *fixed_z;               /* the noise of the per-epoch sample grids */
     history *h;
     int64_t start;
+    /* the Transformer text models (cli/nlp.c) */
+    bool ner, mlm;                /* --model ner (a tagger: entity report), mlm */
+    nb_entity_report *ents;       /* ner: the entities of the current evaluation */
 } run;
 
 nb_optim *run_make_optim(nb_params *p, const char *name, float lr);
@@ -47,5 +50,19 @@ int gen_epoch(run *r, int64_t e, const nb_epoch_stats *tr, const nb_epoch_stats 
 int gen_curves(run *r, const char *title);
 int gen_final(run *r);              /* report and pictures */
 void gen_free(run *r);
+
+/* cli/nlp.c: the Transformer text models (ner, mlm) and LoRA fine-tuning. */
+bool nlp_tagger(const char *model); /* ner */
+bool nlp_mlm(const char *model);    /* mlm */
+nb_task nlp_task(const char *model, const nb_vocab *v);
+/* A fresh entity report over d's tags, fed by task's predictions (on_pred); NULL out of memory. */
+nb_entity_report *nlp_report_attach(nb_task *task, const nb_text_dataset *d);
+/* A fresh report for the next evaluation (old freed); give it to the task's pred_ctx. */
+nb_entity_report *nlp_report_renew(nb_entity_report *old, const nb_text_dataset *d);
+int nlp_lora(run *r);               /* plan.lora > 0: adapters on the encoder, the rest frozen but the head */
+int nlp_check_init_vocab(run *r, const nb_meta *meta);
+int nlp_save_merged(run *r, const char *path); /* a LoRA run's model.safetensors: merged, plain */
+int nlp_write_report(run *r, nb_entity_report *rep);
+int nlp_write_mlm_report(run *r);
 
 #endif

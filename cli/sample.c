@@ -8,8 +8,8 @@
 #include <string.h>
 
 char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t length, double temperature,
-                   uint64_t seed) {
-    int64_t V = nb_vocab_size(v), n_prime = 0, cap_ids = (int64_t)strlen(prime) + 1;
+                   uint64_t seed, int64_t window) {
+    int64_t V = nb_vocab_size(v), n_prime = 0, cap_ids = (int64_t)strlen(prime) + 1 + (window > 0 ? length : 0);
     int64_t *ids = malloc((size_t)cap_ids * sizeof *ids);
     float *p = malloc((size_t)V * sizeof *p);
     size_t cap = strlen(prime) + (size_t)length * 4 + 1, len = 0;
@@ -30,7 +30,8 @@ char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t le
     nb_model_set_training(m, false);
     nb_model_reset_states(m);
     nb_no_grad_begin();
-    nb_tensor *x = nb_step_index(2, (int64_t[]){1, n_prime}, ids);
+    int64_t from = window > 0 && n_prime > window ? n_prime - window : 0;
+    nb_tensor *x = nb_step_index(2, (int64_t[]){1, n_prime - from}, ids + from);
     for (int64_t k = 0; k < length; k++) {
         nb_tensor *y = x ? nb_model_forward(m, x) : NULL;
         if (!y) {
@@ -54,7 +55,13 @@ char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t le
         size_t tl = tok ? strlen(tok) : 0;
         if (len + tl + 1 <= cap) memcpy(out + len, tok, tl), len += tl;
         nb_step_reset();
-        x = nb_step_index(2, (int64_t[]){1, 1}, &next);
+        if (window > 0) { /* no state: the last `window` characters again */
+            ids[n_prime++] = next;
+            int64_t first = n_prime > window ? n_prime - window : 0;
+            x = nb_step_index(2, (int64_t[]){1, n_prime - first}, ids + first);
+        } else {
+            x = nb_step_index(2, (int64_t[]){1, 1}, &next);
+        }
     }
     nb_step_reset();
     nb_no_grad_end();
@@ -64,6 +71,8 @@ char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t le
     free(p);
     return out;
 }
+
+int64_t cli_lm_window(const char *model) { return model && !strcmp(model, "charlm-transformer") ? CLI_LM_STEPS : 0; }
 
 static bool gen_kind_of(const char *model) {
     nb_zoo_input k = nb_zoo_input_kind(model);
@@ -82,11 +91,11 @@ int cli_sample(const cli_args *a) {
     nb_model *m = cli_load_model(a, &info, &v);
     if (!m) return 1;
     int rc = 0;
-    if (strcmp(info.model, "charlm") != 0)
-        rc = cli_fail("sample: %s holds a %s model; sample draws text from a charlm checkpoint or images from a GAN or VAE checkpoint", a->checkpoint,
-                      info.model);
+    if (strcmp(info.model, "charlm") != 0 && strcmp(info.model, "charlm-transformer") != 0)
+        rc = cli_fail("sample: %s holds a %s model; sample draws text from a charlm or charlm-transformer checkpoint "
+                      "or images from a GAN or VAE checkpoint", a->checkpoint, info.model);
     char *text = rc ? NULL : cli_generate(m, v, a->prime ? a->prime : "The ", a->length, a->temperature,
-                                          (uint64_t)a->seed);
+                                          (uint64_t)a->seed, cli_lm_window(info.model));
     if (!rc && !text) rc = cli_fail("%s", nb_last_error());
     if (text) printf("%s\n", text);
     free(text);

@@ -71,7 +71,11 @@ static const char *display_name(const char *name) {
                                          {"seedcnn", "seed CNN"},          {"mnist", "MNIST"},
                                          {"fashion-mnist", "Fashion-MNIST"}, {"lstm-rows", "LSTM by rows"},
                                          {"spam", "spam LSTM"},           {"langid", "language GRU"},
-                                         {"charlm", "char LSTM"},         {"moby-dick", "Moby-Dick"}};
+                                         {"charlm", "char LSTM"},         {"moby-dick", "Moby-Dick"},
+                                         {"charlm-transformer", "char Transformer"},
+                                         {"ner", "NER Transformer"},       {"mlm", "masked-LM Transformer"},
+                                         {"sotu", "State of the Union"},
+                                         {"sotu,moby-dick", "State of the Union + Moby-Dick"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(name, map[i][0]) == 0) return map[i][1];
     return name;
@@ -118,6 +122,12 @@ static int take_resumed_plan(run *r) {
     if (!cli_given(a, "--freeze") && ri->freeze[0]) a->freeze = ri->freeze;
     if (!cli_given(a, "--latent") && ri->latent > 0) a->latent = ri->latent;
     if (!cli_given(a, "--denoise")) a->denoise = ri->noise;
+    if ((cli_given(a, "--lora") && a->lora != ri->lora) ||
+        (cli_given(a, "--lora-alpha") && (float)a->lora_alpha != ri->lora_alpha))
+        return cli_fail("--resume %s was trained with LoRA rank %d alpha %g; they cannot change in a resumed run",
+                        a->resume, ri->lora, (double)ri->lora_alpha);
+    a->lora = ri->lora;
+    a->lora_alpha = ri->lora_alpha;
     if ((cli_given(a, "--latent") && a->latent != ri->latent) || (cli_given(a, "--denoise") && (float)a->denoise != ri->noise))
         return cli_fail("--resume %s was trained with --latent %d --denoise %g; they cannot change in a resumed run",
                         a->resume, ri->latent, (double)ri->noise);
@@ -197,7 +207,11 @@ static int load_text(run *r) {
     }
     cli_plan *p = &r->plan;
     *p = (cli_plan){.c = 1, .h = 1, .w = 1, .max_tokens = cli_text_max_tokens(&r->txt)};
-    p->classes = r->lm ? (int)nb_vocab_size(r->txt.vocab) : r->txt.split->train->n_classes;
+    p->classes = r->lm || r->mlm ? (int)nb_vocab_size(r->txt.vocab)
+                 : r->ner        ? r->txt.split->train->n_tags
+                                 : r->txt.split->train->n_classes;
+    p->lora = (int)a->lora;
+    p->lora_alpha = (float)a->lora_alpha;
     snprintf(p->class_names, sizeof p->class_names, "%s", r->txt.class_names);
     return plan_common(r, 0.0f, 1.0f, r->txt.n_train);
 }
@@ -239,8 +253,11 @@ static int load_init(run *r) {
     if (cli_is_nabla_checkpoint(meta)) {
         cli_plan ip;
         rc = cli_plan_from_meta(meta, a->init, &ip);
-        if (!rc && strcmp(ip.model, a->model) != 0)
-            rc = cli_fail("--init %s holds a %s model, not --model %s", a->init, ip.model, a->model);
+        bool pretrained = r->ner && nlp_mlm(ip.model); /* a masked LM's encoder under a tagger's head */
+        if (!rc && strcmp(ip.model, a->model) != 0 && !pretrained)
+            rc = cli_fail("--init %s holds a %s model, not --model %s%s", a->init, ip.model, a->model,
+                          r->ner ? " (or a masked LM, --model mlm)" : "");
+        if (!rc && r->text) rc = nlp_check_init_vocab(r, meta);
     }
     nb_meta_free(meta);
     if (rc) return rc;
@@ -282,6 +299,7 @@ static int build_classifier(run *r, int *frozen) {
     if (a->init && load_init(r)) return 1;
     if (!a->init && (a->reset || cli_given(a, "--head-lr")))
         return cli_fail("--reset and --head-lr fine-tune the weights of --init FILE; give --init");
+    if (nlp_lora(r)) return 1;
     if (a->freeze && nb_model_freeze(r->m, a->freeze, true, frozen)) return cli_fail("--freeze: %s", nb_last_error());
     if (a->freeze && *frozen >= nb_params_count(nb_model_params(r->m)))
         return cli_fail("--freeze %s: every parameter would be frozen, leaving nothing to train", a->freeze);
@@ -291,13 +309,14 @@ static int build_classifier(run *r, int *frozen) {
         return cli_fail("--head-lr: %s", nb_last_error());
     if (r->text) {
         if (cli_text_sources(&r->txt, a->batch, (uint64_t)a->seed, &r->src, &r->test_src)) return 1;
-        r->task = nb_task_new(r->lm ? NB_TASK_LM : NB_TASK_SEQ_CLASSIFY);
+        r->task = r->ner || r->mlm ? nlp_task(a->model, r->txt.vocab) : nb_task_new(r->lm ? NB_TASK_LM : NB_TASK_SEQ_CLASSIFY);
+        if (r->ner && !(r->ents = nlp_report_attach(&r->task, r->txt.split->test))) return cli_fail("%s", nb_last_error());
     } else {
         if (run_image_sources(r)) return 1;
         r->task = nb_task_new(NB_TASK_CLASSIFY);
     }
-    r->conf = r->lm ? NULL : nb_confusion_new(r->plan.classes);
-    if (!r->lm && !r->conf) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
+    r->conf = r->lm || r->mlm ? NULL : nb_confusion_new(r->plan.classes);
+    if (!r->lm && !r->mlm && !r->conf) return cli_fail("%s", *nb_last_error() ? nb_last_error() : "out of memory");
     return 0;
 }
 
@@ -408,6 +427,8 @@ static int run_epochs(run *r) {
         }
         if (cli_dist_epoch(r, &tr)) return cli_fail("%s", nb_last_error());
         if (r->conf) nb_confusion_clear(r->conf);
+        if (r->ner && !(task.pred_ctx = r->ents = nlp_report_renew(r->ents, r->txt.split->test)))
+            return cli_fail("%s", nb_last_error());
         te = (nb_epoch_stats){.loss = NAN, .accuracy = NAN, .bits = NAN};
         if ((r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) || cli_dist_eval(r, &te))
             return cli_fail("%s", nb_last_error());
@@ -417,6 +438,8 @@ static int run_epochs(run *r) {
         double rate = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
         history_add(r->h, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, rate);
         if (r->lm) history_set_bits(r->h, tr.bits, te.bits);
+        double f1 = r->ner ? nb_entity_report_micro_f1(r->ents) : NAN;
+        if (r->ner) history_set(r->h, "test_f1", f1);
         if (r->gen && gen_epoch(r, e, &tr, &te)) return 1;
         if (!a->quiet && r->gen) {
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
@@ -434,10 +457,11 @@ static int run_epochs(run *r) {
         } else if (!a->quiet) {
             char bits[64] = "";
             if (r->lm) snprintf(bits, sizeof bits, "  bpc %.3f / %.3f", tr.bits, te.bits);
+            if (r->ner) snprintf(bits, sizeof bits, "  entity F1 %.4f", f1);
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
             printf("epoch %lld/%lld  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f%s  %.1f s  %.0f "
                    "%s/s\n", (long long)e + 1, a->epochs, (double)nb_optim_lr(r->opt), tr.loss, tr.accuracy,
-                   te.loss, te.accuracy, bits, tr.seconds, rate, r->lm ? "windows" : "samples");
+                   te.loss, te.accuracy, bits, tr.seconds, rate, r->lm ? "windows" : r->ner || r->mlm ? "sentences" : "samples");
             fflush(stdout);
         }
         r->plan.epoch = e + 1;
@@ -452,6 +476,8 @@ static int run_epochs(run *r) {
         nb_epoch_stats te;
         if (!a->quiet) printf("all %lld epochs trained: writing the run's final outputs\n", (long long)r->start);
         r->plan.epoch = r->start;
+        if (r->ner && !(task.pred_ctx = r->ents = nlp_report_renew(r->ents, r->txt.split->test)))
+            return cli_fail("%s", nb_last_error());
         if ((r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) || cli_dist_eval(r, &te))
             return cli_fail("%s", nb_last_error());
         if (!cli_dist_writer()) return 0;
@@ -481,7 +507,7 @@ static int write_report(run *r, const char *const *names) {
 static int write_lm_report(run *r) {
     const history *h = r->h;
     int i = h->n - 1;
-    char *text = cli_generate(r->m, r->txt.vocab, "The ", 400, 0.8, 0);
+    char *text = cli_generate(r->m, r->txt.vocab, "The ", 400, 0.8, 0, cli_lm_window(r->a.model));
     if (!text) return cli_fail("%s", nb_last_error());
     size_t cap = strlen(text) + 512;
     char *rep = malloc(cap);
@@ -523,10 +549,12 @@ static int write_predictions(run *r, const char *const *names) {
 static int final_outputs(run *r) {
     const cli_args *a = &r->a;
     if (!cli_dist_writer()) return 0;
-    if (save(r, r->p_model, NULL)) return 1;
+    if (r->plan.lora > 0 ? nlp_save_merged(r, r->p_model) : save(r, r->p_model, NULL)) return 1;
     int rc;
     if (r->gen) return gen_final(r);
     if (r->lm) rc = write_lm_report(r);
+    else if (r->ner) rc = nlp_write_report(r, r->ents);
+    else if (r->mlm) rc = nlp_write_mlm_report(r);
     else if (r->text) rc = write_report(r, (const char *const *)r->txt.split->train->class_names);
     else rc = write_report(r, nb_class_names(a->data)) || write_predictions(r, nb_class_names(a->data));
     if (!rc && !a->quiet) {
@@ -541,7 +569,10 @@ static int final_outputs(run *r) {
  * sequence sets; charlm the character stream. */
 static int check_pairing(run *r) {
     const cli_args *a = &r->a;
-    bool text_model = nb_zoo_input_kind(a->model) == NB_ZOO_TOKENS, lm_model = !strcmp(a->model, "charlm");
+    bool text_model = nb_zoo_input_kind(a->model) == NB_ZOO_TOKENS,
+         lm_model = !strcmp(a->model, "charlm") || !strcmp(a->model, "charlm-transformer");
+    r->ner = nlp_tagger(a->model);
+    r->mlm = nlp_mlm(a->model);
     r->text = cli_text_data(a->data);
     r->lm = cli_text_stream(a->data);
     r->gen = gen_model(a->model) ? nb_zoo_input_kind(a->model) : NB_ZOO_UNKNOWN;
@@ -561,12 +592,25 @@ static int check_pairing(run *r) {
     if (!text_model && r->text)
         return cli_fail("--model %s reads images; --data %s is text (try --model %s)", a->model, a->data,
                         cli_text_model_for(a->data));
-    if (lm_model != r->lm)
+    if (lm_model != r->lm || (r->ner || r->mlm) != cli_text_sotu(a->data))
         return cli_fail("--model %s and --data %s do not go together: charlm learns the character stream of moby-dick, "
-                        "spam and langid classify the sequences of spam and langid", a->model, a->data);
+                        "spam and langid classify the sequences of spam and langid, ner and mlm read sotu", a->model,
+                        a->data);
+    if (r->ner && strcmp(a->data, "sotu") != 0)
+        return cli_fail("--model ner reads --data sotu (Moby-Dick has no tags; sotu,moby-dick is for --model mlm)");
+    if ((a->lora > 0 || cli_given(a, "--lora-alpha")) && (!r->ner || (!a->init && !a->resume) || a->lora <= 0))
+        return cli_fail("--lora R [--lora-alpha X] fine-tunes a pre-trained encoder: --model ner --init MLM-CHECKPOINT "
+                        "--lora R");
+    if (a->lora > 0 && !cli_given(a, "--lora-alpha") && !a->resume) r->a.lora_alpha = (double)a->lora; /* scaling 1 */
     /* the language model's protocol: batches of 32 windows, Adam lr 2e-3, gradients clipped at
      * norm 5 (flags given, or a resumed plan, win) */
     if (r->gen == NB_ZOO_GAN && !a->resume && !cli_given(a, "--lr")) r->a.lr = 2e-4; /* with betas (0.5, 0.999) */
+    /* the Transformers' protocol: batches of 32 sentences, Adam lr 5e-4, gradients clipped at 1 */
+    if ((r->ner || r->mlm) && !a->resume) {
+        if (!cli_given(a, "--batch")) r->a.batch = 32;
+        if (!cli_given(a, "--clip")) r->a.clip = 1;
+        if (!cli_given(a, "--lr")) r->a.lr = 5e-4;
+    }
     if (r->lm && !a->resume) {
         if (!cli_given(a, "--batch")) r->a.batch = 32;
         if (!cli_given(a, "--clip")) r->a.clip = 5;
@@ -579,7 +623,11 @@ int cli_train(const cli_args *a0) {
     run *r = calloc(1, sizeof *r);
     if (!r) return cli_fail("out of memory");
     r->a = *a0;
-    int rc = r->a.resume ? take_resumed_plan(r) : 0;
+    int rc = 0;
+    if (r->a.arch && (!r->a.model || strcmp(r->a.model, "charlm") != 0))
+        rc = cli_fail("--arch chooses the network of --model charlm (lstm or transformer)");
+    if (!rc && r->a.arch && !strcmp(r->a.arch, "transformer")) r->a.model = "charlm-transformer";
+    if (!rc && r->a.resume) rc = take_resumed_plan(r);
     if (!rc && !r->a.model)
         rc = cli_fail("train: --model is required (mlp, lenet5, seedcnn, lstm-rows, spam, langid, charlm, autoencoder, "
                       "conv-autoencoder, vae, gan or dcgan)");
@@ -598,6 +646,7 @@ int cli_train(const cli_args *a0) {
     cli_signals_restore();
     free(r->h);
     nb_confusion_free(r->conf);
+    nb_entity_report_free(r->ents);
     nb_loader_free(r->lt);
     nb_loader_free(r->l);
     gen_free(r);

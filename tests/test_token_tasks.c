@@ -525,8 +525,53 @@ static void test_mlm_training(void) {
     nb_model_free(twin);
 }
 
+/* mlm_rows: a token transformer's head at the selected rows only gives the loss, predictions
+ * and gradients of the head at every step. */
+static void test_mlm_rows(void) {
+    enum { NS = 6, TT = 9, VOC = 40 };
+    static int64_t tok[NS * TT], len[NS], idx[NS];
+    uint64_t rs = 11;
+    for (int i = 0; i < NS; i++) {
+        len[i] = 3 + (int64_t)(nb_splitmix64(&rs) % (TT - 2));
+        idx[i] = i;
+        for (int t = 0; t < TT; t++) tok[i * TT + t] = t < len[i] ? 5 + (int64_t)(nb_splitmix64(&rs) % (VOC - 5)) : 0;
+    }
+    list_src s = {.n = 1};
+    s.b[0] = (nb_batch){.n = NS, .tokens = tok, .x_ndim = 1, .x_shape = {TT}, .lengths = len, .idx = idx};
+    nb_batch_source src = source(&s);
+    nb_task task = nb_task_new(NB_TASK_MLM);
+    task.mask_id = 3, task.first_id = 5, task.vocab_size = VOC, task.mask_prob = 0.3f;
+    float *grad[2] = {NULL, NULL};
+    double loss[2], acc[2];
+    int64_t n_params = 0;
+    for (int k = 0; k < 2; k++) {
+        task.mlm_rows = k == 1;
+        nb_seed(3);
+        nb_model *m = nb_model_new(nb_token_transformer_new(VOC, 16, 8, 2, 1, 16, 0.0f, NB_ACT_GELU, NB_POS_LEARNED, true,
+                                                            false, VOC), NB_INIT_DEFAULT);
+        nb_optim *o = nb_sgd_new(nb_model_params(m), (nb_sgd_opts){.lr = 0.0f});
+        nb_epoch_stats st;
+        nb_seed(9); /* the same masks both times */
+        CHECK(m && o && nb_train_epoch(m, o, &task, &src, 0, NULL, &st) == NB_OK, "mlm_rows %d: %s", k, nb_last_error());
+        loss[k] = st.loss, acc[k] = st.accuracy;
+        n_params = nb_params_numel(nb_model_params(m));
+        grad[k] = malloc((size_t)n_params * sizeof(float));
+        memcpy(grad[k], nb_params_grad(nb_model_params(m)), (size_t)n_params * sizeof(float));
+        nb_optim_free(o);
+        nb_model_free(m);
+    }
+    double worst = 0;
+    for (int64_t i = 0; i < n_params; i++) worst = fmax(worst, fabs((double)grad[0][i] - grad[1][i]));
+    CHECK(fabs(loss[0] - loss[1]) < 1e-5 * fabs(loss[0]) && acc[0] == acc[1] && worst < 1e-5,
+          "head at the selected rows: loss %.7f vs %.7f, accuracy %.4f vs %.4f, largest gradient difference %.2e",
+          loss[0], loss[1], acc[0], acc[1], worst);
+    free(grad[0]);
+    free(grad[1]);
+}
+
 int main(void) {
     nb_set_threads(1);
+    test_mlm_rows();
     test_tokens_by_hand();
     test_tokens_training();
     test_mlm_statistics();

@@ -132,6 +132,10 @@ typedef struct nb_task {
     int64_t mask_id;    /* the [MASK] token's id */
     int64_t first_id;   /* ids in [first_id, vocab_size) may be selected and drawn */
     int64_t vocab_size;
+    /* The model takes a third input, rows int64 (M): the flat positions n*T + t of the
+     * selected tokens, in order, and gives their logits only (M, K) (nb_token_transformer_new
+     * does): the head works on the selected rows alone. false: logits at every step. */
+    bool mlm_rows;
 } nb_task;
 nb_task nb_task_new(nb_task_kind kind);
 nb_task nb_task_custom(nb_step_fn step, void *ctx);

@@ -1,7 +1,9 @@
-/* A token model: tokens (N, T) int64 [, lengths int64 (N)] -> embed (Embedding(V, D),
+/* A token model: tokens (N, T) int64 [, lengths int64 (N) or NULL [, rows int64 (M)]] -> embed (Embedding(V, D),
  * padding_idx 0) -> + positions (pos) -> drop -> encoder (a TransformerEncoder, final norm when
  * pre-norm) -> head (Linear(D, out)) at every step -> logits (N, T, out). The embedding is NOT
- * scaled by sqrt(D) (BERT's choice; docs/transformer.md says why). */
+ * scaled by sqrt(D) (BERT's choice; docs/transformer.md says why). With rows (flat indices
+ * n*T + t), the head reads only those steps and the logits are (M, out): a masked LM scores a
+ * few positions of each sentence, and its head over the vocabulary is most of the work. */
 #include "nn/nn_impl.h"
 
 typedef struct token_tf {
@@ -11,9 +13,9 @@ typedef struct token_tf {
 
 static nb_status token_forward_n(nb_module *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out) {
     token_tf *s = nb_module_state(m);
-    if (n_in > 2)
-        return nb__err(NB_ERR_ARG, "TokenTransformer '%s': takes tokens and optionally the lengths, got %d inputs",
-                       nb_module_path(m), n_in);
+    if (n_in > 3)
+        return nb__err(NB_ERR_ARG, "TokenTransformer '%s': takes tokens, optionally the lengths and the rows to "
+                       "score, got %d inputs", nb_module_path(m), n_in);
     nb_tensor *ids = in[0];
     if (nb_tensor_dtype(ids) != NB_I64 || nb_tensor_ndim(ids) != 2)
         return nb__err(NB_ERR_SHAPE, "TokenTransformer '%s': input %s must be int64 token ids (N, T)", nb_module_path(m),
@@ -27,9 +29,22 @@ static nb_status token_forward_n(nb_module *m, int n_in, nb_tensor *const *in, i
     if (!h) return NB_ERR_SHAPE;
     nb_tensor *ein[2] = {h, n_in > 1 ? in[1] : NULL}, *eout[NB_MODULE_MAX_IO];
     int k = 0;
-    nb_status st = nb_module_forward_n(s->encoder, n_in, ein, &k, eout);
+    nb_status st = nb_module_forward_n(s->encoder, ein[1] ? 2 : 1, ein, &k, eout);
     if (st) return st;
-    out[0] = nb_module_forward(s->head, eout[0]);
+    nb_tensor *hid = eout[0], *rows = n_in > 2 ? in[2] : NULL;
+    if (rows) { /* only the asked steps reach the head */
+        const int64_t NT = nb_tensor_size(hid, 0) * nb_tensor_size(hid, 1);
+        if (nb_tensor_dtype(rows) != NB_I64 || nb_tensor_ndim(rows) != 1)
+            return nb__err(NB_ERR_SHAPE, "TokenTransformer '%s': rows %s must be int64 (M)", nb_module_path(m),
+                           NB_SHAPE_STR(rows));
+        const int64_t *ri = nb_tensor_idata(rows);
+        for (int64_t i = 0; i < nb_tensor_numel(rows); i++)
+            if (ri[i] < 0 || ri[i] >= NT)
+                return nb__err(NB_ERR_ARG, "TokenTransformer '%s': row %lld is outside 0..%lld", nb_module_path(m),
+                               (long long)ri[i], (long long)NT - 1);
+        hid = nb_embedding(nb_reshape(hid, 2, (int64_t[]){NT, s->d}), rows); /* (M, D), gradients flow back */
+    }
+    out[0] = hid ? nb_module_forward(s->head, hid) : NULL;
     *n_out = 1;
     return out[0] ? NB_OK : NB_ERR_SHAPE;
 }

@@ -24,10 +24,16 @@ static int64_t length_of(const nb_batch *b, int64_t i, int64_t T) { return b->le
 
 /* Forward of ids x (N, T), with the lengths as a second input when the batch has them (the
  * key-padding mask of a Transformer), to logits seen as (N*T, K); *k := K. */
-static nb_tensor *forward(const char *task, nb_model *m, const nb_batch *b, int64_t T, nb_tensor *x, int64_t *k) {
-    const int64_t rows = b->n * T;
+static nb_tensor *forward(const char *task, nb_model *m, const nb_batch *b, int64_t T, nb_tensor *x, int64_t *k,
+                          nb_tensor *sel) {
+    const int64_t rows = sel ? nb_tensor_numel(sel) : b->n * T;
     nb_tensor *logits = NULL;
-    if (b->lengths) {
+    if (sel) { /* the model gives the logits of the selected rows only */
+        nb_tensor *in[3] = {x, b->lengths ? nb_step_index(1, (int64_t[]){b->n}, b->lengths) : NULL, sel};
+        nb_tensor *out[NB_MODULE_MAX_IO];
+        int n_out = 0;
+        if ((!b->lengths || in[1]) && nb_model_forward_n(m, 3, in, &n_out, out) == NB_OK && n_out >= 1) logits = out[0];
+    } else if (b->lengths) {
         nb_tensor *in[2] = {x, nb_step_index(1, (int64_t[]){b->n}, b->lengths)}, *out[NB_MODULE_MAX_IO];
         int n_out = 0;
         if (in[1] && nb_model_forward_n(m, 2, in, &n_out, out) == NB_OK && n_out >= 1) logits = out[0];
@@ -37,18 +43,23 @@ static nb_tensor *forward(const char *task, nb_model *m, const nb_batch *b, int6
     if (!logits) return NULL;
     *k = nb_tensor_size(logits, -1);
     if (*k < 1 || nb_tensor_numel(logits) != rows * *k) {
-        nb__err(NB_ERR_SHAPE, "%s task: the model gives %s, expected logits (%lld, %lld, K)", task, NB_SHAPE_STR(logits),
-                (long long)b->n, (long long)T);
+        if (sel)
+            nb__err(NB_ERR_SHAPE, "%s task: the model gives %s for %lld selected rows, expected logits (%lld, K)", task,
+                    NB_SHAPE_STR(logits), (long long)rows, (long long)rows);
+        else
+            nb__err(NB_ERR_SHAPE, "%s task: the model gives %s, expected logits (%lld, %lld, K)", task,
+                    NB_SHAPE_STR(logits), (long long)b->n, (long long)T);
         return NULL;
     }
     return nb_reshape(nb_tensor_is_contiguous(logits) ? logits : nb_contiguous(logits), 2, (int64_t[]){rows, *k});
 }
 
 /* The loss and counts over the positions whose target tgt (N*T) is >= 0, from logits flat
- * (N*T, K). Predictions go to r->pred at every real step (pred_real) or at the scored
- * positions only, -1 elsewhere; conf (may be NULL) gets the scored ones. */
+ * (N*T, K), or (scored, K) in the scored positions' order when gathered. Predictions go to
+ * r->pred at every real step (pred_real; not with gathered) or at the scored positions only,
+ * -1 elsewhere; conf (may be NULL) gets the scored ones. */
 static nb_status score(const char *task, nb_tensor *flat, int64_t k, const int64_t *tgt, const nb_batch *b, int64_t T,
-                       bool pred_real, nb_confusion *conf, nb__batch_result *r) {
+                       bool pred_real, bool gathered, nb_confusion *conf, nb__batch_result *r) {
     const int64_t rows = b->n * T;
     int64_t count = 0;
     for (int64_t i = 0; i < rows; i++) {
@@ -71,7 +82,11 @@ static nb_status score(const char *task, nb_tensor *flat, int64_t k, const int64
         for (int64_t t = 0; t < T; t++) {
             const int64_t row = i * T + t;
             pred[row] = -1;
-            if (tgt[row] >= 0 || (pred_real && t < len)) nb_argmax_rows(lg + row * k, 1, (int)k, &pred[row]);
+            if (gathered) {
+                if (tgt[row] >= 0) nb_argmax_rows(lg + c * k, 1, (int)k, &pred[row]);
+            } else if (tgt[row] >= 0 || (pred_real && t < len)) {
+                nb_argmax_rows(lg + row * k, 1, (int)k, &pred[row]);
+            }
             if (tgt[row] < 0) continue;
             keep[c] = row;
             yk[c] = tgt[row];
@@ -85,7 +100,10 @@ static nb_status score(const char *task, nb_tensor *flat, int64_t k, const int64
         if (st) return st;
     }
     /* Only the scored rows enter the loss, with their gradient (all of them: no gather). */
-    nb_tensor *rows_in = count == rows ? flat : nb_embedding(flat, ki);
+    if (gathered && nb_tensor_size(flat, 0) != count)
+        return nb__err(NB_ERR_SHAPE, "%s task: %lld rows of logits for %lld scored positions", task,
+                       (long long)nb_tensor_size(flat, 0), (long long)count);
+    nb_tensor *rows_in = count == rows || gathered ? flat : nb_embedding(flat, ki);
     r->loss = rows_in ? nb_cross_entropy(rows_in, yi) : NULL;
     if (!r->loss) return NB_ERR_SHAPE;
     r->logits = rows_in;
@@ -106,9 +124,9 @@ nb_status nb__task_tokens(nb_model *m, const nb_batch *b, nb_confusion *conf, nb
     for (int64_t i = 0; i < b->n; i++)
         for (int64_t t = 0, len = length_of(b, i, T); t < T; t++)
             tgt[i * T + t] = t < len && b->y[i * T + t] >= 0 ? b->y[i * T + t] : -1;
-    nb_tensor *flat = forward("tokens", m, b, T, x, &k);
+    nb_tensor *flat = forward("tokens", m, b, T, x, &k, NULL);
     if (!flat) return NB_ERR_SHAPE;
-    return score("tokens", flat, k, tgt, b, T, true, conf, r);
+    return score("tokens", flat, k, tgt, b, T, true, false, conf, r);
 }
 
 /* ---- masked language modelling ----------------------------------------------------------------- */
@@ -213,10 +231,20 @@ nb_status nb__task_mlm(const nb_task *task, nb_model *m, const nb_batch *b, nb__
      * library RNG, in evaluation mode from each sample's own stream. */
     int64_t *tgt = nb_tensor_idata(tt);
     if ((st = nb__mlm_mask(task, b, nb_model_training(m), nb_tensor_idata(x), tgt))) return st;
-    nb_tensor *flat = forward("mlm", m, b, T, x, &k);
+    nb_tensor *sel = NULL;
+    if (task->mlm_rows) { /* the selected positions, for a model that scores only them */
+        int64_t count = 0;
+        for (int64_t i = 0; i < rows; i++) count += tgt[i] >= 0;
+        if (count == 0) return nb__err(NB_ERR_ARG, "mlm task: no token of the batch can be masked");
+        if (!(sel = nb_step_index(1, (int64_t[]){count}, NULL))) return NB_ERR_MEM;
+        int64_t *si = nb_tensor_idata(sel), c = 0;
+        for (int64_t i = 0; i < rows; i++)
+            if (tgt[i] >= 0) si[c++] = i;
+    }
+    nb_tensor *flat = forward("mlm", m, b, T, x, &k, sel);
     if (!flat) return NB_ERR_SHAPE;
     if (k < task->vocab_size)
         return nb__err(NB_ERR_SHAPE, "mlm task: the model gives %lld classes for a vocabulary of %lld", (long long)k,
                        (long long)task->vocab_size);
-    return score("mlm", flat, k, tgt, b, T, false, NULL, r);
+    return score("mlm", flat, k, tgt, b, T, false, sel != NULL, NULL, r);
 }
