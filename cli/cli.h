@@ -137,6 +137,9 @@ char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t le
 /* The window cli_generate gives a model: 0 for the stateful LSTM, CLI_LM_STEPS for the
  * Transformer (which sees only the characters of its window). */
 int64_t cli_lm_window(const char *model);
+/* nb_task.on_pred of a tagger (NB_TASK_TOKENS): each sentence's predicted tags against its gold
+ * tags (the batch's y) into the nb_entity_report ctx. */
+nb_status cli_entities_of_batch(void *ctx, const nb_batch *b, const int64_t *pred);
 /* eval and predict for the text models (textcmds.c). */
 int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v, const char *data);
 int cli_predict_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v);

@@ -65,6 +65,13 @@ nb_model *cli_load_model(const cli_args *a, cli_plan *info, nb_vocab **vocab) {
     nb_model *m = rc ? NULL
                 : v ? nb_zoo_text_new(info->model, (int)nb_vocab_size(v), info->classes)
                     : nb_zoo_new(info->model, info->c, info->h, info->w, info->classes);
+    /* a LoRA run's checkpoint holds the adapters: the model gets them before loading */
+    if (!rc && m && info->lora > 0 && nb_lora_apply(m, "encoder", info->lora, info->lora_alpha, NULL)) {
+        cli_fail("%s: LoRA rank %d: %s", a->checkpoint, info->lora, nb_last_error());
+        nb_model_free(m);
+        nb_vocab_free(v);
+        return NULL;
+    }
     if (!rc && (!m || nb_checkpoint_load(a->checkpoint, m, NULL, NULL, NULL))) {
         cli_fail("%s", nb_last_error());
         nb_model_free(m);

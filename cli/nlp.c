@@ -11,22 +11,10 @@ bool nlp_tagger(const char *model) { return model && !strcmp(model, "ner"); }
 bool nlp_mlm(const char *model) { return model && !strcmp(model, "mlm"); }
 
 /* ---- the entity report of an evaluation ---------------------------------------------------- */
-/* nb_task.on_pred: each sample's predicted tags against its gold tags (the batch's y). */
-static nb_status add_batch(void *ctx, const nb_batch *b, const int64_t *pred) {
-    nb_entity_report *rep = ctx;
-    int64_t T = b->x_shape[0];
-    if (!b->y || !b->lengths) return nb_set_error(NB_ERR_ARG, "ner: a test batch without tags or lengths");
-    for (int64_t i = 0; i < b->n; i++) {
-        nb_status st = nb_entity_report_add(rep, b->y + i * T, pred + i * T, b->lengths[i]);
-        if (st) return st;
-    }
-    return NB_OK;
-}
-
 /* A fresh entity report over the tags of a tagged set, hooked to the task's predictions. */
 nb_entity_report *nlp_report_attach(nb_task *task, const nb_text_dataset *d) {
     nb_entity_report *rep = nb_entity_report_new((const char *const *)d->tag_names, d->n_tags);
-    if (rep) task->on_pred = add_batch, task->pred_ctx = rep;
+    if (rep) task->on_pred = cli_entities_of_batch, task->pred_ctx = rep;
     return rep;
 }
 
