@@ -92,8 +92,8 @@ int cli_sample(const cli_args *a) {
     if (!m) return 1;
     int rc = 0;
     if (strcmp(info.model, "charlm") != 0 && strcmp(info.model, "charlm-transformer") != 0)
-        rc = cli_fail("sample: %s holds a %s model; sample draws text from a charlm or charlm-transformer checkpoint "
-                      "or images from a GAN or VAE checkpoint", a->checkpoint, info.model);
+        rc = cli_fail("sample: %s holds a %s model; sample draws text from a charlm checkpoint (charlm or "
+                      "charlm-transformer) or images from a GAN or VAE checkpoint", a->checkpoint, info.model);
     char *text = rc ? NULL : cli_generate(m, v, a->prime ? a->prime : "The ", a->length, a->temperature,
                                           (uint64_t)a->seed, cli_lm_window(info.model));
     if (!rc && !text) rc = cli_fail("%s", nb_last_error());
