@@ -209,8 +209,10 @@ UNARY(leaky_relu, x > 0.0f ? x : c * x, x > 0.0f ? 1.0f : c)
  * vectorizes where libm's calls do not. */
 UNARY(sigmoid, nb__sigmoidf(x), y * (1.0f - y))
 UNARY(tanh, nb__tanhf(x), 1.0f - y * y)
-UNARY(gelu, (float)(0.5 * x * (1.0 + erf(x * NB_SQRT1_2))),
-      (float)(0.5 * (1.0 + erf(x * NB_SQRT1_2)) + x * NB_INV_SQRT_2PI * exp(-0.5 * x * x)))
+/* gelu(x) = x Phi(x) = x erfc(-x / sqrt(2)) / 2, erfc through kernels/fastmath.h (within 1e-7 of
+ * libm's erf, and no cancellation for negative x), in float so that the loops vectorize. */
+UNARY(gelu, 0.5f * x * nb__erfcf(-(float)NB_SQRT1_2 * x),
+      0.5f * nb__erfcf(-(float)NB_SQRT1_2 * x) + x * (float)NB_INV_SQRT_2PI * nb__expf(-0.5f * x * x))
 
 /* ---- public builders -------------------------------------------------------------------- */
 static nb_tensor *bin(nb_op op, nb_tensor *a, nb_tensor *b) {
