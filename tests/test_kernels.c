@@ -511,7 +511,8 @@ static void test_erf(void) {
     nb_tensor *y = nb_gelu(x);
     float *ones = malloc((size_t)n * sizeof(float));
     for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
-    nb_tensor *l = nb_sum(nb_mul(y, nb_tensor_from(1, (int64_t[]){n}, ones)), NB_ALL_AXES, false);
+    nb_tensor *w = nb_tensor_from(1, (int64_t[]){n}, ones);
+    nb_tensor *l = nb_sum(nb_mul(y, w), NB_ALL_AXES, false);
     int ok = l && nb_backward(l) == NB_OK;
     const float *yv = ok ? nb_tensor_data(y) : NULL, *gv = ok ? nb_tensor_grad(x) : NULL;
     for (int64_t i = 0; ok && i < n; i++) {
@@ -532,6 +533,7 @@ static void test_erf(void) {
               nb__erfcf(inf) == 0.0f && nb__erfcf(-inf) == 2.0f && nb__erff(0.0f) == 0.0f,
           "erf/erfc: NaN gives NaN, +-inf give the limits, erf(0) = 0");
     nb_tensor_free(x);
+    nb_tensor_free(w);
     free(xs);
     free(ones);
 }

@@ -12,9 +12,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* e^x - 1 with the 2^n scale returned apart: e^x = scale * (m + 1). */
+/* e^x - 1 with the 2^n scale returned apart: e^x = scale * (m + 1). A NaN is clamped like
+ * -inf (the callers put the NaN back), so that n stays an integer in range: converting and
+ * shifting a NaN's n would be undefined behaviour. */
 static inline float nb__exp_parts(float x, float *scale) {
-    float c = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float c = x > -87.0f ? (x < 88.0f ? x : 88.0f) : -87.0f;
     float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(c / ln2) */
     float r = c - n * 0.693145751953125f - n * 1.428606765330187045e-6f;
     float p = 1.9875691500e-4f;
