@@ -4,7 +4,8 @@
  * the exponent bits. Error within 2 ulp over the clamped range; expm1 keeps full relative accuracy
  * near 0 (no 1 + ... - 1 cancellation when n = 0), so tanh is accurate for small x too. A NaN in
  * gives a NaN out. Round-to-nearest (the default mode) is assumed. GCC vectorizes loops over
- * these only with -fno-trapping-math (CMakeLists.txt), which lets it if-convert the selects. */
+ * these only with -fno-trapping-math, which lets it if-convert the selects: the files that use
+ * them are compiled with it (CMakeLists.txt). */
 #ifndef NB_FASTMATH_H
 #define NB_FASTMATH_H
 
