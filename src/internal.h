@@ -93,6 +93,10 @@ nb_status nb__commit_file(const char *tmp, const char *path);
 
 /* ---- threads and RNG (core/settings.c) ---------------------------------------------------- */
 int nb__threads(void);
+/* u[0..n) <- n draws of nb_rng_uniform: the same numbers in the same order, and the generator
+ * left where n calls would leave it, from one loop that keeps the state in registers (dropout
+ * masks draw one number per element). */
+void nb__rng_uniforms(float *u, int64_t n);
 
 /* ---- strided iteration (core/strided.c) --------------------------------------------------- */
 /* dst[contiguous i] = src[strided], over shape. */

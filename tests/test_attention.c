@@ -205,6 +205,40 @@ static void test_padding(void) {
     }
 }
 
+/* The mask is drawn in bulk with the numbers of one nb_rng_uniform call per probability, in
+ * (n, h, i, j) order, so seeded runs keep their bits. With q = 0 every probability is 1/T, and
+ * with v (N, H, T, T) the identity per block, out[n, h, i, j] = keep(n, h, i, j) / (T (1 - p)):
+ * the output shows the mask. The RNG is left where the per-element calls leave it. */
+static void test_dropout_draws(void) {
+    const int64_t N = 3, H = 2, T = 37; /* 6 * 37 * 37 = 8214 draws: several bulk chunks */
+    const float p = 0.3f;
+    nb_tensor *q = nb_tensor_new(4, (int64_t[]){N, H, T, T}), *v = nb_tensor_new(4, (int64_t[]){N, H, T, T});
+    nb_tensor_fill(q, 0.0f);
+    nb_tensor_fill(v, 0.0f);
+    for (int64_t b = 0; b < N * H; b++)
+        for (int64_t j = 0; j < T; j++) nb_tensor_data(v)[(b * T + j) * T + j] = 1.0f;
+    nb_attn_opts o = nb_attn_defaults();
+    o.dropout = p;
+    o.training = true;
+    nb_seed(77);
+    nb_tensor *out = nb_attention(q, q, v, o);
+    uint64_t after[4], ref[4];
+    nb_rng_get_state(after);
+    nb_seed(77);
+    int64_t wrong = out ? 0 : -1;
+    for (int64_t i = 0; out && i < N * H * T * T; i++) {
+        const bool kept = nb_rng_uniform() >= p, seen = nb_tensor_data(out)[i] != 0.0f;
+        wrong += kept != seen;
+    }
+    nb_rng_get_state(ref);
+    CHECK(wrong == 0, "attention dropout: %lld of %lld mask entries differ from per-element nb_rng_uniform draws (%s)",
+          (long long)wrong, (long long)(N * H * T * T), out ? "" : nb_last_error());
+    CHECK(memcmp(after, ref, sizeof ref) == 0, "attention dropout: the RNG state after differs");
+    nb_step_reset();
+    nb_tensor_free(q);
+    nb_tensor_free(v);
+}
+
 /* Dropout on the probabilities. */
 static void test_dropout(void) {
     const int64_t N = 2, H = 2, T = 16, Dh = 8;
@@ -380,6 +414,7 @@ int main(void) {
     test_against_composition();
     test_padding();
     test_dropout();
+    test_dropout_draws();
     test_threads_and_views();
     test_errors();
     return test_end("test_attention");

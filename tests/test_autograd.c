@@ -255,6 +255,40 @@ static void run_once(float *out) {
     nb_tensor_free(w);
 }
 
+/* nb_dropout draws its mask in bulk (nb__rng_uniforms): the same numbers, in the same order, as
+ * one nb_rng_uniform call per element, so seeded runs keep the bits they had; the generator is
+ * left where those calls leave it. Odd sizes, several p; the gradient is the mask too. */
+static void test_dropout_draws(void) {
+    const int64_t sizes[] = {1, 7, 1000, 4099};
+    const float ps[] = {0.1f, 0.5f, 0.9f};
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 3; b++) {
+            const int64_t n = sizes[a];
+            const float p = ps[b], keep = 1.0f / (1.0f - p);
+            nb_seed(42 + (uint64_t)a);
+            nb_tensor *x = make(1, (int64_t[]){n}, true);
+            nb_seed(1234);
+            nb_tensor *y = nb_dropout(x, p, true);
+            uint64_t after[4], ref[4];
+            nb_rng_get_state(after);
+            nb_backward(nb_sum(y, NB_ALL_AXES, false));
+            nb_seed(1234);
+            int same = y != NULL, grads = y != NULL;
+            for (int64_t i = 0; same && i < n; i++) {
+                const float m = nb_rng_uniform() < p ? 0.0f : keep; /* the reference: one call each */
+                const float want = nb_tensor_data(x)[i] * m;
+                same = memcmp(&nb_tensor_data(y)[i], &want, sizeof want) == 0;
+                grads = grads && nb_tensor_grad(x)[i] == m;
+            }
+            nb_rng_get_state(ref);
+            CHECK(same && grads, "dropout n %lld p %g: output or gradient differs from the per-element nb_rng_uniform draws",
+                  (long long)n, (double)p);
+            CHECK(memcmp(after, ref, sizeof ref) == 0, "dropout n %lld: the RNG state after differs", (long long)n);
+            nb_step_reset();
+            nb_tensor_free(x);
+        }
+}
+
 static void test_repeatable(void) {
     float r1[163], r2[163];
     run_once(r1);
@@ -374,6 +408,7 @@ int main(void) {
     test_error_cause_kept();
     test_reduce_axes();
     test_repeatable();
+    test_dropout_draws();
     test_views();
     test_out_of_memory();
     return test_end("test_autograd");

@@ -72,6 +72,21 @@ uint64_t nb_rng_next(void) {
 
 float nb_rng_uniform(void) { return (float)(nb_rng_next() >> 40) * (1.0f / 16777216.0f); }
 
+void nb__rng_uniforms(float *u, int64_t n) {
+    uint64_t s0 = g_rng[0], s1 = g_rng[1], s2 = g_rng[2], s3 = g_rng[3];
+    for (int64_t i = 0; i < n; i++) { /* nb_rng_next, then nb_rng_uniform's scaling */
+        const uint64_t r = rotl(s1 * 5, 7) * 9, t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 45);
+        u[i] = (float)(r >> 40) * (1.0f / 16777216.0f);
+    }
+    g_rng[0] = s0, g_rng[1] = s1, g_rng[2] = s2, g_rng[3] = s3;
+}
+
 float nb_rng_normal(void) {
     /* Box-Muller in double, using only the cosine branch: no spare value is cached, so the
      * four state words are the whole state. u1 is kept away from 0 so log is finite. */

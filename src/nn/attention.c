@@ -51,9 +51,10 @@ static nb_status mha_forward_n(nb_module *m, int n_in, nb_tensor *const *in, int
                        s->h, nb_module_path(m), NB_SHAPE_STR(x), s->e);
     int64_t N = nb_tensor_size(x, 0), T = nb_tensor_size(x, 1), E = s->e, H = s->h, Dh = E / H;
     if (len && check_lengths(m, len, N, T)) return NB_ERR_SHAPE;
-    /* qkv (N, T, 3E) -> (N, T, 3, H, Dh) -> (3, N, H, T, Dh) */
+    /* qkv (N, T, 3E) -> (N, T, 3, H, Dh) -> (3, N, H, T, Dh), a view; each of q, k and v is
+     * then copied once, straight from the view (no contiguous copy of the whole). */
     nb_tensor *qkv = nb_add(nb_matmul(x, nb_transpose(s->w, 0, 1)), s->b);
-    qkv = nb_contiguous(nb_permute(nb_reshape(qkv, 5, (int64_t[]){N, T, 3, H, Dh}), (int[]){2, 0, 3, 1, 4}));
+    qkv = nb_permute(nb_reshape(qkv, 5, (int64_t[]){N, T, 3, H, Dh}), (int[]){2, 0, 3, 1, 4});
     nb_tensor *part[3];
     for (int i = 0; i < 3; i++)
         part[i] = nb_reshape(nb_contiguous(nb_slice(qkv, 0, i, i + 1, 1)), 4, (int64_t[]){N, H, T, Dh});

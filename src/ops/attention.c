@@ -87,11 +87,16 @@ nb_status nb__shape_attention(nb_node *n, nb_tensor *out) {
 void nb__fwd_attention(nb_node *n) {
     attn_saved *sv = n->a.aux;
     if (sv->keep) {
-        /* Drawn serially from the library RNG, as nb_dropout draws its mask, so a seed fixes
-         * the mask whatever the threads. */
+        /* Drawn serially from the library RNG, as nb_dropout draws its mask (in bulk, a chunk
+         * at a time), so a seed fixes the mask whatever the threads. */
         const float p = n->a.attention.dropout;
         const int64_t cnt = n->a.attention.N * n->a.attention.H * n->a.attention.Tq * n->a.attention.Tk;
-        for (int64_t i = 0; i < cnt; i++) sv->keep[i] = nb_rng_uniform() < p ? 0 : 1;
+        float u[1024];
+        for (int64_t i0 = 0; i0 < cnt; i0 += 1024) {
+            const int64_t m = cnt - i0 < 1024 ? cnt - i0 : 1024;
+            nb__rng_uniforms(u, m);
+            for (int64_t i = 0; i < m; i++) sv->keep[i0 + i] = u[i] < p ? 0 : 1;
+        }
     }
     nb__attn_dims d = dims(n);
     nb__attn_fwd(&d, NB_F(n->in[0]), NB_F(n->in[1]), NB_F(n->in[2]), sv->p, NB_F(n->out), sv->ws);

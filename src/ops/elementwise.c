@@ -53,6 +53,31 @@ static inline float bin_apply(int k, float x, float y) {
     }
 }
 
+/* y[j] = a[j * ia] op b[j * ib], j < n: one loop per op and per case of unit or zero strides
+ * (a bias row added to each row of a matrix is (1, 1) after (1, 0)), each of which vectorizes;
+ * the same operation on each element as the general loop. */
+#define BIN_ROW(OP)                                                                             \
+    do {                                                                                        \
+        if (ia == 1 && ib == 1)                                                                 \
+            for (int64_t j = 0; j < n; j++) y[j] = a[j] OP b[j];                                \
+        else if (ia == 1 && ib == 0)                                                            \
+            for (int64_t j = 0; j < n; j++) y[j] = a[j] OP b[0];                                \
+        else if (ia == 0 && ib == 1)                                                            \
+            for (int64_t j = 0; j < n; j++) y[j] = a[0] OP b[j];                                \
+        else                                                                                    \
+            for (int64_t j = 0; j < n; j++) y[j] = a[j * ia] OP b[j * ib];                      \
+    } while (0)
+static void bin_row(int k, float *restrict y, const float *restrict a, int64_t ia, const float *restrict b,
+                    int64_t ib, int64_t n) {
+    switch (k) {
+    case B_ADD: BIN_ROW(+); break;
+    case B_SUB: BIN_ROW(-); break;
+    case B_MUL: BIN_ROW(*); break;
+    default: BIN_ROW(/); break;
+    }
+}
+#undef BIN_ROW
+
 static void bin_fwd(nb_node *n, int k) {
     nb_tensor *a = n->in[0], *b = n->in[1], *o = n->out;
     const float *pa = NB_F(a), *pb = NB_F(b);
@@ -78,8 +103,7 @@ static void bin_fwd(nb_node *n, int k) {
             offa += i * sa[d];
             offb += i * sb[d];
         }
-        float *y = po + r * inner;
-        for (int64_t j = 0; j < inner; j++) y[j] = bin_apply(k, pa[offa + j * ia], pb[offb + j * ib]);
+        bin_row(k, po + r * inner, pa + offa, ia, pb + offb, ib, inner);
     }
 }
 
@@ -209,8 +233,11 @@ UNARY(leaky_relu, x > 0.0f ? x : c * x, x > 0.0f ? 1.0f : c)
  * vectorizes where libm's calls do not. */
 UNARY(sigmoid, nb__sigmoidf(x), y * (1.0f - y))
 UNARY(tanh, nb__tanhf(x), 1.0f - y * y)
-UNARY(gelu, (float)(0.5 * x * (1.0 + erf(x * NB_SQRT1_2))),
-      (float)(0.5 * (1.0 + erf(x * NB_SQRT1_2)) + x * NB_INV_SQRT_2PI * exp(-0.5 * x * x)))
+/* gelu(x) = x Phi(x) = x erfc(-x / sqrt(2)) / 2, erfc through kernels/fastmath.h (within 1e-7 of
+ * libm's erf, and no cancellation for negative x), in float so that the loops vectorize. The
+ * derivative Phi(x) + x phi(x) takes Phi = y / x from the forward's output (1/2 at x = 0). */
+UNARY(gelu, 0.5f * x * nb__erfcf(-(float)NB_SQRT1_2 * x),
+      (x != 0.0f ? y / x : 0.5f) + x * (float)NB_INV_SQRT_2PI * nb__expf(-0.5f * x * x))
 
 /* ---- public builders -------------------------------------------------------------------- */
 static nb_tensor *bin(nb_op op, nb_tensor *a, nb_tensor *b) {

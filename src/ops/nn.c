@@ -22,10 +22,12 @@ void nb__fwd_dropout(nb_node *n) {
         memcpy(y, x, (size_t)N * sizeof(float));
         return;
     }
-    /* Drawn serially from the library RNG, so a seed fixes the mask whatever the threads. */
-    float p = n->a.dropout.p, keep = 1.0f / (1.0f - p);
+    /* Drawn serially from the library RNG, so a seed fixes the mask whatever the threads: the
+     * uniforms in bulk (the numbers of N nb_rng_uniform calls), then a loop that vectorizes. */
+    const float p = n->a.dropout.p, keep = 1.0f / (1.0f - p);
+    nb__rng_uniforms(m, N);
     for (int64_t i = 0; i < N; i++) {
-        m[i] = nb_rng_uniform() < p ? 0.0f : keep;
+        m[i] = m[i] < p ? 0.0f : keep;
         y[i] = x[i] * m[i];
     }
 }
