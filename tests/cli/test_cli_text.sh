@@ -263,7 +263,7 @@ expect_error "--resume $T/mb/checkpoint.safetensors was trained on 3200 characte
   train --resume "$T/mb/checkpoint.safetensors" --epochs 3 --data-dir "$T/moby2" --out "$T/mc"
 
 # ---- the command line: unknown data, wrong pairings ------------------------------------------
-expect_error "--data: unknown value 'nope' (expected one of: mnist, fashion-mnist, spam, langid, moby-dick)" \
+expect_error "--data: unknown value 'nope' (expected one of: mnist, fashion-mnist, spam, langid, moby-dick, sotu, sotu,moby-dick)" \
   train --model langid --data nope
 expect_error "--data: unknown value 'imdb'" eval --checkpoint "$L" --data imdb
 expect_error "--model langid reads text; --data mnist holds images (try --data langid)" train --model langid --data mnist
