@@ -140,6 +140,9 @@ int64_t cli_lm_window(const char *model);
 /* nb_task.on_pred of a tagger (NB_TASK_TOKENS): each sentence's predicted tags against its gold
  * tags (the batch's y) into the nb_entity_report ctx. */
 nb_status cli_entities_of_batch(void *ctx, const nb_batch *b, const int64_t *pred);
+/* A fresh entity report over d's tags, fed by task's predictions (on_pred = cli_entities_of_batch,
+ * cli/nlp.c); NULL out of memory. */
+nb_entity_report *nlp_report_attach(nb_task *task, const nb_text_dataset *d);
 /* eval and predict for the text models (textcmds.c). */
 int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v, const char *data);
 int cli_predict_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v);

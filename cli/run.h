@@ -55,8 +55,6 @@ void gen_free(run *r);
 bool nlp_tagger(const char *model); /* ner */
 bool nlp_mlm(const char *model);    /* mlm */
 nb_task nlp_task(const char *model, const nb_vocab *v);
-/* A fresh entity report over d's tags, fed by task's predictions (on_pred); NULL out of memory. */
-nb_entity_report *nlp_report_attach(nb_task *task, const nb_text_dataset *d);
 /* A fresh report for the next evaluation (old freed); give it to the task's pred_ctx. */
 nb_entity_report *nlp_report_renew(nb_entity_report *old, const nb_text_dataset *d);
 int nlp_lora(run *r);               /* plan.lora > 0: adapters on the encoder, the rest frozen but the head */

@@ -47,9 +47,7 @@ int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb
         task.mlm_rows = true;
     }
     nb_entity_report *ents = NULL;
-    if (!rc && ner && !(ents = nb_entity_report_new((const char *const *)t.split->test->tag_names, t.split->test->n_tags)))
-        rc = cli_fail("%s", nb_last_error());
-    if (ents) task.on_pred = cli_entities_of_batch, task.pred_ctx = ents;
+    if (!rc && ner && !(ents = nlp_report_attach(&task, t.split->test))) rc = cli_fail("%s", nb_last_error());
     nb_epoch_stats st;
     if (!rc && ((!lm && !mlm && !conf) || nb_evaluate(m, &task, &test, conf, NULL, &st)))
         rc = cli_fail("%s", nb_last_error());
