@@ -137,12 +137,19 @@ char *cli_generate(nb_model *m, const nb_vocab *v, const char *prime, int64_t le
 /* The window cli_generate gives a model: 0 for the stateful LSTM, CLI_LM_STEPS for the
  * Transformer (which sees only the characters of its window). */
 int64_t cli_lm_window(const char *model);
+/* The entity report of a tagger's evaluations over the test set its batches come from. */
+typedef struct cli_ents {
+    nb_entity_report *rep;
+    const nb_text_dataset *test; /* b->idx indexes it; its word keys mark the unseen entities */
+} cli_ents;
 /* nb_task.on_pred of a tagger (NB_TASK_TOKENS): each sentence's predicted tags against its gold
- * tags (the batch's y) into the nb_entity_report ctx. */
+ * tags (the batch's y), with the test set's word keys, into the cli_ents ctx. */
 nb_status cli_entities_of_batch(void *ctx, const nb_batch *b, const int64_t *pred);
-/* A fresh entity report over d's tags, fed by task's predictions (on_pred = cli_entities_of_batch,
- * cli/nlp.c); NULL out of memory. */
-nb_entity_report *nlp_report_attach(nb_task *task, const nb_text_dataset *d);
+/* A fresh entity report over test's tags that has learned the entities of train (their
+ * surfaces: what makes a test entity unseen), fed by task's predictions (on_pred =
+ * cli_entities_of_batch, cli/nlp.c); NULL with the error set. Free with nlp_report_free. */
+cli_ents *nlp_report_attach(nb_task *task, const nb_text_dataset *train, const nb_text_dataset *test);
+void nlp_report_free(cli_ents *e);
 /* eval and predict for the text models (textcmds.c). */
 int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v, const char *data);
 int cli_predict_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb_vocab *v);

@@ -227,5 +227,6 @@ nb_status cli_dist_eval(run *r, nb_epoch_stats *te) {
     if (!g.on || r->gen == NB_ZOO_GAN) return NB_OK; /* a GAN is not evaluated */
     nb_status st = nb_dist_reduce_stats(te, r->task.kind);
     if (!st && r->conf) st = nb_dist_reduce_confusion(r->conf);
+    if (!st && r->ents) st = nb_dist_reduce_entities(r->ents->rep);
     return st;
 }

@@ -11,17 +11,34 @@ bool nlp_tagger(const char *model) { return model && !strcmp(model, "ner"); }
 bool nlp_mlm(const char *model) { return model && !strcmp(model, "mlm"); }
 
 /* ---- the entity report of an evaluation ---------------------------------------------------- */
-/* A fresh entity report over the tags of a tagged set, hooked to the task's predictions. */
-nb_entity_report *nlp_report_attach(nb_task *task, const nb_text_dataset *d) {
-    nb_entity_report *rep = nb_entity_report_new((const char *const *)d->tag_names, d->n_tags);
-    if (rep) task->on_pred = cli_entities_of_batch, task->pred_ctx = rep;
-    return rep;
+/* A fresh entity report over the tags of a tagged set that knows the training entities,
+ * hooked to the task's predictions. */
+cli_ents *nlp_report_attach(nb_task *task, const nb_text_dataset *train, const nb_text_dataset *test) {
+    cli_ents *e = calloc(1, sizeof *e);
+    if (!e) {
+        nb_set_error(NB_ERR_MEM, "out of memory");
+        return NULL;
+    }
+    e->test = test;
+    e->rep = nb_entity_report_new((const char *const *)test->tag_names, test->n_tags);
+    for (int64_t i = 0; e->rep && train && train->word_keys && i < train->n; i++)
+        if (nb_entity_report_learn(e->rep, train->tags + i * train->max_len, train->word_keys + i * train->max_len,
+                                   train->lengths[i])) {
+            nb_entity_report_free(e->rep);
+            e->rep = NULL;
+        }
+    if (!e->rep) {
+        free(e);
+        return NULL;
+    }
+    task->on_pred = cli_entities_of_batch, task->pred_ctx = e;
+    return e;
 }
 
-/* The report of the next evaluation: old (may be NULL) freed, a new one over d's tags. */
-nb_entity_report *nlp_report_renew(nb_entity_report *old, const nb_text_dataset *d) {
-    nb_entity_report_free(old);
-    return nb_entity_report_new((const char *const *)d->tag_names, d->n_tags);
+void nlp_report_free(cli_ents *e) {
+    if (!e) return;
+    nb_entity_report_free(e->rep);
+    free(e);
 }
 
 /* ---- building the run ----------------------------------------------------------------------- */
@@ -85,8 +102,8 @@ int nlp_save_merged(run *r, const char *path) {
 }
 
 /* report.txt of ner: the entity report of the last evaluation (seqeval's layout). */
-int nlp_write_report(run *r, nb_entity_report *rep) {
-    char *text = nb_entity_report_format(rep, 4);
+int nlp_write_report(run *r, const cli_ents *e) {
+    char *text = nb_entity_report_format(e->rep, 4);
     if (!text) return cli_fail("%s", nb_last_error());
     int rc = nb_write_file_atomic(r->p_report, text, strlen(text)) ? cli_fail("%s", nb_last_error()) : 0;
     if (!rc && !r->a.quiet) printf("\n%s", text);

@@ -31,7 +31,7 @@ typedef struct run {
     int64_t start;
     /* the Transformer text models (cli/nlp.c) */
     bool ner, mlm;                /* --model ner (a tagger: entity report), mlm */
-    nb_entity_report *ents;       /* ner: the entities of the current evaluation */
+    cli_ents *ents;               /* ner: the entities of the current evaluation */
 } run;
 
 nb_optim *run_make_optim(nb_params *p, const char *name, float lr);
@@ -56,11 +56,10 @@ bool nlp_tagger(const char *model); /* ner */
 bool nlp_mlm(const char *model);    /* mlm */
 nb_task nlp_task(const char *model, const nb_vocab *v);
 /* A fresh report for the next evaluation (old freed); give it to the task's pred_ctx. */
-nb_entity_report *nlp_report_renew(nb_entity_report *old, const nb_text_dataset *d);
 int nlp_lora(run *r);               /* plan.lora > 0: adapters on the encoder, the rest frozen but the head */
 int nlp_check_init_vocab(run *r, const nb_meta *meta);
 int nlp_save_merged(run *r, const char *path); /* a LoRA run's model.safetensors: merged, plain */
-int nlp_write_report(run *r, nb_entity_report *rep);
+int nlp_write_report(run *r, const cli_ents *e);
 int nlp_write_mlm_report(run *r);
 
 #endif

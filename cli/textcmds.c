@@ -7,10 +7,17 @@
 #include <string.h>
 
 nb_status cli_entities_of_batch(void *ctx, const nb_batch *b, const int64_t *pred) {
+    const cli_ents *e = ctx;
     int64_t T = b->x_shape[0];
     if (!b->y || !b->lengths) return nb_set_error(NB_ERR_ARG, "ner: a test batch without tags or lengths");
+    const nb_text_dataset *d = e->test;
+    bool keyed = d && d->word_keys && b->idx;
     for (int64_t i = 0; i < b->n; i++) {
-        nb_status st = nb_entity_report_add(ctx, b->y + i * T, pred + i * T, b->lengths[i]);
+        if (keyed && (b->idx[i] < 0 || b->idx[i] >= d->n || d->lengths[b->idx[i]] != b->lengths[i]))
+            return nb_set_error(NB_ERR_ARG, "ner: test batch sample %lld is not sample %lld of the test set", (long long)i,
+                                (long long)b->idx[i]);
+        const uint64_t *keys = keyed ? d->word_keys + b->idx[i] * d->max_len : NULL;
+        nb_status st = nb_entity_report_add_keyed(e->rep, b->y + i * T, pred + i * T, keys, b->lengths[i]);
         if (st) return st;
     }
     return NB_OK;
@@ -46,8 +53,9 @@ int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb
         task.mask_id = NB_VOCAB_MASK, task.first_id = NB_VOCAB_CASED_SPECIALS, task.vocab_size = nb_vocab_size(v);
         task.mlm_rows = true;
     }
-    nb_entity_report *ents = NULL;
-    if (!rc && ner && !(ents = nlp_report_attach(&task, t.split->test))) rc = cli_fail("%s", nb_last_error());
+    cli_ents *ents = NULL;
+    if (!rc && ner && !(ents = nlp_report_attach(&task, t.split->train, t.split->test)))
+        rc = cli_fail("%s", nb_last_error());
     nb_epoch_stats st;
     if (!rc && ((!lm && !mlm && !conf) || nb_evaluate(m, &task, &test, conf, NULL, &st)))
         rc = cli_fail("%s", nb_last_error());
@@ -55,7 +63,7 @@ int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb
         char from[48];
         snprintf(from, sizeof from, "epoch %lld", (long long)info->epoch);
         if (ner) {
-            char *rep = nb_entity_report_format(ents, 4);
+            char *rep = nb_entity_report_format(ents->rep, 4);
             printf("%s (%s, %s) on %s test: %lld sentences, %lld tokens, loss %.4f\n\n%s", a->checkpoint, info->model,
                    from, data, (long long)t.split->test->n, (long long)st.tokens, st.loss, rep ? rep : "");
             free(rep);
@@ -78,7 +86,7 @@ int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb
         }
     }
     nb_confusion_free(conf);
-    nb_entity_report_free(ents);
+    nlp_report_free(ents);
     cli_text_close(&t);
     return rc;
 }

@@ -310,7 +310,8 @@ static int build_classifier(run *r, int *frozen) {
     if (r->text) {
         if (cli_text_sources(&r->txt, a->batch, (uint64_t)a->seed, &r->src, &r->test_src)) return 1;
         r->task = r->ner || r->mlm ? nlp_task(a->model, r->txt.vocab) : nb_task_new(r->lm ? NB_TASK_LM : NB_TASK_SEQ_CLASSIFY);
-        if (r->ner && !(r->ents = nlp_report_attach(&r->task, r->txt.split->test))) return cli_fail("%s", nb_last_error());
+        if (r->ner && !(r->ents = nlp_report_attach(&r->task, r->txt.split->train, r->txt.split->test)))
+            return cli_fail("%s", nb_last_error());
     } else {
         if (run_image_sources(r)) return 1;
         r->task = nb_task_new(NB_TASK_CLASSIFY);
@@ -427,8 +428,7 @@ static int run_epochs(run *r) {
         }
         if (cli_dist_epoch(r, &tr)) return cli_fail("%s", nb_last_error());
         if (r->conf) nb_confusion_clear(r->conf);
-        if (r->ner && !(task.pred_ctx = r->ents = nlp_report_renew(r->ents, r->txt.split->test)))
-            return cli_fail("%s", nb_last_error());
+        if (r->ner) nb_entity_report_clear(r->ents->rep);
         te = (nb_epoch_stats){.loss = NAN, .accuracy = NAN, .bits = NAN};
         if ((r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) || cli_dist_eval(r, &te))
             return cli_fail("%s", nb_last_error());
@@ -438,8 +438,10 @@ static int run_epochs(run *r) {
         double rate = tr.seconds > 0 ? (double)tr.samples / tr.seconds : 0;
         history_add(r->h, tr.loss, tr.accuracy, te.loss, te.accuracy, tr.seconds, rate);
         if (r->lm) history_set_bits(r->h, tr.bits, te.bits);
-        double f1 = r->ner ? nb_entity_report_micro_f1(r->ents) : NAN;
+        double f1 = r->ner ? nb_entity_report_micro_f1(r->ents->rep) : NAN;
+        double f1_unseen = r->ner ? nb_entity_report_unseen_f1(r->ents->rep, NULL) : NAN;
         if (r->ner) history_set(r->h, "test_f1", f1);
+        if (r->ner && isfinite(f1_unseen)) history_set(r->h, "test_unseen_f1", f1_unseen);
         if (r->gen && gen_epoch(r, e, &tr, &te)) return 1;
         if (!a->quiet && r->gen) {
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
@@ -457,7 +459,7 @@ static int run_epochs(run *r) {
         } else if (!a->quiet) {
             char bits[64] = "";
             if (r->lm) snprintf(bits, sizeof bits, "  bpc %.3f / %.3f", tr.bits, te.bits);
-            if (r->ner) snprintf(bits, sizeof bits, "  entity F1 %.4f", f1);
+            if (r->ner) snprintf(bits, sizeof bits, "  entity F1 %.4f (unseen %.4f)", f1, f1_unseen);
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
             printf("epoch %lld/%lld  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f%s  %.1f s  %.0f "
                    "%s/s\n", (long long)e + 1, a->epochs, (double)nb_optim_lr(r->opt), tr.loss, tr.accuracy,
@@ -476,8 +478,7 @@ static int run_epochs(run *r) {
         nb_epoch_stats te;
         if (!a->quiet) printf("all %lld epochs trained: writing the run's final outputs\n", (long long)r->start);
         r->plan.epoch = r->start;
-        if (r->ner && !(task.pred_ctx = r->ents = nlp_report_renew(r->ents, r->txt.split->test)))
-            return cli_fail("%s", nb_last_error());
+        if (r->ner) nb_entity_report_clear(r->ents->rep);
         if ((r->gen != NB_ZOO_GAN && nb_evaluate(r->m, &task, &test, r->conf, NULL, &te)) || cli_dist_eval(r, &te))
             return cli_fail("%s", nb_last_error());
         if (!cli_dist_writer()) return 0;
@@ -646,7 +647,7 @@ int cli_train(const cli_args *a0) {
     cli_signals_restore();
     free(r->h);
     nb_confusion_free(r->conf);
-    nb_entity_report_free(r->ents);
+    nlp_report_free(r->ents);
     nb_loader_free(r->lt);
     nb_loader_free(r->l);
     gen_free(r);

@@ -109,6 +109,10 @@ bool nb_dist_stop(void *sync);
 nb_status nb_dist_reduce_stats(nb_epoch_stats *s, nb_task_kind kind);
 /* The counts of a confusion matrix summed over the processes. */
 nb_status nb_dist_reduce_confusion(nb_confusion *c);
+/* The counts of an entity report (entities, unseen entities, tokens) summed over the
+ * processes, so that each holds the report of the whole evaluation; learned surfaces are each
+ * process's own (learn the same training sentences on every process). */
+nb_status nb_dist_reduce_entities(nb_entity_report *r);
 
 /* ---- each process's share of the batches ---------------------------------------------------- */
 /* The rows of a global batch of n samples that process `rank` of `size` takes: as evenly as

@@ -66,6 +66,24 @@ void nb_entity_report_free(nb_entity_report *r);
  * gold and predicted id must be in [0, n_tags) (NB_ERR_ARG naming the position; nothing is
  * added). */
 nb_status nb_entity_report_add(nb_entity_report *r, const int64_t *gold, const int64_t *pred, int64_t n_tokens);
+/* Unseen entities (generalization to names the tagger never saw; the "unseen" split of
+ * Augenstein et al., 2017): an entity's surface is the sequence of its tokens' keys, any
+ * 64-bit values that name the tokens' words (nb_word_key of their text). learn records the
+ * surfaces of the gold entities of one training sentence as seen (gold and keys n_tokens each;
+ * negative gold ids left out as in add). add_keyed adds a sentence as add does and also counts,
+ * in a second table, the gold and the predicted entities whose surface was never learned (a
+ * correct pair has one surface, so both or neither count): that table's precision, recall and
+ * F1 are the scores on unseen entities. keys NULL is nb_entity_report_add. */
+nb_status nb_entity_report_learn(nb_entity_report *r, const int64_t *gold, const uint64_t *keys, int64_t n_tokens);
+nb_status nb_entity_report_add_keyed(nb_entity_report *r, const int64_t *gold, const int64_t *pred,
+                                     const uint64_t *keys, int64_t n_tokens);
+/* Distinct surfaces learned. */
+int64_t nb_entity_report_seen(const nb_entity_report *r);
+/* Zeroes every count (entities, unseen entities, tokens); the learned surfaces stay. */
+void nb_entity_report_clear(nb_entity_report *r);
+/* The micro-averaged F1 over unseen entities and their support (gold unseen entities); NaN
+ * (support 0) when no sentence was added with keys since the last clear. */
+double nb_entity_report_unseen_f1(const nb_entity_report *r, int64_t *support);
 /* The report's rows: the types that occur in a gold or a predicted entity, in name order
  * (bytewise, as Python sorts), then "micro avg", "macro avg" and "weighted avg" (seqeval's
  * averages; macro over the listed types; all 0 with no entity). Row i's name and scores, or
@@ -83,6 +101,8 @@ int64_t nb_entity_report_tokens(const nb_entity_report *r);
  * mode), byte for byte: a header, a row per type, a blank line, the three averages; then a
  * blank line and "token accuracy: A (C of N tokens)" with A to digits places. digits 0..30.
  * With no entity at all (where seqeval raises) the table has no type rows and zero averages.
+ * When sentences were added with keys, a blank line, "unseen entities (...; S surfaces
+ * learned):" and the same table over the unseen entities follow.
  * malloc'd; the caller frees it. */
 char *nb_entity_report_format(const nb_entity_report *r, int digits);
 

@@ -108,6 +108,10 @@ typedef struct nb_text_dataset {
     int64_t *tags;
     int n_tags;
     char **tag_names;   /* n_tags names, BIO form: "O", "B-PER", "I-PER", ... */
+    /* (N, T) nb_word_key of each token's text, 0 after each sample's length, or NULL (sotu
+     * NER: what tells a word the vocabulary maps to an unknown from another; the entity
+     * report's unseen entities are read with them). */
+    uint64_t *word_keys;
 } nb_text_dataset;
 void nb_text_dataset_free(nb_text_dataset *d);
 /* n (1..d->n) samples of d at evenly spaced positions (i * d->n / n), so that a split listed
@@ -192,6 +196,9 @@ void nb_stream_loader_free(nb_stream_loader *l);
 #define NB_VOCAB_UNK_CAPS 5  /* <unk:X>  a word of two or more letters, all capitals */
 #define NB_VOCAB_UNK_D 6     /* <unk:d>  a number */
 #define NB_VOCAB_UNK_P 7     /* <unk:p>  any other token */
+/* The key of a word's text s[0..len): its 64-bit FNV-1a hash (offset basis
+ * 0xcbf29ce484222325, prime 0x100000001b3), 1 where that is 0. */
+uint64_t nb_word_key(const char *s, size_t len);
 /* The shape unknown (NB_VOCAB_UNK_CAP ... NB_VOCAB_UNK_P) of the token tok[0..len). */
 int64_t nb_token_shape(const char *tok, size_t len);
 

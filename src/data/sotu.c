@@ -190,9 +190,9 @@ static nb_status build(sotu_build *b, const char *dir, const char *fn) {
  * tags is not NULL); extra: another corpus whose kept sentences follow (Moby-Dick). */
 static nb_text_dataset *dataset(const nb__sotu *c, const int64_t *list, int64_t n, const int64_t *tags,
                                 const nb__sotu *extra, const nb_vocab *v, const char *what) {
-    nb__seqs seqs = {0}, tseqs = {0};
+    nb__seqs seqs = {0}, tseqs = {0}, kseqs = {0}; /* ids, tags, word keys (as int64) */
     nb_text_dataset *d = NULL;
-    int64_t ids[NB_SOTU_MAX_TOKENS];
+    int64_t ids[NB_SOTU_MAX_TOKENS], keys[NB_SOTU_MAX_TOKENS];
     for (int pass = 0; pass < 2; pass++) {
         const nb__sotu *k = pass ? extra : c;
         int64_t count = pass ? (extra ? extra->n_sent : 0) : n;
@@ -202,9 +202,11 @@ static nb_text_dataset *dataset(const nb__sotu *c, const int64_t *list, int64_t 
             for (int64_t i = 0; i < len; i++) {
                 int64_t e = k->tok[k->sent[s] + i];
                 ids[i] = nb_vocab_id(v, k->words.key[e], k->words.klen[e]);
+                keys[i] = (int64_t)nb_word_key(k->words.key[e], k->words.klen[e]);
             }
             if (nb__seqs_add(&seqs, ids, len, 0) != NB_OK ||
-                (tags && nb__seqs_add(&tseqs, tags + k->sent[s], len, 0) != NB_OK)) {
+                (tags && (nb__seqs_add(&tseqs, tags + k->sent[s], len, 0) != NB_OK ||
+                          nb__seqs_add(&kseqs, keys, len, 0) != NB_OK))) {
                 nb__err(NB_ERR_MEM, "%s: out of memory", what);
                 goto done;
             }
@@ -220,11 +222,19 @@ static nb_text_dataset *dataset(const nb__sotu *c, const int64_t *list, int64_t 
         nb_text_dataset_free(d);
         d = NULL;
     }
-    for (int64_t i = 0; d && tags && i < d->n; i++)
+    if (d && tags && !(d->word_keys = calloc((size_t)(d->n * d->max_len + 1), sizeof *d->word_keys))) {
+        nb__err(NB_ERR_MEM, "%s: out of memory for the word keys", what);
+        nb_text_dataset_free(d);
+        d = NULL;
+    }
+    for (int64_t i = 0; d && tags && i < d->n; i++) {
         memcpy(d->tags + i * d->max_len, tseqs.ids + tseqs.start[i], (size_t)d->lengths[i] * sizeof *d->tags);
+        for (int64_t t = 0; t < d->lengths[i]; t++) d->word_keys[i * d->max_len + t] = (uint64_t)kseqs.ids[kseqs.start[i] + t];
+    }
 done:
     nb__seqs_free(&seqs);
     nb__seqs_free(&tseqs);
+    nb__seqs_free(&kseqs);
     return d;
 }
 

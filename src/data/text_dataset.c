@@ -9,6 +9,7 @@ void nb_text_dataset_free(nb_text_dataset *d) {
     for (int c = 0; d->tag_names && c < d->n_tags; c++) free(d->tag_names[c]);
     free(d->tag_names);
     free(d->tags);
+    free(d->word_keys);
     free(d->tokens);
     free(d->lengths);
     free(d->y);
@@ -92,6 +93,15 @@ nb_text_dataset *nb_text_dataset_subset(const nb_text_dataset *d, int64_t n) {
     for (int64_t i = 0; s && s->tags && i < n; i++) {
         int64_t k = i * d->n / n;
         memcpy(s->tags + i * longest, d->tags + k * d->max_len, (size_t)d->lengths[k] * sizeof *s->tags);
+    }
+    if (s && d->word_keys && !(s->word_keys = calloc((size_t)(n * longest + 1), sizeof *s->word_keys))) {
+        nb__err(NB_ERR_MEM, "nb_text_dataset_subset: out of memory for the word keys of %lld sequences", (long long)n);
+        nb_text_dataset_free(s);
+        return NULL;
+    }
+    for (int64_t i = 0; s && s->word_keys && i < n; i++) {
+        int64_t k = i * d->n / n;
+        memcpy(s->word_keys + i * longest, d->word_keys + k * d->max_len, (size_t)d->lengths[k] * sizeof *s->word_keys);
     }
     return s;
 }

@@ -34,6 +34,12 @@ static nb_status count_token(void *ctx, const char *tok, size_t len, size_t off)
     return NB_OK;
 }
 
+uint64_t nb_word_key(const char *s, size_t len) {
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)s[i]) * 0x100000001b3u;
+    return h ? h : 1;
+}
+
 int64_t nb_token_shape(const char *tok, size_t len) {
     uint32_t cp;
     if (!tok || len == 0 || nb_utf8_decode(tok, len, &cp) == 0) return NB_VOCAB_UNK_P;

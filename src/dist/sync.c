@@ -3,6 +3,7 @@
  * step's weights (the loops' hook, with a stop every process agrees on), an epoch's figures
  * and a confusion matrix summed. Built on the primitives of comm_mpi.c / comm_none.c. */
 #include "dist/dist_impl.h"
+#include "metrics/metrics_impl.h"
 #include "train/train_impl.h"
 
 #include <math.h>
@@ -159,6 +160,22 @@ nb_status nb_dist_reduce_confusion(nb_confusion *c) {
     for (int64_t i = 0; i < kk; i++) v[i] = (double)c->m[i]; /* exact below 2^53 */
     st = nb_dist_sum(v, (int)kk);
     for (int64_t i = 0; !st && i < kk; i++) c->m[i] = (int64_t)v[i];
+    free(v);
+    return st;
+}
+
+nb_status nb_dist_reduce_entities(nb_entity_report *r) {
+    if (!r) return nb__err(NB_ERR_ARG, "nb_dist_reduce_entities: the report is NULL");
+    if (nb_dist_size() == 1) return NB_OK;
+    int64_t n;
+    int64_t *c = nb__entity_report_tallies(r, &n);
+    nb_status st = same_sizes("nb_dist_reduce_entities", "the entity report", n, 0);
+    if (st) return st;
+    double *v = malloc((size_t)n * sizeof(double));
+    if (!v) return nb__err(NB_ERR_MEM, "nb_dist_reduce_entities: out of memory");
+    for (int64_t i = 0; i < n; i++) v[i] = (double)c[i]; /* exact below 2^53 */
+    st = nb_dist_sum(v, (int)n);
+    for (int64_t i = 0; !st && i < n; i++) c[i] = (int64_t)v[i];
     free(v);
     return st;
 }

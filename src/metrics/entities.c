@@ -12,8 +12,15 @@ struct nb_entity_report {
     char *kind;         /* (n_tags) 'O', 'B' or 'I' */
     int *type_of;       /* (n_tags) the type of B-X and I-X, -1 for O */
     char **type_names;  /* (n_types) in name order */
-    int64_t *counts;    /* (3, n_types): correct, gold and predicted entities */
-    int64_t tokens, right;
+    /* The tallies, one block summed across processes by nb__entity_report_tallies' users:
+     * (3, n_types) correct, gold and predicted entities; the same (3, n_types) over the
+     * unseen entities; then the tokens added and those tagged right. */
+    int64_t *counts, *unseen, *tokens_right;
+    /* The seen surfaces: an open-addressing set of the surface hashes of the learned gold
+     * entities (0 marks an empty slot; a hash of 0 is stored as 1). */
+    uint64_t *seen;
+    int64_t n_seen, seen_cap;
+    bool keyed; /* a sentence came with keys since the last clear: the unseen table is shown */
 };
 
 /* An entity: its type and its first and last token in the sentence (as read). */
@@ -31,6 +38,7 @@ void nb_entity_report_free(nb_entity_report *r) {
     free(r->kind);
     free(r->type_of);
     free(r->counts);
+    free(r->seen);
     free(r);
 }
 
@@ -68,8 +76,10 @@ nb_entity_report *nb_entity_report_new(const char *const *tag_names, int n_tags)
         for (int j = 0; j < r->n_types && r->kind[i] != 'O'; j++)
             if (strcmp(r->type_names[j], tag_names[i] + 2) == 0) r->type_of[i] = j;
     }
-    r->counts = calloc((size_t)(r->n_types > 0 ? r->n_types : 1) * 3, sizeof *r->counts);
+    r->counts = calloc((size_t)(r->n_types > 0 ? r->n_types : 1) * 6 + 2, sizeof *r->counts);
     if (!r->counts) goto oom;
+    r->unseen = r->counts + 3 * r->n_types;
+    r->tokens_right = r->counts + 6 * r->n_types;
     return r;
 oom:
     nb_entity_report_free(r);
@@ -96,50 +106,162 @@ static int64_t entities_of(const nb_entity_report *r, const int *tags, int64_t n
     return count;
 }
 
-nb_status nb_entity_report_add(nb_entity_report *r, const int64_t *gold, const int64_t *pred, int64_t n_tokens) {
-    if (!r) return nb__err(NB_ERR_ARG, "nb_entity_report_add: the report is NULL");
-    if (n_tokens < 0) return nb__err(NB_ERR_ARG, "nb_entity_report_add: negative length %lld", (long long)n_tokens);
-    if (n_tokens > 0 && (!gold || !pred)) return nb__err(NB_ERR_ARG, "nb_entity_report_add: gold or pred is NULL");
+/* ---- surfaces: what an entity's words are --------------------------------------------------- */
+/* The surface hash of the entity e over the kept tokens' keys: the keys in order, mixed
+ * (splitmix64's finalizer after each), never 0. */
+static uint64_t surface_of(const uint64_t *keys, entity e) {
+    uint64_t h = 0x9E3779B97F4A7C15u ^ (uint64_t)(e.end - e.begin + 1);
+    for (int64_t i = e.begin; i <= e.end; i++) {
+        h ^= keys[i];
+        h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9u;
+        h = (h ^ (h >> 27)) * 0x94D049BB133111EBu;
+        h ^= h >> 31;
+    }
+    return h ? h : 1;
+}
+
+static bool seen_has(const nb_entity_report *r, uint64_t h) {
+    if (!r->seen_cap) return false;
+    for (int64_t i = (int64_t)(h & (uint64_t)(r->seen_cap - 1));; i = (i + 1) & (r->seen_cap - 1)) {
+        if (r->seen[i] == h) return true;
+        if (!r->seen[i]) return false;
+    }
+}
+
+static nb_status seen_put(nb_entity_report *r, uint64_t h) {
+    if (seen_has(r, h)) return NB_OK;
+    if (2 * (r->n_seen + 1) > r->seen_cap) { /* at most half full */
+        int64_t cap = r->seen_cap ? 2 * r->seen_cap : 1024;
+        uint64_t *t = calloc((size_t)cap, sizeof *t), *old = r->seen;
+        if (!t) return nb__err(NB_ERR_MEM, "nb_entity_report_learn: out of memory for %lld surfaces", (long long)cap);
+        for (int64_t i = 0; i < r->seen_cap; i++) {
+            if (!old[i]) continue;
+            int64_t j = (int64_t)(old[i] & (uint64_t)(cap - 1));
+            while (t[j]) j = (j + 1) & (cap - 1);
+            t[j] = old[i];
+        }
+        free(old);
+        r->seen = t, r->seen_cap = cap;
+    }
+    int64_t j = (int64_t)(h & (uint64_t)(r->seen_cap - 1));
+    while (r->seen[j]) j = (j + 1) & (r->seen_cap - 1);
+    r->seen[j] = h;
+    r->n_seen++;
+    return NB_OK;
+}
+
+/* ---- adding sentences ------------------------------------------------------------------------ */
+/* The checked, kept tokens of a sentence: their gold and predicted tags (2, n) and keys (n),
+ * and the entities of each ((2, n) room). */
+typedef struct sentence {
+    int64_t n;
+    int *tags;
+    uint64_t *keys;
+    entity *ents;
+} sentence;
+
+static void sentence_free(sentence *x) {
+    free(x->tags);
+    free(x->keys);
+    free(x->ents);
+}
+
+static nb_status sentence_of(const nb_entity_report *r, const int64_t *gold, const int64_t *pred, const uint64_t *keys,
+                             int64_t n_tokens, const char *fn, sentence *x) {
+    memset(x, 0, sizeof *x);
+    if (!r) return nb__err(NB_ERR_ARG, "%s: the report is NULL", fn);
+    if (n_tokens < 0) return nb__err(NB_ERR_ARG, "%s: negative length %lld", fn, (long long)n_tokens);
+    if (n_tokens > 0 && (!gold || (!pred && !keys))) return nb__err(NB_ERR_ARG, "%s: gold, pred or keys is NULL", fn);
     for (int64_t i = 0; i < n_tokens; i++) { /* every id first, so that a bad sentence adds nothing */
         if (gold[i] < 0) continue;
-        if (gold[i] >= r->n_tags || pred[i] < 0 || pred[i] >= r->n_tags)
-            return nb__err(NB_ERR_ARG, "nb_entity_report_add: token %lld has gold %lld, predicted %lld; tag ids are 0..%d",
-                           (long long)i, (long long)gold[i], (long long)pred[i], r->n_tags - 1);
+        if (gold[i] >= r->n_tags || (pred && (pred[i] < 0 || pred[i] >= r->n_tags)))
+            return nb__err(NB_ERR_ARG, "%s: token %lld has gold %lld, predicted %lld; tag ids are 0..%d", fn,
+                           (long long)i, (long long)gold[i], pred ? (long long)pred[i] : 0LL, r->n_tags - 1);
     }
-    /* The kept tokens' tags, (2, n), then the entities of each, (2, n). */
-    int *tags = malloc((size_t)(n_tokens > 0 ? n_tokens : 1) * 2 * sizeof *tags);
-    entity *ents = malloc((size_t)(n_tokens > 0 ? n_tokens : 1) * 2 * sizeof *ents);
-    if (!tags || !ents) {
-        free(tags);
-        free(ents);
-        return nb__err(NB_ERR_MEM, "nb_entity_report_add: out of memory for a sentence of %lld tokens", (long long)n_tokens);
+    const size_t m = (size_t)(n_tokens > 0 ? n_tokens : 1);
+    x->tags = malloc(m * 2 * sizeof *x->tags);
+    x->keys = keys ? malloc(m * sizeof *x->keys) : NULL;
+    x->ents = malloc(m * 2 * sizeof *x->ents);
+    if (!x->tags || (keys && !x->keys) || !x->ents) {
+        sentence_free(x);
+        return nb__err(NB_ERR_MEM, "%s: out of memory for a sentence of %lld tokens", fn, (long long)n_tokens);
     }
-    int64_t n = 0;
     for (int64_t i = 0; i < n_tokens; i++) {
         if (gold[i] < 0) continue;
-        tags[n] = (int)gold[i];
-        tags[n_tokens + n] = (int)pred[i];
-        r->right += gold[i] == pred[i];
-        n++;
+        x->tags[x->n] = (int)gold[i];
+        x->tags[n_tokens + x->n] = pred ? (int)pred[i] : 0;
+        if (keys) x->keys[x->n] = keys[i];
+        x->n++;
     }
-    r->tokens += n;
-    entity *g = ents, *p = ents + n_tokens;
-    const int64_t ng = entities_of(r, tags, n, g), np = entities_of(r, tags + n_tokens, n, p);
-    int64_t *tp = r->counts, *n_gold = r->counts + r->n_types, *n_pred = r->counts + 2 * r->n_types;
-    for (int64_t i = 0; i < ng; i++) n_gold[g[i].type]++;
-    for (int64_t j = 0; j < np; j++) n_pred[p[j].type]++;
-    /* Both lists are ordered by their first token, and entities of one list do not overlap. */
-    for (int64_t i = 0, j = 0; i < ng && j < np;) {
-        if (g[i].begin < p[j].begin) i++;
-        else if (g[i].begin > p[j].begin) j++;
-        else {
-            tp[g[i].type] += g[i].end == p[j].end && g[i].type == p[j].type;
-            i++, j++;
+    return NB_OK;
+}
+
+nb_status nb_entity_report_add_keyed(nb_entity_report *r, const int64_t *gold, const int64_t *pred,
+                                     const uint64_t *keys, int64_t n_tokens) {
+    sentence x;
+    nb_status st = sentence_of(r, gold, pred, keys, n_tokens, "nb_entity_report_add", &x);
+    if (st) return st;
+    if (n_tokens > 0 && !pred) {
+        sentence_free(&x);
+        return nb__err(NB_ERR_ARG, "nb_entity_report_add: pred is NULL");
+    }
+    const int64_t n = x.n;
+    for (int64_t i = 0; i < n; i++) r->tokens_right[1] += x.tags[i] == x.tags[n_tokens + i];
+    r->tokens_right[0] += n;
+    entity *g = x.ents, *p = x.ents + n_tokens;
+    const int64_t ng = entities_of(r, x.tags, n, g), np = entities_of(r, x.tags + n_tokens, n, p);
+    /* Each entity in the table of all entities and, when its surface was never learned, in
+     * the unseen table too (a correct pair has one surface: both count there or neither). */
+    for (int u = 0; u < (keys ? 2 : 1); u++) {
+        int64_t *c = u ? r->unseen : r->counts;
+        int64_t *tp = c, *n_gold = c + r->n_types, *n_pred = c + 2 * r->n_types;
+        for (int64_t i = 0; i < ng; i++) n_gold[g[i].type] += !u || !seen_has(r, surface_of(x.keys, g[i]));
+        for (int64_t j = 0; j < np; j++) n_pred[p[j].type] += !u || !seen_has(r, surface_of(x.keys, p[j]));
+        /* Both lists are ordered by their first token, and entities of one list do not overlap. */
+        for (int64_t i = 0, j = 0; i < ng && j < np;) {
+            if (g[i].begin < p[j].begin) i++;
+            else if (g[i].begin > p[j].begin) j++;
+            else {
+                tp[g[i].type] += g[i].end == p[j].end && g[i].type == p[j].type &&
+                                 (!u || !seen_has(r, surface_of(x.keys, g[i])));
+                i++, j++;
+            }
         }
     }
-    free(tags);
-    free(ents);
+    if (keys) r->keyed = true;
+    sentence_free(&x);
     return NB_OK;
+}
+
+nb_status nb_entity_report_add(nb_entity_report *r, const int64_t *gold, const int64_t *pred, int64_t n_tokens) {
+    return nb_entity_report_add_keyed(r, gold, pred, NULL, n_tokens);
+}
+
+nb_status nb_entity_report_learn(nb_entity_report *r, const int64_t *gold, const uint64_t *keys, int64_t n_tokens) {
+    sentence x;
+    nb_status st = sentence_of(r, gold, NULL, keys, n_tokens, "nb_entity_report_learn", &x);
+    if (st) return st;
+    if (n_tokens > 0 && !keys) {
+        sentence_free(&x);
+        return nb__err(NB_ERR_ARG, "nb_entity_report_learn: keys is NULL");
+    }
+    const int64_t ng = entities_of(r, x.tags, x.n, x.ents);
+    for (int64_t i = 0; i < ng && !st; i++) st = seen_put(r, surface_of(x.keys, x.ents[i]));
+    sentence_free(&x);
+    return st;
+}
+
+int64_t nb_entity_report_seen(const nb_entity_report *r) { return r ? r->n_seen : 0; }
+
+void nb_entity_report_clear(nb_entity_report *r) {
+    if (!r) return;
+    memset(r->counts, 0, ((size_t)r->n_types * 6 + 2) * sizeof *r->counts);
+    r->keyed = false;
+}
+
+int64_t *nb__entity_report_tallies(nb_entity_report *r, int64_t *n) {
+    *n = r ? (int64_t)r->n_types * 6 + 2 : 0;
+    return r ? r->counts : NULL;
 }
 
 /* ---- scores -------------------------------------------------------------------------------------- */
@@ -159,7 +281,7 @@ static void scores_free(scores *s) {
     free(s->support);
 }
 
-static nb_status scores_of(const nb_entity_report *r, scores *s) {
+static nb_status scores_over(const nb_entity_report *r, const int64_t *c, scores *s) {
     memset(s, 0, sizeof *s);
     const int m = r->n_types > 0 ? r->n_types : 1;
     s->type = malloc((size_t)m * sizeof *s->type);
@@ -171,7 +293,7 @@ static nb_status scores_of(const nb_entity_report *r, scores *s) {
     }
     s->r = s->p + m;
     s->f = s->p + 2 * m;
-    const int64_t *tp = r->counts, *n_gold = r->counts + r->n_types, *n_pred = r->counts + 2 * r->n_types;
+    const int64_t *tp = c, *n_gold = c + r->n_types, *n_pred = c + 2 * r->n_types;
     int64_t tp_all = 0, pred_all = 0;
     for (int t = 0; t < r->n_types; t++) {
         if (n_gold[t] + n_pred[t] == 0) continue;
@@ -192,6 +314,8 @@ static nb_status scores_of(const nb_entity_report *r, scores *s) {
     if (st) scores_free(s);
     return st;
 }
+
+static nb_status scores_of(const nb_entity_report *r, scores *s) { return scores_over(r, r->counts, s); }
 
 static const char *const AVG_NAMES[3] = {"micro avg", "macro avg", "weighted avg"};
 
@@ -235,10 +359,38 @@ static double avg_f1(const nb_entity_report *r, int a) {
 }
 double nb_entity_report_micro_f1(const nb_entity_report *r) { return avg_f1(r, 0); }
 double nb_entity_report_macro_f1(const nb_entity_report *r) { return avg_f1(r, 1); }
-double nb_entity_report_accuracy(const nb_entity_report *r) {
-    return r && r->tokens > 0 ? (double)r->right / (double)r->tokens : 0.0;
+double nb_entity_report_unseen_f1(const nb_entity_report *r, int64_t *support) {
+    scores s;
+    if (support) *support = 0;
+    if (!r || !r->keyed || scores_over(r, r->unseen, &s)) return NAN;
+    double f = s.avg[0][2];
+    if (support) *support = s.total;
+    scores_free(&s);
+    return f;
 }
-int64_t nb_entity_report_tokens(const nb_entity_report *r) { return r ? r->tokens : 0; }
+double nb_entity_report_accuracy(const nb_entity_report *r) {
+    return r && r->tokens_right[0] > 0 ? (double)r->tokens_right[1] / (double)r->tokens_right[0] : 0.0;
+}
+int64_t nb_entity_report_tokens(const nb_entity_report *r) { return r ? r->tokens_right[0] : 0; }
+
+/* The table of one set of tallies: header, type rows, blank line, the three averages. */
+static nb_status table(const nb_entity_report *r, const int64_t *c, int digits, nb__sbuf *b) {
+    scores s;
+    if (scores_over(r, c, &s)) return NB_ERR_MEM; /* its only failure, with its message */
+    int width = 12; /* max(len(type) for the listed types, len("weighted avg"), digits) */
+    for (int i = 0; i < s.k; i++) {
+        const int w = nb__text_width(r->type_names[s.type[i]]);
+        if (w > width) width = w;
+    }
+    if (digits > width) width = digits;
+    nb__report_header(b, width);
+    for (int i = 0; i < s.k; i++)
+        nb__report_row(b, r->type_names[s.type[i]], width, digits, s.p[i], s.r[i], s.f[i], s.support[i]);
+    nb__sb_printf(b, "\n");
+    for (int a = 0; a < 3; a++) nb__report_row(b, AVG_NAMES[a], width, digits, s.avg[a][0], s.avg[a][1], s.avg[a][2], s.total);
+    scores_free(&s);
+    return NB_OK;
+}
 
 char *nb_entity_report_format(const nb_entity_report *r, int digits) {
     if (!r) {
@@ -249,22 +401,20 @@ char *nb_entity_report_format(const nb_entity_report *r, int digits) {
         nb__err(NB_ERR_ARG, "nb_entity_report_format: digits = %d; expected 0..30", digits);
         return NULL;
     }
-    scores s;
-    if (scores_of(r, &s)) return NULL;
-    int width = 12; /* max(len(type) for the listed types, len("weighted avg"), digits) */
-    for (int i = 0; i < s.k; i++) {
-        const int w = nb__text_width(r->type_names[s.type[i]]);
-        if (w > width) width = w;
-    }
-    if (digits > width) width = digits;
     nb__sbuf b = {0};
-    nb__report_header(&b, width);
-    for (int i = 0; i < s.k; i++)
-        nb__report_row(&b, r->type_names[s.type[i]], width, digits, s.p[i], s.r[i], s.f[i], s.support[i]);
-    nb__sb_printf(&b, "\n");
-    for (int a = 0; a < 3; a++) nb__report_row(&b, AVG_NAMES[a], width, digits, s.avg[a][0], s.avg[a][1], s.avg[a][2], s.total);
+    if (table(r, r->counts, digits, &b)) {
+        free(b.s);
+        return NULL;
+    }
     nb__sb_printf(&b, "\ntoken accuracy: %.*f (%lld of %lld tokens)\n", digits, nb_entity_report_accuracy(r),
-                  (long long)r->right, (long long)r->tokens);
-    scores_free(&s);
+                  (long long)r->tokens_right[1], (long long)r->tokens_right[0]);
+    if (r->keyed) {
+        nb__sb_printf(&b, "\nunseen entities (their words never form an entity in training; %lld surfaces learned):\n",
+                      (long long)r->n_seen);
+        if (table(r, r->unseen, digits, &b)) {
+            free(b.s);
+            return NULL;
+        }
+    }
     return nb__sb_finish(&b, "nb_entity_report_format");
 }

@@ -42,4 +42,9 @@ void nb__report_row(nb__sbuf *b, const char *name, int width, int digits, double
 nb_status nb__report_averages(const double *p, const double *r, const double *f, const int64_t *support, int k,
                               double macro[3], double weighted[3]);
 
+/* The entity report's tallies as one array of *n counts (entities per type, unseen entities
+ * per type, tokens, right tokens) that may be summed element-wise across reports of the same
+ * tags (the processes of a distributed evaluation); the learned surfaces are not in it. */
+int64_t *nb__entity_report_tallies(nb_entity_report *r, int64_t *n);
+
 #endif
