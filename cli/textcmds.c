@@ -36,7 +36,8 @@ int cli_eval_text(const cli_args *a, nb_model *m, const cli_plan *info, const nb
         return cli_fail("%s holds a %s model; --data %s is not its data (ner: sotu; mlm: sotu or sotu,moby-dick)",
                         a->checkpoint, info->model, data);
     cli_text t;
-    int rc = cli_text_open(&t, data, info->model, a->data_dir, 0, a->limit_test);
+    /* a tagger's unseen entities are those of the training sentences it was trained on */
+    int rc = cli_text_open(&t, data, info->model, a->data_dir, ner ? info->limit_train : 0, a->limit_test);
     /* The model's ids mean what its own vocabulary says: the data must give the same one. */
     char *mine = rc ? NULL : nb_vocab_serialize(v);
     if (!rc && (!mine || strcmp(mine, t.vocab_str) != 0))

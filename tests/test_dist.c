@@ -434,6 +434,43 @@ static int fail_mode(void) {
     return 0;
 }
 
+/* An entity report summed across the processes: each adds every size-th sentence (rank 0 more
+ * of them), all learn the same training entities; after nb_dist_reduce_entities each holds
+ * the report of all the sentences, unseen table and token accuracy included. */
+static void entities_case(void) {
+    const char *tags[] = {"O", "B-PER", "I-PER", "B-LOC", "I-LOC"};
+    nb_entity_report *all = nb_entity_report_new(tags, 5), *mine = nb_entity_report_new(tags, 5);
+    if (!all || !mine) {
+        CHECK(0, "%s", nb_last_error());
+        return;
+    }
+    uint64_t rng = 12345;
+    int64_t gold[8], pred[8];
+    uint64_t keys[8];
+    for (int s = 0; s < 40; s++) {
+        for (int t = 0; t < 8; t++) {
+            gold[t] = (int64_t)(nb_splitmix64(&rng) % 5);
+            pred[t] = nb_splitmix64(&rng) % 3 ? gold[t] : (int64_t)(nb_splitmix64(&rng) % 5);
+            keys[t] = nb_splitmix64(&rng) % 6 + 1; /* few words: some surfaces repeat */
+        }
+        if (s < 10) { /* training sentences */
+            CHECK(nb_entity_report_learn(all, gold, keys, 8) == NB_OK && nb_entity_report_learn(mine, gold, keys, 8) == NB_OK,
+                  "learn: %s", nb_last_error());
+            continue;
+        }
+        CHECK(nb_entity_report_add_keyed(all, gold, pred, keys, 8) == NB_OK, "add: %s", nb_last_error());
+        if (s % g_size == g_rank) CHECK(nb_entity_report_add_keyed(mine, gold, pred, keys, 8) == NB_OK, "add");
+    }
+    CHECK(nb_dist_reduce_entities(mine) == NB_OK, "reduce: %s", nb_last_error());
+    char *a = nb_entity_report_format(all, 6), *b = nb_entity_report_format(mine, 6);
+    CHECK(a && b && strcmp(a, b) == 0 && strstr(a, "unseen"), "the summed report is the whole one:\n%s\nvs\n%s", b ? b : "",
+          a ? a : "");
+    free(a);
+    free(b);
+    nb_entity_report_free(all);
+    nb_entity_report_free(mine);
+}
+
 int main(int argc, char **argv) {
     test_split();
     if (nb_dist_launched() == 0) {
@@ -463,6 +500,7 @@ int main(int argc, char **argv) {
     gan_case();
     bn_case();
     stop_case();
+    entities_case();
     int rc = nb_checks_failed ? 1 : 0;
     char name[64];
     snprintf(name, sizeof name, "test_dist (rank %d of %d)", g_rank, g_size);

@@ -1,7 +1,8 @@
 /* The entity report (NER): seqeval's classification_report rebuilt by nb_entity_report_* on
  * the fixtures of tests/gen_entity_fixtures.py (an independent implementation of seqeval's
  * rules; numbers to 1e-12, text byte for byte), the reading of BIO corner cases by hand, tag
- * name and tag id checks, and the report with no entity at all. */
+ * name and tag id checks, the report with no entity at all, and the unseen entities (surfaces
+ * learned from training sentences) counted by hand. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
@@ -218,6 +219,78 @@ static void check_bad_input(void) {
     nb_entity_report_free(NULL);
 }
 
+/* Unseen entities: training sentences teach surfaces (key sequences); a test entity whose
+ * surface was never a training entity counts in the second table, gold and predicted alike. */
+static void check_unseen(void) {
+    nb_entity_report *r = nb_entity_report_new(TAGS, 5);
+    /* training: "George Washington visited Ohio": PER {1, 2}, LOC {4} */
+    const int64_t tg[] = {BP, IP, O, BL};
+    const uint64_t tk[] = {1, 2, 3, 4};
+    CHECK(nb_entity_report_learn(r, tg, tk, 4) == NB_OK && nb_entity_report_learn(r, tg, tk, 4) == NB_OK &&
+              nb_entity_report_seen(r) == 2,
+          "learn: %s, %lld surfaces", nb_last_error(), (long long)nb_entity_report_seen(r));
+    CHECK(isnan(nb_entity_report_unseen_f1(r, NULL)), "no keyed sentence yet: NaN");
+    /* "John Adams left Ohio": PER {5, 6} unseen and found; LOC {4} seen and found. */
+    const int64_t g1[] = {BP, IP, O, BL}, p1[] = {BP, IP, O, BL};
+    const uint64_t k1[] = {5, 6, 3, 4};
+    /* "George Washington and Texas": gold PER {1, 2} seen, predicted PER {1} alone: never a
+     * training entity, so an unseen false positive; LOC {8} unseen and found. */
+    const int64_t g2[] = {BP, IP, O, BL}, p2[] = {BP, O, O, BL};
+    const uint64_t k2[] = {1, 2, 7, 8};
+    CHECK(nb_entity_report_add_keyed(r, g1, p1, k1, 4) == NB_OK && nb_entity_report_add_keyed(r, g2, p2, k2, 4) == NB_OK,
+          "add_keyed: %s", nb_last_error());
+    counts(r, 0, "LOC", 2, 1.0, 1.0); /* the table of all entities is as without keys */
+    counts(r, 1, "PER", 2, 0.5, 0.5);
+    int64_t sup = -1;
+    const double f = nb_entity_report_unseen_f1(r, &sup); /* tp 2, predicted 3, gold 2 */
+    CHECK(sup == 2 && fabs(f - 0.8) < 1e-12, "unseen micro F1 %g support %lld; expected 0.8, 2", f, (long long)sup);
+    char *text = nb_entity_report_format(r, 2);
+    const char *want = "\nunseen entities (their words never form an entity in training; 2 surfaces learned):\n"
+                       "              precision    recall  f1-score   support\n\n"
+                       "         LOC       1.00      1.00      1.00         1\n"
+                       "         PER       0.50      1.00      0.67         1\n\n"
+                       "   micro avg       0.67      1.00      0.80         2\n"
+                       "   macro avg       0.75      1.00      0.83         2\n"
+                       "weighted avg       0.75      1.00      0.83         2\n";
+    const char *at = text ? strstr(text, "\nunseen entities") : NULL;
+    CHECK(at && strcmp(at, want) == 0, "unseen table:\n%s", text ? text : nb_last_error());
+    CHECK(text && strstr(text, "token accuracy: 0.88 (7 of 8 tokens)\n\nunseen"), "token line then the table");
+    free(text);
+    /* clear: counts gone, surfaces kept; an unkeyed sentence shows no unseen table */
+    nb_entity_report_clear(r);
+    CHECK(nb_entity_report_tokens(r) == 0 && nb_entity_report_seen(r) == 2 && isnan(nb_entity_report_unseen_f1(r, &sup)) &&
+              sup == 0,
+          "clear");
+    CHECK(nb_entity_report_add(r, g1, p1, 4) == NB_OK, "add: %s", nb_last_error());
+    text = nb_entity_report_format(r, 2);
+    CHECK(text && !strstr(text, "unseen"), "no keys, no unseen table");
+    free(text);
+    /* many surfaces (the set grows): each learned one is seen, a new one is not */
+    const int64_t one[] = {BL};
+    for (uint64_t k = 100; k < 5100; k++) {
+        const uint64_t key[] = {k};
+        if (nb_entity_report_learn(r, one, key, 1) != NB_OK) CHECK(0, "learn %llu: %s", (unsigned long long)k, nb_last_error());
+    }
+    CHECK(nb_entity_report_seen(r) == 5002, "%lld surfaces", (long long)nb_entity_report_seen(r));
+    nb_entity_report_clear(r);
+    for (uint64_t k = 100; k < 5100; k += 7) {
+        const uint64_t key[] = {k};
+        CHECK(nb_entity_report_add_keyed(r, one, one, key, 1) == NB_OK, "add_keyed");
+    }
+    const uint64_t fresh[] = {99999};
+    CHECK(nb_entity_report_add_keyed(r, one, one, fresh, 1) == NB_OK && nb_entity_report_unseen_f1(r, &sup) == 1.0 &&
+              sup == 1,
+          "only the new surface is unseen: support %lld", (long long)sup);
+    /* bad input: nothing learned */
+    const int64_t bad[] = {BP, 9};
+    CHECK(nb_entity_report_learn(r, bad, tk, 2) == NB_ERR_ARG && strstr(nb_last_error(), "token 1"), "gold 9: %s",
+          nb_last_error());
+    CHECK(nb_entity_report_learn(r, tg, NULL, 4) == NB_ERR_ARG && nb_entity_report_learn(NULL, tg, tk, 4) == NB_ERR_ARG &&
+              nb_entity_report_seen(r) == 5002,
+          "NULL keys or report");
+    nb_entity_report_free(r);
+}
+
 int main(void) {
     check_fixture("docstring");
     check_fixture("corners");
@@ -226,5 +299,6 @@ int main(void) {
     check_fixture("digits0");
     check_corners();
     check_bad_input();
+    check_unseen();
     return test_end("test_entities");
 }

@@ -194,6 +194,33 @@ static void test_fixture(void) {
     }
     CHECK(pad && short_ok, "tags -100 and tokens 0 after each length; lengths >= 3");
 
+    /* word keys: nb_word_key of each token's text (FNV-1a), 0 as padding; the vocabulary's
+     * words by their own text, a held-out name by its own key though its id is a shape */
+    CHECK(nb_word_key("a", 1) == 0xaf63dc4c8601ec8cull && nb_word_key("", 0) == 0xcbf29ce484222325ull, "FNV-1a");
+    const uint64_t william = nb_word_key("William", 7);
+    int64_t in_train = 0, in_test = 0, known_ok = 1;
+    for (int split = 0; split < 2; split++) {
+        const nb_text_dataset *d = split ? a->test : a->train;
+        CHECK(d->word_keys != NULL, "split %d has word keys", split);
+        for (int64_t i = 0; d->word_keys && i < d->n; i++)
+            for (int64_t t = 0; t < d->max_len; t++) {
+                const int64_t id = d->tokens[i * d->max_len + t];
+                const uint64_t key = d->word_keys[i * d->max_len + t];
+                if (t >= d->lengths[i]) {
+                    known_ok &= key == 0;
+                    continue;
+                }
+                const char *w = id >= NB_VOCAB_CASED_SPECIALS ? nb_vocab_token(a->vocab, id) : NULL;
+                if (w) known_ok &= key == nb_word_key(w, strlen(w));
+                if (key == william) {
+                    *(split ? &in_test : &in_train) += 1;
+                    known_ok &= id == NB_VOCAB_UNK_CAP;
+                }
+            }
+    }
+    CHECK(known_ok && in_train == 0 && in_test > 0, "word keys: known words by their text, padding 0, William (%lld in "
+          "test, %lld in train) a shape with its own key", (long long)in_test, (long long)in_train);
+
     /* the loader: y = the tags in the batch's padded layout */
     nb_text_loader *l = nb_text_loader_new(a->train, 5, true, 7, false);
     nb_batch bt;
@@ -220,6 +247,10 @@ static void test_fixture(void) {
           sub->tags[sub->max_len + sub->lengths[1] - 1] == a->test->tags[(a->test->n / 3) * a->test->max_len +
                                                                              a->test->lengths[a->test->n / 3] - 1],
           "subset keeps the tags");
+    CHECK(sub && sub->word_keys && sub->word_keys[0] == a->test->word_keys[0] &&
+              sub->word_keys[sub->max_len + sub->lengths[1] - 1] ==
+                  a->test->word_keys[(a->test->n / 3) * a->test->max_len + a->test->lengths[a->test->n / 3] - 1],
+          "subset keeps the word keys");
     nb_text_dataset_free(sub);
 
     /* the MLM corpus: same vocabulary; a dataset without tags batches per-sample labels */

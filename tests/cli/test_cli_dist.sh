@@ -96,6 +96,15 @@ LI=(--model langid --data langid --data-dir "$F/langid-small" --epochs 1 --limit
 "$NABLA" train "${LI[@]}" --threads 1 --out "$T/li1" || bad "langid on one process"
 mpi2 train "${LI[@]}" --out "$T/li2" || bad "langid on 2 processes"
 same_figures "$T/li2" "$T/li1" train_loss train_accuracy test_loss test_accuracy
+# the tagger: the entity report (and its unseen table) counts both processes' test sentences
+NE=(--model ner --data sotu --data-dir "$F/sotu-small" --epochs 1 --limit-train 96 --seed 0 --quiet)
+"$NABLA" train "${NE[@]}" --threads 1 --out "$T/ne1" || bad "ner on one process"
+mpi2 train "${NE[@]}" --out "$T/ne2" || bad "ner on 2 processes"
+# (its dropout draws from each process's own stream, so the figures differ from one process's;
+# the gold supports of both tables and the token count do not depend on the predictions)
+sup() { awk '/micro avg/ {print $NF}' "$1/report.txt" | tr '\n' ' '; grep -o "of [0-9]* tokens" "$1/report.txt"; }
+check '[ "$(grep -c "micro avg" "$T/ne2/report.txt")" = 2 ] && [ "$(sup "$T/ne2")" = "$(sup "$T/ne1")" ]' \
+  "ner on 2 processes: the entity report counts every test sentence: $(sup "$T/ne2") vs $(sup "$T/ne1")"
 
 # ---- the generative models ---------------------------------------------------------------------------
 G=(--data mnist --data-dir "$D" --seed 0 --epochs 1 --limit-test 64)

@@ -64,10 +64,16 @@ outputs "$T/ner" 2
 falls "$T/ner"
 check 'grep -q "precision    recall  f1-score   support" "$T/ner/report.txt" && grep -q "   micro avg " "$T/ner/report.txt" &&
        grep -q "^token accuracy: " "$T/ner/report.txt"' "ner report.txt: the entity report"
-check '[ -n "$(metric "$T/ner/metrics.jsonl" test_f1)" ]' "ner metrics.jsonl: test_f1"
+check '[ -n "$(metric "$T/ner/metrics.jsonl" test_f1)" ] && [ -n "$(metric "$T/ner/metrics.jsonl" test_unseen_f1)" ]' \
+  "ner metrics.jsonl: test_f1, test_unseen_f1"
+# the unseen entities' table: the fixture's held-out names (William, Florida, Louisiana, May)
+# make test entities no training entity had
+check 'grep -Eq "^unseen entities \(their words never form an entity in training; [1-9][0-9]* surfaces learned\):$" "$T/ner/report.txt" &&
+       [ "$(sed -n "/^unseen entities/,\$p" "$T/ner/report.txt" | grep -c "micro avg")" = 1 ]' "ner report.txt: the unseen table"
 out=$("$NABLA" eval --checkpoint "$T/ner/model.safetensors" --data-dir "$S" 2>&1)
-check 'grep -q "weighted avg" <<<"$out" && grep -q "$(grep "^token accuracy" "$T/ner/report.txt")" <<<"$out"' \
-  "eval of ner gives training's last token accuracy: $out"
+check 'grep -q "weighted avg" <<<"$out" && grep -q "$(grep "^token accuracy" "$T/ner/report.txt")" <<<"$out" &&
+       [ "$(sed -n "/^unseen entities/,\$p" <<<"$out")" = "$(sed -n "/^unseen entities/,\$p" "$T/ner/report.txt")" ]' \
+  "eval of ner gives training's last token accuracy and unseen table: $out"
 # predict: every sentence of the text, as written (entity marks aside), one a line
 printf 'President George Washington went to New York on May 1, 1789. He came back.\n\nThen John Adams wrote.\n' > "$T/in.txt"
 out=$("$NABLA" predict --checkpoint "$T/ner/model.safetensors" "$T/in.txt" 2>&1)
