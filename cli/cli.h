@@ -19,6 +19,7 @@ typedef struct cli_args {
     const char *init, *freeze, *reset, *prime, *judge, *arch;
     long long length, latent, n, lora;
     double lora_alpha;
+    double word_dropout;
     double denoise;
     double temperature;
     long long epochs, threads, warmup, stop_after, batch, limit_train, limit_test, seed, repeat;
@@ -57,6 +58,8 @@ typedef struct cli_plan {
     int processes;           /* a data-parallel run's processes (0: one) */
     int lora;                /* LoRA rank of the encoder's adapters (0: none; docs/lora.md) */
     float lora_alpha;
+    float word_dropout;      /* ner: the probability that a training word is replaced by its
+                              * shape unknown (0: none; docs/ner.md) */
 } cli_plan;
 extern const char *const cli_optimizers[]; /* NULL-terminated */
 extern const char *const cli_schedules[];

@@ -18,7 +18,8 @@ static const char *USAGE =
     "              [--init WEIGHTS [--freeze NAMES] [--reset NAMES] [--head-lr X]]\n"
     "  nabla train --model {spam,langid} --data {spam,langid} | --model charlm --data moby-dick [options as above]\n"
     "              [--arch {lstm,transformer}]   (charlm: the LSTM, or a causal Transformer)\n"
-    "  nabla train --model ner --data sotu [--init MLM-CHECKPOINT [--lora R [--lora-alpha X]]] [options as above]\n"
+    "  nabla train --model ner --data sotu [--init MLM-CHECKPOINT [--lora R [--lora-alpha X]]] [--word-dropout P]\n"
+    "              [options as above]   (--word-dropout: each training word becomes its unknown with probability P)\n"
     "  nabla train --model mlm --data {sotu,sotu,moby-dick} [options as above]\n"
     "  nabla eval --checkpoint FILE [--model NAME --data NAME] [--data-dir DIR] [--batch N] [--limit-test N]\n"
     "  nabla predict --checkpoint FILE [--model NAME --data NAME] [--invert] IMAGE.png|IMAGES.idx ...\n"
@@ -93,6 +94,7 @@ static const flag_def g_flags[] = {
     {"--arch", F_CHOICE, A(arch), TRAIN, 0, 0, g_archs},
     {"--lora", F_INT, A(lora), TRAIN, 1, 256, NULL},
     {"--lora-alpha", F_NUM, A(lora_alpha), TRAIN, 0, 1, NULL},
+    {"--word-dropout", F_NUM, A(word_dropout), TRAIN, 0, 0, NULL},
 };
 #define N_FLAGS (int)(sizeof g_flags / sizeof g_flags[0])
 _Static_assert(sizeof g_flags / sizeof g_flags[0] <= 64, "cli_args.set has 64 bits");

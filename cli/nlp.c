@@ -53,6 +53,18 @@ nb_task nlp_task(const char *model, const nb_vocab *v) {
     return t;
 }
 
+int nlp_word_dropout(run *r) {
+    if (r->plan.word_dropout <= 0) return 0;
+    if (!(r->word_unk = nb_vocab_shape_unks(r->txt.vocab))) return cli_fail("--word-dropout: %s", nb_last_error());
+    r->task.word_dropout = r->plan.word_dropout;
+    r->task.word_unk = r->word_unk;
+    r->task.word_unk_n = nb_vocab_size(r->txt.vocab);
+    if (!r->a.quiet)
+        printf("word dropout %g: a training word becomes its shape unknown with that probability\n",
+               (double)r->plan.word_dropout);
+    return 0;
+}
+
 /* LoRA (plan.lora > 0): adapters on every Linear of the encoder, everything but them and the
  * head frozen. Before the optimizer is made, and before a --resume checkpoint is loaded. */
 int nlp_lora(run *r) {

@@ -40,6 +40,7 @@ nb_status cli_plan_to_meta(const cli_plan *p, nb_meta *m) {
     if (!st && p->processes > 1) st = nb_meta_setf(m, "processes", "%d", p->processes);
     if (!st && p->lora > 0) st = nb_meta_setf(m, "lora", "%d", p->lora);
     if (!st && p->lora > 0) st = nb_meta_setf(m, "lora_alpha", "%.9g", (double)p->lora_alpha);
+    if (!st && p->word_dropout > 0) st = nb_meta_setf(m, "word_dropout", "%.9g", (double)p->word_dropout);
     return st;
 }
 
@@ -173,6 +174,10 @@ int cli_plan_from_meta(const nb_meta *m, const char *path, cli_plan *p) {
     if (meta_f32(m, path, "lora_alpha", 1e-6, 1e6, &p->lora_alpha)) return 1;
     if (p->lora > 0 && !(p->lora_alpha > 0))
         return cli_fail("%s: __metadata__ 'lora' is %d but 'lora_alpha' is missing", path, p->lora);
+    if (meta_f32(m, path, "word_dropout", 0, 1, &p->word_dropout)) return 1;
+    if (p->word_dropout >= 1.0f)
+        return cli_fail("%s: __metadata__ 'word_dropout' is '%.40s', not a probability in [0, 1)", path,
+                        nb_meta_get(m, "word_dropout"));
     return 0;
 }
 

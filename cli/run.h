@@ -32,6 +32,7 @@ typedef struct run {
     /* the Transformer text models (cli/nlp.c) */
     bool ner, mlm;                /* --model ner (a tagger: entity report), mlm */
     cli_ents *ents;               /* ner: the entities of the current evaluation */
+    int64_t *word_unk;            /* ner with word dropout: the task's table (nb_vocab_shape_unks) */
 } run;
 
 nb_optim *run_make_optim(nb_params *p, const char *name, float lr);
@@ -55,6 +56,9 @@ void gen_free(run *r);
 bool nlp_tagger(const char *model); /* ner */
 bool nlp_mlm(const char *model);    /* mlm */
 nb_task nlp_task(const char *model, const nb_vocab *v);
+/* ner: plan.word_dropout > 0 sets the task's word dropout over the run's vocabulary (the
+ * table in r->word_unk, freed with the run). */
+int nlp_word_dropout(run *r);
 /* A fresh report for the next evaluation (old freed); give it to the task's pred_ctx. */
 int nlp_lora(run *r);               /* plan.lora > 0: adapters on the encoder, the rest frozen but the head */
 int nlp_check_init_vocab(run *r, const nb_meta *meta);

@@ -122,6 +122,7 @@ static int take_resumed_plan(run *r) {
     if (!cli_given(a, "--freeze") && ri->freeze[0]) a->freeze = ri->freeze;
     if (!cli_given(a, "--latent") && ri->latent > 0) a->latent = ri->latent;
     if (!cli_given(a, "--denoise")) a->denoise = ri->noise;
+    if (!cli_given(a, "--word-dropout")) a->word_dropout = ri->word_dropout;
     if ((cli_given(a, "--lora") && a->lora != ri->lora) ||
         (cli_given(a, "--lora-alpha") && (float)a->lora_alpha != ri->lora_alpha))
         return cli_fail("--resume %s was trained with LoRA rank %d alpha %g; they cannot change in a resumed run",
@@ -212,6 +213,7 @@ static int load_text(run *r) {
                                  : r->txt.split->train->n_classes;
     p->lora = (int)a->lora;
     p->lora_alpha = (float)a->lora_alpha;
+    p->word_dropout = (float)a->word_dropout;
     snprintf(p->class_names, sizeof p->class_names, "%s", r->txt.class_names);
     return plan_common(r, 0.0f, 1.0f, r->txt.n_train);
 }
@@ -312,6 +314,7 @@ static int build_classifier(run *r, int *frozen) {
         r->task = r->ner || r->mlm ? nlp_task(a->model, r->txt.vocab) : nb_task_new(r->lm ? NB_TASK_LM : NB_TASK_SEQ_CLASSIFY);
         if (r->ner && !(r->ents = nlp_report_attach(&r->task, r->txt.split->train, r->txt.split->test)))
             return cli_fail("%s", nb_last_error());
+        if (r->ner && nlp_word_dropout(r)) return 1;
     } else {
         if (run_image_sources(r)) return 1;
         r->task = nb_task_new(NB_TASK_CLASSIFY);
@@ -603,6 +606,11 @@ static int check_pairing(run *r) {
         return cli_fail("--lora R [--lora-alpha X] fine-tunes a pre-trained encoder: --model ner --init MLM-CHECKPOINT "
                         "--lora R");
     if (a->lora > 0 && !cli_given(a, "--lora-alpha") && !a->resume) r->a.lora_alpha = (double)a->lora; /* scaling 1 */
+    if (cli_given(a, "--word-dropout") && !r->ner)
+        return cli_fail("--word-dropout P replaces training words by their unknowns in the tagger: --model ner, not "
+                        "--model %s", a->model);
+    if (!(a->word_dropout >= 0 && a->word_dropout < 1))
+        return cli_fail("--word-dropout: %g is not a probability in [0, 1)", a->word_dropout);
     /* the language model's protocol: batches of 32 windows, Adam lr 2e-3, gradients clipped at
      * norm 5 (flags given, or a resumed plan, win) */
     if (r->gen == NB_ZOO_GAN && !a->resume && !cli_given(a, "--lr")) r->a.lr = 2e-4; /* with betas (0.5, 0.999) */
@@ -648,6 +656,7 @@ int cli_train(const cli_args *a0) {
     free(r->h);
     nb_confusion_free(r->conf);
     nlp_report_free(r->ents);
+    free(r->word_unk);
     nb_loader_free(r->lt);
     nb_loader_free(r->l);
     gen_free(r);

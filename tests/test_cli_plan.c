@@ -34,7 +34,7 @@ static cli_plan sample_plan(void) {
     cli_plan p = {.c = 1, .h = 28, .w = 28, .classes = 10, .epoch = 7, .seed = 18446744073709551615ull,
                   .batch = 20, .mean = 0.1307f, .std = 0.3081f, .base_lr = 3e-4f, .clip = 1e6f, .warmup = 1000,
                   .epochs = 1000, .limit_train = 9223372036854775807LL, .limit_test = 20, .train_samples = 2000,
-                  .threads = 2};
+                  .threads = 2, .word_dropout = 0.1f};
     snprintf(p.model, sizeof p.model, "lenet5");
     snprintf(p.dataset, sizeof p.dataset, "fashion-mnist");
     snprintf(p.schedule, sizeof p.schedule, "cosine");
@@ -50,7 +50,8 @@ static bool same_plan(const cli_plan *a, const cli_plan *b) {
            strcmp(a->schedule, b->schedule) == 0 && strcmp(a->optimizer, b->optimizer) == 0 &&
            a->base_lr == b->base_lr && a->clip == b->clip && a->warmup == b->warmup && a->epochs == b->epochs &&
            a->limit_train == b->limit_train && a->limit_test == b->limit_test &&
-           a->train_samples == b->train_samples && a->threads == b->threads && strcmp(a->freeze, b->freeze) == 0;
+           a->train_samples == b->train_samples && a->threads == b->threads && strcmp(a->freeze, b->freeze) == 0 &&
+           a->word_dropout == b->word_dropout;
 }
 
 /* Writes plan p as the metadata of a checkpoint of model m at path and reads the metadata back. */
@@ -103,7 +104,9 @@ int main(void) {
     cli_plan bare = {.c = 3, .h = 32, .w = 32, .classes = 100000, .std = 1e6f, .mean = -1e6f, .batch = 1 << 20};
     snprintf(bare.model, sizeof bare.model, "mlp");
     meta = save_and_read(path, m, &bare);
-    CHECK(meta && nb_meta_get(meta, "schedule") == NULL && nb_meta_get(meta, "freeze") == NULL, "optional keys");
+    CHECK(meta && nb_meta_get(meta, "schedule") == NULL && nb_meta_get(meta, "freeze") == NULL &&
+              nb_meta_get(meta, "word_dropout") == NULL,
+          "optional keys (word_dropout 0 is not written: a run without it keeps its old metadata)");
     CHECK(meta && parse_captured(meta, path, &got, err, sizeof err) == 0, "parse bare: %s", err);
     CHECK(same_plan(&bare, &got), "the bare plan read back differs");
     nb_meta_free(meta);
@@ -138,6 +141,10 @@ int main(void) {
         refused(meta, path, "seed", "99999999999999999999");
         refused(meta, path, "limit_train", "-1");
         refused(meta, path, "threads", "5000");
+        refused(meta, path, "word_dropout", "1");
+        refused(meta, path, "word_dropout", "1.5");
+        refused(meta, path, "word_dropout", "-0.1");
+        refused(meta, path, "word_dropout", "0.2x");
         char long_freeze[300];
         memset(long_freeze, 'a', sizeof long_freeze - 1);
         long_freeze[sizeof long_freeze - 1] = '\0';

@@ -8,7 +8,10 @@
  * padding never selected, random ids never special), the evaluation masks fixed and
  * independent of the library RNG (both ways), the training masks repeatable from the seed and
  * the RNG state, the one-token fallback, argument checks, and a tiny training run that at
- * least halves the masked-token loss. */
+ * least halves the masked-token loss. Word dropout (NB_TASK_TOKENS): the replacement rate, only
+ * eligible ids replaced and by their table entry, one library draw per eligible token in order
+ * (a reference drawn by hand matches exactly), nothing replaced in evaluation, the labels and the
+ * batch untouched, bad settings refused before anything trains; nb_vocab_shape_unks. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,7 @@ typedef struct tok_state {
     bool bigram;
     int last_n_in;
     nb_tensor *w, *w_prev;
+    int64_t seen[4096], n_seen; /* the ids of the last forward (word dropout's checks) */
 } tok_state;
 static nb_status tok_bind(nb_module *m, nb_init init) {
     (void)init;
@@ -61,6 +65,8 @@ static nb_status tok_bind(nb_module *m, nb_init init) {
 static nb_status tok_fwd(nb_module *m, int n_in, nb_tensor *const *in, int *n_out, nb_tensor **out) {
     tok_state *s = nb_module_state(m);
     s->last_n_in = n_in;
+    s->n_seen = nb_tensor_numel(in[0]) <= 4096 ? nb_tensor_numel(in[0]) : 0;
+    memcpy(s->seen, nb_tensor_idata(in[0]), (size_t)s->n_seen * sizeof *s->seen);
     nb_tensor *e = nb_embedding(s->w, in[0]);
     if (e && s->bigram) {
         const int64_t n = nb_tensor_size(in[0], 0), T = nb_tensor_size(in[0], 1);
@@ -310,6 +316,203 @@ static void test_tokens_training(void) {
     nb_confusion_free(conf);
     nb_optim_free(o);
     nb_model_free(m);
+}
+
+/* ---- NB_TASK_TOKENS: word dropout ---- */
+enum { WV = 90, WSPEC = 8 }; /* the table's ids: 0..89, 0..7 specials; ids 90..99 are outside it */
+static int64_t g_unk[WV];
+static nb_task wd_task(float p) {
+    for (int i = 0; i < WV; i++) g_unk[i] = i < WSPEC || i == 40 ? i : 3 + i % 5; /* 40 maps to itself */
+    nb_task t = nb_task_new(NB_TASK_TOKENS);
+    t.word_dropout = p, t.word_unk = g_unk, t.word_unk_n = WV;
+    return t;
+}
+static bool wd_eligible(int64_t id) { return id >= 0 && id < WV && g_unk[id] != id; }
+
+static void test_word_dropout_statistics(void) {
+    enum { NS = 400, TT = 50 };
+    static int64_t tok[NS * TT], keep[NS * TT], len[NS], ids[NS * TT], ref[NS * TT], ids2[NS * TT];
+    uint64_t rs = 21;
+    for (int i = 0; i < NS; i++) {
+        len[i] = (int64_t)(nb_splitmix64(&rs) % (TT + 1));
+        for (int t = 0; t < TT; t++) /* ids 0..99: specials, 40 (its own entry), ids past the table; padding 0 or 50 */
+            tok[i * TT + t] = t < len[i] ? (int64_t)(nb_splitmix64(&rs) % 100) : t & 1 ? 50 : 0;
+    }
+    memcpy(keep, tok, sizeof tok);
+    nb_batch b = {.n = NS, .tokens = tok, .x_ndim = 1, .x_shape = {TT}, .lengths = len};
+    const float p = 0.3f;
+    nb_task task = wd_task(p);
+    CHECK(nb_task_new(NB_TASK_TOKENS).word_dropout == 0.0f && nb_task_new(NB_TASK_TOKENS).word_unk == NULL,
+          "word dropout is off by default");
+    nb_seed(5);
+    int64_t replaced = -1;
+    CHECK(nb__word_dropout(&task, &b, true, ids, &replaced) == NB_OK, "word dropout: %s", nb_last_error());
+    uint64_t after[4], want[4];
+    nb_rng_get_state(after);
+    /* The reference: one draw per eligible real token, samples then steps, from the same seed. */
+    nb_seed(5);
+    int64_t eligible = 0, bad = 0, count = 0, shapes[8] = {0};
+    for (int i = 0; i < NS; i++)
+        for (int t = 0; t < TT; t++) {
+            const int64_t r = i * TT + t, o = tok[r];
+            ref[r] = o;
+            if (t < len[i] && wd_eligible(o)) {
+                eligible++;
+                if ((double)(nb_rng_next() >> 11) * 0x1p-53 < (double)p) ref[r] = g_unk[o];
+            }
+            if (ids[r] == o) continue;
+            count++;
+            bad += t >= len[i] || !wd_eligible(o) || ids[r] != g_unk[o]; /* only eligible real ids, by their entry */
+            if (ids[r] >= 0 && ids[r] < 8) shapes[ids[r]]++;
+        }
+    nb_rng_get_state(want);
+    CHECK(bad == 0, "%lld replacements break the rules (padding, specials, id 40, ids past the table untouched; "
+          "an eligible id becomes its entry)", (long long)bad);
+    CHECK(!memcmp(ids, ref, sizeof ids) && !memcmp(after, want, sizeof after),
+          "one draw per eligible token, none for the others: the replacements and the RNG state match a reference");
+    CHECK(!memcmp(tok, keep, sizeof tok), "the batch is not modified");
+    const double rate = (double)count / (double)eligible, sigma = sqrt(0.3 * 0.7 / (double)eligible);
+    CHECK(replaced == count && eligible > 7000 && fabs(rate - 0.3) < 5 * sigma,
+          "replacement rate %.4f of %lld eligible tokens (p 0.3, 5 sigma %.4f), counted %lld", rate,
+          (long long)eligible, 5 * sigma, (long long)replaced);
+    CHECK(shapes[3] > 0 && shapes[4] > 0 && shapes[5] > 0 && shapes[6] > 0 && shapes[7] > 0,
+          "every unknown of the table is used: %lld %lld %lld %lld %lld", (long long)shapes[3], (long long)shapes[4],
+          (long long)shapes[5], (long long)shapes[6], (long long)shapes[7]);
+    /* Repeatable from the seed and from a stored RNG state; the next batch differs. */
+    nb_seed(5);
+    nb__word_dropout(&task, &b, true, ids2, NULL);
+    CHECK(!memcmp(ids, ids2, sizeof ids), "the same seed, the same replacements");
+    uint64_t state[4];
+    nb_rng_get_state(state);
+    nb__word_dropout(&task, &b, true, ids, NULL);
+    nb_rng_set_state(state);
+    nb__word_dropout(&task, &b, true, ids2, NULL);
+    CHECK(!memcmp(ids, ids2, sizeof ids), "the same RNG state, the same replacements");
+    nb__word_dropout(&task, &b, true, ids2, NULL);
+    CHECK(memcmp(ids, ids2, sizeof ids) != 0, "the next batch's draws differ");
+    /* Not training, or p = 0: a plain copy and no draws. */
+    nb_rng_get_state(state);
+    CHECK(nb__word_dropout(&task, &b, false, ids, &replaced) == NB_OK && replaced == 0 && !memcmp(ids, tok, sizeof ids),
+          "evaluation: nothing replaced");
+    nb_task off = nb_task_new(NB_TASK_TOKENS);
+    CHECK(nb__word_dropout(&off, &b, true, ids, &replaced) == NB_OK && replaced == 0 && !memcmp(ids, tok, sizeof ids),
+          "word_dropout 0 (no table): nothing replaced: %s", nb_last_error());
+    nb_rng_get_state(after);
+    CHECK(!memcmp(state, after, sizeof state), "no draws without word dropout or in evaluation");
+}
+
+/* Through the loop: the model reads the replaced ids in training (those of nb__word_dropout
+ * from the same RNG state) and the batch's ids in evaluation; the labels are the batch's (the
+ * loss equals that of a run without dropout on the replaced ids); bad settings are refused
+ * before anything trains. */
+static void test_word_dropout_loop(void) {
+    enum { NS = 6, TT = 10 };
+    static int64_t tok[NS * TT], y[NS * TT], len[NS] = {10, 7, 3, 10, 9, 1}, keep[NS * TT], keep_y[NS * TT];
+    static int64_t dropped[NS * TT];
+    uint64_t rs = 4;
+    for (int r = 0; r < NS * TT; r++) {
+        tok[r] = (int64_t)(nb_splitmix64(&rs) % 100);
+        y[r] = (int64_t)(nb_splitmix64(&rs) % 4);
+    }
+    memcpy(keep, tok, sizeof tok), memcpy(keep_y, y, sizeof y);
+    list_src s = {.n = 1};
+    s.b[0] = (nb_batch){.n = NS, .tokens = tok, .x_ndim = 1, .x_shape = {TT}, .y = y, .lengths = len};
+    nb_batch_source src = source(&s);
+    nb_task task = wd_task(0.5f);
+    tok_state *ts;
+    nb_model *m = tagger(100, 4, 4, true, &ts, 2);
+    nb_optim *o = nb_sgd_new(nb_model_params(m), (nb_sgd_opts){.lr = 0.0f});
+    nb_epoch_stats st, plain;
+    nb_seed(8);
+    nb__word_dropout(&task, &s.b[0], true, dropped, NULL);
+    nb_seed(8);
+    CHECK(nb_train_epoch(m, o, &task, &src, 0, NULL, &st) == NB_OK, "train: %s", nb_last_error());
+    int64_t changed = 0;
+    for (int r = 0; r < NS * TT; r++) changed += dropped[r] != tok[r];
+    CHECK(ts->n_seen == NS * TT && !memcmp(ts->seen, dropped, sizeof dropped) && changed > 5,
+          "training: the model reads the replaced ids (%lld replaced)", (long long)changed);
+    CHECK(!memcmp(tok, keep, sizeof tok) && !memcmp(y, keep_y, sizeof y),
+          "the batch's ids and labels are not modified");
+    /* The same loss as training without word dropout on a batch of the replaced ids. */
+    list_src s2 = {.n = 1};
+    s2.b[0] = s.b[0], s2.b[0].tokens = dropped;
+    nb_batch_source src2 = source(&s2);
+    nb_task none = nb_task_new(NB_TASK_TOKENS);
+    CHECK(nb_train_epoch(m, o, &none, &src2, 0, NULL, &plain) == NB_OK && plain.loss == st.loss &&
+              plain.tokens == st.tokens && plain.accuracy == st.accuracy,
+          "the labels are the batch's: loss %.9g vs %.9g, %lld vs %lld tokens", st.loss, plain.loss,
+          (long long)st.tokens, (long long)plain.tokens);
+    uint64_t before[4], after[4];
+    nb_rng_get_state(before);
+    CHECK(nb_evaluate(m, &task, &src, NULL, NULL, &st) == NB_OK && !memcmp(ts->seen, tok, sizeof tok),
+          "evaluation: the model reads the batch's ids: %s", nb_last_error());
+    nb_rng_get_state(after);
+    CHECK(!memcmp(before, after, sizeof before), "evaluation draws nothing");
+    /* Refused, naming what is wrong, with the parameters untouched. */
+    static int64_t bad_unk[WV];
+    memcpy(bad_unk, g_unk, sizeof bad_unk);
+    struct { float p; const int64_t *unk; int64_t n; int64_t bad_at, bad_to; const char *want; } cases[] = {
+        {1.0f, g_unk, WV, -1, 0, "word_dropout is 1"},
+        {-0.1f, g_unk, WV, -1, 0, "word_dropout is -0.1"},
+        {NAN, g_unk, WV, -1, 0, "expected a probability in [0, 1)"},
+        {0.2f, NULL, WV, -1, 0, "needs the table word_unk"},
+        {0.2f, g_unk, 0, -1, 0, "needs the table word_unk"},
+        {0.2f, bad_unk, WV, 17, WV, "word_unk[17] is 90, outside the table's ids [0, 90)"},
+        {0.2f, bad_unk, WV, 9, -1, "word_unk[9] is -1"},
+    };
+    nb_params *pp = nb_model_params(m);
+    const int64_t np = nb_params_numel(pp);
+    float *w0 = malloc((size_t)np * sizeof *w0);
+    memcpy(w0, nb_params_data(pp), (size_t)np * sizeof *w0);
+    nb_optim *o2 = nb_sgd_new(pp, (nb_sgd_opts){.lr = 0.5f});
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        memcpy(bad_unk, g_unk, sizeof bad_unk);
+        if (cases[c].bad_at >= 0) bad_unk[cases[c].bad_at] = cases[c].bad_to;
+        nb_task t = task;
+        t.word_dropout = cases[c].p, t.word_unk = cases[c].unk, t.word_unk_n = cases[c].n;
+        int64_t ids[NS * TT];
+        CHECK(nb__word_dropout(&t, &s.b[0], true, ids, NULL) == NB_ERR_ARG && strstr(nb_last_error(), cases[c].want),
+              "case %zu: %s (wanted '%s')", c, nb_last_error(), cases[c].want);
+        CHECK(nb_train_epoch(m, o2, &t, &src, 0, NULL, &st) == NB_ERR_ARG && strstr(nb_last_error(), cases[c].want) &&
+                  !memcmp(w0, nb_params_data(pp), (size_t)np * sizeof *w0),
+              "case %zu through the loop: %s (wanted '%s'), nothing trained", c, nb_last_error(), cases[c].want);
+        CHECK(nb_evaluate(m, &t, &src, NULL, NULL, &st) == NB_ERR_ARG, "case %zu: evaluation refuses it too", c);
+    }
+    free(w0);
+    nb_optim_free(o2);
+    nb_optim_free(o);
+    nb_model_free(m);
+}
+
+/* nb_vocab_shape_unks: specials to themselves, every word to the unknown of its shape (the id
+ * the vocabulary gives that word when it does not know it); other vocabularies refused. */
+static void test_vocab_shape_unks(void) {
+    static const char *const words[] = {"the", "Washington", "USA", "1789", ",", "I", "Émile", "élan"};
+    enum { NW = sizeof words / sizeof words[0] };
+    static const int64_t want[NW] = {NB_VOCAB_UNK_LOWER, NB_VOCAB_UNK_CAP, NB_VOCAB_UNK_CAPS, NB_VOCAB_UNK_D,
+                                     NB_VOCAB_UNK_P,     NB_VOCAB_UNK_CAP, NB_VOCAB_UNK_CAP,  NB_VOCAB_UNK_LOWER};
+    nb_vocab *v = nb_vocab_new(NB_TOKENIZER_CASED_WORDS, true, words, NW);
+    int64_t *unk = v ? nb_vocab_shape_unks(v) : NULL;
+    CHECK(unk != NULL && nb_vocab_size(v) == NB_VOCAB_CASED_SPECIALS + NW, "shape unks: %s", nb_last_error());
+    for (int64_t id = 0; unk && id < NB_VOCAB_CASED_SPECIALS; id++)
+        CHECK(unk[id] == id, "special %lld -> %lld", (long long)id, (long long)unk[id]);
+    for (int w = 0; unk && w < NW; w++) {
+        const int64_t id = NB_VOCAB_CASED_SPECIALS + w;
+        CHECK(unk[id] == want[w] && unk[id] == nb_token_shape(words[w], strlen(words[w])),
+              "'%s' (id %lld) -> %lld, wanted %lld", words[w], (long long)id, (long long)unk[id], (long long)want[w]);
+    }
+    free(unk);
+    nb_vocab_free(v);
+    static const char *const lower[] = {"the", "cat"};
+    v = nb_vocab_new(NB_TOKENIZER_WORDS, true, lower, 2);
+    CHECK(v && !nb_vocab_shape_unks(v) && strstr(nb_last_error(), "cased-words"), "words vocabulary: %s",
+          nb_last_error());
+    nb_vocab_free(v);
+    v = nb_vocab_new(NB_TOKENIZER_CASED_WORDS, false, words, NW);
+    CHECK(v && !nb_vocab_shape_unks(v) && strstr(nb_last_error(), "without specials"), "no specials: %s",
+          nb_last_error());
+    nb_vocab_free(v);
+    CHECK(!nb_vocab_shape_unks(NULL), "NULL vocabulary");
 }
 
 /* ---- NB_TASK_MLM ---- */
@@ -577,5 +780,8 @@ int main(void) {
     test_mlm_statistics();
     test_mlm_edges();
     test_mlm_training();
+    test_word_dropout_statistics();
+    test_word_dropout_loop();
+    test_vocab_shape_unks();
     return test_end("test_token_tasks");
 }

@@ -201,6 +201,12 @@ void nb_stream_loader_free(nb_stream_loader *l);
 uint64_t nb_word_key(const char *s, size_t len);
 /* The shape unknown (NB_VOCAB_UNK_CAP ... NB_VOCAB_UNK_P) of the token tok[0..len). */
 int64_t nb_token_shape(const char *tok, size_t len);
+/* The word-dropout table of a cased-words vocabulary with specials (nb_task.word_unk, train.h):
+ * malloc'd, nb_vocab_size(v) entries; the specials (ids < NB_VOCAB_CASED_SPECIALS) map to
+ * themselves (never replaced), every other id to the shape unknown of its text (nb_token_shape),
+ * the id the vocabulary would give that word if it did not know it. NULL with the error set
+ * for another vocabulary (NB_ERR_ARG) or out of memory. Free with free(). */
+int64_t *nb_vocab_shape_unks(const nb_vocab *v);
 
 /* The NER tags (tag ids of nb_text_dataset.tags, named as in tag_names). */
 enum { NB_NER_O, NB_NER_B_PER, NB_NER_I_PER, NB_NER_B_LOC, NB_NER_I_LOC, NB_NER_B_DATE, NB_NER_I_DATE, NB_NER_TAGS };

@@ -29,6 +29,12 @@
  *                         logits (N, T, K) or (N*T, K). Loss: the mean cross-entropy over the
  *                         scored tokens (only their rows are in the graph); accuracy per scored
  *                         token; the confusion matrix over scored tokens (nb_evaluate's conf).
+ *                         Word dropout (word_dropout > 0, training only): each real token whose
+ *                         id has an entry in word_unk that is not the id itself draws one
+ *                         uniform from the library RNG (samples in order, steps in order) and is
+ *                         replaced in the model's input by word_unk[id] when the draw is below
+ *                         word_dropout; the labels stay, the batch is not modified (the ids are
+ *                         a copy), and evaluation (nb_evaluate) replaces nothing.
  *   NB_TASK_MLM           masked language modelling over the same batches (y is ignored): per
  *                         sample, each real token (t < length) with an id in [first_id,
  *                         vocab_size) is selected with probability mask_prob; a selected token
@@ -136,6 +142,17 @@ typedef struct nb_task {
      * selected tokens, in order, and gives their logits only (M, K) (nb_token_transformer_new
      * does): the head works on the selected rows alone. false: logits at every step. */
     bool mlm_rows;
+    /* NB_TASK_TOKENS: word dropout (Lample et al. 2016; Flair's word_dropout), so that a tagger
+     * learns to tag the unknown words it meets at test time from their context and shape.
+     * nb_task_new sets word_dropout 0 (off), word_unk NULL, word_unk_n 0. When word_dropout > 0
+     * the task is refused with NB_ERR_ARG (before anything trains) unless word_dropout is in
+     * [0, 1), word_unk is set, word_unk_n >= 1 and every entry is in [0, word_unk_n). */
+    float word_dropout;      /* probability that an eligible real input token is replaced in training */
+    const int64_t *word_unk; /* (word_unk_n) the replacement of token id i; word_unk[i] == i (the
+                              * specials): never replaced; ids >= word_unk_n: never replaced.
+                              * Not owned: it must outlive the task (nb_vocab_shape_unks builds
+                              * one from a cased-words vocabulary). */
+    int64_t word_unk_n;
 } nb_task;
 nb_task nb_task_new(nb_task_kind kind);
 nb_task nb_task_custom(nb_step_fn step, void *ctx);

@@ -57,6 +57,26 @@ int64_t nb_token_shape(const char *tok, size_t len) {
     return first_cap ? NB_VOCAB_UNK_CAP : NB_VOCAB_UNK_LOWER;
 }
 
+int64_t *nb_vocab_shape_unks(const nb_vocab *v) {
+    if (!v || !v->specials || v->tok != NB_TOKENIZER_CASED_WORDS) {
+        nb__err(NB_ERR_ARG, "nb_vocab_shape_unks: %s; expected a cased-words vocabulary with specials (its "
+                "word-shape unknowns)", !v ? "no vocabulary" : v->specials ? "a vocabulary of another tokenizer"
+                                                                          : "a vocabulary without specials");
+        return NULL;
+    }
+    const int64_t n = nb_vocab_size(v);
+    int64_t *unk = malloc((size_t)n * sizeof *unk);
+    if (!unk) {
+        nb__err(NB_ERR_MEM, "nb_vocab_shape_unks: out of memory for %lld ids", (long long)n);
+        return NULL;
+    }
+    for (int64_t id = 0; id < n; id++) {
+        const char *tok = id < NB_VOCAB_CASED_SPECIALS ? NULL : nb_vocab_token(v, id);
+        unk[id] = tok ? nb_token_shape(tok, strlen(tok)) : id;
+    }
+    return unk;
+}
+
 /* Why tok[0..len) cannot be a token of t, or NULL. */
 static const char *bad_token(nb_tokenizer t, const char *tok, size_t len) {
     if (len == 0) return "an empty token";

@@ -51,6 +51,10 @@ static nb_status check_args(const char *fn, nb_model *m, const nb_task *task, co
         return nb__err(NB_ERR_ARG, "%s: a task, a batch source (start, next) and stats are required", fn);
     if (!nb__task_known(task->kind)) return nb__err(NB_ERR_ARG, "%s: unknown task %d", fn, (int)task->kind);
     if (task->kind == NB_TASK_CUSTOM && !task->step) return nb__err(NB_ERR_ARG, "%s: a custom task needs a step function", fn);
+    if (task->kind == NB_TASK_TOKENS) { /* a bad word-dropout setting: refused before any batch */
+        nb_status st = nb__check_word_dropout(task);
+        if (st) return st;
+    }
     if (task->kind != NB_TASK_CUSTOM && (!m || (need_opt && !opt)))
         return nb__err(NB_ERR_ARG, "%s: the %s task needs a model%s", fn, nb_task_name(task->kind),
                        need_opt ? " and an optimizer" : "");

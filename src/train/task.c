@@ -197,7 +197,7 @@ nb_status nb__task_batch(const nb_task *task, nb_model *m, const nb_batch *b, nb
     case NB_TASK_RECONSTRUCT: return squared(m, b, true, task->noise, r);
     case NB_TASK_VAE: return vae(m, b, r);
     case NB_TASK_LM: return lm(m, b, r);
-    case NB_TASK_TOKENS: return nb__task_tokens(m, b, conf, r);
+    case NB_TASK_TOKENS: return nb__task_tokens(task, m, b, conf, r);
     case NB_TASK_MLM: return nb__task_mlm(task, m, b, r);
     case NB_TASK_CUSTOM: break;
     }

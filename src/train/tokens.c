@@ -3,7 +3,8 @@
  * eligible real token selected with probability mask_prob, then 80% [MASK], 10% a random id,
  * 10% kept, scored at the selected positions). Both score through one function that gathers
  * the scored rows of the logits (with their gradient), as the language model task does, and
- * write every position's prediction for nb_evaluate's on_pred. */
+ * write every position's prediction for nb_evaluate's on_pred. NB_TASK_TOKENS' word dropout
+ * replaces, in training only, some input words by their unknowns (a copy of the batch's ids). */
 #include "train/train_impl.h"
 
 /* The batch must hold token ids (N, T) with lengths in 0..T; *T_out := T. */
@@ -112,14 +113,20 @@ static nb_status score(const char *task, nb_tensor *flat, int64_t k, const int64
     return NB_OK;
 }
 
-nb_status nb__task_tokens(nb_model *m, const nb_batch *b, nb_confusion *conf, nb__batch_result *r) {
+nb_status nb__task_tokens(const nb_task *task, nb_model *m, const nb_batch *b, nb_confusion *conf,
+                          nb__batch_result *r) {
     int64_t T, k;
     nb_status st = check_batch("tokens", b, &T);
     if (st) return st;
     if (!b->y) return nb__err(NB_ERR_ARG, "tokens task: the batch needs per-token labels y (N*T)");
     const int64_t rows = b->n * T;
-    nb_tensor *x = nb_step_index(2, (int64_t[]){b->n, T}, b->tokens), *tt = nb_step_index(1, (int64_t[]){rows}, NULL);
+    /* The model reads the batch's ids as they are, or in training with word dropout a copy
+     * with some words replaced by their unknowns (the batch itself is never modified). */
+    const bool drop = task->word_dropout > 0.0f && nb_model_training(m);
+    nb_tensor *x = nb_step_index(2, (int64_t[]){b->n, T}, drop ? NULL : b->tokens),
+              *tt = nb_step_index(1, (int64_t[]){rows}, NULL);
     if (!x || !tt) return NB_ERR_MEM;
+    if (drop && (st = nb__word_dropout(task, b, true, nb_tensor_idata(x), NULL))) return st;
     int64_t *tgt = nb_tensor_idata(tt); /* (N*T): the label, or -1 where not scored */
     for (int64_t i = 0; i < b->n; i++)
         for (int64_t t = 0, len = length_of(b, i, T); t < T; t++)
@@ -145,6 +152,45 @@ static int64_t draw_below(stream *d, uint64_t n) {
         uint64_t x = draw64(d);
         if (x >= reject) return (int64_t)(x % n);
     }
+}
+
+/* ---- word dropout (NB_TASK_TOKENS) ------------------------------------------------------------ */
+nb_status nb__check_word_dropout(const nb_task *t) {
+    if (!(t->word_dropout >= 0.0f && t->word_dropout < 1.0f))
+        return nb__err(NB_ERR_ARG, "tokens task: word_dropout is %g; expected a probability in [0, 1) (0: off)",
+                       (double)t->word_dropout);
+    if (t->word_dropout == 0.0f) return NB_OK;
+    if (!t->word_unk || t->word_unk_n < 1)
+        return nb__err(NB_ERR_ARG, "tokens task: word_dropout %g needs the table word_unk of each id's unknown "
+                       "(word_unk_n %lld; nb_vocab_shape_unks builds one)", (double)t->word_dropout,
+                       (long long)t->word_unk_n);
+    for (int64_t i = 0; i < t->word_unk_n; i++)
+        if (t->word_unk[i] < 0 || t->word_unk[i] >= t->word_unk_n)
+            return nb__err(NB_ERR_ARG, "tokens task: word_unk[%lld] is %lld, outside the table's ids [0, %lld)",
+                           (long long)i, (long long)t->word_unk[i], (long long)t->word_unk_n);
+    return NB_OK;
+}
+
+nb_status nb__word_dropout(const nb_task *task, const nb_batch *b, bool training, int64_t *ids, int64_t *replaced) {
+    int64_t T, count = 0;
+    nb_status st = nb__check_word_dropout(task);
+    if (!st) st = check_batch("tokens", b, &T);
+    if (st) return st;
+    memcpy(ids, b->tokens, (size_t)(b->n * T) * sizeof *ids);
+    if (training && task->word_dropout > 0.0f) {
+        const double p = (double)task->word_dropout;
+        stream d = {.lib = true};
+        for (int64_t i = 0; i < b->n; i++) {
+            int64_t *row = ids + i * T;
+            for (int64_t t = 0, len = length_of(b, i, T); t < len; t++) {
+                const int64_t id = row[t];
+                if (id < 0 || id >= task->word_unk_n || task->word_unk[id] == id) continue; /* never replaced */
+                if (draw_unit(&d) < p) row[t] = task->word_unk[id], count++;
+            }
+        }
+    }
+    if (replaced) *replaced = count;
+    return NB_OK;
 }
 
 /* The evaluation stream of sample i: seeded by its dataset index, or without one by an

@@ -25,11 +25,21 @@ bool nb__task_known(nb_task_kind k);
 bool nb__task_per_token(nb_task_kind k);
 
 /* The token tasks (src/train/tokens.c). */
-nb_status nb__task_tokens(nb_model *m, const nb_batch *b, nb_confusion *conf, nb__batch_result *r);
+nb_status nb__task_tokens(const nb_task *task, nb_model *m, const nb_batch *b, nb_confusion *conf,
+                          nb__batch_result *r);
 nb_status nb__task_mlm(const nb_task *task, nb_model *m, const nb_batch *b, nb__batch_result *r);
 /* NB_TASK_MLM's masking of batch b (the task's fields and the batch checked first): ids (N*T)
  * := the model's input, tgt (N*T) := the original id at the selected positions, -1 elsewhere.
  * training: every draw from the library RNG; else from each sample's own splitmix64 stream. */
 nb_status nb__mlm_mask(const nb_task *task, const nb_batch *b, bool training, int64_t *ids, int64_t *tgt);
+/* NB_TASK_TOKENS' word-dropout fields: NB_ERR_ARG naming the field unless word_dropout is in
+ * [0, 1) and, when it is > 0, the table is set and its entries lie in [0, word_unk_n). */
+nb_status nb__check_word_dropout(const nb_task *task);
+/* NB_TASK_TOKENS' word dropout of batch b (the task's fields and the batch checked first): ids
+ * (N*T) := b->tokens with, when training and word_dropout > 0, each eligible real token (t <
+ * length, 0 <= id < word_unk_n, word_unk[id] != id) replaced by word_unk[id] when its one
+ * uniform draw from the library RNG (sample by sample, step by step) is < word_dropout. Not
+ * training, or word_dropout 0: a plain copy and no draws. *replaced (may be NULL) := count. */
+nb_status nb__word_dropout(const nb_task *task, const nb_batch *b, bool training, int64_t *ids, int64_t *replaced);
 
 #endif

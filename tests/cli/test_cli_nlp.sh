@@ -4,7 +4,8 @@
 # moby-small: mlm pre-trains and writes its outputs; ner trains from scratch and from the masked
 # LM (--init) with LoRA adapters (--lora), writes the entity report (seqeval's layout) and
 # test_f1; a LoRA run's model.safetensors is plain (merged) and its checkpoint resumes
-# bit-identically; eval and predict read both; charlm --arch transformer trains and samples;
+# bit-identically; word dropout (--word-dropout) is kept in the plan, changes the training and
+# resumes bit-identically; eval and predict read both; charlm --arch transformer trains and samples;
 # bad input gives a clear error and exit 1.
 #
 # The slices are too small for a tagger to learn many entities: the checks here are about the
@@ -83,6 +84,21 @@ check '[ "$plain" = "$(printf "President George Washington went to New York on M
 : > "$T/empty.txt"
 expect_error "no text to tag" predict --checkpoint "$T/ner/model.safetensors" "$T/empty.txt"
 
+# ---- word dropout: in the plan (checkpoint metadata), the training differs from the plain run's;
+# --resume takes the value from the plan and is bit-identical to the uninterrupted run
+out=$("$NABLA" train --model ner "${COMMON[@]}" --word-dropout 0.2 --out "$T/wd" 2>&1) || bad "word dropout run: $out"
+check 'grep -q "^word dropout 0.2: " <<<"$out"' "word dropout: the run says so: $out"
+outputs "$T/wd" 2
+falls "$T/wd"
+check 'header "$T/wd/checkpoint.safetensors" | grep -q "\"word_dropout\":\"0.2" && ! header "$T/ner/checkpoint.safetensors" | grep -q word_dropout' \
+  "word dropout: word_dropout in the plan of the run that has it, absent from the others"
+a=$(metric "$T/ner/metrics.jsonl" train_loss 1) b=$(metric "$T/wd/metrics.jsonl" train_loss 1)
+check '[ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ]' "word dropout changes the training: train_loss $a vs $b"
+"$NABLA" train --model ner "${COMMON[@]}" --word-dropout 0.2 --quiet --stop-after 1 --out "$T/wd2" || bad "word dropout first epoch"
+"$NABLA" train --resume "$T/wd2/checkpoint.safetensors" --data-dir "$S" --threads 2 --quiet || bad "word dropout resume"
+check 'cmp -s "$T/wd/checkpoint.safetensors" "$T/wd2/checkpoint.safetensors" && cmp -s "$T/wd/model.safetensors" "$T/wd2/model.safetensors"' \
+  "word dropout: --resume is bit-identical to the uninterrupted run"
+
 # ---- LoRA from the masked LM (the encoder loaded, the head fresh): only the adapters and the
 # head train; model.safetensors plain, the checkpoint resumes
 out=$("$NABLA" train --model ner "${COMMON[@]}" --init "$T/mlm/model.safetensors" --lora 4 --out "$T/lora" 2>&1) ||
@@ -116,6 +132,10 @@ check '[ "${#out}" -ge 300 ]' "sample of charlm-transformer: ${#out} characters"
 
 # ---- bad input
 expect_error "--lora R [--lora-alpha X] fine-tunes a pre-trained encoder" train --model ner "${COMMON[@]}" --lora 4 --out "$T/x"
+expect_error "--word-dropout: 1.5 is not a probability in [0, 1)" train --model ner "${COMMON[@]}" --word-dropout 1.5 --out "$T/wdx"
+expect_error "--word-dropout P replaces training words by their unknowns in the tagger: --model ner, not --model mlm" \
+  train --model mlm "${COMMON[@]}" --word-dropout 0.1 --out "$T/wdx"
+check '[ ! -e "$T/wdx" ]' "a refused --word-dropout run writes nothing"
 expect_error "ner and mlm read sotu" train --model ner --data moby-dick --out "$T/x"
 expect_error "--model ner reads --data sotu" train --model ner --data sotu,moby-dick --out "$T/x"
 expect_error "--arch chooses the network of --model charlm" train --model spam --data spam --arch transformer --out "$T/x"
