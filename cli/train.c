@@ -462,7 +462,8 @@ static int run_epochs(run *r) {
         } else if (!a->quiet) {
             char bits[64] = "";
             if (r->lm) snprintf(bits, sizeof bits, "  bpc %.3f / %.3f", tr.bits, te.bits);
-            if (r->ner) snprintf(bits, sizeof bits, "  entity F1 %.4f (unseen %.4f)", f1, f1_unseen);
+            if (r->ner && isfinite(f1_unseen)) snprintf(bits, sizeof bits, "  entity F1 %.4f (unseen %.4f)", f1, f1_unseen);
+            else if (r->ner) snprintf(bits, sizeof bits, "  entity F1 %.4f", f1);
             if (pg.tty) fputc('\r', stderr), fprintf(stderr, "%-110s\r", "");
             printf("epoch %lld/%lld  lr %.2e  train loss %.4f acc %.4f  test loss %.4f acc %.4f%s  %.1f s  %.0f "
                    "%s/s\n", (long long)e + 1, a->epochs, (double)nb_optim_lr(r->opt), tr.loss, tr.accuracy,
