@@ -43,6 +43,8 @@ struct nb_tensor {
     int64_t numel;
     void *data;                  /* first element (float* or int64_t*) */
     float *grad;                 /* contiguous, same shape; NULL until needed */
+    bool grad_unset;             /* grad taken by backward but not yet written: reads as zeros,
+                                  * the first writer assigns (nb__grad_first) or zeroes it */
     bool requires_grad;
     bool is_leaf;                /* heap or param tensor: backward accumulates into it */
     nb__owner owner;
@@ -72,6 +74,17 @@ nb_tensor *nb__arena_tensor(nb_dtype dt, int ndim, const int64_t *shape);
 nb_tensor *nb__arena_view(const nb_tensor *base, void *data);
 /* Gradient buffer of t, allocated zeroed in the arena when missing. */
 float *nb__grad(nb_tensor *t);
+/* The gradient buffer for a backward that writes every element of it: *assign is set when the
+ * buffer holds no contribution yet (taken but unset), and the caller must then store its values
+ * (`=`) instead of adding them (`+=`), which saves zero-filling and re-reading it. 0 + v == v
+ * for every float v but -0 (stored as -0 instead of +0), so the sums are the same. Either way
+ * the buffer counts as written afterwards. */
+float *nb__grad_first(nb_tensor *t, bool *assign);
+/* Takes t's gradient buffer for backward without zero-filling it (it stays unset until its
+ * first writer): NULL when out of memory. */
+float *nb__grad_reserve(nb_tensor *t);
+/* Zero-fills t's gradient if it is still unset (nothing wrote it). */
+void nb__grad_settle(nb_tensor *t);
 /* Releases everything allocated since the last reset. Several chunks are merged into one of
  * their total size, so a repeated step stops calling malloc. Only nb_step_reset (autograd,
  * which first drops the tape that points into the arena) calls it. */
@@ -105,6 +118,10 @@ void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *sha
 /* dst[strided] += src[contiguous i], over shape (dst strides may be 0: sums, serial order). */
 void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, int ndim,
                      const int64_t *shape);
+/* dst[strided] = src[contiguous i], over shape: dst strides must reach each element at most once
+ * (no 0 strides on axes longer than 1). With assign false, the same as nb__strided_add. */
+void nb__strided_store(float *dst, const int64_t *dst_stride, const float *src, int ndim,
+                       const int64_t *shape, bool assign);
 /* Contiguous float data of t: t's own data when contiguous, otherwise a copy in the arena. */
 const float *nb__contig_data(const nb_tensor *t);
 /* Index of the first NaN or infinity in x[0..n), -1 when all are finite (core/params.c). */

@@ -124,6 +124,7 @@ nb_tensor *nb__arena_view(const nb_tensor *base, void *data) {
     *t = *base;
     t->data = data;
     t->grad = NULL;
+    t->grad_unset = false;
     t->node = NULL;
     t->requires_grad = false;
     t->is_leaf = false;
@@ -134,5 +135,27 @@ nb_tensor *nb__arena_view(const nb_tensor *base, void *data) {
 
 float *nb__grad(nb_tensor *t) {
     if (!t->grad) t->grad = nb__arena_calloc((size_t)t->numel * sizeof(float));
+    else nb__grad_settle(t);
     return t->grad;
+}
+
+float *nb__grad_first(nb_tensor *t, bool *assign) {
+    *assign = t->grad && t->grad_unset;
+    if (*assign) {
+        t->grad_unset = false;
+        return t->grad;
+    }
+    return nb__grad(t);
+}
+
+float *nb__grad_reserve(nb_tensor *t) {
+    if (t->grad) return t->grad;
+    t->grad = nb__arena_alloc((size_t)t->numel * sizeof(float));
+    t->grad_unset = t->grad != NULL;
+    return t->grad;
+}
+
+void nb__grad_settle(nb_tensor *t) {
+    if (t->grad && t->grad_unset) memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+    t->grad_unset = false;
 }

@@ -33,8 +33,16 @@ void nb__fwd_dropout(nb_node *n) {
 }
 void nb__bwd_dropout(nb_node *n) {
     const float *m = n->a.aux, *gy = n->out->grad;
-    float *gx = nb__grad(n->in[0]);
-    for (int64_t i = 0; i < n->out->numel; i++) gx[i] += m ? gy[i] * m[i] : gy[i];
+    bool set; /* an unset gradient is stored, not added to */
+    float *gx = nb__grad_first(n->in[0], &set);
+    const int64_t N = n->out->numel;
+    if (!m && set) memcpy(gx, gy, (size_t)N * sizeof(float));
+    else if (!m)
+        for (int64_t i = 0; i < N; i++) gx[i] += gy[i];
+    else if (set)
+        for (int64_t i = 0; i < N; i++) gx[i] = gy[i] * m[i];
+    else
+        for (int64_t i = 0; i < N; i++) gx[i] += gy[i] * m[i];
 }
 
 /* ---- embedding: weight (V, D), idx int64 (S...) -> (S..., D) ---------------------------- */
