@@ -2,6 +2,7 @@
 #include "autograd/op.h"
 
 #include <math.h>
+#include <omp.h>
 
 #include "kernels/fastmath.h"
 
@@ -107,11 +108,18 @@ static void bin_fwd(nb_node *n, int k) {
     }
 }
 
-/* g_in += reduce(g) over the axes where `in` was broadcast. */
+/* g_in += reduce(g) over the axes where `in` was broadcast; an unset gradient of the output's
+ * own shape is stored instead. */
 static void bcast_accum(nb_tensor *in, const nb_tensor *o, const float *g) {
     int64_t st[NB_MAX_DIMS];
     bcast_strides(in, o, 1, st);
-    nb__strided_add(nb__grad(in), st, g, o->ndim, o->shape);
+    if (in->numel == o->numel) {
+        bool set;
+        float *gi = nb__grad_first(in, &set);
+        nb__strided_store(gi, st, g, o->ndim, o->shape, set);
+    } else {
+        nb__strided_add(nb__grad(in), st, g, o->ndim, o->shape);
+    }
 }
 
 /* Gradient scratch in the output's shape. */
@@ -183,38 +191,80 @@ void nb__bwd_div(nb_node *n) {
 #define NB_SQRT1_2 0.70710678118654752440
 #define NB_INV_SQRT_2PI 0.39894228040143267794
 
+/* The maps' loops are compiled for AVX-512 and AVX2 besides the portable baseline, picked at load
+ * time (GCC's function multi-versioning, as kernels/rnn.c): each element is computed alone, and
+ * C11 mode contracts nothing into FMAs, so every clone gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB_CLONES
+#endif
+
+/* Runs CALL over [lo, hi) ranges of [0, N): one per OpenMP thread for a large N. The maps are
+ * elementwise, so the split changes no result. */
+#define NB_SPLIT(N, CALL)                                                                  \
+    do {                                                                                   \
+        if ((N) > 32768) {                                                                 \
+            _Pragma("omp parallel") {                                                      \
+                const int64_t nt_ = omp_get_num_threads(), t_ = omp_get_thread_num();      \
+                const int64_t lo = (N) * t_ / nt_, hi = (N) * (t_ + 1) / nt_;              \
+                CALL;                                                                      \
+            }                                                                              \
+        } else {                                                                           \
+            const int64_t lo = 0, hi = (N);                                                \
+            CALL;                                                                          \
+        }                                                                                  \
+    } while (0)
+
 #define UNARY(name, F, D)                                                                  \
     nb_status nb__shape_##name(nb_node *n, nb_tensor *out) {                               \
         out->ndim = n->in[0]->ndim;                                                        \
         memcpy(out->shape, n->in[0]->shape, sizeof out->shape);                            \
         return NB_OK;                                                                      \
     }                                                                                      \
-    void nb__fwd_##name(nb_node *n) {                                                      \
-        const float *restrict xs = NB_F(n->in[0]);                                         \
-        float *restrict ys = NB_F(n->out);                                                 \
-        const float c = n->a.unary.c;                                                      \
+    NB_CLONES static void name##_fwd_range(const float *restrict xs, float *restrict ys,   \
+                                           float c, int64_t lo, int64_t hi) {              \
         (void)c;                                                                           \
-        int64_t N = n->out->numel;                                                         \
-        _Pragma("omp parallel for schedule(static) if (N > 32768)")                        \
-        for (int64_t i = 0; i < N; i++) {                                                  \
+        for (int64_t i = lo; i < hi; i++) {                                                \
             const float x = xs[i];                                                         \
             ys[i] = (F);                                                                   \
         }                                                                                  \
     }                                                                                      \
-    void nb__bwd_##name(nb_node *n) {                                                      \
-        const float *restrict xs = NB_F(n->in[0]), *restrict ys = NB_F(n->out);            \
-        const float *restrict gy = n->out->grad;                                           \
-        float *restrict gx = nb__grad(n->in[0]);                                           \
-        const float c = n->a.unary.c;                                                      \
+    /* gx = or += gy * dy/dx: an unset gradient (set) is stored, not added to */           \
+    NB_CLONES static void name##_bwd_range(const float *restrict xs, const float *restrict ys, \
+                                           const float *restrict gy, float *restrict gx,   \
+                                           float c, bool set, int64_t lo, int64_t hi) {    \
         (void)c;                                                                           \
-        int64_t N = n->out->numel;                                                         \
-        _Pragma("omp parallel for schedule(static) if (N > 32768)")                        \
-        for (int64_t i = 0; i < N; i++) {                                                  \
-            const float x = xs[i], y = ys[i];                                              \
-            (void)x;                                                                       \
-            (void)y;                                                                       \
-            gx[i] += gy[i] * (D);                                                          \
+        if (set) {                                                                         \
+            for (int64_t i = lo; i < hi; i++) {                                            \
+                const float x = xs[i], y = ys[i];                                          \
+                (void)x;                                                                   \
+                (void)y;                                                                   \
+                gx[i] = gy[i] * (D);                                                       \
+            }                                                                              \
+        } else {                                                                           \
+            for (int64_t i = lo; i < hi; i++) {                                            \
+                const float x = xs[i], y = ys[i];                                          \
+                (void)x;                                                                   \
+                (void)y;                                                                   \
+                gx[i] += gy[i] * (D);                                                      \
+            }                                                                              \
         }                                                                                  \
+    }                                                                                      \
+    void nb__fwd_##name(nb_node *n) {                                                      \
+        const float *xs = NB_F(n->in[0]);                                                  \
+        float *ys = NB_F(n->out);                                                          \
+        const float c = n->a.unary.c;                                                      \
+        const int64_t N = n->out->numel;                                                   \
+        NB_SPLIT(N, name##_fwd_range(xs, ys, c, lo, hi));                                  \
+    }                                                                                      \
+    void nb__bwd_##name(nb_node *n) {                                                      \
+        const float *xs = NB_F(n->in[0]), *ys = NB_F(n->out), *gy = n->out->grad;          \
+        bool set;                                                                          \
+        float *gx = nb__grad_first(n->in[0], &set);                                        \
+        const float c = n->a.unary.c;                                                      \
+        const int64_t N = n->out->numel;                                                   \
+        NB_SPLIT(N, name##_bwd_range(xs, ys, gy, gx, c, set, lo, hi));                     \
     }
 
 UNARY(scale, x * c, c)
