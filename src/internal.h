@@ -45,6 +45,7 @@ struct nb_tensor {
     float *grad;                 /* contiguous, same shape; NULL until needed */
     bool grad_unset;             /* grad taken by backward but not yet written: reads as zeros,
                                   * the first writer assigns (nb__grad_first) or zeroes it */
+    int uses;                    /* recorded nodes that read it (counted for op results only) */
     bool requires_grad;
     bool is_leaf;                /* heap or param tensor: backward accumulates into it */
     nb__owner owner;
@@ -80,6 +81,11 @@ float *nb__grad(nb_tensor *t);
  * for every float v but -0 (stored as -0 instead of +0), so the sums are the same. Either way
  * the buffer counts as written afterwards. */
 float *nb__grad_first(nb_tensor *t, bool *assign);
+/* For a backward whose whole contribution to t's gradient is the buffer g, in t's layout, that
+ * nothing writes afterwards (the output's gradient of a reshape, or a backward's own scratch):
+ * when t is an op result read by this node alone and its gradient is unset, t takes g as its
+ * gradient instead of a copy, and true is returned; otherwise nothing changes. */
+bool nb__grad_share(nb_tensor *t, float *g);
 /* Takes t's gradient buffer for backward without zero-filling it (it stays unset until its
  * first writer): NULL when out of memory. */
 float *nb__grad_reserve(nb_tensor *t);
@@ -110,6 +116,15 @@ int nb__threads(void);
  * left where n calls would leave it, from one loop that keeps the state in registers (dropout
  * masks draw one number per element). */
 void nb__rng_uniforms(float *u, int64_t n);
+
+/* Elementwise loops compiled for AVX-512 and AVX2 besides the portable baseline, picked at load
+ * time (GCC's function multi-versioning, as kernels/rnn.c does). Loops that compute each element
+ * alone give the same bits in every clone: C11 mode contracts nothing into FMAs. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB__CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB__CLONES
+#endif
 
 /* ---- strided iteration (core/strided.c) --------------------------------------------------- */
 /* dst[contiguous i] = src[strided], over shape. */

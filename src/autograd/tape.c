@@ -81,6 +81,8 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
     if (needs && g_no_grad == 0) {
         out->requires_grad = true;
         out->node = n;
+        for (int i = 0; i < n_in; i++)
+            if (ins[i] && ins[i]->node) ins[i]->uses++; /* for nb__grad_share */
         n->prev = g_tape;
         g_tape = n;
     }

@@ -125,6 +125,7 @@ nb_tensor *nb__arena_view(const nb_tensor *base, void *data) {
     t->data = data;
     t->grad = NULL;
     t->grad_unset = false;
+    t->uses = 0;
     t->node = NULL;
     t->requires_grad = false;
     t->is_leaf = false;
@@ -146,6 +147,14 @@ float *nb__grad_first(nb_tensor *t, bool *assign) {
         return t->grad;
     }
     return nb__grad(t);
+}
+
+bool nb__grad_share(nb_tensor *t, float *g) {
+    if (!t->node || !t->grad_unset || t->uses != 1) return false;
+    /* Its only reader is the caller: no other backward adds to the shared buffer. */
+    t->grad = g;
+    t->grad_unset = false;
+    return true;
 }
 
 float *nb__grad_reserve(nb_tensor *t) {

@@ -6,6 +6,10 @@
 
 #include "kernels/fastmath.h"
 
+/* The elementwise loops are multi-versioned (NB__CLONES, internal.h): the same bits on every
+ * machine. */
+#define NB_CLONES NB__CLONES
+
 /* ---- binary with broadcasting ---------------------------------------------------------- */
 
 /* Strides of input t read in the output's index space: 0 on broadcast axes. With contig=1,
@@ -43,16 +47,23 @@ nb_status nb__shape_sub(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 nb_status nb__shape_mul(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 nb_status nb__shape_div(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV };
+/* Runs CALL over [lo, hi) ranges of [0, N): one per OpenMP thread for a large N. The maps are
+ * elementwise, so the split changes no result. */
+#define NB_SPLIT(N, CALL)                                                                  \
+    do {                                                                                   \
+        if ((N) > 32768) {                                                                 \
+            _Pragma("omp parallel") {                                                      \
+                const int64_t nt_ = omp_get_num_threads(), t_ = omp_get_thread_num();      \
+                const int64_t lo = (N) * t_ / nt_, hi = (N) * (t_ + 1) / nt_;              \
+                CALL;                                                                      \
+            }                                                                              \
+        } else {                                                                           \
+            const int64_t lo = 0, hi = (N);                                                \
+            CALL;                                                                          \
+        }                                                                                  \
+    } while (0)
 
-static inline float bin_apply(int k, float x, float y) {
-    switch (k) {
-    case B_ADD: return x + y;
-    case B_SUB: return x - y;
-    case B_MUL: return x * y;
-    default: return x / y;
-    }
-}
+enum { B_ADD, B_SUB, B_MUL, B_DIV };
 
 /* y[j] = a[j * ia] op b[j * ib], j < n: one loop per op and per case of unit or zero strides
  * (a bias row added to each row of a matrix is (1, 1) after (1, 0)), each of which vectorizes;
@@ -68,8 +79,8 @@ static inline float bin_apply(int k, float x, float y) {
         else                                                                                    \
             for (int64_t j = 0; j < n; j++) y[j] = a[j * ia] OP b[j * ib];                      \
     } while (0)
-static void bin_row(int k, float *restrict y, const float *restrict a, int64_t ia, const float *restrict b,
-                    int64_t ib, int64_t n) {
+NB_CLONES static void bin_row(int k, float *restrict y, const float *restrict a, int64_t ia, const float *restrict b,
+                              int64_t ib, int64_t n) {
     switch (k) {
     case B_ADD: BIN_ROW(+); break;
     case B_SUB: BIN_ROW(-); break;
@@ -85,8 +96,7 @@ static void bin_fwd(nb_node *n, int k) {
     float *po = NB_F(o);
     int64_t N = o->numel;
     if (nb__same_shape(a, b) && nb_tensor_is_contiguous(a) && nb_tensor_is_contiguous(b)) {
-#pragma omp parallel for schedule(static) if (N > 32768)
-        for (int64_t i = 0; i < N; i++) po[i] = bin_apply(k, pa[i], pb[i]);
+        NB_SPLIT(N, bin_row(k, po + lo, pa + lo, 1, pb + lo, 1, hi - lo));
         return;
     }
     int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS];
@@ -110,9 +120,11 @@ static void bin_fwd(nb_node *n, int k) {
 
 /* g_in += reduce(g) over the axes where `in` was broadcast; an unset gradient of the output's
  * own shape is stored instead. */
-static void bcast_accum(nb_tensor *in, const nb_tensor *o, const float *g) {
+static void bcast_accum(nb_tensor *in, const nb_tensor *o, float *g) {
     int64_t st[NB_MAX_DIMS];
     bcast_strides(in, o, 1, st);
+    /* The same numel: no axis was broadcast, so the layouts agree and g may become in's own. */
+    if (in->numel == o->numel && nb__grad_share(in, g)) return;
     if (in->numel == o->numel) {
         bool set;
         float *gi = nb__grad_first(in, &set);
@@ -190,31 +202,6 @@ void nb__bwd_div(nb_node *n) {
 /* Each unary op: y = F(x, c) and dy/dx = D(x, y, c), with c = the op's float attribute. */
 #define NB_SQRT1_2 0.70710678118654752440
 #define NB_INV_SQRT_2PI 0.39894228040143267794
-
-/* The maps' loops are compiled for AVX-512 and AVX2 besides the portable baseline, picked at load
- * time (GCC's function multi-versioning, as kernels/rnn.c): each element is computed alone, and
- * C11 mode contracts nothing into FMAs, so every clone gives the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NB_CLONES
-#endif
-
-/* Runs CALL over [lo, hi) ranges of [0, N): one per OpenMP thread for a large N. The maps are
- * elementwise, so the split changes no result. */
-#define NB_SPLIT(N, CALL)                                                                  \
-    do {                                                                                   \
-        if ((N) > 32768) {                                                                 \
-            _Pragma("omp parallel") {                                                      \
-                const int64_t nt_ = omp_get_num_threads(), t_ = omp_get_thread_num();      \
-                const int64_t lo = (N) * t_ / nt_, hi = (N) * (t_ + 1) / nt_;              \
-                CALL;                                                                      \
-            }                                                                              \
-        } else {                                                                           \
-            const int64_t lo = 0, hi = (N);                                                \
-            CALL;                                                                          \
-        }                                                                                  \
-    } while (0)
 
 #define UNARY(name, F, D)                                                                  \
     nb_status nb__shape_##name(nb_node *n, nb_tensor *out) {                               \

@@ -8,8 +8,10 @@ static void copy_shape(nb_tensor *out, const nb_tensor *in) {
     memcpy(out->shape, in->shape, sizeof out->shape);
 }
 
-/* The gradient of x += src, the same layout: stored when x's gradient is still unset. */
-static void flat_add(nb_tensor *x, const float *restrict src, int64_t n) {
+/* The gradient of x += src, the same layout: stored when x's gradient is still unset, or src
+ * itself when x has no other reader (src is an output's gradient or scratch, final). */
+static void flat_add(nb_tensor *x, float *restrict src, int64_t n) {
+    if (nb__grad_share(x, src)) return;
     bool set;
     float *restrict dst = nb__grad_first(x, &set);
     if (set) memcpy(dst, src, (size_t)n * sizeof(float));
