@@ -31,6 +31,22 @@ void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *sha
     int n = collapse(ndim, shape, src_stride, cs, st);
     int64_t inner = cs[n - 1], is = st[n - 1], outer = 1;
     for (int i = 0; i < n - 1; i++) outer *= cs[i];
+    if (is == 1) { /* contiguous rows (q, k and v out of a permuted view): one copy each */
+        int64_t off = 0;
+        for (int64_t o = 0; o < outer; o++) {
+            memcpy(dst + o * inner, src + off, (size_t)inner * sizeof(float));
+            if (n == 1) break;
+            int d = n - 2;
+            off += st[d];
+            while (++idx[d] == cs[d] && d > 0) { /* an odometer over the outer axes */
+                off -= cs[d] * st[d];
+                idx[d] = 0;
+                d--;
+                off += st[d];
+            }
+        }
+        return;
+    }
     for (int64_t o = 0; o < outer; o++) {
         int64_t off = 0;
         for (int d = 0; d < n - 1; d++) off += idx[d] * st[d];
