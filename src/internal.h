@@ -45,6 +45,7 @@ struct nb_tensor {
     float *grad;                 /* contiguous, same shape; NULL until needed */
     bool grad_unset;             /* grad taken by backward but not yet written: reads as zeros,
                                   * the first writer assigns (nb__grad_first) or zeroes it */
+    bool grad_shared;            /* grad is another tensor's buffer (nb__grad_share) */
     int uses;                    /* recorded nodes that read it (counted for op results only) */
     bool requires_grad;
     bool is_leaf;                /* heap or param tensor: backward accumulates into it */

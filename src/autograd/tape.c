@@ -131,13 +131,26 @@ nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
     /* Gradients of intermediate results are fresh for each backward; leaves accumulate. A fresh
      * buffer is not zero-filled: it is marked unset, and its first writer stores into it
      * (nb__grad_first) or zero-fills it just before adding (nb__grad), while it is in cache. */
-    for (nb_node *n = out->node; n; n = n->prev)
-        if (n->out->grad) n->out->grad_unset = true;
-    float *g = nb__grad_reserve(out);
-    if (!g) return NB_ERR_MEM;
-    memcpy(g, gout, (size_t)out->numel * sizeof(float));
-    out->grad_unset = false;
-    nb_status st = walk(out);
+    nb_status st = NB_OK;
+    for (nb_node *n = out->node; n && st == NB_OK; n = n->prev) {
+        nb_tensor *t = n->out;
+        if (t->grad_shared) { /* the last backward's sharing is decided afresh (new readers) */
+            t->grad = NULL;
+            t->grad_shared = false;
+            if (!nb__grad_reserve(t))
+                st = nb__err(NB_ERR_MEM, "nb_backward: out of memory for the gradient of %s's result %s",
+                             nb__ops[n->op].name, NB_SHAPE_STR(t));
+        }
+        if (t->grad) t->grad_unset = true;
+    }
+    float *g = st == NB_OK ? nb__grad_reserve(out) : NULL;
+    if (g) {
+        memcpy(g, gout, (size_t)out->numel * sizeof(float));
+        out->grad_unset = false;
+        st = walk(out);
+    } else if (st == NB_OK) {
+        st = NB_ERR_MEM;
+    }
     /* Whatever no backward wrote (an input an op passes no gradient to, or a walk cut short)
      * reads as zeros, as if it had been zero-filled up front. */
     for (nb_node *n = out->node; n; n = n->prev) {

@@ -125,6 +125,7 @@ nb_tensor *nb__arena_view(const nb_tensor *base, void *data) {
     t->data = data;
     t->grad = NULL;
     t->grad_unset = false;
+    t->grad_shared = false;
     t->uses = 0;
     t->node = NULL;
     t->requires_grad = false;
@@ -154,6 +155,7 @@ bool nb__grad_share(nb_tensor *t, float *g) {
     /* Its only reader is the caller: no other backward adds to the shared buffer. */
     t->grad = g;
     t->grad_unset = false;
+    t->grad_shared = true;
     return true;
 }
 
