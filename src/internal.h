@@ -127,6 +127,23 @@ void nb__rng_uniforms(float *u, int64_t n);
 #define NB__CLONES
 #endif
 
+/* Runs CALL (an expression of lo and hi) over [lo, hi) ranges that split [0, N): one range per
+ * OpenMP thread when N is large (the includer includes omp.h), else [0, N) at once. Only for
+ * elementwise work, where the split changes no result. */
+#define NB__SPLIT(N, CALL)                                                                 \
+    do {                                                                                   \
+        if ((N) > 32768) {                                                                 \
+            _Pragma("omp parallel") {                                                      \
+                const int64_t nt_ = omp_get_num_threads(), t_ = omp_get_thread_num();      \
+                const int64_t lo = (N) * t_ / nt_, hi = (N) * (t_ + 1) / nt_;              \
+                CALL;                                                                      \
+            }                                                                              \
+        } else {                                                                           \
+            const int64_t lo = 0, hi = (N);                                                \
+            CALL;                                                                          \
+        }                                                                                  \
+    } while (0)
+
 /* ---- strided iteration (core/strided.c) --------------------------------------------------- */
 /* dst[contiguous i] = src[strided], over shape. */
 void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *shape,

@@ -1,6 +1,10 @@
 /* Strided iteration: copying views into contiguous buffers and adding contiguous gradients
- * back through strides. Serial and in a fixed order, so results are repeatable to the bit. */
+ * back through strides. Sums into one element (broadcast strides) run serially in a fixed order;
+ * copies and one-add-per-element walks may split rows across threads. Either way the results
+ * are repeatable to the bit, whatever the thread count. */
 #include "internal.h"
+
+#include <omp.h>
 
 /* Collapses axes that are contiguous in both layouts, so the inner loop is long. */
 static int collapse(int ndim, const int64_t *shape, const int64_t *stride, int64_t *cs,
@@ -25,6 +29,54 @@ static int collapse(int ndim, const int64_t *shape, const int64_t *stride, int64
     return n;
 }
 
+/* Rows [r0, r1) of a collapsed layout of n axes (cs sizes, st strides, the last axis the row,
+ * unit stride): copy (to_rows: contiguous dst rows from strided src rows) or add/store (strided
+ * dst rows from contiguous src rows). The outer axes advance like an odometer. */
+static void walk_rows(float *dst, const float *src, int n, const int64_t *cs, const int64_t *st, int64_t r0,
+                      int64_t r1, int mode /* 0 copy, 1 add, 2 store */) {
+    const int64_t inner = cs[n - 1];
+    if (r0 >= r1) return; /* none (an empty axis makes a size 0) */
+    int64_t idx[NB_MAX_DIMS] = {0}, off = 0, rem = r0;
+    for (int d = n - 2; d >= 0; d--) {
+        idx[d] = rem % cs[d];
+        rem /= cs[d];
+        off += idx[d] * st[d];
+    }
+    for (int64_t o = r0; o < r1; o++) {
+        if (mode == 0) memcpy(dst + o * inner, src + off, (size_t)inner * sizeof(float));
+        else if (mode == 2) memcpy(dst + off, src + o * inner, (size_t)inner * sizeof(float));
+        else {
+            float *restrict dd = dst + off;
+            const float *restrict ss = src + o * inner;
+            for (int64_t i = 0; i < inner; i++) dd[i] += ss[i];
+        }
+        if (n == 1) break;
+        int d = n - 2;
+        off += st[d];
+        while (++idx[d] == cs[d] && d > 0) {
+            off -= cs[d] * st[d];
+            idx[d] = 0;
+            d--;
+            off += st[d];
+        }
+    }
+}
+
+/* walk_rows over all outer rows, split across the OpenMP threads when the rows are many and
+ * each element is written once (par): the split then changes no result. */
+static void walk_all(float *dst, const float *src, int n, const int64_t *cs, const int64_t *st, int64_t outer,
+                     int mode, bool par) {
+    if (par && outer > 1 && outer * cs[n - 1] > 32768 && nb__threads() > 1) {
+#pragma omp parallel
+        {
+            const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+            walk_rows(dst, src, n, cs, st, outer * t / nt, outer * (t + 1) / nt, mode);
+        }
+    } else {
+        walk_rows(dst, src, n, cs, st, 0, outer, mode);
+    }
+}
+
 void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *shape,
                       const int64_t *src_stride) {
     int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS], idx[NB_MAX_DIMS] = {0};
@@ -32,19 +84,7 @@ void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *sha
     int64_t inner = cs[n - 1], is = st[n - 1], outer = 1;
     for (int i = 0; i < n - 1; i++) outer *= cs[i];
     if (is == 1) { /* contiguous rows (q, k and v out of a permuted view): one copy each */
-        int64_t off = 0;
-        for (int64_t o = 0; o < outer; o++) {
-            memcpy(dst + o * inner, src + off, (size_t)inner * sizeof(float));
-            if (n == 1) break;
-            int d = n - 2;
-            off += st[d];
-            while (++idx[d] == cs[d] && d > 0) { /* an odometer over the outer axes */
-                off -= cs[d] * st[d];
-                idx[d] = 0;
-                d--;
-                off += st[d];
-            }
-        }
+        walk_all(dst, src, n, cs, st, outer, 0, true);
         return;
     }
     for (int64_t o = 0; o < outer; o++) {
@@ -105,19 +145,11 @@ static void strided_store(float *dst, const int64_t *dst_stride, const float *sr
     }
     if (is == 1 && n > 1) {
         /* Contiguous rows (a permuted gradient with its last axis kept, a bias summed over
-         * rows): the row offsets advance like an odometer, one add per step. */
-        int64_t off = 0;
-        for (int64_t o = 0; o < outer; o++) {
-            add_flat(dst + off, src + o * inner, inner, assign);
-            int d = n - 2;
-            off += st[d];
-            while (++idx[d] == cs[d] && d > 0) {
-                off -= cs[d] * st[d];
-                idx[d] = 0;
-                d--;
-                off += st[d];
-            }
-        }
+         * rows). Without a 0 stride each element gets one add, and threads may split the rows;
+         * a broadcast (0) stride sums rows into one, serially in row order. */
+        bool once = true;
+        for (int d = 0; d < n - 1; d++) once &= st[d] != 0;
+        walk_all(dst, src, n, cs, st, outer, assign ? 2 : 1, once);
         return;
     }
     for (int64_t o = 0; o < outer; o++) {

@@ -47,21 +47,7 @@ nb_status nb__shape_sub(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 nb_status nb__shape_mul(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 nb_status nb__shape_div(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 
-/* Runs CALL over [lo, hi) ranges of [0, N): one per OpenMP thread for a large N. The maps are
- * elementwise, so the split changes no result. */
-#define NB_SPLIT(N, CALL)                                                                  \
-    do {                                                                                   \
-        if ((N) > 32768) {                                                                 \
-            _Pragma("omp parallel") {                                                      \
-                const int64_t nt_ = omp_get_num_threads(), t_ = omp_get_thread_num();      \
-                const int64_t lo = (N) * t_ / nt_, hi = (N) * (t_ + 1) / nt_;              \
-                CALL;                                                                      \
-            }                                                                              \
-        } else {                                                                           \
-            const int64_t lo = 0, hi = (N);                                                \
-            CALL;                                                                          \
-        }                                                                                  \
-    } while (0)
+#define NB_SPLIT NB__SPLIT
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV };
 

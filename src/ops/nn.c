@@ -1,6 +1,8 @@
 /* dropout and embedding lookup. */
 #include "autograd/op.h"
 
+#include <omp.h>
+
 /* ---- dropout: attrs dropout.p, training; aux: the mask scaled by 1/(1-p) (N floats) ------ */
 nb_status nb__shape_dropout(nb_node *n, nb_tensor *out) {
     float p = n->a.dropout.p;
@@ -44,7 +46,8 @@ void nb__fwd_dropout(nb_node *n) {
     /* Drawn serially from the library RNG, so a seed fixes the mask whatever the threads: the
      * uniforms in bulk (the numbers of N nb_rng_uniform calls), then a loop that vectorizes. */
     nb__rng_uniforms(m, N);
-    mask_apply(x, y, m, n->a.dropout.p, N);
+    const float p = n->a.dropout.p;
+    NB__SPLIT(N, mask_apply(x + lo, y + lo, m + lo, p, hi - lo));
 }
 
 void nb__bwd_dropout(nb_node *n) {
@@ -58,7 +61,7 @@ void nb__bwd_dropout(nb_node *n) {
     else if (!m)
         for (int64_t i = 0; i < N; i++) gx[i] += gy[i];
     else
-        mask_grad(gy, m, gx, set, N);
+        NB__SPLIT(N, mask_grad(gy + lo, m + lo, gx + lo, set, hi - lo));
 }
 
 /* ---- embedding: weight (V, D), idx int64 (S...) -> (S..., D) ---------------------------- */
