@@ -43,6 +43,10 @@ struct nb_tensor {
     int64_t numel;
     void *data;                  /* first element (float* or int64_t*) */
     float *grad;                 /* contiguous, same shape; NULL until needed */
+    bool grad_unset;             /* grad taken by backward but not yet written: reads as zeros,
+                                  * the first writer assigns (nb__grad_first) or zeroes it */
+    bool grad_shared;            /* grad is another tensor's buffer (nb__grad_share) */
+    int uses;                    /* recorded nodes that read it (counted for op results only) */
     bool requires_grad;
     bool is_leaf;                /* heap or param tensor: backward accumulates into it */
     nb__owner owner;
@@ -72,6 +76,22 @@ nb_tensor *nb__arena_tensor(nb_dtype dt, int ndim, const int64_t *shape);
 nb_tensor *nb__arena_view(const nb_tensor *base, void *data);
 /* Gradient buffer of t, allocated zeroed in the arena when missing. */
 float *nb__grad(nb_tensor *t);
+/* The gradient buffer for a backward that writes every element of it: *assign is set when the
+ * buffer holds no contribution yet (taken but unset), and the caller must then store its values
+ * (`=`) instead of adding them (`+=`), which saves zero-filling and re-reading it. 0 + v == v
+ * for every float v but -0 (stored as -0 instead of +0), so the sums are the same. Either way
+ * the buffer counts as written afterwards. */
+float *nb__grad_first(nb_tensor *t, bool *assign);
+/* For a backward whose whole contribution to t's gradient is the buffer g, in t's layout, that
+ * nothing writes afterwards (the output's gradient of a reshape, or a backward's own scratch):
+ * when t is an op result read by this node alone and its gradient is unset, t takes g as its
+ * gradient instead of a copy, and true is returned; otherwise nothing changes. */
+bool nb__grad_share(nb_tensor *t, float *g);
+/* Takes t's gradient buffer for backward without zero-filling it (it stays unset until its
+ * first writer): NULL when out of memory. */
+float *nb__grad_reserve(nb_tensor *t);
+/* Zero-fills t's gradient if it is still unset (nothing wrote it). */
+void nb__grad_settle(nb_tensor *t);
 /* Releases everything allocated since the last reset. Several chunks are merged into one of
  * their total size, so a repeated step stops calling malloc. Only nb_step_reset (autograd,
  * which first drops the tape that points into the arena) calls it. */
@@ -98,6 +118,32 @@ int nb__threads(void);
  * masks draw one number per element). */
 void nb__rng_uniforms(float *u, int64_t n);
 
+/* Elementwise loops compiled for AVX-512 and AVX2 besides the portable baseline, picked at load
+ * time (GCC's function multi-versioning, as kernels/rnn.c does). Loops that compute each element
+ * alone give the same bits in every clone: C11 mode contracts nothing into FMAs. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB__CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB__CLONES
+#endif
+
+/* Runs CALL (an expression of lo and hi) over [lo, hi) ranges that split [0, N): one range per
+ * OpenMP thread when N is large (the includer includes omp.h), else [0, N) at once. Only for
+ * elementwise work, where the split changes no result. */
+#define NB__SPLIT(N, CALL)                                                                 \
+    do {                                                                                   \
+        if ((N) > 32768) {                                                                 \
+            _Pragma("omp parallel") {                                                      \
+                const int64_t nt_ = omp_get_num_threads(), t_ = omp_get_thread_num();      \
+                const int64_t lo = (N) * t_ / nt_, hi = (N) * (t_ + 1) / nt_;              \
+                CALL;                                                                      \
+            }                                                                              \
+        } else {                                                                           \
+            const int64_t lo = 0, hi = (N);                                                \
+            CALL;                                                                          \
+        }                                                                                  \
+    } while (0)
+
 /* ---- strided iteration (core/strided.c) --------------------------------------------------- */
 /* dst[contiguous i] = src[strided], over shape. */
 void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *shape,
@@ -105,6 +151,10 @@ void nb__strided_copy(float *dst, const float *src, int ndim, const int64_t *sha
 /* dst[strided] += src[contiguous i], over shape (dst strides may be 0: sums, serial order). */
 void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, int ndim,
                      const int64_t *shape);
+/* dst[strided] = src[contiguous i], over shape: dst strides must reach each element at most once
+ * (no 0 strides on axes longer than 1). With assign false, the same as nb__strided_add. */
+void nb__strided_store(float *dst, const int64_t *dst_stride, const float *src, int ndim,
+                       const int64_t *shape, bool assign);
 /* Contiguous float data of t: t's own data when contiguous, otherwise a copy in the arena. */
 const float *nb__contig_data(const nb_tensor *t);
 /* Index of the first NaN or infinity in x[0..n), -1 when all are finite (core/params.c). */

@@ -39,6 +39,41 @@ static void test_backward_twice(void) {
     nb_tensor_free(w);
 }
 
+/* Intermediate gradients are taken unset and may share a buffer (a reshape's input takes its
+ * output's gradient): each result's gradient must still read exactly its own, through a second
+ * backward, after a new reader of a shared result, and for a result no backward wrote. */
+static void test_unset_and_shared_grads(void) {
+    nb_seed(2);
+    nb_tensor *x = make(2, (int64_t[]){2, 3}, true);
+    nb_tensor *a = nb_scale(x, 2.0f);                          /* read by the reshape alone */
+    nb_tensor *r = nb_reshape(a, 1, (int64_t[]){6});
+    nb_tensor *side = nb_exp(x);                               /* no gradient reaches it */
+    (void)nb_scale(side, 1.0f);
+    nb_tensor *loss = nb_sum(nb_mul(r, r), NB_ALL_AXES, false); /* d/dr = 2r, d/dx = 8x */
+    CHECK(nb_backward(loss) == NB_OK, "%s", nb_last_error());
+    const float *xd = nb_tensor_data(x);
+    int ok = 1;
+    for (int i = 0; i < 6; i++) {
+        ok &= nb_tensor_grad(r)[i] == 2.0f * nb_tensor_data(r)[i];
+        ok &= nb_tensor_grad(a)[i] == 2.0f * nb_tensor_data(r)[i];
+        ok &= fabsf(nb_tensor_grad(x)[i] - 8.0f * xd[i]) <= 1e-6f;
+    }
+    CHECK(ok, "gradients of a reshape's input, output and leaf after one backward");
+    CHECK(nb_tensor_grad(side) == NULL || nb_tensor_grad(side)[0] == 0.0f, "an unreached result reads zeros");
+    /* a new reader of a (the shared result), then a backward from a loss over both */
+    nb_tensor *loss2 = nb_add(loss, nb_sum(nb_scale(a, 3.0f), NB_ALL_AXES, false));
+    nb_tensor_zero_grad(x);
+    CHECK(nb_backward(loss2) == NB_OK, "%s", nb_last_error());
+    for (int i = 0; i < 6; i++) {
+        ok &= nb_tensor_grad(r)[i] == 2.0f * nb_tensor_data(r)[i];
+        ok &= fabsf(nb_tensor_grad(a)[i] - (2.0f * nb_tensor_data(r)[i] + 3.0f)) <= 1e-6f;
+        ok &= fabsf(nb_tensor_grad(x)[i] - (8.0f * xd[i] + 6.0f)) <= 1e-5f;
+    }
+    CHECK(ok, "gradients after a new reader of a shared result and a second backward");
+    nb_step_reset();
+    nb_tensor_free(x);
+}
+
 static void test_no_grad_and_detach(void) {
     nb_tensor *x = make(1, (int64_t[]){5}, true);
     nb_no_grad_begin();
@@ -402,6 +437,7 @@ static void test_out_of_memory(void) {
 int main(void) {
     test_empty();
     test_backward_twice();
+    test_unset_and_shared_grads();
     test_no_grad_and_detach();
     test_steady_state();
     test_bad_calls();

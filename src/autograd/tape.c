@@ -81,10 +81,40 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
     if (needs && g_no_grad == 0) {
         out->requires_grad = true;
         out->node = n;
+        for (int i = 0; i < n_in; i++)
+            if (ins[i] && ins[i]->node) ins[i]->uses++; /* for nb__grad_share */
         n->prev = g_tape;
         g_tape = n;
     }
     return out;
+}
+
+/* Takes the gradient buffers, then runs every backward newest to oldest. */
+static nb_status walk(nb_tensor *out) {
+    /* Every gradient buffer the walk will need is taken first, in the walk's own order (a node
+     * whose output gets no gradient is skipped), so that running out of memory is a status
+     * here and never a NULL inside a backward, which cannot return one. Intermediate results'
+     * buffers are taken unset; leaves' are zero-filled (they accumulate across backwards). */
+    for (nb_node *n = out->node; n; n = n->prev) {
+        if (!n->out->grad) continue;
+        for (int i = 0; i < n->n_in; i++) {
+            nb_tensor *t = n->in[i];
+            if (t && t->requires_grad && !(t->node ? nb__grad_reserve(t) : nb__grad(t)))
+                return nb__err(NB_ERR_MEM, "nb_backward: out of memory for the gradient of %s's input %d %s",
+                               nb__ops[n->op].name, i, NB_SHAPE_STR(t));
+        }
+    }
+    /* A backward that still needs scratch returns early when the arena refuses it. */
+    size_t failures = nb__arena_failures();
+    for (nb_node *n = out->node; n; n = n->prev) {
+        if (!n->out->grad) continue;
+        nb__grad_settle(n->out); /* no consumer wrote it: zeros */
+        nb__ops[n->op].backward(n);
+        if (nb__arena_failures() != failures)
+            return nb__err(NB_ERR_MEM, "nb_backward: %s: out of memory for scratch (%s)",
+                           nb__ops[n->op].name, nb_last_error());
+    }
+    return NB_OK;
 }
 
 nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
@@ -98,32 +128,37 @@ nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
         for (int64_t i = 0; i < out->numel; i++) out->grad[i] += gout[i];
         return NB_OK;
     }
-    /* Gradients of intermediate results are fresh for each backward; leaves accumulate. */
-    for (nb_node *n = out->node; n; n = n->prev)
-        if (n->out->grad) memset(n->out->grad, 0, (size_t)n->out->numel * sizeof(float));
-    float *g = nb__grad(out);
-    if (!g) return NB_ERR_MEM;
-    memcpy(g, gout, (size_t)out->numel * sizeof(float));
-    /* Every gradient buffer the walk will need is taken first, in the walk's own order (a node
-     * whose output gets no gradient is skipped), so that running out of memory is a status
-     * here and never a NULL inside a backward, which cannot return one. */
+    /* Gradients of intermediate results are fresh for each backward; leaves accumulate. A fresh
+     * buffer is not zero-filled: it is marked unset, and its first writer stores into it
+     * (nb__grad_first) or zero-fills it just before adding (nb__grad), while it is in cache. */
+    nb_status st = NB_OK;
+    for (nb_node *n = out->node; n && st == NB_OK; n = n->prev) {
+        nb_tensor *t = n->out;
+        if (t->grad_shared) { /* the last backward's sharing is decided afresh (new readers) */
+            t->grad = NULL;
+            t->grad_shared = false;
+            if (!nb__grad_reserve(t))
+                st = nb__err(NB_ERR_MEM, "nb_backward: out of memory for the gradient of %s's result %s",
+                             nb__ops[n->op].name, NB_SHAPE_STR(t));
+        }
+        if (t->grad) t->grad_unset = true;
+    }
+    float *g = st == NB_OK ? nb__grad_reserve(out) : NULL;
+    if (g) {
+        memcpy(g, gout, (size_t)out->numel * sizeof(float));
+        out->grad_unset = false;
+        st = walk(out);
+    } else if (st == NB_OK) {
+        st = NB_ERR_MEM;
+    }
+    /* Whatever no backward wrote (an input an op passes no gradient to, or a walk cut short)
+     * reads as zeros, as if it had been zero-filled up front. */
     for (nb_node *n = out->node; n; n = n->prev) {
-        if (!n->out->grad) continue;
+        nb__grad_settle(n->out);
         for (int i = 0; i < n->n_in; i++)
-            if (n->in[i] && n->in[i]->requires_grad && !nb__grad(n->in[i]))
-                return nb__err(NB_ERR_MEM, "nb_backward: out of memory for the gradient of %s's input %d %s",
-                               nb__ops[n->op].name, i, NB_SHAPE_STR(n->in[i]));
+            if (n->in[i]) nb__grad_settle(n->in[i]);
     }
-    /* A backward that still needs scratch returns early when the arena refuses it. */
-    size_t failures = nb__arena_failures();
-    for (nb_node *n = out->node; n; n = n->prev) {
-        if (!n->out->grad) continue;
-        nb__ops[n->op].backward(n);
-        if (nb__arena_failures() != failures)
-            return nb__err(NB_ERR_MEM, "nb_backward: %s: out of memory for scratch (%s)",
-                           nb__ops[n->op].name, nb_last_error());
-    }
-    return NB_OK;
+    return st;
 }
 
 nb_status nb_backward(nb_tensor *loss) {

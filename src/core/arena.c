@@ -124,6 +124,9 @@ nb_tensor *nb__arena_view(const nb_tensor *base, void *data) {
     *t = *base;
     t->data = data;
     t->grad = NULL;
+    t->grad_unset = false;
+    t->grad_shared = false;
+    t->uses = 0;
     t->node = NULL;
     t->requires_grad = false;
     t->is_leaf = false;
@@ -134,5 +137,36 @@ nb_tensor *nb__arena_view(const nb_tensor *base, void *data) {
 
 float *nb__grad(nb_tensor *t) {
     if (!t->grad) t->grad = nb__arena_calloc((size_t)t->numel * sizeof(float));
+    else nb__grad_settle(t);
     return t->grad;
+}
+
+float *nb__grad_first(nb_tensor *t, bool *assign) {
+    *assign = t->grad && t->grad_unset;
+    if (*assign) {
+        t->grad_unset = false;
+        return t->grad;
+    }
+    return nb__grad(t);
+}
+
+bool nb__grad_share(nb_tensor *t, float *g) {
+    if (!t->node || !t->grad_unset || t->uses != 1) return false;
+    /* Its only reader is the caller: no other backward adds to the shared buffer. */
+    t->grad = g;
+    t->grad_unset = false;
+    t->grad_shared = true;
+    return true;
+}
+
+float *nb__grad_reserve(nb_tensor *t) {
+    if (t->grad) return t->grad;
+    t->grad = nb__arena_alloc((size_t)t->numel * sizeof(float));
+    t->grad_unset = t->grad != NULL;
+    return t->grad;
+}
+
+void nb__grad_settle(nb_tensor *t) {
+    if (t->grad && t->grad_unset) memset(t->grad, 0, (size_t)t->numel * sizeof(float));
+    t->grad_unset = false;
 }

@@ -102,9 +102,14 @@ static void bwd_block(const nb__attn_dims *d, int64_t b, const float *q, const f
     const int64_t qo = b * Tq * Dh, ko = b * Tk * Dh;
     const float *pb = p + b * Tq * Tk, *gob = gout + qo; /* (Tq, Tk), (Tq, Dh) */
     float *pd = ws, *ds = ws + Tq * Tk;                    /* (Tq, Tk) each, first L columns */
+    /* An unset gradient is stored (GEMM beta 0: the same sums as adding to zeros); the padded
+     * keys' rows, which no product reaches, get their zeros here. */
+    const float bq = d->store & 1u ? 0.0f : 1.0f, bk = d->store & 2u ? 0.0f : 1.0f, bv = d->store & 4u ? 0.0f : 1.0f;
+    if (gk && bk == 0.0f) memset(gk + ko + L * Dh, 0, (size_t)((Tk - L) * Dh) * sizeof(float));
+    if (gv && bv == 0.0f) memset(gv + ko + L * Dh, 0, (size_t)((Tk - L) * Dh) * sizeof(float));
     if (gv) {
         if (d->keep) apply_dropout(d, b, L, pb, pd);
-        nb__gemm(1, 0, L, Dh, Tq, 1.0f, d->keep ? pd : pb, Tk, gob, Dh, 1.0f, gv + ko, Dh);
+        nb__gemm(1, 0, L, Dh, Tq, 1.0f, d->keep ? pd : pb, Tk, gob, Dh, bv, gv + ko, Dh);
     }
     if (!gq && !gk) return;
     nb__gemm(0, 1, Tq, L, Dh, 1.0f, gob, Dh, v + ko, Dh, 0.0f, ds, Tk); /* dPd = dO V^T */
@@ -127,8 +132,8 @@ static void bwd_block(const nb__attn_dims *d, int64_t b, const float *q, const f
         for (int64_t j = 0; j < lim; j++) r[j] = pr[j] * (r[j] - sf);
         for (int64_t j = lim; j < L; j++) r[j] = 0.0f; /* masked: exactly no contribution */
     }
-    if (gq) nb__gemm(0, 0, Tq, Dh, L, d->scale, ds, Tk, k + ko, Dh, 1.0f, gq + qo, Dh);
-    if (gk) nb__gemm(1, 0, L, Dh, Tq, d->scale, ds, Tk, q + qo, Dh, 1.0f, gk + ko, Dh);
+    if (gq) nb__gemm(0, 0, Tq, Dh, L, d->scale, ds, Tk, k + ko, Dh, bq, gq + qo, Dh);
+    if (gk) nb__gemm(1, 0, L, Dh, Tq, d->scale, ds, Tk, q + qo, Dh, bk, gk + ko, Dh);
 }
 
 void nb__attn_bwd(const nb__attn_dims *d, const float *q, const float *k, const float *v,

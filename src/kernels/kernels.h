@@ -179,6 +179,8 @@ typedef struct nb__attn_dims {
     const uint8_t *keep; /* (B, Tq, Tk) dropout mask, 1 = kept (scaled by keep_scale), or NULL */
     float keep_scale;    /* 1 / (1 - p) */
     int threads;         /* OpenMP threads over the blocks (1: serial, BLAS may thread) */
+    unsigned store;      /* backward: bit 0, 1, 2 set: gq, gk, gv hold nothing yet (unset, not even
+                          * zeros) and are written (=), padded keys' rows zeroed, not added to */
 } nb__attn_dims;
 /* Floats of scratch each call needs: 2 * Tq * Tk per thread (never 0). */
 size_t nb__attn_workspace(const nb__attn_dims *d);
@@ -187,7 +189,7 @@ size_t nb__attn_workspace(const nb__attn_dims *d);
 void nb__attn_fwd(const nb__attn_dims *d, const float *q, const float *k, const float *v, float *p,
                   float *out, float *ws);
 /* Backward from gout (B, Tq, Dh) with the forward's p: gq, gk, gv += the gradients (each may
- * be NULL). */
+ * be NULL; = for those flagged in d->store). */
 void nb__attn_bwd(const nb__attn_dims *d, const float *q, const float *k, const float *v,
                   const float *p, const float *gout, float *gq, float *gk, float *gv, float *ws);
 

@@ -109,8 +109,17 @@ void nb__bwd_attention(nb_node *n) {
     float *ws = nb__arena_alloc(nb__attn_workspace(&d) * sizeof(float));
     if (!ws) return;
     NB_ASSERT(sv->p);
-    nb__attn_bwd(&d, NB_F(q), NB_F(k), NB_F(v), sv->p, n->out->grad, q->requires_grad ? nb__grad(q) : NULL,
-                 k->requires_grad ? nb__grad(k) : NULL, v->requires_grad ? nb__grad(v) : NULL, ws);
+    /* Unset gradients of three distinct tensors are stored, not zero-filled and added to (with a
+     * tensor given twice, one product would overwrite another's sum). */
+    float *g[3] = {NULL, NULL, NULL};
+    const bool distinct = q != k && k != v && q != v;
+    for (int i = 0; i < 3; i++) {
+        nb_tensor *t = n->in[i];
+        bool set = false;
+        if (t->requires_grad) g[i] = distinct ? nb__grad_first(t, &set) : nb__grad(t);
+        if (set) d.store |= 1u << i;
+    }
+    nb__attn_bwd(&d, NB_F(q), NB_F(k), NB_F(v), sv->p, n->out->grad, g[0], g[1], g[2], ws);
 }
 
 nb_attn_opts nb_attn_defaults(void) {

@@ -2,8 +2,13 @@
 #include "autograd/op.h"
 
 #include <math.h>
+#include <omp.h>
 
 #include "kernels/fastmath.h"
+
+/* The elementwise loops are multi-versioned (NB__CLONES, internal.h): the same bits on every
+ * machine. */
+#define NB_CLONES NB__CLONES
 
 /* ---- binary with broadcasting ---------------------------------------------------------- */
 
@@ -42,16 +47,9 @@ nb_status nb__shape_sub(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 nb_status nb__shape_mul(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 nb_status nb__shape_div(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 
-enum { B_ADD, B_SUB, B_MUL, B_DIV };
+#define NB_SPLIT NB__SPLIT
 
-static inline float bin_apply(int k, float x, float y) {
-    switch (k) {
-    case B_ADD: return x + y;
-    case B_SUB: return x - y;
-    case B_MUL: return x * y;
-    default: return x / y;
-    }
-}
+enum { B_ADD, B_SUB, B_MUL, B_DIV };
 
 /* y[j] = a[j * ia] op b[j * ib], j < n: one loop per op and per case of unit or zero strides
  * (a bias row added to each row of a matrix is (1, 1) after (1, 0)), each of which vectorizes;
@@ -67,8 +65,8 @@ static inline float bin_apply(int k, float x, float y) {
         else                                                                                    \
             for (int64_t j = 0; j < n; j++) y[j] = a[j * ia] OP b[j * ib];                      \
     } while (0)
-static void bin_row(int k, float *restrict y, const float *restrict a, int64_t ia, const float *restrict b,
-                    int64_t ib, int64_t n) {
+NB_CLONES static void bin_row(int k, float *restrict y, const float *restrict a, int64_t ia, const float *restrict b,
+                              int64_t ib, int64_t n) {
     switch (k) {
     case B_ADD: BIN_ROW(+); break;
     case B_SUB: BIN_ROW(-); break;
@@ -84,8 +82,7 @@ static void bin_fwd(nb_node *n, int k) {
     float *po = NB_F(o);
     int64_t N = o->numel;
     if (nb__same_shape(a, b) && nb_tensor_is_contiguous(a) && nb_tensor_is_contiguous(b)) {
-#pragma omp parallel for schedule(static) if (N > 32768)
-        for (int64_t i = 0; i < N; i++) po[i] = bin_apply(k, pa[i], pb[i]);
+        NB_SPLIT(N, bin_row(k, po + lo, pa + lo, 1, pb + lo, 1, hi - lo));
         return;
     }
     int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS];
@@ -107,11 +104,20 @@ static void bin_fwd(nb_node *n, int k) {
     }
 }
 
-/* g_in += reduce(g) over the axes where `in` was broadcast. */
-static void bcast_accum(nb_tensor *in, const nb_tensor *o, const float *g) {
+/* g_in += reduce(g) over the axes where `in` was broadcast; an unset gradient of the output's
+ * own shape is stored instead. */
+static void bcast_accum(nb_tensor *in, const nb_tensor *o, float *g) {
     int64_t st[NB_MAX_DIMS];
     bcast_strides(in, o, 1, st);
-    nb__strided_add(nb__grad(in), st, g, o->ndim, o->shape);
+    /* The same numel: no axis was broadcast, so the layouts agree and g may become in's own. */
+    if (in->numel == o->numel && nb__grad_share(in, g)) return;
+    if (in->numel == o->numel) {
+        bool set;
+        float *gi = nb__grad_first(in, &set);
+        nb__strided_store(gi, st, g, o->ndim, o->shape, set);
+    } else {
+        nb__strided_add(nb__grad(in), st, g, o->ndim, o->shape);
+    }
 }
 
 /* Gradient scratch in the output's shape. */
@@ -189,32 +195,49 @@ void nb__bwd_div(nb_node *n) {
         memcpy(out->shape, n->in[0]->shape, sizeof out->shape);                            \
         return NB_OK;                                                                      \
     }                                                                                      \
-    void nb__fwd_##name(nb_node *n) {                                                      \
-        const float *restrict xs = NB_F(n->in[0]);                                         \
-        float *restrict ys = NB_F(n->out);                                                 \
-        const float c = n->a.unary.c;                                                      \
+    NB_CLONES static void name##_fwd_range(const float *restrict xs, float *restrict ys,   \
+                                           float c, int64_t lo, int64_t hi) {              \
         (void)c;                                                                           \
-        int64_t N = n->out->numel;                                                         \
-        _Pragma("omp parallel for schedule(static) if (N > 32768)")                        \
-        for (int64_t i = 0; i < N; i++) {                                                  \
+        for (int64_t i = lo; i < hi; i++) {                                                \
             const float x = xs[i];                                                         \
             ys[i] = (F);                                                                   \
         }                                                                                  \
     }                                                                                      \
-    void nb__bwd_##name(nb_node *n) {                                                      \
-        const float *restrict xs = NB_F(n->in[0]), *restrict ys = NB_F(n->out);            \
-        const float *restrict gy = n->out->grad;                                           \
-        float *restrict gx = nb__grad(n->in[0]);                                           \
-        const float c = n->a.unary.c;                                                      \
+    /* gx = or += gy * dy/dx: an unset gradient (set) is stored, not added to */           \
+    NB_CLONES static void name##_bwd_range(const float *restrict xs, const float *restrict ys, \
+                                           const float *restrict gy, float *restrict gx,   \
+                                           float c, bool set, int64_t lo, int64_t hi) {    \
         (void)c;                                                                           \
-        int64_t N = n->out->numel;                                                         \
-        _Pragma("omp parallel for schedule(static) if (N > 32768)")                        \
-        for (int64_t i = 0; i < N; i++) {                                                  \
-            const float x = xs[i], y = ys[i];                                              \
-            (void)x;                                                                       \
-            (void)y;                                                                       \
-            gx[i] += gy[i] * (D);                                                          \
+        if (set) {                                                                         \
+            for (int64_t i = lo; i < hi; i++) {                                            \
+                const float x = xs[i], y = ys[i];                                          \
+                (void)x;                                                                   \
+                (void)y;                                                                   \
+                gx[i] = gy[i] * (D);                                                       \
+            }                                                                              \
+        } else {                                                                           \
+            for (int64_t i = lo; i < hi; i++) {                                            \
+                const float x = xs[i], y = ys[i];                                          \
+                (void)x;                                                                   \
+                (void)y;                                                                   \
+                gx[i] += gy[i] * (D);                                                      \
+            }                                                                              \
         }                                                                                  \
+    }                                                                                      \
+    void nb__fwd_##name(nb_node *n) {                                                      \
+        const float *xs = NB_F(n->in[0]);                                                  \
+        float *ys = NB_F(n->out);                                                          \
+        const float c = n->a.unary.c;                                                      \
+        const int64_t N = n->out->numel;                                                   \
+        NB_SPLIT(N, name##_fwd_range(xs, ys, c, lo, hi));                                  \
+    }                                                                                      \
+    void nb__bwd_##name(nb_node *n) {                                                      \
+        const float *xs = NB_F(n->in[0]), *ys = NB_F(n->out), *gy = n->out->grad;          \
+        bool set;                                                                          \
+        float *gx = nb__grad_first(n->in[0], &set);                                        \
+        const float c = n->a.unary.c;                                                      \
+        const int64_t N = n->out->numel;                                                   \
+        NB_SPLIT(N, name##_bwd_range(xs, ys, gy, gx, c, set, lo, hi));                     \
     }
 
 UNARY(scale, x * c, c)

@@ -98,16 +98,21 @@ void nb__bwd_matmul(nb_node *n) {
     int ta = at->trans_a, tb = at->trans_b;
     const float **ops = n->a.aux;
     const float *gy = n->out->grad;
+    /* Each product writes its own block of the gradient once: into an unset gradient with
+     * beta 0 (the GEMM stores instead of adding to zeros, the same sums). */
+    bool fresh_a = false, fresh_b = false;
+    float *ga = a->requires_grad ? nb__grad_first(a, &fresh_a) : NULL;
+    float *gb = b->requires_grad ? nb__grad_first(b, &fresh_b) : NULL;
     for (int64_t p = 0; p < batch; p++) {
         const float *g = gy + p * M * N;
         /* dA (M,K) += dY (M,N) op(B)^T */
-        if (a->requires_grad)
-            nb__gemm(0, !tb, M, K, N, 1.0f, g, N, ops[1] + p * K * N, at->ldb, 1.0f,
-                     nb__grad(a) + p * M * K, K);
+        if (ga)
+            nb__gemm(0, !tb, M, K, N, 1.0f, g, N, ops[1] + p * K * N, at->ldb, fresh_a ? 0.0f : 1.0f,
+                     ga + p * M * K, K);
         /* dB (K,N) += op(A)^T dY */
-        if (b->requires_grad)
-            nb__gemm(!ta, 0, K, N, M, 1.0f, ops[0] + p * M * K, at->lda, g, N, 1.0f,
-                     nb__grad(b) + p * K * N, N);
+        if (gb)
+            nb__gemm(!ta, 0, K, N, M, 1.0f, ops[0] + p * M * K, at->lda, g, N, fresh_b ? 0.0f : 1.0f,
+                     gb + p * K * N, N);
     }
 }
 

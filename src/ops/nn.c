@@ -1,6 +1,8 @@
 /* dropout and embedding lookup. */
 #include "autograd/op.h"
 
+#include <omp.h>
+
 /* ---- dropout: attrs dropout.p, training; aux: the mask scaled by 1/(1-p) (N floats) ------ */
 nb_status nb__shape_dropout(nb_node *n, nb_tensor *out) {
     float p = n->a.dropout.p;
@@ -14,6 +16,25 @@ nb_status nb__shape_dropout(nb_node *n, nb_tensor *out) {
     }
     return NB_OK;
 }
+/* m = the uniforms in m turned into the mask (0, or 1/(1-p) kept), y = x * m. */
+NB__CLONES static void mask_apply(const float *restrict x, float *restrict y, float *restrict m, float p,
+                                  int64_t N) {
+    const float keep = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < N; i++) {
+        m[i] = m[i] < p ? 0.0f : keep;
+        y[i] = x[i] * m[i];
+    }
+}
+
+/* gx = or += gy * m (set: gx is unset, stored) */
+NB__CLONES static void mask_grad(const float *restrict gy, const float *restrict m, float *restrict gx, bool set,
+                                 int64_t N) {
+    if (set)
+        for (int64_t i = 0; i < N; i++) gx[i] = gy[i] * m[i];
+    else
+        for (int64_t i = 0; i < N; i++) gx[i] += gy[i] * m[i];
+}
+
 void nb__fwd_dropout(nb_node *n) {
     const float *x = NB_F(n->in[0]);
     float *y = NB_F(n->out), *m = n->a.aux;
@@ -24,17 +45,23 @@ void nb__fwd_dropout(nb_node *n) {
     }
     /* Drawn serially from the library RNG, so a seed fixes the mask whatever the threads: the
      * uniforms in bulk (the numbers of N nb_rng_uniform calls), then a loop that vectorizes. */
-    const float p = n->a.dropout.p, keep = 1.0f / (1.0f - p);
     nb__rng_uniforms(m, N);
-    for (int64_t i = 0; i < N; i++) {
-        m[i] = m[i] < p ? 0.0f : keep;
-        y[i] = x[i] * m[i];
-    }
+    const float p = n->a.dropout.p;
+    NB__SPLIT(N, mask_apply(x + lo, y + lo, m + lo, p, hi - lo));
 }
+
 void nb__bwd_dropout(nb_node *n) {
-    const float *m = n->a.aux, *gy = n->out->grad;
-    float *gx = nb__grad(n->in[0]);
-    for (int64_t i = 0; i < n->out->numel; i++) gx[i] += m ? gy[i] * m[i] : gy[i];
+    const float *m = n->a.aux;
+    float *gy = n->out->grad;
+    const int64_t N = n->out->numel;
+    if (!m && nb__grad_share(n->in[0], gy)) return; /* the identity: x may take y's gradient */
+    bool set; /* an unset gradient is stored, not added to */
+    float *gx = nb__grad_first(n->in[0], &set);
+    if (!m && set) memcpy(gx, gy, (size_t)N * sizeof(float));
+    else if (!m)
+        for (int64_t i = 0; i < N; i++) gx[i] += gy[i];
+    else
+        NB__SPLIT(N, mask_grad(gy + lo, m + lo, gx + lo, set, hi - lo));
 }
 
 /* ---- embedding: weight (V, D), idx int64 (S...) -> (S..., D) ---------------------------- */

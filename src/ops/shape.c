@@ -8,8 +8,15 @@ static void copy_shape(nb_tensor *out, const nb_tensor *in) {
     memcpy(out->shape, in->shape, sizeof out->shape);
 }
 
-static void flat_add(float *dst, const float *src, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+/* The gradient of x += src, the same layout: stored when x's gradient is still unset, or src
+ * itself when x has no other reader (src is an output's gradient or scratch, final). */
+static void flat_add(nb_tensor *x, float *restrict src, int64_t n) {
+    if (nb__grad_share(x, src)) return;
+    bool set;
+    float *restrict dst = nb__grad_first(x, &set);
+    if (set) memcpy(dst, src, (size_t)n * sizeof(float));
+    else
+        for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
 /* ---- reshape: attrs reshape.ndim, reshape.shape (one size may be -1) ------------------- */
@@ -49,7 +56,7 @@ nb_status nb__shape_reshape(nb_node *n, nb_tensor *out) {
     return NB_OK;
 }
 void nb__fwd_reshape(nb_node *n) { (void)n; }
-void nb__bwd_reshape(nb_node *n) { flat_add(nb__grad(n->in[0]), n->out->grad, n->out->numel); }
+void nb__bwd_reshape(nb_node *n) { flat_add(n->in[0], n->out->grad, n->out->numel); }
 
 /* ---- permute: attrs permute.perm -------------------------------------------------------- */
 nb_status nb__shape_permute(nb_node *n, nb_tensor *out) {
@@ -74,7 +81,9 @@ void nb__bwd_permute(nb_node *n) {
     int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS];
     nb__contig_strides(x->ndim, x->shape, cs);
     for (int d = 0; d < x->ndim; d++) st[d] = cs[n->a.permute.perm[d]];
-    nb__strided_add(nb__grad(x), st, n->out->grad, n->out->ndim, n->out->shape);
+    bool set; /* a permutation reaches every element once: an unset gradient is stored */
+    float *g = nb__grad_first(x, &set);
+    nb__strided_store(g, st, n->out->grad, n->out->ndim, n->out->shape, set);
 }
 
 /* ---- slice: attrs slice.axis, start, end, step (normalized in the builder) --------------- */
@@ -143,7 +152,7 @@ void nb__fwd_contiguous(nb_node *n) {
     const nb_tensor *x = n->in[0];
     nb__strided_copy(NB_F(n->out), NB_F(x), x->ndim, x->shape, x->stride);
 }
-void nb__bwd_contiguous(nb_node *n) { flat_add(nb__grad(n->in[0]), n->out->grad, n->out->numel); }
+void nb__bwd_contiguous(nb_node *n) { flat_add(n->in[0], n->out->grad, n->out->numel); }
 
 /* ---- concat: attrs concat.axis ---------------------------------------------------------- */
 nb_status nb__shape_concat(nb_node *n, nb_tensor *out) {
@@ -186,7 +195,7 @@ void nb__bwd_concat(nb_node *n) {
             float *tmp = nb__arena_alloc((size_t)x->numel * sizeof(float));
             if (!tmp) return; /* the tape sees the arena's failure */
             nb__strided_copy(tmp, o->grad + off * o->stride[ax], x->ndim, x->shape, o->stride);
-            flat_add(nb__grad(x), tmp, x->numel);
+            flat_add(x, tmp, x->numel);
         }
         off += x->shape[ax];
     }

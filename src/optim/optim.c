@@ -245,9 +245,9 @@ static void sgd_step(nb_optim *o, float lr, int64_t off, float *w, const float *
 }
 
 /* Adam (L2 weight decay added to the gradient) and AdamW (decoupled: w scaled first). */
-static void adam_l2(float *restrict w, const float *restrict g, float *restrict m,
-                    float *restrict v, int64_t lo, int64_t hi, float b1, float b2, float eps,
-                    float wd, float step, float sq) {
+NB__CLONES static void adam_l2(float *restrict w, const float *restrict g, float *restrict m,
+                               float *restrict v, int64_t lo, int64_t hi, float b1, float b2, float eps,
+                               float wd, float step, float sq) {
     for (int64_t i = lo; i < hi; i++) {
         const float d = g[i] + wd * w[i];
         m[i] = b1 * m[i] + (1.0f - b1) * d;
@@ -256,9 +256,9 @@ static void adam_l2(float *restrict w, const float *restrict g, float *restrict 
     }
 }
 
-static void adam_decoupled(float *restrict w, const float *restrict g, float *restrict m,
-                           float *restrict v, int64_t lo, int64_t hi, float b1, float b2,
-                           float eps, float decay, float step, float sq) {
+NB__CLONES static void adam_decoupled(float *restrict w, const float *restrict g, float *restrict m,
+                                      float *restrict v, int64_t lo, int64_t hi, float b1, float b2,
+                                      float eps, float decay, float step, float sq) {
     for (int64_t i = lo; i < hi; i++) {
         const float d = g[i];
         w[i] *= decay;
