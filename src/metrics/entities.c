@@ -27,6 +27,7 @@ struct nb_entity_report {
 typedef struct entity {
     int type;
     int64_t begin, end;
+    bool unseen; /* its surface was never learned (add_keyed only) */
 } entity;
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -98,7 +99,7 @@ static int64_t entities_of(const nb_entity_report *r, const int *tags, int64_t n
         const int type = i < n ? r->type_of[tags[i]] : -1;
         const bool end = pk != 'O' && (k == 'B' || k == 'O' || type != ptype);
         const bool start = k == 'B' || (pk == 'O' && k == 'I') || (k != 'O' && type != ptype);
-        if (end) out[count++] = (entity){ptype, begin, i - 1};
+        if (end) out[count++] = (entity){ptype, begin, i - 1, false};
         if (start) begin = i;
         pk = k;
         ptype = type;
@@ -166,12 +167,14 @@ static void sentence_free(sentence *x) {
     free(x->ents);
 }
 
+/* learning: keys are required and there is no pred; adding: pred is required, keys optional. */
 static nb_status sentence_of(const nb_entity_report *r, const int64_t *gold, const int64_t *pred, const uint64_t *keys,
-                             int64_t n_tokens, const char *fn, sentence *x) {
+                             bool learning, int64_t n_tokens, const char *fn, sentence *x) {
     memset(x, 0, sizeof *x);
     if (!r) return nb__err(NB_ERR_ARG, "%s: the report is NULL", fn);
     if (n_tokens < 0) return nb__err(NB_ERR_ARG, "%s: negative length %lld", fn, (long long)n_tokens);
-    if (n_tokens > 0 && (!gold || (!pred && !keys))) return nb__err(NB_ERR_ARG, "%s: gold, pred or keys is NULL", fn);
+    if (n_tokens > 0 && (!gold || (learning ? !keys : !pred)))
+        return nb__err(NB_ERR_ARG, "%s: gold or %s is NULL", fn, learning ? "keys" : "pred");
     for (int64_t i = 0; i < n_tokens; i++) { /* every id first, so that a bad sentence adds nothing */
         if (gold[i] < 0) continue;
         if (gold[i] >= r->n_tags || (pred && (pred[i] < 0 || pred[i] >= r->n_tags)))
@@ -196,37 +199,39 @@ static nb_status sentence_of(const nb_entity_report *r, const int64_t *gold, con
     return NB_OK;
 }
 
+/* Counts the gold entities g and predicted ones p of a sentence into the tallies c (3,
+ * n_types): all of them, or with only_unseen those whose surface was never learned. */
+static void count(const nb_entity_report *r, int64_t *c, const entity *g, int64_t ng, const entity *p, int64_t np,
+                  bool only_unseen) {
+    int64_t *tp = c, *n_gold = c + r->n_types, *n_pred = c + 2 * r->n_types;
+    for (int64_t i = 0; i < ng; i++) n_gold[g[i].type] += !only_unseen || g[i].unseen;
+    for (int64_t j = 0; j < np; j++) n_pred[p[j].type] += !only_unseen || p[j].unseen;
+    /* Both lists are ordered by their first token, and entities of one list do not overlap. */
+    for (int64_t i = 0, j = 0; i < ng && j < np;) {
+        if (g[i].begin < p[j].begin) i++;
+        else if (g[i].begin > p[j].begin) j++;
+        else {
+            tp[g[i].type] += g[i].end == p[j].end && g[i].type == p[j].type && (!only_unseen || g[i].unseen);
+            i++, j++;
+        }
+    }
+}
+
 nb_status nb_entity_report_add_keyed(nb_entity_report *r, const int64_t *gold, const int64_t *pred,
                                      const uint64_t *keys, int64_t n_tokens) {
     sentence x;
-    nb_status st = sentence_of(r, gold, pred, keys, n_tokens, "nb_entity_report_add", &x);
+    nb_status st = sentence_of(r, gold, pred, keys, false, n_tokens, "nb_entity_report_add", &x);
     if (st) return st;
-    if (n_tokens > 0 && !pred) {
-        sentence_free(&x);
-        return nb__err(NB_ERR_ARG, "nb_entity_report_add: pred is NULL");
-    }
     const int64_t n = x.n;
     for (int64_t i = 0; i < n; i++) r->tokens_right[1] += x.tags[i] == x.tags[n_tokens + i];
     r->tokens_right[0] += n;
     entity *g = x.ents, *p = x.ents + n_tokens;
     const int64_t ng = entities_of(r, x.tags, n, g), np = entities_of(r, x.tags + n_tokens, n, p);
-    /* Each entity in the table of all entities and, when its surface was never learned, in
-     * the unseen table too (a correct pair has one surface: both count there or neither). */
-    for (int u = 0; u < (keys ? 2 : 1); u++) {
-        int64_t *c = u ? r->unseen : r->counts;
-        int64_t *tp = c, *n_gold = c + r->n_types, *n_pred = c + 2 * r->n_types;
-        for (int64_t i = 0; i < ng; i++) n_gold[g[i].type] += !u || !seen_has(r, surface_of(x.keys, g[i]));
-        for (int64_t j = 0; j < np; j++) n_pred[p[j].type] += !u || !seen_has(r, surface_of(x.keys, p[j]));
-        /* Both lists are ordered by their first token, and entities of one list do not overlap. */
-        for (int64_t i = 0, j = 0; i < ng && j < np;) {
-            if (g[i].begin < p[j].begin) i++;
-            else if (g[i].begin > p[j].begin) j++;
-            else {
-                tp[g[i].type] += g[i].end == p[j].end && g[i].type == p[j].type &&
-                                 (!u || !seen_has(r, surface_of(x.keys, g[i])));
-                i++, j++;
-            }
-        }
+    count(r, r->counts, g, ng, p, np, false);
+    if (keys) { /* the unseen table too (a correct pair has one surface: both count there or neither) */
+        for (int64_t i = 0; i < ng; i++) g[i].unseen = !seen_has(r, surface_of(x.keys, g[i]));
+        for (int64_t j = 0; j < np; j++) p[j].unseen = !seen_has(r, surface_of(x.keys, p[j]));
+        count(r, r->unseen, g, ng, p, np, true);
     }
     if (keys) r->keyed = true;
     sentence_free(&x);
@@ -239,12 +244,8 @@ nb_status nb_entity_report_add(nb_entity_report *r, const int64_t *gold, const i
 
 nb_status nb_entity_report_learn(nb_entity_report *r, const int64_t *gold, const uint64_t *keys, int64_t n_tokens) {
     sentence x;
-    nb_status st = sentence_of(r, gold, NULL, keys, n_tokens, "nb_entity_report_learn", &x);
+    nb_status st = sentence_of(r, gold, NULL, keys, true, n_tokens, "nb_entity_report_learn", &x);
     if (st) return st;
-    if (n_tokens > 0 && !keys) {
-        sentence_free(&x);
-        return nb__err(NB_ERR_ARG, "nb_entity_report_learn: keys is NULL");
-    }
     const int64_t ng = entities_of(r, x.tags, x.n, x.ents);
     for (int64_t i = 0; i < ng && !st; i++) st = seen_put(r, surface_of(x.keys, x.ents[i]));
     sentence_free(&x);
