@@ -60,6 +60,9 @@ static nb_tensor *b_matmul(nb_tensor **x) { return nb_matmul(x[0], x[1]); }
 static nb_tensor *b_matmul_tt(nb_tensor **x) {
     return nb_matmul(nb_transpose(x[0], 0, 1), nb_transpose(x[1], 0, 1));
 }
+static nb_tensor *b_linear(nb_tensor **x) { return nb_linear(x[0], x[1], x[2]); }
+/* a transposed (non-contiguous) input, 3 axes folded into rows */
+static nb_tensor *b_linear_view(nb_tensor **x) { return nb_linear(nb_transpose(x[0], 0, 1), x[1], x[2]); }
 static nb_tensor *b_reshape(nb_tensor **x) { return nb_reshape(x[0], 2, (int64_t[]){4, -1}); }
 static nb_tensor *b_reshape_t(nb_tensor **x) {
     return nb_reshape(nb_transpose(x[0], 0, 2), 2, (int64_t[]){-1, 6});
@@ -302,6 +305,8 @@ const op_case nb_test_cases[] = {
     {NB_OP_MATMUL, "matmul_batched", 2, {IN(3, IN_RAND, 2, 3, 4), IN(3, IN_RAND, 2, 4, 5)}, b_matmul, H, TOL},
     {NB_OP_MATMUL, "matmul_shared", 2, {IN(3, IN_RAND, 2, 3, 4), IN(2, IN_RAND, 4, 5)}, b_matmul, H, TOL},
     {NB_OP_MATMUL, "matmul_transposed", 2, {IN(2, IN_RAND, 4, 3), IN(2, IN_RAND, 5, 4)}, b_matmul_tt, H, TOL},
+    {NB_OP_LINEAR, "linear", 3, {IN(2, IN_RAND, 3, 4), IN(2, IN_RAND, 5, 4), IN(1, IN_RAND, 5)}, b_linear, H, TOL},
+    {NB_OP_LINEAR, "linear_view_nobias", 3, {IN(3, IN_RAND, 3, 2, 4), IN(2, IN_RAND, 5, 4), NONE}, b_linear_view, H, TOL},
     {NB_OP_RESHAPE, "reshape", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_reshape, H, TOL},
     {NB_OP_RESHAPE, "reshape_view", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_reshape_t, H, TOL},
     {NB_OP_PERMUTE, "permute", 1, {IN(3, IN_RAND, 2, 3, 4)}, b_permute, H, TOL},

@@ -142,6 +142,8 @@ REF = {
     "matmul_batched": lambda x: x[0] @ x[1],
     "matmul_shared": lambda x: x[0] @ x[1],
     "matmul_transposed": lambda x: x[0].transpose(0, 1) @ x[1].transpose(0, 1),
+    "linear": lambda x: F.linear(x[0], x[1], x[2]),
+    "linear_view_nobias": lambda x: F.linear(x[0].transpose(0, 1), x[1]),
     "reshape": lambda x: x[0].reshape(4, -1),
     "reshape_view": lambda x: x[0].transpose(0, 2).reshape(-1, 6),
     "permute": lambda x: x[0].permute(2, 0, 1),

@@ -175,6 +175,10 @@ nb_tensor *nb_gelu(nb_tensor *x); /* exact (erf) form, as PyTorch's default */
 /* Matrix product: (M,K) x (K,N); batched (...,M,K) x (...,K,N) with equal batch dims, or
  * (...,M,K) x (K,N) with the matrix shared across the batch. */
 nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b);
+/* x (..., in) W^T + b as PyTorch's F.linear: w (out, in), b (out) or NULL; the result
+ * (..., out). The values of nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), b), with the weight's
+ * gradient written in w's own layout (no transposed copy). */
+nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *b);
 
 /* Views and shape ops. Views share storage with their input; gradients flow back. */
 nb_tensor *nb_reshape(nb_tensor *x, int ndim, const int64_t *shape); /* one size may be -1 */

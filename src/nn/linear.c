@@ -26,8 +26,7 @@ static nb_tensor *linear_forward(nb_module *m, nb_tensor *x) {
                 NB_SHAPE_STR(x), s->in);
         return NULL;
     }
-    nb_tensor *y = nb_matmul(x, nb_transpose(s->w, 0, 1));
-    return s->b && y ? nb_add(y, s->b) : y;
+    return nb_linear(x, s->w, s->b);
 }
 
 static void linear_describe(const nb_module *m, char *buf, size_t cap) {

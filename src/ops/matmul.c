@@ -120,3 +120,78 @@ nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b) {
     nb_tensor *in[2] = {a, b};
     return nb__apply(NB_OP_MATMUL, in, 2, NULL);
 }
+
+/* ---- linear: y = x W^T + b (PyTorch's F.linear) ------------------------------------------
+ * inputs x (..., in), w (out, in), b (out) or NULL; attrs matmul.M = rows of x, K = in,
+ * N = out. The same GEMMs, adds and bits as nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), b),
+ * in one node: the bias added in place and summed straight into its gradient, no view nodes.
+ * The weight's gradient is X^T dY, (in, out), added back transposed: OpenBLAS sums dY^T X, the
+ * same products in w's own layout, in another order for some elements (a few in 20 differ in
+ * the last bit), so the GEMM keeps the operands' roles of the composed ops. */
+nb_status nb__shape_linear(nb_node *n, nb_tensor *out) {
+    const nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1])
+        return nb__err(NB_ERR_SHAPE, "nb_linear: input %s and weight %s: expected (..., in) and (out, in)",
+                       NB_SHAPE_STR(x), NB_SHAPE_STR(w));
+    if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
+        return nb__err(NB_ERR_SHAPE, "nb_linear: bias %s for weight %s: expected (%lld)", NB_SHAPE_STR(b),
+                       NB_SHAPE_STR(w), (long long)w->shape[0]);
+    out->ndim = x->ndim;
+    memcpy(out->shape, x->shape, sizeof out->shape);
+    out->shape[x->ndim - 1] = w->shape[0];
+    n->a.matmul.batch = 1;
+    n->a.matmul.K = w->shape[1];
+    n->a.matmul.N = w->shape[0];
+    n->a.matmul.M = w->shape[1] ? x->numel / w->shape[1] : 0;
+    return NB_OK;
+}
+
+/* y[r][j] += b[j] for every row: each element gets the one add nb_add would make. */
+NB__CLONES static void add_bias_rows(float *restrict y, const float *restrict b, int64_t lo, int64_t hi,
+                                     int64_t N) {
+    for (int64_t r = lo; r < hi; r++)
+        for (int64_t j = 0; j < N; j++) y[r * N + j] = y[r * N + j] + b[j];
+}
+
+/* gb[j] += g[r][j] over the rows in order (nb_add's un-broadcast sum: the same order). */
+NB__CLONES static void sum_rows(float *restrict gb, const float *restrict g, int64_t M, int64_t N) {
+    for (int64_t r = 0; r < M; r++)
+        for (int64_t j = 0; j < N; j++) gb[j] += g[r * N + j];
+}
+
+void nb__fwd_linear(nb_node *n) {
+    const nb_matmul_attr *at = &n->a.matmul;
+    const int64_t M = at->M, K = at->K, N = at->N;
+    float *y = NB_F(n->out);
+    nb__gemm(0, 1, M, N, K, 1.0f, NB_F(n->in[0]), K, NB_F(n->in[1]), K, 0.0f, y, N);
+    if (n->in[2]) {
+        const float *b = NB_F(n->in[2]);
+#pragma omp parallel for schedule(static) if (M * N > 32768)
+        for (int64_t r = 0; r < M; r++) add_bias_rows(y, b, r, r + 1, N);
+    }
+}
+
+void nb__bwd_linear(nb_node *n) {
+    nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const nb_matmul_attr *at = &n->a.matmul;
+    const int64_t M = at->M, K = at->K, N = at->N;
+    const float *gy = n->out->grad;
+    bool fresh;
+    if (x->requires_grad) { /* dX (M, K) = dY (M, N) W (N, K) */
+        float *gx = nb__grad_first(x, &fresh);
+        nb__gemm(0, 0, M, K, N, 1.0f, gy, N, NB_F(w), K, fresh ? 0.0f : 1.0f, gx, K);
+    }
+    if (w->requires_grad) { /* dW^T (K, N) = X^T (K, M) dY (M, N), then added to dW (N, K) */
+        float *gt = nb__arena_alloc((size_t)(K * N) * sizeof(float));
+        if (!gt) return;
+        nb__gemm(1, 0, K, N, M, 1.0f, NB_F(x), K, gy, N, 0.0f, gt, N);
+        float *gw = nb__grad_first(w, &fresh);
+        nb__add_transposed(gw, K, gt, K, N, fresh);
+    }
+    if (b && b->requires_grad) sum_rows(nb__grad(b), gy, M, N);
+}
+
+nb_tensor *nb_linear(nb_tensor *x, nb_tensor *w, nb_tensor *b) {
+    nb_tensor *in[3] = {x, w, b};
+    return nb__apply(NB_OP_LINEAR, in, 3, NULL);
+}
