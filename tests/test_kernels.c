@@ -2,6 +2,7 @@
  * naive twin on odd sizes; the naive conv twins are themselves checked through the adjoint
  * identity, pooling against hand-computed values and a brute-force reference, softmax's
  * backward against finite differences, fastmath.h's erf/erfc and nb_gelu against libm's erf. Prints one line per check; exits nonzero on failure. */
+#include "internal.h" /* nb__add_transposed */
 #include "kernels/conv_impl.h"
 #include "kernels/kernels.h"
 #include "kernels/fastmath.h"
@@ -588,7 +589,28 @@ static void test_softmax(void) {
     }
 }
 
+/* ---- transposed add (the weight gradient of nb_linear, a transposed view's backward) ------ */
+static void test_add_transposed(void) {
+    /* sizes around the 8 x 8 register blocks and the 32 x 32 tiles, dst rows padded (rs > rows) */
+    const int64_t sizes[][2] = {{1, 1}, {7, 9}, {8, 8}, {9, 7}, {16, 24}, {33, 17}, {64, 40}, {100, 3}, {5, 70}};
+    for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
+        const int64_t rows = sizes[c][0], cols = sizes[c][1], rs = rows + 3;
+        float *src = rnd(rows * cols), *d0 = rnd(cols * rs), *d1 = dup(d0, cols * rs);
+        for (int assign = 0; assign < 2; assign++) {
+            for (int64_t j = 0; j < cols; j++)
+                for (int64_t i = 0; i < rows; i++)
+                    d0[j * rs + i] = assign ? src[i * cols + j] : d0[j * rs + i] + src[i * cols + j];
+            nb__add_transposed(d1, rs, src, rows, cols, assign);
+            check(memcmp(d0, d1, (size_t)(cols * rs) * sizeof(float)) == 0,
+                  "add_transposed %lldx%lld (%s): bit-equal to the plain loop, padding untouched", (long long)rows,
+                  (long long)cols, assign ? "store" : "add");
+        }
+        free(src), free(d0), free(d1);
+    }
+}
+
 int main(void) {
+    test_add_transposed();
     test_gemm();
     test_conv();
     test_pool();
