@@ -592,7 +592,10 @@ static void test_softmax(void) {
 /* ---- transposed add (the weight gradient of nb_linear, a transposed view's backward) ------ */
 static void test_add_transposed(void) {
     /* sizes around the 8 x 8 register blocks and the 32 x 32 tiles, dst rows padded (rs > rows) */
-    const int64_t sizes[][2] = {{1, 1}, {7, 9}, {8, 8}, {9, 7}, {16, 24}, {33, 17}, {64, 40}, {100, 3}, {5, 70}};
+    const int64_t sizes[][2] = {{1, 1}, {7, 9}, {8, 8}, {9, 7}, {16, 24}, {33, 17}, {64, 40}, {100, 3}, {5, 70},
+                                {203, 333} /* split over 2 threads */};
+    const int threads = nb_get_threads();
+    nb_set_threads(2);
     for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {
         const int64_t rows = sizes[c][0], cols = sizes[c][1], rs = rows + 3;
         float *src = rnd(rows * cols), *d0 = rnd(cols * rs), *d1 = dup(d0, cols * rs);
@@ -607,6 +610,7 @@ static void test_add_transposed(void) {
         }
         free(src), free(d0), free(d1);
     }
+    nb_set_threads(threads);
 }
 
 int main(void) {

@@ -169,17 +169,30 @@ __attribute__((target("avx2"))) static void add_transposed_avx2(float *restrict 
 }
 #endif
 
-static void add_transposed(float *restrict dst, int64_t rs, const float *restrict src, int64_t rows,
-                           int64_t cols, bool assign) {
+static void add_transposed_run(float *dst, int64_t rs, const float *src, int64_t rows, int64_t cols, bool assign) {
 #ifdef NB_HAVE_AVX2_TRANSPOSE
-    static int avx2 = -1;
-    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-    if (avx2 && rows >= 8 && cols >= 8) {
+    if (rows >= 8 && cols >= 8 && __builtin_cpu_supports("avx2")) {
         add_transposed_avx2(dst, rs, src, rows, cols, assign);
         return;
     }
 #endif
     add_transposed_tiles(dst, rs, src, 0, rows, 0, cols, assign);
+}
+
+static void add_transposed(float *restrict dst, int64_t rs, const float *restrict src, int64_t rows,
+                           int64_t cols, bool assign) {
+    /* Large ones split src's rows (dst's columns) over the threads in runs of 32: each element
+     * still gets its one add. */
+    if (rows * cols > 65536 && rows >= 64 && nb__threads() > 1) {
+#pragma omp parallel
+        {
+            const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num(), units = (rows + 31) / 32;
+            const int64_t lo = units * t / nt * 32, hi = units * (t + 1) / nt * 32;
+            if (lo < rows) add_transposed_run(dst + lo, rs, src + lo * cols, (hi < rows ? hi : rows) - lo, cols, assign);
+        }
+        return;
+    }
+    add_transposed_run(dst, rs, src, rows, cols, assign);
 }
 
 void nb__add_transposed(float *dst, int64_t rs, const float *src, int64_t rows, int64_t cols, bool assign) {
