@@ -112,6 +112,10 @@ char *nb__tmp_path(const char *path);
 nb_status nb__commit_file(const char *tmp, const char *path);
 
 /* ---- threads and RNG (core/settings.c) ---------------------------------------------------- */
+/* After nb_optim_step: 0 when every parameter it updated is finite and none was frozen, 1 when
+ * one is not, -1 when it cannot tell (no step yet, a frozen parameter): then scan. */
+struct nb_optim;
+int nb__optim_params_nonfinite(const struct nb_optim *o);
 int nb__threads(void);
 /* u[0..n) <- n draws of nb_rng_uniform: the same numbers in the same order, and the generator
  * left where n calls would leave it, from one loop that keeps the state in registers (dropout

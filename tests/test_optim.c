@@ -857,7 +857,34 @@ static void check_bn_large(int ndim, const int64_t *shape, float offset) {
     for (int i = 0; i < 4; i++) nb_tensor_free(all[i]);
 }
 
+/* The step's own read-back of the values it wrote (the training loop's check after the step):
+ * 0 when all finite, 1 after a step that made one infinite, -1 with a frozen parameter or no
+ * step yet. Large enough (200,000 values) to run in threaded chunks. */
+static void test_step_finite(void) {
+    nb_params *p = nb_params_new();
+    nb_tensor *a = nb_params_add(p, "a", 1, (int64_t[]){200000});
+    nb_tensor *b = nb_params_add(p, "b", 1, (int64_t[]){3});
+    nb_tensor_fill(a, 1.0f), nb_tensor_fill(b, 1.0f);
+    nb_optim *o = nb_sgd_new(p, (nb_sgd_opts){.lr = 1.0f});
+    CHECK(nb__optim_params_nonfinite(o) == -1, "no step yet: cannot tell");
+    nb_params_zero_grad(p);
+    nb_tensor_grad(a)[123456] = 0.5f;
+    CHECK(nb_optim_step(o) == NB_OK && nb__optim_params_nonfinite(o) == 0, "finite step: %d",
+          nb__optim_params_nonfinite(o));
+    nb_tensor_grad(a)[199999] = -3e38f, nb_tensor_data(a)[199999] = 3e38f; /* 3e38 + 3e38 = inf */
+    CHECK(nb_optim_step(o) == NB_OK && nb__optim_params_nonfinite(o) == 1 && isinf(nb_tensor_data(a)[199999]),
+          "a step that overflows: %d", nb__optim_params_nonfinite(o));
+    nb_tensor_data(a)[199999] = 1.0f;
+    nb_params_zero_grad(p);
+    CHECK(nb_optim_step(o) == NB_OK && nb__optim_params_nonfinite(o) == 0, "finite again");
+    nb_tensor_set_requires_grad(b, false);
+    CHECK(nb_optim_step(o) == NB_OK && nb__optim_params_nonfinite(o) == -1, "a frozen parameter: cannot tell");
+    nb_optim_free(o);
+    nb_params_free(p);
+}
+
 int main(void) {
+    test_step_finite();
     test_fixtures();
     test_restore();
     test_optim_args();

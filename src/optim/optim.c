@@ -23,6 +23,8 @@ struct nb_optim {
     nb_adam_opts adam;
     nb_rmsprop_opts rms;
     int64_t t; /* steps taken */
+    uint32_t w_top;   /* the last step's largest |w| bits over the values it updated */
+    bool all_stepped; /* ... and it updated every parameter (none frozen) */
     float *lr_scale; /* per parameter (groups), or NULL: all 1 */
     int nstate;
     float *state[NB_OPT_MAX_STATE]; /* (numel) each */
@@ -188,16 +190,35 @@ const char *nb_optim_name(const nb_optim *o) {
 #define NB_OPT_PAR_MIN 65536
 #define NB_OPT_CHUNK 16384
 
-/* Runs body(lo, hi) over [0, n) in fixed chunks, on the OpenMP threads when n is large. */
+/* The largest |x| of x[lo, hi) as bits (>= 0x7f800000: an infinity or a NaN): an integer max,
+ * with no order to keep, over values just written and still in cache. */
+NB__CLONES static uint32_t top_bits(const float *restrict x, int64_t lo, int64_t hi) {
+    uint32_t top = 0;
+    for (int64_t i = lo; i < hi; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        u &= 0x7fffffffu;
+        top = u > top ? u : top;
+    }
+    return top;
+}
+
+/* Runs body(lo, hi) over [0, n) in fixed chunks, on the OpenMP threads when n is large, and
+ * then reads each updated chunk of w back for non-finite values (o->w_top), so the training
+ * loop need not scan the parameter slab again after the step. */
 #define OPT_FOR(n, body)                                                                        \
     do {                                                                                        \
         const int64_t n_ = (n), nch_ = (n_ + NB_OPT_CHUNK - 1) / NB_OPT_CHUNK;                  \
-        _Pragma("omp parallel for schedule(static) if (n_ > NB_OPT_PAR_MIN)")                  \
+        uint32_t top_ = 0;                                                                      \
+        _Pragma("omp parallel for schedule(static) reduction(max : top_) if (n_ > NB_OPT_PAR_MIN)") \
         for (int64_t c_ = 0; c_ < nch_; c_++) {                                                 \
             const int64_t lo = c_ * NB_OPT_CHUNK,                                               \
                           hi = lo + NB_OPT_CHUNK < n_ ? lo + NB_OPT_CHUNK : n_;                 \
             body;                                                                               \
+            const uint32_t t_ = top_bits(w, lo, hi);                                            \
+            top_ = t_ > top_ ? t_ : top_;                                                       \
         }                                                                                       \
+        if (top_ > o->w_top) o->w_top = top_;                                                   \
     } while (0)
 
 /* d = g + wd * w; w -= lr * d */
@@ -337,9 +358,14 @@ nb_status nb_optim_step(nb_optim *o) {
      * no checkpoint saves. */
     float *w = nb_params_data(o->p), *g = nb_params_grad(o->p);
     o->t++;
+    o->w_top = 0;
+    o->all_stepped = true;
     for (int i = 0; i < nb_params_count(o->p); i++) {
         nb_tensor *t = nb_params_get(o->p, i);
-        if (!nb_tensor_requires_grad(t)) continue; /* frozen */
+        if (!nb_tensor_requires_grad(t)) { /* frozen */
+            o->all_stepped = false;
+            continue;
+        }
         const int64_t off = nb_tensor_data(t) - w, n = nb_tensor_numel(t);
         const float lr = o->lr_scale ? o->lr * o->lr_scale[i] : o->lr;
         switch (o->kind) {
@@ -349,6 +375,11 @@ nb_status nb_optim_step(nb_optim *o) {
         }
     }
     return NB_OK;
+}
+
+int nb__optim_params_nonfinite(const nb_optim *o) {
+    if (!o || o->t == 0 || !o->all_stepped) return -1;
+    return o->w_top >= 0x7f800000u ? 1 : 0;
 }
 
 nb_status nb_optim_set_lr_scale(nb_optim *o, const char *prefixes, float scale) {

@@ -105,11 +105,12 @@ static nb_status check_grads(nb_params *p, const nb_train_opts *o, int64_t epoch
                    nb_params_name(p, k), (double)nb_tensor_grad(nb_params_get(p, k))[at], (long long)at);
 }
 
-/* After the optimizer step: every parameter and buffer must still be finite (one scan of each
- * slab, about as cheap as a pass of the optimizer). */
-static nb_status check_state(nb_model *m, int64_t epoch, int64_t i, double lv) {
+/* After the optimizer step: every parameter and buffer must still be finite. The optimizer
+ * read back the values it wrote (nb__optim_params_nonfinite); otherwise one scan of the slab. */
+static nb_status check_state(nb_model *m, const nb_optim *opt, int64_t epoch, int64_t i, double lv) {
     nb_params *sl[2] = {nb_model_params(m), nb_model_buffers(m)};
     for (int s = 0; s < 2; s++) {
+        if (s == 0 && nb__optim_params_nonfinite(opt) == 0) continue;
         int64_t at;
         int k = nb_params_nonfinite(sl[s], false, &at);
         if (k >= 0)
@@ -150,7 +151,7 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
             lv = 0;
             if ((st = opts.grad_hook(opts.grad_hook_ctx, p, 0.0)) != NB_OK ||
                 (st = check_grads(p, &opts, epoch, i, lv)) != NB_OK || (st = nb_optim_step(opt)) != NB_OK ||
-                (st = check_state(m, epoch, i, lv)) != NB_OK)
+                (st = check_state(m, opt, epoch, i, lv)) != NB_OK)
                 return st;
         } else {
             nb_params *p = nb_model_params(m);
@@ -176,7 +177,7 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
                     return st;
                 }
                 if ((st = check_grads(p, &opts, epoch, i, lv)) != NB_OK || (st = nb_optim_step(opt)) != NB_OK ||
-                    (st = check_state(m, epoch, i, lv)) != NB_OK) {
+                    (st = check_state(m, opt, epoch, i, lv)) != NB_OK) {
                     nb_step_reset();
                     return st;
                 }
