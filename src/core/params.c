@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <omp.h>
 
 struct nb_params {
     int count, cap;
@@ -133,15 +134,27 @@ void nb_params_zero_grad(nb_params *p) {
 }
 
 /* Whether any of x[0..n) is NaN or infinite: a float is not finite exactly when its exponent
- * bits are all ones. An OR of integer tests has no order to keep, so it vectorizes and splits
- * across threads without changing the answer (a float sum would need -ffast-math). */
-static bool any_nonfinite(const float *x, int64_t n) {
-    const uint32_t *u = (const uint32_t *)(const void *)x;
+ * bits are all ones. An OR of integer tests has no order to keep, so it vectorizes (in the
+ * AVX-512/AVX2/baseline clones) and splits across threads without changing the answer (a float
+ * sum would need -ffast-math). */
+NB__CLONES static uint32_t top_bits(const float *restrict x, int64_t lo, int64_t hi) {
     uint32_t top = 0; /* the largest magnitude's bits: >= 0x7f800000 is an infinity or a NaN */
-#pragma omp parallel for schedule(static) reduction(max : top) if (n > 262144)
-    for (int64_t i = 0; i < n; i++) {
-        const uint32_t v = u[i] & 0x7fffffffu;
+    for (int64_t i = lo; i < hi; i++) {
+        uint32_t v;
+        memcpy(&v, x + i, sizeof v);
+        v &= 0x7fffffffu;
         top = v > top ? v : top;
+    }
+    return top;
+}
+
+static bool any_nonfinite(const float *x, int64_t n) {
+    if (n <= 262144 || nb__threads() < 2) return top_bits(x, 0, n) >= 0x7f800000u;
+    uint32_t top = 0;
+#pragma omp parallel reduction(max : top)
+    {
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        top = top_bits(x, n * t / nt, n * (t + 1) / nt);
     }
     return top >= 0x7f800000u;
 }
