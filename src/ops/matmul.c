@@ -153,8 +153,16 @@ NB__CLONES static void add_bias_rows(float *restrict y, const float *restrict b,
         for (int64_t j = 0; j < N; j++) y[r * N + j] = y[r * N + j] + b[j];
 }
 
-/* gb[j] += g[r][j] over the rows in order (nb_add's un-broadcast sum: the same order). */
+/* gb[j] += g[r][j] over the rows in order: nb_add's un-broadcast sum, in its order. With one
+ * output (a (rows, 1) gradient, whose strides collapse to one broadcast axis) nb_add sums the
+ * rows apart from 0 and adds the total once, so this does too. */
 NB__CLONES static void sum_rows(float *restrict gb, const float *restrict g, int64_t M, int64_t N) {
+    if (N == 1) {
+        float acc = 0;
+        for (int64_t r = 0; r < M; r++) acc += g[r];
+        gb[0] += acc;
+        return;
+    }
     for (int64_t r = 0; r < M; r++)
         for (int64_t j = 0; j < N; j++) gb[j] += g[r * N + j];
 }

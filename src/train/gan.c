@@ -111,6 +111,16 @@ static nb_status gan_step(void *ctx, const nb_batch *b, bool training, nb_step_r
         if (!st) st = update(g, g->discriminator, g->opt_d, "discriminator", n);
     }
     nb_tensor *lg = NULL;
+    /* The generator's step needs the gradient through the discriminator, not the one of its
+     * weights (which its next step zeroes unread): they are held out of this pass, as PyTorch's
+     * requires_grad_(False) would, and the backward skips their products. */
+    nb_params *dp = nb_model_params(g->discriminator);
+    bool held[64];
+    const int nheld = nb_params_count(dp) <= 64 ? nb_params_count(dp) : 0;
+    for (int i = 0; i < nheld; i++) {
+        held[i] = nb_tensor_requires_grad(nb_params_get(dp, i));
+        nb_tensor_set_requires_grad(nb_params_get(dp, i), false);
+    }
     if (!st) {
         /* fake's forward through the discriminator as it is now (after its update) */
         nb_tensor *dg = judge(g->discriminator, fake, n);
@@ -123,6 +133,7 @@ static nb_status gan_step(void *ctx, const nb_batch *b, bool training, nb_step_r
         st = nb_backward(lg);
         if (!st) st = update(g, g->generator, g->opt_g, "generator", n);
     }
+    for (int i = 0; i < nheld; i++) nb_tensor_set_requires_grad(nb_params_get(dp, i), held[i]);
     nb_model_set_training(g->generator, gt);
     nb_model_set_training(g->discriminator, dt);
     if (st) return st;
