@@ -130,7 +130,18 @@ float *nb_params_data(nb_params *p) { return p ? p->data : NULL; }
 float *nb_params_grad(nb_params *p) { return p ? p->grad : NULL; }
 
 void nb_params_zero_grad(nb_params *p) {
-    if (p && p->grad) memset(p->grad, 0, (size_t)p->numel * sizeof(float));
+    if (!p || !p->grad) return;
+    const int64_t n = p->numel;
+    if (n <= 262144 || nb__threads() < 2) {
+        memset(p->grad, 0, (size_t)n * sizeof(float));
+        return;
+    }
+#pragma omp parallel /* a large slab: each thread clears its share */
+    {
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
+        memset(p->grad + lo, 0, (size_t)(hi - lo) * sizeof(float));
+    }
 }
 
 /* Whether any of x[0..n) is NaN or infinite: a float is not finite exactly when its exponent
