@@ -103,8 +103,12 @@ void nb__conv_transpose2d_bwd_naive(const nb__conv_geom *g, const float *x, cons
 /* x (N, C, H, W) -> y (N, C, OH, OW) with the conv geometry above (O = C, groups unused,
  * DH = DW = 1 for average pooling). Max pooling pads with -inf and records in idx the flat
  * index (h*W + w) within the input plane of each maximum (the first one on ties), as PyTorch.
- * Average pooling counts padded zeros in the divisor (PyTorch's count_include_pad=True). */
+ * Average pooling counts padded zeros in the divisor (PyTorch's count_include_pad=True).
+ * idx may be NULL (inference: no indices written). */
 void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t *idx);
+/* relu (when relu is set) then 2x2 stride-2 max pooling of planes (H, W) -> (H/2, W/2), no
+ * indices: the values of relu then nb__maxpool2d_fwd, bit for bit (the fused inference path). */
+void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int relu);
 void nb__maxpool2d_bwd(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx);
 void nb__avgpool2d_fwd(const nb__conv_geom *g, const float *x, float *y);
 void nb__avgpool2d_bwd(const nb__conv_geom *g, const float *gy, float *gx);

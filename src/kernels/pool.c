@@ -6,33 +6,116 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <omp.h>
+#include <stdint.h>
 
 /* Below this many output elements the OpenMP team costs more than it saves. */
 #define NB_POOL_PAR_MIN 16384
 
-/* The common 2x2 window, stride 2, no padding or dilation: the generic loop below with the
- * bounds tests and the tap loops unrolled (same visiting order, same tie and NaN rules). */
-static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
-    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, planes = g->N * g->C;
-#pragma omp parallel for schedule(static) if (planes * OH * OW >= NB_POOL_PAR_MIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
+/* The common 2x2 window, stride 2, no padding or dilation. The generic loop's rule for a
+ * window (v0, v1, v2, v3) = (x[2oh][2ow], x[2oh][2ow+1], x[2oh+1][2ow], x[2oh+1][2ow+1]) is the
+ * left fold of pick(best, v) = v if v > best or v is NaN, else best: the first maximum, or the
+ * last NaN. Here it runs 8 windows at a time in vector lanes (the even and odd columns of two
+ * rows split by shuffles, each pick a bitwise blend), the row's last windows one by one: the
+ * same values and indices as the generic loop, bit for bit. With relu set each tap first goes
+ * through relu(v) = v <= 0 ? 0 : v (ops/elementwise.c's), for the fused inference path
+ * (nb__relu_maxpool2x2); idx may be NULL. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB_POOL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB_POOL_CLONES
+#endif
+
+typedef float nb_p8f __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t nb_p8i __attribute__((vector_size(32), aligned(4), may_alias));
+
+#if defined(__clang__)
+#define NB_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define NB_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#else
+#define NB_EVEN(a, b) __builtin_shuffle(a, b, (nb_p8i){0, 2, 4, 6, 8, 10, 12, 14})
+#define NB_ODD(a, b) __builtin_shuffle(a, b, (nb_p8i){1, 3, 5, 7, 9, 11, 13, 15})
+#endif
+
+#define vrelu(v) ((nb_p8f)((nb_p8i)(v) & ~(nb_p8i)((v) <= 0.0f)))
+
+static inline float srelu(float v) { return v <= 0.0f ? 0.0f : v; }
+
+/* One output row: OW windows from the input rows r0, r1; yr the output row, ir (or NULL) its
+ * indices, i0 the flat index of r0[0] in the plane, W the plane's row length. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void pool_row(const float *r0, const float *r1, int64_t OW, int64_t W, int64_t i0,
+                            float *yr, int64_t *ir, int relu) {
+    int64_t ow = 0;
+    for (; ow < OW - 7 || (ow < OW && OW >= 8); ow += 8) {
+        if (ow + 8 > OW) ow = OW - 8; /* the row's last 8 windows, some done again */
+        const int64_t c = 2 * ow;
+        nb_p8f a0 = *(const nb_p8f *)(r0 + c), b0 = *(const nb_p8f *)(r0 + c + 8);
+        nb_p8f a1 = *(const nb_p8f *)(r1 + c), b1 = *(const nb_p8f *)(r1 + c + 8);
+        nb_p8f v0 = NB_EVEN(a0, b0), v1 = NB_ODD(a0, b0), v2 = NB_EVEN(a1, b1), v3 = NB_ODD(a1, b1);
+        if (relu) v0 = vrelu(v0), v1 = vrelu(v1), v2 = vrelu(v2), v3 = vrelu(v3);
+        nb_p8f best = v0;
+        nb_p8i bi = (nb_p8i){0}, m;
+        m = (v1 > best) | (v1 != v1);
+        best = (nb_p8f)(((nb_p8i)best & ~m) | ((nb_p8i)v1 & m));
+        bi = (bi & ~m) | (m & 1);
+        m = (v2 > best) | (v2 != v2);
+        best = (nb_p8f)(((nb_p8i)best & ~m) | ((nb_p8i)v2 & m));
+        bi = (bi & ~m) | (m & (int32_t)W);
+        m = (v3 > best) | (v3 != v3);
+        best = (nb_p8f)(((nb_p8i)best & ~m) | ((nb_p8i)v3 & m));
+        bi = (bi & ~m) | (m & (int32_t)(W + 1));
+        *(nb_p8f *)(yr + ow) = best;
+        if (ir) {
+            int32_t off[8];
+            *(nb_p8i *)off = bi;
+            for (int q = 0; q < 8; q++) ir[ow + q] = i0 + c + 2 * q + off[q];
+        }
+    }
+    for (; ow < OW; ow++) {
+        const int64_t c = 2 * ow;
+        float v0 = r0[c], v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
+        if (relu) v0 = srelu(v0), v1 = srelu(v1), v2 = srelu(v2), v3 = srelu(v3);
+        float best = v0;
+        int64_t bi = 0;
+        int m = v1 > best || v1 != v1;
+        best = m ? v1 : best, bi = m ? 1 : bi;
+        m = v2 > best || v2 != v2;
+        best = m ? v2 : best, bi = m ? W : bi;
+        m = v3 > best || v3 != v3;
+        best = m ? v3 : best, bi = m ? W + 1 : bi;
+        yr[ow] = best;
+        if (ir) ir[ow] = i0 + c + bi;
+    }
+}
+
+/* Planes [p0, p1) of x (H, W) each -> y (OH, OW) each (and idx when not NULL). */
+NB_POOL_CLONES static void pool2x2_planes(const float *x, float *y, int64_t *idx, int64_t H, int64_t W,
+                                          int64_t OH, int64_t OW, int64_t p0, int64_t p1, int relu) {
+    for (int64_t pl = p0; pl < p1; pl++) {
         const float *xp = x + pl * H * W; /* (H, W) */
         float *yp = y + pl * OH * OW;     /* (OH, OW) */
-        int64_t *ip = idx + pl * OH * OW; /* (OH, OW), flat h*W + w into xp */
+        int64_t *ip = idx ? idx + pl * OH * OW : NULL;
         for (int64_t oh = 0; oh < OH; oh++) {
-            const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t c = 2 * ow;
-                float best = r0[c];
-                int64_t bi = 2 * oh * W + c;
-                const float v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
-                if (v1 > best || isnan(v1)) best = v1, bi = 2 * oh * W + c + 1;
-                if (v2 > best || isnan(v2)) best = v2, bi = (2 * oh + 1) * W + c;
-                if (v3 > best || isnan(v3)) best = v3, bi = (2 * oh + 1) * W + c + 1;
-                yp[oh * OW + ow] = best;
-                ip[oh * OW + ow] = bi;
-            }
+            const float *r0 = xp + 2 * oh * W;
+            if (relu) pool_row(r0, r0 + W, OW, W, 2 * oh * W, yp + oh * OW, ip ? ip + oh * OW : NULL, 1);
+            else pool_row(r0, r0 + W, OW, W, 2 * oh * W, yp + oh * OW, ip ? ip + oh * OW : NULL, 0);
         }
+    }
+}
+
+void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int relu) {
+    pool2x2_planes(x, y, NULL, H, W, H / 2, W / 2, 0, planes, relu);
+}
+
+static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, planes = g->N * g->C;
+#pragma omp parallel if (planes * OH * OW >= NB_POOL_PAR_MIN)
+    {
+        const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
+        pool2x2_planes(x, y, idx, H, W, OH, OW, planes * t / T, planes * (t + 1) / T, 0);
     }
 }
 
@@ -47,7 +130,7 @@ void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * H * W; /* (H, W) */
         float *yp = y + pl * OH * OW;     /* (OH, OW) */
-        int64_t *ip = idx + pl * OH * OW; /* (OH, OW), flat h*W + w into xp */
+        int64_t *ip = idx ? idx + pl * OH * OW : NULL; /* (OH, OW), flat h*W + w into xp */
         for (int64_t oh = 0; oh < OH; oh++)
             for (int64_t ow = 0; ow < OW; ow++) {
                 /* Padding is -inf, i.e. padded taps can never win: only real taps are visited.
@@ -72,7 +155,7 @@ void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t
                 /* bi stays -1 only for a window lying wholly in the padding, which the
                  * PyTorch rule pad <= kernel/2 (checked in ops/) rules out. */
                 yp[oh * OW + ow] = best;
-                ip[oh * OW + ow] = bi;
+                if (ip) ip[oh * OW + ow] = bi;
             }
     }
 }

@@ -41,7 +41,9 @@ nb_status nb__shape_max_pool2d(nb_node *n, nb_tensor *out) {
 }
 void nb__fwd_max_pool2d(nb_node *n) {
     pool_saved *ps = n->a.aux;
-    nb__maxpool2d_fwd(&ps->g, NB_F(n->in[0]), NB_F(n->out), ps->idx);
+    /* No backward will read the indices without a tape: skip writing them. */
+    const bool grad = nb_grad_enabled() && n->in[0]->requires_grad;
+    nb__maxpool2d_fwd(&ps->g, NB_F(n->in[0]), NB_F(n->out), grad ? ps->idx : NULL);
 }
 void nb__bwd_max_pool2d(nb_node *n) {
     pool_saved *ps = n->a.aux;
