@@ -64,6 +64,13 @@ void nb__im2col(const nb__conv_geom *g, const float *x, int64_t C, float *col);
 /* col2im, accumulating: x (C, H, W) += scatter of col (C*KH*KW, OH*OW). */
 void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x);
 
+/* Inference: y (N, O, OH/2, OW/2) = 2x2 stride-2 max pooling of relu (when relu is set) of
+ * conv(x, w) + b, each sample's planes pooled while in the cache; the same values as the
+ * three passes, bit for bit. Taken where nb__conv2d_pool_ok (not a 1x1-output or pointwise
+ * conv; outputs of 2x2 or more). ws: nb__conv_workspace(g) floats. */
+int nb__conv2d_pool_ok(const nb__conv_geom *g);
+void nb__conv2d_relu_pool_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
+                              float *y, int relu, float *ws);
 /* y = conv(x, w) + b (overwrites y). ws: nb__conv_workspace(g) floats. */
 void nb__conv2d_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
                     float *y, float *ws);
