@@ -282,14 +282,21 @@ static void test_checkpoint(void) {
 }
 
 /* Inference without a tape fuses Conv2d, ReLU, MaxPool2d(2, 2) into one pass (sequential.c,
- * nb__conv2d_relu_maxpool2): its outputs must equal, bit for bit, those of the ordinary ops
- * (with a tape), for LeNet-5 (its first layer takes the direct kernel, its second im2col and
- * GEMM blocks) and for odd-sized stacks (a conv without ReLU, odd planes, padding, groups),
- * at 1 and 2 threads, for batches of one, of several blocks and ragged ones. */
-static int same_bits(const nb_tensor *a, const nb_tensor *b) {
-    if (!a || !b || nb_tensor_numel(a) != nb_tensor_numel(b)) return 0;
-    return memcmp(nb_tensor_data((nb_tensor *)a), nb_tensor_data((nb_tensor *)b),
-                  (size_t)nb_tensor_numel(a) * sizeof(float)) == 0;
+ * nb__conv2d_relu_maxpool2): its outputs must equal those of the ordinary ops (with a tape)
+ * within rounding (the wide direct kernel sums a GEMM-path layer's terms in another order; a
+ * direct-kernel layer gives the same bits), for LeNet-5 (its first layer takes the direct
+ * kernel, its second the wide one) and for an odd-sized stack (a conv without ReLU, odd
+ * planes, padding), at 1 and 2 threads, for batches of one, of several blocks and ragged ones.
+ * Returns the largest difference relative to max(1, |y|). */
+static double rel_diff(const nb_tensor *a, const nb_tensor *b) {
+    if (!a || !b || nb_tensor_numel(a) != nb_tensor_numel(b)) return INFINITY;
+    const float *x = nb_tensor_data((nb_tensor *)a), *y = nb_tensor_data((nb_tensor *)b);
+    double m = 0.0;
+    for (int64_t i = 0; i < nb_tensor_numel(a); i++) {
+        const double d = fabs((double)x[i] - (double)y[i]) / fmax(1.0, fabs((double)y[i]));
+        if (!(d <= m)) m = d; /* NaN: taken */
+    }
+    return m;
 }
 
 static void check_fused(nb_model *m, int c, int h, int w, int64_t n, const char *what) {
@@ -304,9 +311,11 @@ static void check_fused(nb_model *m, int c, int h, int w, int64_t n, const char 
     nb_no_grad_begin();
     nb_tensor *fused = nb_model_forward(m, x);
     nb_no_grad_end();
-    CHECK(plain && fused && nb_tensor_requires_grad(plain) && same_bits(plain, fused),
-          "%s, batch %lld, %d threads: fused inference equals the ops bit for bit", what, (long long)n,
-          nb_get_threads());
+    const double d = rel_diff(fused, plain);
+    CHECK(plain && fused && nb_tensor_requires_grad(plain) && d <= 2e-6,
+          "%s, batch %lld, %d threads: fused inference equals the ops (max rel. difference %g)", what,
+          (long long)n, nb_get_threads(), d);
+    if (n == 1 && nb_get_threads() == 1) printf("fused inference, %s: max rel. difference %g\n", what, d);
     nb_step_reset();
     free(xv);
 }
@@ -319,7 +328,7 @@ static void test_fused_inference(void) {
     o.padding[0] = o.padding[1] = 1;
     CHECK(nb_sequential_add(s, "c1", nb_conv2d_new(3, 5, 3, o, true)) == NB_OK &&
               nb_sequential_add(s, "p1", nb_maxpool2d_new(2, 2)) == NB_OK &&
-              nb_sequential_add(s, "c2", nb_conv2d_new(5, 18, 3, nb_conv_defaults(), true)) == NB_OK &&
+              nb_sequential_add(s, "c2", nb_conv2d_new(5, 18, 3, o, true)) == NB_OK &&
               nb_sequential_add(s, "r2", nb_activation_new(NB_ACT_RELU)) == NB_OK &&
               nb_sequential_add(s, "p2", nb_maxpool2d_new(2, 2)) == NB_OK,
           "%s", nb_last_error());
@@ -329,7 +338,7 @@ static void test_fused_inference(void) {
         nb_set_threads(t);
         for (int64_t n = 1; n <= 300; n += 299 / 3) {
             check_fused(le, 1, 28, 28, n, "lenet5");
-            check_fused(st, 3, 21, 19, n, "conv-pool (direct), conv-relu-pool (GEMM) 3x21x19");
+            check_fused(st, 3, 21, 19, n, "conv-pool (direct), conv-relu-pool (wide) 3x21x19");
         }
     }
     nb_set_threads(t0);

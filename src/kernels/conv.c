@@ -118,6 +118,10 @@ static void layout(const nb__conv_geom *g, ws_layout *L) {
     if (nb__conv_direct_stage(g) > L->stage) L->stage = nb__conv_direct_stage(g);
     L->stage = up16(L->stage);
     L->part = g->T > 1 ? up16(g->O * (g->C / g->groups) * g->KH * g->KW) : 0;
+    if (!nb__conv_direct_ok(g) && nb__conv_wide_ok(g)) { /* the fused inference pass's */
+        if (g->O * nb__conv_wide_ld(g) > L->tmp) L->tmp = up16(g->O * nb__conv_wide_ld(g));
+        if (nb__conv_wide_stage(g) > L->stage) L->stage = up16(nb__conv_wide_stage(g));
+    }
     L->lanes = nb__conv_direct_ok(g) ? up16(nb__conv_direct_lanes(g)) : 0;
     L->share = L->col + L->tmp + L->stage + L->part + L->lanes;
 }
@@ -214,7 +218,7 @@ typedef struct job {
     const float *x, *w, *b, *gy;
     float *y, *gx, *gw, *ws;
     int full, pw, direct, direct_data; /* the direct kernels: forward/weight, input gradient */
-    int relu;                          /* the fused inference pass: relu before the pooling */
+    int relu, wide; /* the fused inference pass: relu before the pooling, the wide kernel */
 } job;
 
 static void run(void (*worker)(const job *), const job *j) {
@@ -321,6 +325,15 @@ static void fwd_pool_worker(const job *j) {
             }
             continue;
         }
+        if (j->wide) {
+            const int64_t ld = nb__conv_wide_ld(g);
+            for (int64_t n = n0; n < n1; n++) {
+                nb__conv_wide_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, ld, s.stage);
+                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, ld, g->W + 2 * g->PW, g->OH, g->OW,
+                                       relu);
+            }
+            continue;
+        }
         nb__im2col_block(g, j->st, j->x, n0, n1, s.col, ldc, s.stage);
         const int64_t ldo = nb * P;
         const float beta = fill_bias(s.tmp, g->O, ldo, ldo, j->b);
@@ -341,6 +354,7 @@ void nb__conv2d_relu_pool_fwd(const nb__conv_geom *g0, const float *x, const flo
     job_init(&j, g, &L, &st, ws);
     j.x = x, j.w = w, j.b = b, j.y = y;
     j.relu = relu;
+    j.wide = !j.direct && nb__conv_wide_ok(g);
     run(fwd_pool_worker, &j);
 }
 

@@ -141,6 +141,7 @@ static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
  * input vector, loaded once, feeds OB products. (Tiles of 32 columns for 2 channels measured
  * half as fast: GCC then folded each input load into every product that used it, and loads
  * across cache lines set the pace.) */
+NB_DIRECT_TILE(3, 4)
 NB_DIRECT_TILE(2, 6)
 NB_DIRECT_TILE(1, 12)
 #define NB_DIRECT_OB_MAX 12
@@ -198,6 +199,61 @@ void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *g
             for (int64_t k = 0; k < KK; k++) wt[(c * O + o) * KK + KK - 1 - k] = w[(o * C + c) * KK + k];
     const int64_t xs = O * g->OH * g->OW, ys = C * g->H * g->W;
     for (int64_t n = n0; n < n1; n++) direct_sample(&d, gy + n * xs, wt, b, gx + n * ys, add, stage);
+}
+
+/* ---- wide forward (inference) --------------------------------------------------------------- */
+
+/* With unit strides along both axes, output (oh, ow) reads the padded plane at oh*Wp + ow +
+ * the tap's offset: every output row, taken with the Wp - OW columns past its end, is one run
+ * of L = (OH-1)*Wp + OW positions, so any number of channels runs in tiles of 24 positions x 4
+ * output channels (12 accumulators) without im2col. The columns past each row's end are
+ * computed and not used. Sums over (c, kh, kw) from zero, then + b, as the direct forward. */
+static int64_t wide_wp(const nb__conv_geom *g) { return g->W + 2 * g->PW; }
+static int64_t wide_len(const nb__conv_geom *g) { return (g->OH - 1) * wide_wp(g) + g->OW; }
+
+int nb__conv_wide_ok(const nb__conv_geom *g) {
+    if (g->groups != 1 || g->SH != 1 || g->SW != 1 || g->DW != 1 || g->OH < 1 || g->OW < 1) return 0;
+    if (g->O < 4 || g->C * g->KH * g->KW > 4096) return 0;
+    /* at least half the computed positions used */
+    return 2 * g->OH * g->OW >= (wide_len(g) + 23) / 24 * 24;
+}
+
+int64_t nb__conv_wide_ld(const nb__conv_geom *g) { return (wide_len(g) + 23) / 24 * 24; }
+
+int64_t nb__conv_wide_stage(const nb__conv_geom *g) {
+    return g->C * (g->H + 2 * g->PH) * wide_wp(g) + 32;
+}
+
+NB_CLONES static void wide_sample(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
+                                  float *out, int64_t ldo, float *stage) {
+    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, Kc = C * KH * KW;
+    const int64_t H = g->H, W = g->W, Hp = H + 2 * g->PH, Wp = wide_wp(g), L = wide_len(g);
+    memset(stage, 0, (size_t)(C * Hp * Wp + 32) * sizeof(float));
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t ih = 0; ih < H; ih++)
+            memcpy(stage + (c * Hp + ih + g->PH) * Wp + g->PW, xn + (c * H + ih) * W, (size_t)W * sizeof(float));
+    const int64_t cs = Hp * Wp, hs = g->DH * Wp;
+    for (int64_t o0 = 0; o0 < O; o0 += 4) {
+        const int64_t ob_n = O - o0 < 4 ? O - o0 : 4;
+        const float *wr[4];
+        float bo[4];
+        for (int64_t i = 0; i < 4; i++) { /* channels past O repeat the last one, unstored */
+            const int64_t o = o0 + i < O ? o0 + i : O - 1;
+            wr[i] = w + o * Kc;
+            bo[i] = b ? b[o] : 0.0f;
+        }
+        for (int64_t t0 = 0; t0 < L; t0 += 24) {
+            const int64_t nout = L - t0 < 24 ? L - t0 : 24;
+            float *yo[4];
+            for (int64_t i = 0; i < ob_n; i++) yo[i] = out + (o0 + i) * ldo + t0;
+            tile3(stage + t0, cs, hs, C, KH, 0, KH, KW, wr, bo, yo, nout, ob_n, 0);
+        }
+    }
+}
+
+void nb__conv_wide_fwd(const nb__conv_geom *g, const float *xn, const float *w, const float *b, float *out,
+                       int64_t ldo, float *stage) {
+    wide_sample(g, xn, w, b, out, ldo, stage);
 }
 
 /* ---- weight gradient ----------------------------------------------------------------------- */

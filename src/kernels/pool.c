@@ -19,7 +19,7 @@
  * rows split by shuffles, each pick a bitwise blend), the row's last windows one by one: the
  * same values and indices as the generic loop, bit for bit. With relu set each tap first goes
  * through relu(v) = v <= 0 ? 0 : v (ops/elementwise.c's), for the fused inference path
- * (nb__relu_maxpool2x2); idx may be NULL. */
+ * (nb__relu_maxpool2x2, without indices); idx may be NULL. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define NB_POOL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -39,34 +39,55 @@ typedef int32_t nb_p8i __attribute__((vector_size(32), aligned(4), may_alias));
 
 #define vrelu(v) ((nb_p8f)((nb_p8i)(v) & ~(nb_p8i)((v) <= 0.0f)))
 
-static inline float srelu(float v) { return v <= 0.0f ? 0.0f : v; }
+/* 8 windows: rows a (16 floats) and b (16 floats) -> best, and the winner's offset in bi
+ * (0, 1, W, W + 1). */
+#define NB_POOL8(ra, rb, relu, W, best, bi)                                                        \
+    do {                                                                                          \
+        const nb_p8f a0_ = *(const nb_p8f *)(ra), b0_ = *(const nb_p8f *)((ra) + 8);              \
+        const nb_p8f a1_ = *(const nb_p8f *)(rb), b1_ = *(const nb_p8f *)((rb) + 8);              \
+        nb_p8f v0_ = NB_EVEN(a0_, b0_), v1_ = NB_ODD(a0_, b0_), v2_ = NB_EVEN(a1_, b1_);          \
+        nb_p8f v3_ = NB_ODD(a1_, b1_);                                                            \
+        if (relu) v0_ = vrelu(v0_), v1_ = vrelu(v1_), v2_ = vrelu(v2_), v3_ = vrelu(v3_);         \
+        nb_p8i m_;                                                                                \
+        best = v0_, bi = (nb_p8i){0};                                                             \
+        m_ = (v1_ > best) | (v1_ != v1_);                                                         \
+        best = (nb_p8f)(((nb_p8i)best & ~m_) | ((nb_p8i)v1_ & m_)), bi = (bi & ~m_) | (m_ & 1);    \
+        m_ = (v2_ > best) | (v2_ != v2_);                                                         \
+        best = (nb_p8f)(((nb_p8i)best & ~m_) | ((nb_p8i)v2_ & m_));                               \
+        bi = (bi & ~m_) | (m_ & (int32_t)(W));                                                    \
+        m_ = (v3_ > best) | (v3_ != v3_);                                                         \
+        best = (nb_p8f)(((nb_p8i)best & ~m_) | ((nb_p8i)v3_ & m_));                               \
+        bi = (bi & ~m_) | (m_ & (int32_t)((W) + 1));                                              \
+    } while (0)
 
 /* One output row: OW windows from the input rows r0, r1; yr the output row, ir (or NULL) its
- * indices, i0 the flat index of r0[0] in the plane, W the plane's row length. */
+ * indices, i0 the flat index of r0[0] in the plane, W the plane's row length. Windows 8 at a
+ * time (the row's last 8 again where OW is not a multiple of 8); a row of fewer than 8 windows
+ * through a zero-padded copy. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
 static inline void pool_row(const float *r0, const float *r1, int64_t OW, int64_t W, int64_t i0,
                             float *yr, int64_t *ir, int relu) {
-    int64_t ow = 0;
-    for (; ow < OW - 7 || (ow < OW && OW >= 8); ow += 8) {
+    nb_p8f best;
+    nb_p8i bi;
+    if (OW < 8) {
+        float t0[16] = {0}, t1[16] = {0}, yb[8];
+        int32_t off[8];
+        for (int64_t q = 0; q < 2 * OW; q++) t0[q] = r0[q], t1[q] = r1[q];
+        NB_POOL8(t0, t1, relu, W, best, bi);
+        *(nb_p8f *)yb = best;
+        *(nb_p8i *)off = bi;
+        for (int64_t q = 0; q < OW; q++) {
+            yr[q] = yb[q];
+            if (ir) ir[q] = i0 + 2 * q + off[q];
+        }
+        return;
+    }
+    for (int64_t ow = 0; ow < OW; ow += 8) {
         if (ow + 8 > OW) ow = OW - 8; /* the row's last 8 windows, some done again */
         const int64_t c = 2 * ow;
-        nb_p8f a0 = *(const nb_p8f *)(r0 + c), b0 = *(const nb_p8f *)(r0 + c + 8);
-        nb_p8f a1 = *(const nb_p8f *)(r1 + c), b1 = *(const nb_p8f *)(r1 + c + 8);
-        nb_p8f v0 = NB_EVEN(a0, b0), v1 = NB_ODD(a0, b0), v2 = NB_EVEN(a1, b1), v3 = NB_ODD(a1, b1);
-        if (relu) v0 = vrelu(v0), v1 = vrelu(v1), v2 = vrelu(v2), v3 = vrelu(v3);
-        nb_p8f best = v0;
-        nb_p8i bi = (nb_p8i){0}, m;
-        m = (v1 > best) | (v1 != v1);
-        best = (nb_p8f)(((nb_p8i)best & ~m) | ((nb_p8i)v1 & m));
-        bi = (bi & ~m) | (m & 1);
-        m = (v2 > best) | (v2 != v2);
-        best = (nb_p8f)(((nb_p8i)best & ~m) | ((nb_p8i)v2 & m));
-        bi = (bi & ~m) | (m & (int32_t)W);
-        m = (v3 > best) | (v3 != v3);
-        best = (nb_p8f)(((nb_p8i)best & ~m) | ((nb_p8i)v3 & m));
-        bi = (bi & ~m) | (m & (int32_t)(W + 1));
+        NB_POOL8(r0 + c, r1 + c, relu, W, best, bi);
         *(nb_p8f *)(yr + ow) = best;
         if (ir) {
             int32_t off[8];
@@ -74,40 +95,33 @@ static inline void pool_row(const float *r0, const float *r1, int64_t OW, int64_
             for (int q = 0; q < 8; q++) ir[ow + q] = i0 + c + 2 * q + off[q];
         }
     }
-    for (; ow < OW; ow++) {
-        const int64_t c = 2 * ow;
-        float v0 = r0[c], v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
-        if (relu) v0 = srelu(v0), v1 = srelu(v1), v2 = srelu(v2), v3 = srelu(v3);
-        float best = v0;
-        int64_t bi = 0;
-        int m = v1 > best || v1 != v1;
-        best = m ? v1 : best, bi = m ? 1 : bi;
-        m = v2 > best || v2 != v2;
-        best = m ? v2 : best, bi = m ? W : bi;
-        m = v3 > best || v3 != v3;
-        best = m ? v3 : best, bi = m ? W + 1 : bi;
-        yr[ow] = best;
-        if (ir) ir[ow] = i0 + c + bi;
-    }
 }
 
-/* Planes [p0, p1) of x (H, W) each -> y (OH, OW) each (and idx when not NULL). */
-NB_POOL_CLONES static void pool2x2_planes(const float *x, float *y, int64_t *idx, int64_t H, int64_t W,
-                                          int64_t OH, int64_t OW, int64_t p0, int64_t p1, int relu) {
+/* Planes [p0, p1) of x (planes xs floats apart, rows ldx apart; W = ldx where idx is not
+ * NULL) -> y (OH, OW) each (and idx). */
+NB_POOL_CLONES static void pool2x2_planes(const float *x, float *y, int64_t *idx, int64_t xs, int64_t ldx,
+                                          int64_t W, int64_t OH, int64_t OW, int64_t p0, int64_t p1,
+                                          int relu) {
     for (int64_t pl = p0; pl < p1; pl++) {
-        const float *xp = x + pl * H * W; /* (H, W) */
-        float *yp = y + pl * OH * OW;     /* (OH, OW) */
+        const float *xp = x + pl * xs;
+        float *yp = y + pl * OH * OW; /* (OH, OW) */
         int64_t *ip = idx ? idx + pl * OH * OW : NULL;
         for (int64_t oh = 0; oh < OH; oh++) {
-            const float *r0 = xp + 2 * oh * W;
-            if (relu) pool_row(r0, r0 + W, OW, W, 2 * oh * W, yp + oh * OW, ip ? ip + oh * OW : NULL, 1);
-            else pool_row(r0, r0 + W, OW, W, 2 * oh * W, yp + oh * OW, ip ? ip + oh * OW : NULL, 0);
+            const float *r0 = xp + 2 * oh * ldx;
+            if (ip) pool_row(r0, r0 + ldx, OW, W, 2 * oh * W, yp + oh * OW, ip + oh * OW, 0);
+            else if (relu) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 1);
+            else pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 0);
         }
     }
 }
 
 void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int relu) {
-    pool2x2_planes(x, y, NULL, H, W, H / 2, W / 2, 0, planes, relu);
+    pool2x2_planes(x, y, NULL, H * W, W, W, H / 2, W / 2, 0, planes, relu);
+}
+
+void nb__relu_maxpool2x2_ld(const float *x, float *y, int64_t planes, int64_t xs, int64_t ldx, int64_t H,
+                            int64_t W, int relu) {
+    pool2x2_planes(x, y, NULL, xs, ldx, W, H / 2, W / 2, 0, planes, relu);
 }
 
 static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
@@ -115,7 +129,7 @@ static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t
 #pragma omp parallel if (planes * OH * OW >= NB_POOL_PAR_MIN)
     {
         const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
-        pool2x2_planes(x, y, idx, H, W, OH, OW, planes * t / T, planes * (t + 1) / T, 0);
+        pool2x2_planes(x, y, idx, H * W, W, W, OH, OW, planes * t / T, planes * (t + 1) / T, 0);
     }
 }
 
