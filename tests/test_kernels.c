@@ -499,6 +499,16 @@ static void test_pool(void) {
               "maxpool 2x2 s2 vector path on 3x2x9x%lld equals the scalar rule (NaNs, ties)", (long long)Wd);
         nb__maxpool2d_fwd(&g, xv, yb, NULL);
         check(memcmp(ya, yb, (size_t)ny * 4) == 0, "maxpool 2x2 without indices: same values");
+        {   /* the stored backward = the added one into zeros, bit for bit (a -0 in gy included) */
+            float *gyv = rnd(ny), *g1 = calloc((size_t)nxv, 4), *g2 = malloc((size_t)nxv * 4);
+            gyv[0] = -0.0f;
+            for (int64_t i = 0; i < nxv; i++) g2[i] = NAN;
+            nb__maxpool2d_bwd(&g, gyv, ia, g1);
+            nb__maxpool2x2_bwd_store(&g, gyv, ia, g2);
+            check(memcmp(g1, g2, (size_t)nxv * 4) == 0, "maxpool 2x2 backward stored = added into zeros (W %lld)",
+                  (long long)Wd);
+            free(gyv), free(g1), free(g2);
+        }
         float *xr = malloc((size_t)nxv * 4);
         for (int64_t i = 0; i < nxv; i++) xr[i] = xv[i] <= 0.0f ? 0.0f : xv[i];
         nb__maxpool2d_fwd(&g, xr, ya, NULL);

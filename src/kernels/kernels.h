@@ -120,6 +120,10 @@ void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, in
 void nb__relu_maxpool2x2_ld(const float *x, float *y, int64_t planes, int64_t xs, int64_t ldx, int64_t H,
                             int64_t W, int relu);
 void nb__maxpool2d_bwd(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx);
+/* 2x2 windows, stride 2, no padding: gx = the backward's contribution, stored (every element
+ * written: gy at each window's maximum, +0 elsewhere), the bits of nb__maxpool2d_bwd into a
+ * zeroed gx. */
+void nb__maxpool2x2_bwd_store(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx);
 void nb__avgpool2d_fwd(const nb__conv_geom *g, const float *x, float *y);
 void nb__avgpool2d_bwd(const nb__conv_geom *g, const float *gy, float *gx);
 
