@@ -8,6 +8,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Below this many output elements the OpenMP team costs more than it saves. */
 #define NB_POOL_PAR_MIN 16384
@@ -187,25 +188,15 @@ void nb__maxpool2d_bwd(const nb__conv_geom *g, const float *gy, const int64_t *i
 }
 
 void nb__maxpool2x2_bwd_store(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx) {
-    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, planes = g->N * g->C;
-#pragma omp parallel for schedule(static) if (planes * OH * OW >= NB_POOL_PAR_MIN)
+    const int64_t HW = g->H * g->W, P = g->OH * g->OW, planes = g->N * g->C;
+#pragma omp parallel for schedule(static) if (planes * P >= NB_POOL_PAR_MIN)
     for (int64_t pl = 0; pl < planes; pl++) {
-        const float *gp = gy + pl * OH * OW;
-        const int64_t *ip = idx + pl * OH * OW;
-        float *xp = gx + pl * H * W;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            float *restrict r0 = xp + 2 * oh * W, *restrict r1 = r0 + W;
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t k = ip[oh * OW + ow] - (2 * oh * W + 2 * ow);
-                const float v = 0.0f + gp[oh * OW + ow]; /* as += into zeros: -0 becomes +0 */
-                r0[2 * ow] = k == 0 ? v : 0.0f;
-                r0[2 * ow + 1] = k == 1 ? v : 0.0f;
-                r1[2 * ow] = k == W ? v : 0.0f;
-                r1[2 * ow + 1] = k == W + 1 ? v : 0.0f;
-            }
-            for (int64_t w = 2 * OW; w < W; w++) r0[w] = r1[w] = 0.0f; /* an odd last column */
-        }
-        for (int64_t i = 2 * OH * W; i < H * W; i++) xp[i] = 0.0f; /* an odd last row */
+        const float *gp = gy + pl * P;
+        const int64_t *ip = idx + pl * P;
+        float *xp = gx + pl * HW;
+        /* zeros, then each window's maximum (the plane stays in the cache between the two) */
+        memset(xp, 0, (size_t)HW * sizeof(float));
+        for (int64_t p = 0; p < P; p++) xp[ip[p]] = 0.0f + gp[p]; /* as += into zeros: -0 -> +0 */
     }
 }
 
