@@ -119,7 +119,7 @@ static void layout(const nb__conv_geom *g, ws_layout *L) {
     L->stage = up16(L->stage);
     L->part = g->T > 1 ? up16(g->O * (g->C / g->groups) * g->KH * g->KW) : 0;
     if (!nb__conv_direct_ok(g) && nb__conv_wide_ok(g)) { /* the fused inference pass's */
-        if (g->O * nb__conv_wide_ld(g) > L->tmp) L->tmp = up16(g->O * nb__conv_wide_ld(g));
+        if (g->O * nb__conv_wide_ld(g) + 16 > L->tmp) L->tmp = up16(g->O * nb__conv_wide_ld(g) + 16);
         if (nb__conv_wide_stage(g) > L->stage) L->stage = up16(nb__conv_wide_stage(g));
     }
     L->lanes = nb__conv_direct_ok(g) ? up16(nb__conv_direct_lanes(g)) : 0;
@@ -328,7 +328,8 @@ static void fwd_pool_worker(const job *j) {
         if (j->wide) {
             const int64_t ld = nb__conv_wide_ld(g);
             for (int64_t n = n0; n < n1; n++) {
-                nb__conv_wide_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, ld, s.stage);
+                nb__conv_wide_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, ld, s.stage,
+                                  (n + 1) * CHW + 24 <= g->N * CHW);
                 nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, ld, g->W + 2 * g->PW, g->OH, g->OW,
                                        relu);
             }

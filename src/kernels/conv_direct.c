@@ -225,13 +225,18 @@ int64_t nb__conv_wide_stage(const nb__conv_geom *g) {
 }
 
 NB_CLONES static void wide_sample(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
-                                  float *out, int64_t ldo, float *stage) {
+                                  float *out, int64_t ldo, float *stage, int in_place) {
     const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, Kc = C * KH * KW;
     const int64_t H = g->H, W = g->W, Hp = H + 2 * g->PH, Wp = wide_wp(g), L = wide_len(g);
-    memset(stage, 0, (size_t)(C * Hp * Wp + 32) * sizeof(float));
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t ih = 0; ih < H; ih++)
-            memcpy(stage + (c * Hp + ih + g->PH) * Wp + g->PW, xn + (c * H + ih) * W, (size_t)W * sizeof(float));
+    if (!in_place) {
+        memset(stage, 0, (size_t)(C * Hp * Wp + 32) * sizeof(float));
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t ih = 0; ih < H; ih++)
+                memcpy(stage + (c * Hp + ih + g->PH) * Wp + g->PW, xn + (c * H + ih) * W,
+                       (size_t)W * sizeof(float));
+    } else {
+        stage = (float *)xn;
+    }
     const int64_t cs = Hp * Wp, hs = g->DH * Wp;
     for (int64_t o0 = 0; o0 < O; o0 += 4) {
         const int64_t ob_n = O - o0 < 4 ? O - o0 : 4;
@@ -252,8 +257,11 @@ NB_CLONES static void wide_sample(const nb__conv_geom *g, const float *xn, const
 }
 
 void nb__conv_wide_fwd(const nb__conv_geom *g, const float *xn, const float *w, const float *b, float *out,
-                       int64_t ldo, float *stage) {
-    wide_sample(g, xn, w, b, out, ldo, stage);
+                       int64_t ldo, float *stage, int in_place) {
+    /* Without padding the plane is the sample itself; the tiles read up to 24 floats past it,
+     * into the next sample (in_place: the caller's word that they are there), for columns
+     * that are not used. */
+    wide_sample(g, xn, w, b, out, ldo, stage, in_place && g->PH == 0 && g->PW == 0);
 }
 
 /* ---- weight gradient ----------------------------------------------------------------------- */

@@ -116,7 +116,8 @@ void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t
 /* relu (when relu is set) then 2x2 stride-2 max pooling of planes (H, W) -> (H/2, W/2), no
  * indices: the values of relu then nb__maxpool2d_fwd, bit for bit (the fused inference path). */
 void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int relu);
-/* The same with planes xs floats apart and rows ldx apart (H x W of each used). */
+/* The same with planes xs floats apart and rows ldx apart (H x W of each used), 16 floats
+ * readable from the start of every row used (the values past W are not used). */
 void nb__relu_maxpool2x2_ld(const float *x, float *y, int64_t planes, int64_t xs, int64_t ldx, int64_t H,
                             int64_t W, int relu);
 void nb__maxpool2d_bwd(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx);

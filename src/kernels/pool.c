@@ -69,14 +69,18 @@ typedef int32_t nb_p8i __attribute__((vector_size(32), aligned(4), may_alias));
 __attribute__((always_inline))
 #endif
 static inline void pool_row(const float *r0, const float *r1, int64_t OW, int64_t W, int64_t i0,
-                            float *yr, int64_t *ir, int relu) {
+                            float *yr, int64_t *ir, int relu, int over) {
     nb_p8f best;
     nb_p8i bi;
     if (OW < 8) {
         float t0[16] = {0}, t1[16] = {0}, yb[8];
         int32_t off[8];
-        for (int64_t q = 0; q < 2 * OW; q++) t0[q] = r0[q], t1[q] = r1[q];
-        NB_POOL8(t0, t1, relu, W, best, bi);
+        if (over) { /* 16 floats readable from each row: the lanes past OW are not stored */
+            NB_POOL8(r0, r1, relu, W, best, bi);
+        } else {
+            for (int64_t q = 0; q < 2 * OW; q++) t0[q] = r0[q], t1[q] = r1[q];
+            NB_POOL8(t0, t1, relu, W, best, bi);
+        }
         *(nb_p8f *)yb = best;
         *(nb_p8i *)off = bi;
         for (int64_t q = 0; q < OW; q++) {
@@ -102,27 +106,28 @@ static inline void pool_row(const float *r0, const float *r1, int64_t OW, int64_
  * NULL) -> y (OH, OW) each (and idx). */
 NB_POOL_CLONES static void pool2x2_planes(const float *x, float *y, int64_t *idx, int64_t xs, int64_t ldx,
                                           int64_t W, int64_t OH, int64_t OW, int64_t p0, int64_t p1,
-                                          int relu) {
+                                          int relu, int over) {
     for (int64_t pl = p0; pl < p1; pl++) {
         const float *xp = x + pl * xs;
         float *yp = y + pl * OH * OW; /* (OH, OW) */
         int64_t *ip = idx ? idx + pl * OH * OW : NULL;
         for (int64_t oh = 0; oh < OH; oh++) {
             const float *r0 = xp + 2 * oh * ldx;
-            if (ip) pool_row(r0, r0 + ldx, OW, W, 2 * oh * W, yp + oh * OW, ip + oh * OW, 0);
-            else if (relu) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 1);
-            else pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 0);
+            if (ip) pool_row(r0, r0 + ldx, OW, W, 2 * oh * W, yp + oh * OW, ip + oh * OW, 0, 0);
+            else if (over) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, relu, 1);
+            else if (relu) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 1, 0);
+            else pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 0, 0);
         }
     }
 }
 
 void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int relu) {
-    pool2x2_planes(x, y, NULL, H * W, W, W, H / 2, W / 2, 0, planes, relu);
+    pool2x2_planes(x, y, NULL, H * W, W, W, H / 2, W / 2, 0, planes, relu, 0);
 }
 
 void nb__relu_maxpool2x2_ld(const float *x, float *y, int64_t planes, int64_t xs, int64_t ldx, int64_t H,
                             int64_t W, int relu) {
-    pool2x2_planes(x, y, NULL, xs, ldx, W, H / 2, W / 2, 0, planes, relu);
+    pool2x2_planes(x, y, NULL, xs, ldx, W, H / 2, W / 2, 0, planes, relu, 1);
 }
 
 static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
@@ -130,7 +135,7 @@ static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t
 #pragma omp parallel if (planes * OH * OW >= NB_POOL_PAR_MIN)
     {
         const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
-        pool2x2_planes(x, y, idx, H * W, W, W, OH, OW, planes * t / T, planes * (t + 1) / T, 0);
+        pool2x2_planes(x, y, idx, H * W, W, W, OH, OW, planes * t / T, planes * (t + 1) / T, 0, 0);
     }
 }
 
