@@ -64,18 +64,19 @@ typedef int32_t nb_p8i __attribute__((vector_size(32), aligned(4), may_alias));
 /* One output row: OW windows from the input rows r0, r1; yr the output row, ir (or NULL) its
  * indices, i0 the flat index of r0[0] in the plane, W the plane's row length. Windows 8 at a
  * time (the row's last 8 again where OW is not a multiple of 8); a row of fewer than 8 windows
- * through a zero-padded copy. */
+ * read as it is where 16 floats from the start of each of its rows are readable (over, or
+ * before xend: the lanes past OW are computed and dropped), else through a zero-padded copy. */
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
 static inline void pool_row(const float *r0, const float *r1, int64_t OW, int64_t W, int64_t i0,
-                            float *yr, int64_t *ir, int relu, int over) {
+                            float *yr, int64_t *ir, int relu, int over, const float *xend) {
     nb_p8f best;
     nb_p8i bi;
     if (OW < 8) {
         float t0[16] = {0}, t1[16] = {0}, yb[8];
         int32_t off[8];
-        if (over) { /* 16 floats readable from each row: the lanes past OW are not stored */
+        if (over || r1 + 16 <= xend) { /* 16 floats readable from each row: lanes past OW unused */
             NB_POOL8(r0, r1, relu, W, best, bi);
         } else {
             for (int64_t q = 0; q < 2 * OW; q++) t0[q] = r0[q], t1[q] = r1[q];
@@ -106,28 +107,28 @@ static inline void pool_row(const float *r0, const float *r1, int64_t OW, int64_
  * NULL) -> y (OH, OW) each (and idx). */
 NB_POOL_CLONES static void pool2x2_planes(const float *x, float *y, int64_t *idx, int64_t xs, int64_t ldx,
                                           int64_t W, int64_t OH, int64_t OW, int64_t p0, int64_t p1,
-                                          int relu, int over) {
+                                          int relu, int over, const float *xend) {
     for (int64_t pl = p0; pl < p1; pl++) {
         const float *xp = x + pl * xs;
         float *yp = y + pl * OH * OW; /* (OH, OW) */
         int64_t *ip = idx ? idx + pl * OH * OW : NULL;
         for (int64_t oh = 0; oh < OH; oh++) {
             const float *r0 = xp + 2 * oh * ldx;
-            if (ip) pool_row(r0, r0 + ldx, OW, W, 2 * oh * W, yp + oh * OW, ip + oh * OW, 0, 0);
-            else if (over) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, relu, 1);
-            else if (relu) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 1, 0);
-            else pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 0, 0);
+            if (ip) pool_row(r0, r0 + ldx, OW, W, 2 * oh * W, yp + oh * OW, ip + oh * OW, 0, 0, xend);
+            else if (over) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, relu, 1, xend);
+            else if (relu) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 1, 0, xend);
+            else pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 0, 0, xend);
         }
     }
 }
 
 void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int relu) {
-    pool2x2_planes(x, y, NULL, H * W, W, W, H / 2, W / 2, 0, planes, relu, 0);
+    pool2x2_planes(x, y, NULL, H * W, W, W, H / 2, W / 2, 0, planes, relu, 0, x + planes * H * W);
 }
 
 void nb__relu_maxpool2x2_ld(const float *x, float *y, int64_t planes, int64_t xs, int64_t ldx, int64_t H,
                             int64_t W, int relu) {
-    pool2x2_planes(x, y, NULL, xs, ldx, W, H / 2, W / 2, 0, planes, relu, 1);
+    pool2x2_planes(x, y, NULL, xs, ldx, W, H / 2, W / 2, 0, planes, relu, 1, NULL);
 }
 
 static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
@@ -135,7 +136,8 @@ static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t
 #pragma omp parallel if (planes * OH * OW >= NB_POOL_PAR_MIN)
     {
         const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
-        pool2x2_planes(x, y, idx, H * W, W, W, OH, OW, planes * t / T, planes * (t + 1) / T, 0, 0);
+        pool2x2_planes(x, y, idx, H * W, W, W, OH, OW, planes * t / T, planes * (t + 1) / T, 0, 0,
+                       x + planes * H * W);
     }
 }
 
