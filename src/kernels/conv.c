@@ -118,6 +118,8 @@ static void layout(const nb__conv_geom *g, ws_layout *L) {
     if (nb__conv_direct_stage(g) > L->stage) L->stage = nb__conv_direct_stage(g);
     L->stage = up16(L->stage);
     L->part = g->T > 1 ? up16(g->O * (g->C / g->groups) * g->KH * g->KW) : 0;
+    if (nb__conv_direct_ok(g) && g->O * g->OH * ((g->OW + 7) / 8 * 8) + 16 > L->tmp) /* the fused pass */
+        L->tmp = up16(g->O * g->OH * ((g->OW + 7) / 8 * 8) + 16);
     if (!nb__conv_direct_ok(g) && nb__conv_wide_ok(g)) { /* the fused inference pass's */
         if (g->O * nb__conv_wide_ld(g) + 16 > L->tmp) L->tmp = up16(g->O * nb__conv_wide_ld(g) + 16);
         if (nb__conv_wide_stage(g) > L->stage) L->stage = up16(nb__conv_wide_stage(g));
@@ -319,9 +321,10 @@ static void fwd_pool_worker(const job *j) {
     for (int64_t k = s.k0; k < s.k1; k++) {
         const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
         if (j->direct) {
+            const int64_t ld = (g->OW + 7) / 8 * 8; /* rows padded to whole vectors */
             for (int64_t n = n0; n < n1; n++) {
-                nb__conv_direct_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, 0, 0, 1, s.stage);
-                nb__relu_maxpool2x2(s.tmp, j->y + n * g->O * PP, g->O, g->OH, g->OW, relu);
+                nb__conv_direct_fwd_padded(g, j->x + n * CHW, j->w, j->b, s.tmp, s.stage);
+                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, g->OH * ld, ld, g->OH, g->OW, relu);
             }
             continue;
         }

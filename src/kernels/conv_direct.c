@@ -149,13 +149,13 @@ NB_DIRECT_TILE(1, 12)
 
 /* y (O, OH, OW) of one sample = conv(x, w) + b, or with add, y += conv(x, w); w (O, Kc). */
 NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, const float *w,
-                                    const float *b, float *yn, int add, float *stage) {
+                                    const float *b, float *yn, int add, float *stage, int64_t ldy) {
     const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
     const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), Kc = C * KH * KW;
     pad_input(g, xn, stage);
     const int64_t cs = Hp * Wd, hs = g->DH * Wd;
     for (int64_t t0 = 0; t0 < OW; t0 += NB_DIRECT_TW) {
-        const int64_t nout = OW - t0 < NB_DIRECT_TW ? OW - t0 : NB_DIRECT_TW, nc = (nout + 7) / 8;
+        const int64_t nout = ldy - t0 < NB_DIRECT_TW ? ldy - t0 : NB_DIRECT_TW, nc = (nout + 7) / 8;
         const int64_t ob = nc == 2 ? 6 : 12;
         for (int64_t o0 = 0; o0 < O; o0 += ob) {
             const int64_t ob_n = O - o0 < ob ? O - o0 : ob;
@@ -169,7 +169,7 @@ NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, con
             for (int64_t oh = 0; oh < OH; oh++) {
                 const float *x0 = stage + oh * g->SH * Wd + t0;
                 float *yo[NB_DIRECT_OB_MAX];
-                for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * OW + t0;
+                for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * ldy + t0;
                 /* Kernel rows that fall on the plane's zero rows add only w*0 to accumulators
                  * that start at +0: skipped, the same bits (unless a partial sum underflowed
                  * to -0). LeNet's second-layer input gradient: 50 of 70 rows of taps. */
@@ -186,7 +186,7 @@ NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, con
 void nb__conv_direct_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
                          float *y, int add, int64_t n0, int64_t n1, float *stage) {
     const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
-    for (int64_t n = n0; n < n1; n++) direct_sample(g, x + n * xs, w, b, y + n * ys, add, stage);
+    for (int64_t n = n0; n < n1; n++) direct_sample(g, x + n * xs, w, b, y + n * ys, add, stage, g->OW);
 }
 
 void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
@@ -198,7 +198,14 @@ void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *g
         for (int64_t c = 0; c < C; c++)
             for (int64_t k = 0; k < KK; k++) wt[(c * O + o) * KK + KK - 1 - k] = w[(o * C + c) * KK + k];
     const int64_t xs = O * g->OH * g->OW, ys = C * g->H * g->W;
-    for (int64_t n = n0; n < n1; n++) direct_sample(&d, gy + n * xs, wt, b, gx + n * ys, add, stage);
+    for (int64_t n = n0; n < n1; n++) direct_sample(&d, gy + n * xs, wt, b, gx + n * ys, add, stage, d.OW);
+}
+
+/* One sample's forward into out (O, OH, ceil8(OW)): rows padded to whole vectors, the columns
+ * past OW computed and not used (no partial stores; the fused inference pass). */
+void nb__conv_direct_fwd_padded(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
+                                float *out, float *stage) {
+    direct_sample(g, xn, w, b, out, 0, stage, ceil8(g->OW));
 }
 
 /* ---- wide forward (inference) --------------------------------------------------------------- */

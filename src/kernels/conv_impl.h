@@ -46,6 +46,9 @@ void nb__col2im_block(const nb__conv_geom *g, const nb__conv_stage *s, const flo
  * Weight gradient: lanes (O*Kc, 8 lanes; nb__conv_direct_lanes(g) floats, zeroed by the
  * caller) += the products of samples [n0, n1); nb__conv_direct_lanes_add then adds each
  * element's 8 lanes into gw (O, C, KH, KW). */
+/* The direct forward of one sample xn into out (O, OH, ceil8(OW)) (the fused inference pass). */
+void nb__conv_direct_fwd_padded(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
+                                float *out, float *stage);
 /* The wide direct forward (inference, conv.c's fused pass): unit strides, groups 1, four or
  * more output channels. out (O, ldo), ldo >= nb__conv_wide_ld(g): channel o's output row oh at
  * out + o*ldo + oh*(W + 2*PW), OW values; stage: nb__conv_wide_stage(g) floats. With in_place
