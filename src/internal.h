@@ -65,6 +65,10 @@ nb_status nb__check_shape(const char *fn, int ndim, const int64_t *shape);
 /* Normalizes a possibly negative axis; returns -1 (and sets the error) when out of range. */
 int nb__axis(const char *fn, int axis, int ndim);
 
+/* ops/conv.c: max_pool2d(relu(conv2d(x, w, b, o)), 2) (relu when asked) in one fused pass,
+ * for inference only (no tape is recorded: call it where nb_grad_enabled() is false). */
+nb_tensor *nb__conv2d_relu_maxpool2(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv_opts o, bool relu);
+
 /* ---- arena (core/arena.c) ----------------------------------------------------------------- */
 /* Bump allocation, 64-byte aligned, zeroed or not. Returns NULL (with error) only when the
  * system is out of memory. */

@@ -394,6 +394,25 @@ static void pool_ref(const nb__conv_geom *g, const float *x, float *y, int64_t *
     free(pad);
 }
 
+/* The generic loop's rule for 2x2 windows, stride 2, written out: the first maximum, a later
+ * NaN taking over. */
+static void pool2x2_ref(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
+    for (int64_t pl = 0; pl < g->N * g->C; pl++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                const float *xp = x + pl * g->H * g->W;
+                float best = 0.0f;
+                int64_t bi = -1;
+                for (int64_t kh = 0; kh < 2; kh++)
+                    for (int64_t kw = 0; kw < 2; kw++) {
+                        const int64_t i = (2 * oh + kh) * g->W + 2 * ow + kw;
+                        if (bi < 0 || xp[i] > best || isnan(xp[i])) best = xp[i], bi = i;
+                    }
+                y[pl * g->OH * g->OW + oh * g->OW + ow] = best;
+                idx[pl * g->OH * g->OW + oh * g->OW + ow] = bi;
+            }
+}
+
 static void test_pool(void) {
     float y[4], gx[16];
     int64_t idx[4];
@@ -462,6 +481,43 @@ static void test_pool(void) {
     nb__maxpool2d_fwd(&g, (float[]){NAN, 5, NAN, 1}, y1, i1);
     check(isnan(y1[0]) && i1[0] == 2, "maxpool 2x2 NaN propagates (idx %lld)", (long long)i1[0]);
     free(x), free(y1), free(y2), free(i1), free(i2);
+
+    /* The vector 2x2 path (8 windows a row at a time, the last 8 again), rows of 8 to 21
+     * windows, with ties, NaNs, zeros of both signs: values and indices as the brute force;
+     * without indices the same values; relu fused in as relu then pool. */
+    for (int64_t Wd = 16; Wd <= 43; Wd += 9) {
+        g = (nb__conv_geom){3, 2, 9, Wd, 2, 2, 2, 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+        nb__conv_geom_finish(&g);
+        const int64_t nxv = 3 * 2 * 9 * Wd, ny = 3 * 2 * g.OH * g.OW;
+        float *xv = rnd(nxv), *ya = malloc((size_t)nxv * 4), *yb = malloc((size_t)nxv * 4);
+        int64_t *ia = malloc((size_t)ny * 8), *ib = malloc((size_t)ny * 8);
+        for (int64_t i = 0; i < nxv; i += 7) xv[i] = xv[i + 1 < nxv ? i + 1 : i];
+        for (int64_t i = 3; i < nxv; i += 37) xv[i] = NAN;
+        for (int64_t i = 5; i < nxv; i += 11) xv[i] = (i & 1) ? -0.0f : 0.0f;
+        nb__maxpool2d_fwd(&g, xv, ya, ia);
+        pool2x2_ref(&g, xv, yb, ib);
+        check(memcmp(ya, yb, (size_t)ny * 4) == 0 && memcmp(ia, ib, (size_t)ny * 8) == 0,
+              "maxpool 2x2 s2 vector path on 3x2x9x%lld equals the scalar rule (NaNs, ties)", (long long)Wd);
+        nb__maxpool2d_fwd(&g, xv, yb, NULL);
+        check(memcmp(ya, yb, (size_t)ny * 4) == 0, "maxpool 2x2 without indices: same values");
+        {   /* the stored backward = the added one into zeros, bit for bit (a -0 in gy included) */
+            float *gyv = rnd(ny), *g1 = calloc((size_t)nxv, 4), *g2 = malloc((size_t)nxv * 4);
+            gyv[0] = -0.0f;
+            for (int64_t i = 0; i < nxv; i++) g2[i] = NAN;
+            nb__maxpool2d_bwd(&g, gyv, ia, g1);
+            nb__maxpool2x2_bwd_store(&g, gyv, ia, g2);
+            check(memcmp(g1, g2, (size_t)nxv * 4) == 0, "maxpool 2x2 backward stored = added into zeros (W %lld)",
+                  (long long)Wd);
+            free(gyv), free(g1), free(g2);
+        }
+        float *xr = malloc((size_t)nxv * 4);
+        for (int64_t i = 0; i < nxv; i++) xr[i] = xv[i] <= 0.0f ? 0.0f : xv[i];
+        nb__maxpool2d_fwd(&g, xr, ya, NULL);
+        nb__relu_maxpool2x2(xv, yb, 3 * 2, 9, Wd, 1);
+        check(memcmp(ya, yb, (size_t)ny * 4) == 0, "relu + maxpool 2x2 fused = relu then maxpool (W %lld)",
+              (long long)Wd);
+        free(xv), free(ya), free(yb), free(ia), free(ib), free(xr);
+    }
 }
 
 /* ---- softmax ------------------------------------------------------------------------------- */

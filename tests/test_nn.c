@@ -281,6 +281,79 @@ static void test_checkpoint(void) {
     nb_model_free(m);
 }
 
+/* Inference without a tape fuses Conv2d, ReLU, MaxPool2d(2, 2) into one pass (sequential.c,
+ * nb__conv2d_relu_maxpool2): its outputs must equal those of the ordinary ops (with a tape)
+ * within rounding (the wide direct kernel sums a GEMM-path layer's terms in another order; a
+ * direct-kernel layer gives the same bits), for LeNet-5 (its first layer takes the direct
+ * kernel, its second the wide one) and for an odd-sized stack (a conv without ReLU, odd
+ * planes, padding), at 1 and 2 threads, for batches of one, of several blocks and ragged ones.
+ * Returns the largest difference relative to max(1, |y|). */
+static double rel_diff(const nb_tensor *a, const nb_tensor *b) {
+    if (!a || !b || nb_tensor_numel(a) != nb_tensor_numel(b)) return INFINITY;
+    const float *x = nb_tensor_data((nb_tensor *)a), *y = nb_tensor_data((nb_tensor *)b);
+    double m = 0.0;
+    for (int64_t i = 0; i < nb_tensor_numel(a); i++) {
+        const double d = fabs((double)x[i] - (double)y[i]) / fmax(1.0, fabs((double)y[i]));
+        if (!(d <= m)) m = d; /* NaN: taken */
+    }
+    return m;
+}
+
+static void check_fused(nb_model *m, int c, int h, int w, int64_t n, const char *what) {
+    float *xv = malloc(sizeof(float) * (size_t)(n * c * h * w));
+    uint64_t r = 88172645463325252ull + (uint64_t)n;
+    for (int64_t i = 0; i < n * c * h * w; i++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        xv[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 4.0 - 2.0);
+    }
+    nb_tensor *x = nb_step_tensor(4, (int64_t[]){n, c, h, w}, xv);
+    nb_tensor *plain = nb_model_forward(m, x); /* with a tape: the ordinary ops */
+    nb_no_grad_begin();
+    nb_tensor *fused = nb_model_forward(m, x);
+    nb_no_grad_end();
+    const double d = rel_diff(fused, plain);
+    CHECK(plain && fused && nb_tensor_requires_grad(plain) && d <= 2e-6,
+          "%s, batch %lld, %d threads: fused inference equals the ops (max rel. difference %g)", what,
+          (long long)n, nb_get_threads(), d);
+    if (n == 1 && nb_get_threads() == 1) printf("fused inference, %s: max rel. difference %g\n", what, d);
+    nb_step_reset();
+    free(xv);
+}
+
+static void test_fused_inference(void) {
+    nb_model *le = nb_zoo_new("lenet5", 1, 28, 28, 10);
+    /* a stack with a conv+pool without ReLU, odd sizes, padding and groups */
+    nb_module *s = nb_sequential_new();
+    nb_conv_opts o = nb_conv_defaults();
+    o.padding[0] = o.padding[1] = 1;
+    CHECK(nb_sequential_add(s, "c1", nb_conv2d_new(3, 5, 3, o, true)) == NB_OK &&
+              nb_sequential_add(s, "p1", nb_maxpool2d_new(2, 2)) == NB_OK &&
+              nb_sequential_add(s, "c2", nb_conv2d_new(5, 18, 3, o, true)) == NB_OK &&
+              nb_sequential_add(s, "r2", nb_activation_new(NB_ACT_RELU)) == NB_OK &&
+              nb_sequential_add(s, "p2", nb_maxpool2d_new(2, 2)) == NB_OK,
+          "%s", nb_last_error());
+    nb_model *st = nb_model_new(s, NB_INIT_DEFAULT);
+    const int t0 = nb_get_threads();
+    for (int t = 1; t <= 2; t++) {
+        nb_set_threads(t);
+        for (int64_t n = 1; n <= 300; n += 299 / 3) {
+            check_fused(le, 1, 28, 28, n, "lenet5");
+            check_fused(st, 3, 21, 19, n, "conv-pool (direct), conv-relu-pool (wide) 3x21x19");
+        }
+    }
+    nb_set_threads(t0);
+    /* an input the convolution refuses: the ops' message */
+    nb_no_grad_begin();
+    nb_tensor *bad = nb_tensor_new(4, (int64_t[]){2, 2, 28, 28});
+    CHECK(nb_model_forward(le, bad) == NULL && strstr(nb_last_error(), "conv2d"), "wrong channels: %s",
+          nb_last_error());
+    nb_no_grad_end();
+    nb_tensor_free(bad);
+    nb_step_reset();
+    nb_model_free(le);
+    nb_model_free(st);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/nabla_nn_XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
@@ -288,6 +361,7 @@ int main(void) {
     test_init();
     test_forward();
     test_batchnorm();
+    test_fused_inference();
     test_checkpoint();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);

@@ -118,6 +118,12 @@ static void layout(const nb__conv_geom *g, ws_layout *L) {
     if (nb__conv_direct_stage(g) > L->stage) L->stage = nb__conv_direct_stage(g);
     L->stage = up16(L->stage);
     L->part = g->T > 1 ? up16(g->O * (g->C / g->groups) * g->KH * g->KW) : 0;
+    if (nb__conv_direct_ok(g) && g->O * g->OH * ((g->OW + 7) / 8 * 8) + 16 > L->tmp) /* the fused pass */
+        L->tmp = up16(g->O * g->OH * ((g->OW + 7) / 8 * 8) + 16);
+    if (!nb__conv_direct_ok(g) && nb__conv_wide_ok(g)) { /* the fused inference pass's */
+        if (g->O * nb__conv_wide_ld(g) + 16 > L->tmp) L->tmp = up16(g->O * nb__conv_wide_ld(g) + 16);
+        if (nb__conv_wide_stage(g) > L->stage) L->stage = up16(nb__conv_wide_stage(g));
+    }
     L->lanes = nb__conv_direct_ok(g) ? up16(nb__conv_direct_lanes(g)) : 0;
     L->share = L->col + L->tmp + L->stage + L->part + L->lanes;
 }
@@ -214,6 +220,7 @@ typedef struct job {
     const float *x, *w, *b, *gy;
     float *y, *gx, *gw, *ws;
     int full, pw, direct, direct_data; /* the direct kernels: forward/weight, input gradient */
+    int relu, wide; /* the fused inference pass: relu before the pooling, the wide kernel */
 } job;
 
 static void run(void (*worker)(const job *), const job *j) {
@@ -293,6 +300,66 @@ void nb__conv2d_fwd(const nb__conv_geom *g0, const float *x, const float *w, con
     job_init(&j, g, &L, &st, ws);
     j.x = x, j.w = w, j.b = b, j.y = y;
     run(fwd_worker, &j);
+}
+
+/* ---- conv2d, relu and 2x2 max pooling, fused (inference) ---------------------------------- */
+
+int nb__conv2d_pool_ok(const nb__conv_geom *g) {
+    return !is_full(g) && !is_pointwise(g) && g->OH >= 2 && g->OW >= 2;
+}
+
+/* As fwd_worker, but each sample's output planes are pooled (after relu when asked) while they
+ * are in the cache, into y (N, O, OH/2, OW/2): the direct kernel writes one sample into tmp, a
+ * GEMM block its (O, nb*P) product, whose planes are the same values fwd_worker scatters. */
+static void fwd_pool_worker(const job *j) {
+    const nb__conv_geom *g = j->g;
+    const share_t s = my_share(g, j->L, j->ws);
+    const int64_t G = g->groups, Og = g->O / G, Kc = (g->C / G) * g->KH * g->KW;
+    const int64_t P = g->OH * g->OW, CHW = g->C * g->H * g->W, PP = (g->OH / 2) * (g->OW / 2);
+    const int64_t ldc = j->L->ldc;
+    const int relu = j->relu;
+    for (int64_t k = s.k0; k < s.k1; k++) {
+        const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
+        if (j->direct) {
+            const int64_t ld = (g->OW + 7) / 8 * 8; /* rows padded to whole vectors */
+            for (int64_t n = n0; n < n1; n++) {
+                nb__conv_direct_fwd_padded(g, j->x + n * CHW, j->w, j->b, s.tmp, s.stage);
+                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, g->OH * ld, ld, g->OH, g->OW, relu);
+            }
+            continue;
+        }
+        if (j->wide) {
+            const int64_t ld = nb__conv_wide_ld(g);
+            for (int64_t n = n0; n < n1; n++) {
+                nb__conv_wide_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, ld, s.stage,
+                                  (n + 1) * CHW + 24 <= g->N * CHW);
+                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, ld, g->W + 2 * g->PW, g->OH, g->OW,
+                                       relu);
+            }
+            continue;
+        }
+        nb__im2col_block(g, j->st, j->x, n0, n1, s.col, ldc, s.stage);
+        const int64_t ldo = nb * P;
+        const float beta = fill_bias(s.tmp, g->O, ldo, ldo, j->b);
+        for (int64_t gi = 0; gi < G; gi++)
+            nb__gemm(0, 0, Og, ldo, Kc, 1.0f, j->w + gi * Og * Kc, Kc, s.col + gi * Kc * ldc, ldc, beta,
+                     s.tmp + gi * Og * ldo, ldo);
+        for (int64_t n = n0; n < n1; n++)
+            for (int64_t o = 0; o < g->O; o++)
+                nb__relu_maxpool2x2(s.tmp + o * ldo + (n - n0) * P, j->y + (n * g->O + o) * PP, 1, g->OH,
+                                    g->OW, relu);
+    }
+}
+
+void nb__conv2d_relu_pool_fwd(const nb__conv_geom *g0, const float *x, const float *w, const float *b,
+                              float *y, int relu, float *ws) {
+    NB_PLAN(g0);
+    job j;
+    job_init(&j, g, &L, &st, ws);
+    j.x = x, j.w = w, j.b = b, j.y = y;
+    j.relu = relu;
+    j.wide = !j.direct && nb__conv_wide_ok(g);
+    run(fwd_pool_worker, &j);
 }
 
 /* ---- conv2d backward ----------------------------------------------------------------------- */

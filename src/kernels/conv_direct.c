@@ -104,15 +104,16 @@ static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
  * first ob_n channels at yo[i]: the sum + bo[i], or with add, yo[i] + the sum. */
 #define NB_DIRECT_TILE(NC, OB)                                                                    \
     static inline void tile##NC(const float *x0, int64_t cs, int64_t hs, int64_t C, int64_t KH,   \
-                                int64_t KW, const float *const *wr, const float *bo,              \
-                                float *const *yo, int64_t nout, int64_t ob_n, int add) {           \
+                                int64_t kh0, int64_t kh1, int64_t KW, const float *const *wr,     \
+                                const float *bo, float *const *yo, int64_t nout, int64_t ob_n,    \
+                                int add) {                                                        \
         nb_v8f acc[OB][NC];                                                                       \
         for (int i = 0; i < OB; i++)                                                              \
             for (int j = 0; j < NC; j++) acc[i][j] = (nb_v8f){0};                                 \
-        int64_t k = 0;                                                                            \
         for (int64_t c = 0; c < C; c++)                                                           \
-            for (int64_t kh = 0; kh < KH; kh++) {                                                 \
+            for (int64_t kh = kh0; kh < kh1; kh++) {                                              \
                 const float *xr = x0 + c * cs + kh * hs;                                          \
+                int64_t k = (c * KH + kh) * KW;                                                   \
                 for (int64_t kw = 0; kw < KW; kw++, k++) {                                        \
                     nb_v8f xv[NC];                                                                \
                     for (int j = 0; j < NC; j++) xv[j] = *(const nb_v8f *)(xr + kw + 8 * j);      \
@@ -140,6 +141,7 @@ static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
  * input vector, loaded once, feeds OB products. (Tiles of 32 columns for 2 channels measured
  * half as fast: GCC then folded each input load into every product that used it, and loads
  * across cache lines set the pace.) */
+NB_DIRECT_TILE(3, 4)
 NB_DIRECT_TILE(2, 6)
 NB_DIRECT_TILE(1, 12)
 #define NB_DIRECT_OB_MAX 12
@@ -147,13 +149,13 @@ NB_DIRECT_TILE(1, 12)
 
 /* y (O, OH, OW) of one sample = conv(x, w) + b, or with add, y += conv(x, w); w (O, Kc). */
 NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, const float *w,
-                                    const float *b, float *yn, int add, float *stage) {
+                                    const float *b, float *yn, int add, float *stage, int64_t ldy) {
     const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
     const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), Kc = C * KH * KW;
     pad_input(g, xn, stage);
     const int64_t cs = Hp * Wd, hs = g->DH * Wd;
     for (int64_t t0 = 0; t0 < OW; t0 += NB_DIRECT_TW) {
-        const int64_t nout = OW - t0 < NB_DIRECT_TW ? OW - t0 : NB_DIRECT_TW, nc = (nout + 7) / 8;
+        const int64_t nout = ldy - t0 < NB_DIRECT_TW ? ldy - t0 : NB_DIRECT_TW, nc = (nout + 7) / 8;
         const int64_t ob = nc == 2 ? 6 : 12;
         for (int64_t o0 = 0; o0 < O; o0 += ob) {
             const int64_t ob_n = O - o0 < ob ? O - o0 : ob;
@@ -167,9 +169,15 @@ NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, con
             for (int64_t oh = 0; oh < OH; oh++) {
                 const float *x0 = stage + oh * g->SH * Wd + t0;
                 float *yo[NB_DIRECT_OB_MAX];
-                for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * OW + t0;
-                if (nc == 2) tile2(x0, cs, hs, C, KH, KW, wr, bo, yo, nout, ob_n, add);
-                else tile1(x0, cs, hs, C, KH, KW, wr, bo, yo, nout, ob_n, add);
+                for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * ldy + t0;
+                /* Kernel rows that fall on the plane's zero rows add only w*0 to accumulators
+                 * that start at +0: skipped, the same bits (unless a partial sum underflowed
+                 * to -0). LeNet's second-layer input gradient: 50 of 70 rows of taps. */
+                int64_t kh0 = 0, kh1 = KH;
+                while (kh0 < KH && oh * g->SH + kh0 * g->DH < g->PH) kh0++;
+                while (kh1 > kh0 && oh * g->SH + (kh1 - 1) * g->DH >= g->PH + g->H) kh1--;
+                if (nc == 2) tile2(x0, cs, hs, C, KH, kh0, kh1, KW, wr, bo, yo, nout, ob_n, add);
+                else tile1(x0, cs, hs, C, KH, kh0, kh1, KW, wr, bo, yo, nout, ob_n, add);
             }
         }
     }
@@ -178,7 +186,7 @@ NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, con
 void nb__conv_direct_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
                          float *y, int add, int64_t n0, int64_t n1, float *stage) {
     const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
-    for (int64_t n = n0; n < n1; n++) direct_sample(g, x + n * xs, w, b, y + n * ys, add, stage);
+    for (int64_t n = n0; n < n1; n++) direct_sample(g, x + n * xs, w, b, y + n * ys, add, stage, g->OW);
 }
 
 void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
@@ -190,7 +198,77 @@ void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *g
         for (int64_t c = 0; c < C; c++)
             for (int64_t k = 0; k < KK; k++) wt[(c * O + o) * KK + KK - 1 - k] = w[(o * C + c) * KK + k];
     const int64_t xs = O * g->OH * g->OW, ys = C * g->H * g->W;
-    for (int64_t n = n0; n < n1; n++) direct_sample(&d, gy + n * xs, wt, b, gx + n * ys, add, stage);
+    for (int64_t n = n0; n < n1; n++) direct_sample(&d, gy + n * xs, wt, b, gx + n * ys, add, stage, d.OW);
+}
+
+/* One sample's forward into out (O, OH, ceil8(OW)): rows padded to whole vectors, the columns
+ * past OW computed and not used (no partial stores; the fused inference pass). */
+void nb__conv_direct_fwd_padded(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
+                                float *out, float *stage) {
+    direct_sample(g, xn, w, b, out, 0, stage, ceil8(g->OW));
+}
+
+/* ---- wide forward (inference) --------------------------------------------------------------- */
+
+/* With unit strides along both axes, output (oh, ow) reads the padded plane at oh*Wp + ow +
+ * the tap's offset: every output row, taken with the Wp - OW columns past its end, is one run
+ * of L = (OH-1)*Wp + OW positions, so any number of channels runs in tiles of 24 positions x 4
+ * output channels (12 accumulators) without im2col. The columns past each row's end are
+ * computed and not used. Sums over (c, kh, kw) from zero, then + b, as the direct forward. */
+static int64_t wide_wp(const nb__conv_geom *g) { return g->W + 2 * g->PW; }
+static int64_t wide_len(const nb__conv_geom *g) { return (g->OH - 1) * wide_wp(g) + g->OW; }
+
+int nb__conv_wide_ok(const nb__conv_geom *g) {
+    if (g->groups != 1 || g->SH != 1 || g->SW != 1 || g->DW != 1 || g->OH < 1 || g->OW < 1) return 0;
+    if (g->O < 4 || g->C * g->KH * g->KW > 4096) return 0;
+    /* at least half the computed positions used */
+    return 2 * g->OH * g->OW >= (wide_len(g) + 23) / 24 * 24;
+}
+
+int64_t nb__conv_wide_ld(const nb__conv_geom *g) { return (wide_len(g) + 23) / 24 * 24; }
+
+int64_t nb__conv_wide_stage(const nb__conv_geom *g) {
+    return g->C * (g->H + 2 * g->PH) * wide_wp(g) + 32;
+}
+
+NB_CLONES static void wide_sample(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
+                                  float *out, int64_t ldo, float *stage, int in_place) {
+    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, Kc = C * KH * KW;
+    const int64_t H = g->H, W = g->W, Hp = H + 2 * g->PH, Wp = wide_wp(g), L = wide_len(g);
+    if (!in_place) {
+        memset(stage, 0, (size_t)(C * Hp * Wp + 32) * sizeof(float));
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t ih = 0; ih < H; ih++)
+                memcpy(stage + (c * Hp + ih + g->PH) * Wp + g->PW, xn + (c * H + ih) * W,
+                       (size_t)W * sizeof(float));
+    } else {
+        stage = (float *)xn;
+    }
+    const int64_t cs = Hp * Wp, hs = g->DH * Wp;
+    for (int64_t o0 = 0; o0 < O; o0 += 4) {
+        const int64_t ob_n = O - o0 < 4 ? O - o0 : 4;
+        const float *wr[4];
+        float bo[4];
+        for (int64_t i = 0; i < 4; i++) { /* channels past O repeat the last one, unstored */
+            const int64_t o = o0 + i < O ? o0 + i : O - 1;
+            wr[i] = w + o * Kc;
+            bo[i] = b ? b[o] : 0.0f;
+        }
+        for (int64_t t0 = 0; t0 < L; t0 += 24) {
+            const int64_t nout = L - t0 < 24 ? L - t0 : 24;
+            float *yo[4];
+            for (int64_t i = 0; i < ob_n; i++) yo[i] = out + (o0 + i) * ldo + t0;
+            tile3(stage + t0, cs, hs, C, KH, 0, KH, KW, wr, bo, yo, nout, ob_n, 0);
+        }
+    }
+}
+
+void nb__conv_wide_fwd(const nb__conv_geom *g, const float *xn, const float *w, const float *b, float *out,
+                       int64_t ldo, float *stage, int in_place) {
+    /* Without padding the plane is the sample itself; the tiles read up to 24 floats past it,
+     * into the next sample (in_place: the caller's word that they are there), for columns
+     * that are not used. */
+    wide_sample(g, xn, w, b, out, ldo, stage, in_place && g->PH == 0 && g->PW == 0);
 }
 
 /* ---- weight gradient ----------------------------------------------------------------------- */

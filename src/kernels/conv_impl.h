@@ -46,6 +46,19 @@ void nb__col2im_block(const nb__conv_geom *g, const nb__conv_stage *s, const flo
  * Weight gradient: lanes (O*Kc, 8 lanes; nb__conv_direct_lanes(g) floats, zeroed by the
  * caller) += the products of samples [n0, n1); nb__conv_direct_lanes_add then adds each
  * element's 8 lanes into gw (O, C, KH, KW). */
+/* The direct forward of one sample xn into out (O, OH, ceil8(OW)) (the fused inference pass). */
+void nb__conv_direct_fwd_padded(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
+                                float *out, float *stage);
+/* The wide direct forward (inference, conv.c's fused pass): unit strides, groups 1, four or
+ * more output channels. out (O, ldo), ldo >= nb__conv_wide_ld(g): channel o's output row oh at
+ * out + o*ldo + oh*(W + 2*PW), OW values; stage: nb__conv_wide_stage(g) floats. With in_place
+ * and no padding, xn is read where it is, and up to 24 floats past its end: the caller says
+ * that they are readable (another sample follows). */
+int nb__conv_wide_ok(const nb__conv_geom *g);
+int64_t nb__conv_wide_ld(const nb__conv_geom *g);
+int64_t nb__conv_wide_stage(const nb__conv_geom *g);
+void nb__conv_wide_fwd(const nb__conv_geom *g, const float *xn, const float *w, const float *b, float *out,
+                       int64_t ldo, float *stage, int in_place);
 int nb__conv_direct_ok(const nb__conv_geom *g);
 int nb__conv_direct_data_ok(const nb__conv_geom *g);
 int64_t nb__conv_direct_stage(const nb__conv_geom *g);

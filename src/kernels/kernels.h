@@ -64,6 +64,13 @@ void nb__im2col(const nb__conv_geom *g, const float *x, int64_t C, float *col);
 /* col2im, accumulating: x (C, H, W) += scatter of col (C*KH*KW, OH*OW). */
 void nb__col2im(const nb__conv_geom *g, const float *col, int64_t C, float *x);
 
+/* Inference: y (N, O, OH/2, OW/2) = 2x2 stride-2 max pooling of relu (when relu is set) of
+ * conv(x, w) + b, each sample's planes pooled while in the cache; the same values as the
+ * three passes, bit for bit. Taken where nb__conv2d_pool_ok (not a 1x1-output or pointwise
+ * conv; outputs of 2x2 or more). ws: nb__conv_workspace(g) floats. */
+int nb__conv2d_pool_ok(const nb__conv_geom *g);
+void nb__conv2d_relu_pool_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
+                              float *y, int relu, float *ws);
 /* y = conv(x, w) + b (overwrites y). ws: nb__conv_workspace(g) floats. */
 void nb__conv2d_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
                     float *y, float *ws);
@@ -103,9 +110,21 @@ void nb__conv_transpose2d_bwd_naive(const nb__conv_geom *g, const float *x, cons
 /* x (N, C, H, W) -> y (N, C, OH, OW) with the conv geometry above (O = C, groups unused,
  * DH = DW = 1 for average pooling). Max pooling pads with -inf and records in idx the flat
  * index (h*W + w) within the input plane of each maximum (the first one on ties), as PyTorch.
- * Average pooling counts padded zeros in the divisor (PyTorch's count_include_pad=True). */
+ * Average pooling counts padded zeros in the divisor (PyTorch's count_include_pad=True).
+ * idx may be NULL (inference: no indices written). */
 void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t *idx);
+/* relu (when relu is set) then 2x2 stride-2 max pooling of planes (H, W) -> (H/2, W/2), no
+ * indices: the values of relu then nb__maxpool2d_fwd, bit for bit (the fused inference path). */
+void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int relu);
+/* The same with planes xs floats apart and rows ldx apart (H x W of each used), 16 floats
+ * readable from the start of every row used (the values past W are not used). */
+void nb__relu_maxpool2x2_ld(const float *x, float *y, int64_t planes, int64_t xs, int64_t ldx, int64_t H,
+                            int64_t W, int relu);
 void nb__maxpool2d_bwd(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx);
+/* 2x2 windows, stride 2, no padding: gx = the backward's contribution, stored (every element
+ * written: gy at each window's maximum, +0 elsewhere), the bits of nb__maxpool2d_bwd into a
+ * zeroed gx. */
+void nb__maxpool2x2_bwd_store(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx);
 void nb__avgpool2d_fwd(const nb__conv_geom *g, const float *x, float *y);
 void nb__avgpool2d_bwd(const nb__conv_geom *g, const float *gy, float *gx);
 

@@ -6,33 +6,138 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Below this many output elements the OpenMP team costs more than it saves. */
 #define NB_POOL_PAR_MIN 16384
 
-/* The common 2x2 window, stride 2, no padding or dilation: the generic loop below with the
- * bounds tests and the tap loops unrolled (same visiting order, same tie and NaN rules). */
+/* The common 2x2 window, stride 2, no padding or dilation. The generic loop's rule for a
+ * window (v0, v1, v2, v3) = (x[2oh][2ow], x[2oh][2ow+1], x[2oh+1][2ow], x[2oh+1][2ow+1]) is the
+ * left fold of pick(best, v) = v if v > best or v is NaN, else best: the first maximum, or the
+ * last NaN. Here it runs 8 windows at a time in vector lanes (the even and odd columns of two
+ * rows split by shuffles, each pick a bitwise blend), the row's last windows one by one: the
+ * same values and indices as the generic loop, bit for bit. With relu set each tap first goes
+ * through relu(v) = v <= 0 ? 0 : v (ops/elementwise.c's), for the fused inference path
+ * (nb__relu_maxpool2x2, without indices); idx may be NULL. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB_POOL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB_POOL_CLONES
+#endif
+
+typedef float nb_p8f __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t nb_p8i __attribute__((vector_size(32), aligned(4), may_alias));
+
+#if defined(__clang__)
+#define NB_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define NB_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#else
+#define NB_EVEN(a, b) __builtin_shuffle(a, b, (nb_p8i){0, 2, 4, 6, 8, 10, 12, 14})
+#define NB_ODD(a, b) __builtin_shuffle(a, b, (nb_p8i){1, 3, 5, 7, 9, 11, 13, 15})
+#endif
+
+#define vrelu(v) ((nb_p8f)((nb_p8i)(v) & ~(nb_p8i)((v) <= 0.0f)))
+
+/* 8 windows: rows a (16 floats) and b (16 floats) -> best, and the winner's offset in bi
+ * (0, 1, W, W + 1). */
+#define NB_POOL8(ra, rb, relu, W, best, bi)                                                        \
+    do {                                                                                          \
+        const nb_p8f a0_ = *(const nb_p8f *)(ra), b0_ = *(const nb_p8f *)((ra) + 8);              \
+        const nb_p8f a1_ = *(const nb_p8f *)(rb), b1_ = *(const nb_p8f *)((rb) + 8);              \
+        nb_p8f v0_ = NB_EVEN(a0_, b0_), v1_ = NB_ODD(a0_, b0_), v2_ = NB_EVEN(a1_, b1_);          \
+        nb_p8f v3_ = NB_ODD(a1_, b1_);                                                            \
+        if (relu) v0_ = vrelu(v0_), v1_ = vrelu(v1_), v2_ = vrelu(v2_), v3_ = vrelu(v3_);         \
+        nb_p8i m_;                                                                                \
+        best = v0_, bi = (nb_p8i){0};                                                             \
+        m_ = (v1_ > best) | (v1_ != v1_);                                                         \
+        best = (nb_p8f)(((nb_p8i)best & ~m_) | ((nb_p8i)v1_ & m_)), bi = (bi & ~m_) | (m_ & 1);    \
+        m_ = (v2_ > best) | (v2_ != v2_);                                                         \
+        best = (nb_p8f)(((nb_p8i)best & ~m_) | ((nb_p8i)v2_ & m_));                               \
+        bi = (bi & ~m_) | (m_ & (int32_t)(W));                                                    \
+        m_ = (v3_ > best) | (v3_ != v3_);                                                         \
+        best = (nb_p8f)(((nb_p8i)best & ~m_) | ((nb_p8i)v3_ & m_));                               \
+        bi = (bi & ~m_) | (m_ & (int32_t)((W) + 1));                                              \
+    } while (0)
+
+/* One output row: OW windows from the input rows r0, r1; yr the output row, ir (or NULL) its
+ * indices, i0 the flat index of r0[0] in the plane, W the plane's row length. Windows 8 at a
+ * time (the row's last 8 again where OW is not a multiple of 8); a row of fewer than 8 windows
+ * read as it is where 16 floats from the start of each of its rows are readable (over, or
+ * before xend: the lanes past OW are computed and dropped), else through a zero-padded copy. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void pool_row(const float *r0, const float *r1, int64_t OW, int64_t W, int64_t i0,
+                            float *yr, int64_t *ir, int relu, int over, const float *xend) {
+    nb_p8f best;
+    nb_p8i bi;
+    if (OW < 8) {
+        float t0[16] = {0}, t1[16] = {0}, yb[8];
+        int32_t off[8];
+        if (over || r1 + 16 <= xend) { /* 16 floats readable from each row: lanes past OW unused */
+            NB_POOL8(r0, r1, relu, W, best, bi);
+        } else {
+            for (int64_t q = 0; q < 2 * OW; q++) t0[q] = r0[q], t1[q] = r1[q];
+            NB_POOL8(t0, t1, relu, W, best, bi);
+        }
+        *(nb_p8f *)yb = best;
+        *(nb_p8i *)off = bi;
+        for (int64_t q = 0; q < OW; q++) {
+            yr[q] = yb[q];
+            if (ir) ir[q] = i0 + 2 * q + off[q];
+        }
+        return;
+    }
+    for (int64_t ow = 0; ow < OW; ow += 8) {
+        if (ow + 8 > OW) ow = OW - 8; /* the row's last 8 windows, some done again */
+        const int64_t c = 2 * ow;
+        NB_POOL8(r0 + c, r1 + c, relu, W, best, bi);
+        *(nb_p8f *)(yr + ow) = best;
+        if (ir) {
+            int32_t off[8];
+            *(nb_p8i *)off = bi;
+            for (int q = 0; q < 8; q++) ir[ow + q] = i0 + c + 2 * q + off[q];
+        }
+    }
+}
+
+/* Planes [p0, p1) of x (planes xs floats apart, rows ldx apart; W = ldx where idx is not
+ * NULL) -> y (OH, OW) each (and idx). */
+NB_POOL_CLONES static void pool2x2_planes(const float *x, float *y, int64_t *idx, int64_t xs, int64_t ldx,
+                                          int64_t W, int64_t OH, int64_t OW, int64_t p0, int64_t p1,
+                                          int relu, int over, const float *xend) {
+    for (int64_t pl = p0; pl < p1; pl++) {
+        const float *xp = x + pl * xs;
+        float *yp = y + pl * OH * OW; /* (OH, OW) */
+        int64_t *ip = idx ? idx + pl * OH * OW : NULL;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *r0 = xp + 2 * oh * ldx;
+            if (ip) pool_row(r0, r0 + ldx, OW, W, 2 * oh * W, yp + oh * OW, ip + oh * OW, 0, 0, xend);
+            else if (over) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, relu, 1, xend);
+            else if (relu) pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 1, 0, xend);
+            else pool_row(r0, r0 + ldx, OW, W, 0, yp + oh * OW, NULL, 0, 0, xend);
+        }
+    }
+}
+
+void nb__relu_maxpool2x2(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int relu) {
+    pool2x2_planes(x, y, NULL, H * W, W, W, H / 2, W / 2, 0, planes, relu, 0, x + planes * H * W);
+}
+
+void nb__relu_maxpool2x2_ld(const float *x, float *y, int64_t planes, int64_t xs, int64_t ldx, int64_t H,
+                            int64_t W, int relu) {
+    pool2x2_planes(x, y, NULL, xs, ldx, W, H / 2, W / 2, 0, planes, relu, 1, NULL);
+}
+
 static void maxpool2x2(const nb__conv_geom *g, const float *x, float *y, int64_t *idx) {
     const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW, planes = g->N * g->C;
-#pragma omp parallel for schedule(static) if (planes * OH * OW >= NB_POOL_PAR_MIN)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *xp = x + pl * H * W; /* (H, W) */
-        float *yp = y + pl * OH * OW;     /* (OH, OW) */
-        int64_t *ip = idx + pl * OH * OW; /* (OH, OW), flat h*W + w into xp */
-        for (int64_t oh = 0; oh < OH; oh++) {
-            const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t c = 2 * ow;
-                float best = r0[c];
-                int64_t bi = 2 * oh * W + c;
-                const float v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1];
-                if (v1 > best || isnan(v1)) best = v1, bi = 2 * oh * W + c + 1;
-                if (v2 > best || isnan(v2)) best = v2, bi = (2 * oh + 1) * W + c;
-                if (v3 > best || isnan(v3)) best = v3, bi = (2 * oh + 1) * W + c + 1;
-                yp[oh * OW + ow] = best;
-                ip[oh * OW + ow] = bi;
-            }
-        }
+#pragma omp parallel if (planes * OH * OW >= NB_POOL_PAR_MIN)
+    {
+        const int64_t T = omp_get_num_threads(), t = omp_get_thread_num();
+        pool2x2_planes(x, y, idx, H * W, W, W, OH, OW, planes * t / T, planes * (t + 1) / T, 0, 0,
+                       x + planes * H * W);
     }
 }
 
@@ -47,7 +152,7 @@ void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * H * W; /* (H, W) */
         float *yp = y + pl * OH * OW;     /* (OH, OW) */
-        int64_t *ip = idx + pl * OH * OW; /* (OH, OW), flat h*W + w into xp */
+        int64_t *ip = idx ? idx + pl * OH * OW : NULL; /* (OH, OW), flat h*W + w into xp */
         for (int64_t oh = 0; oh < OH; oh++)
             for (int64_t ow = 0; ow < OW; ow++) {
                 /* Padding is -inf, i.e. padded taps can never win: only real taps are visited.
@@ -72,7 +177,7 @@ void nb__maxpool2d_fwd(const nb__conv_geom *g, const float *x, float *y, int64_t
                 /* bi stays -1 only for a window lying wholly in the padding, which the
                  * PyTorch rule pad <= kernel/2 (checked in ops/) rules out. */
                 yp[oh * OW + ow] = best;
-                ip[oh * OW + ow] = bi;
+                if (ip) ip[oh * OW + ow] = bi;
             }
     }
 }
@@ -86,6 +191,19 @@ void nb__maxpool2d_bwd(const nb__conv_geom *g, const float *gy, const int64_t *i
         float *xp = gx + pl * HW;         /* (H, W) */
         for (int64_t p = 0; p < P; p++)
             if (ip[p] >= 0) xp[ip[p]] += gp[p];
+    }
+}
+
+void nb__maxpool2x2_bwd_store(const nb__conv_geom *g, const float *gy, const int64_t *idx, float *gx) {
+    const int64_t HW = g->H * g->W, P = g->OH * g->OW, planes = g->N * g->C;
+#pragma omp parallel for schedule(static) if (planes * P >= NB_POOL_PAR_MIN)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *gp = gy + pl * P;
+        const int64_t *ip = idx + pl * P;
+        float *xp = gx + pl * HW;
+        /* zeros, then each window's maximum (the plane stays in the cache between the two) */
+        memset(xp, 0, (size_t)HW * sizeof(float));
+        for (int64_t p = 0; p < P; p++) xp[ip[p]] = 0.0f + gp[p]; /* as += into zeros: -0 -> +0 */
     }
 }
 

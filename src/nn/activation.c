@@ -45,3 +45,7 @@ nb_module *nb_leaky_relu_new(float slope) {
     if (m) *(act *)nb_module_state(m) = (act){.kind = NB_ACT_LEAKY_RELU, .slope = slope};
     return m;
 }
+
+bool nb__activation_is_relu(const nb_module *m) {
+    return m && m->ops == &act_ops && ((const act *)nb_module_state((nb_module *)m))->kind == NB_ACT_RELU;
+}

@@ -62,3 +62,11 @@ nb_module *nb_conv2d_new(int in_channels, int out_channels, int k, nb_conv_opts 
 nb_module *nb_conv_transpose2d_new(int in_channels, int out_channels, int k, nb_conv_opts o, bool bias) {
     return conv_new(in_channels, out_channels, k, o, bias, true, "nb_conv_transpose2d_new");
 }
+
+bool nb__conv2d_get(const nb_module *m, nb_tensor **w, nb_tensor **b, nb_conv_opts *o) {
+    if (!m || m->ops != &conv_ops) return false;
+    const conv *s = nb_module_state((nb_module *)m);
+    if (!s->w) return false;
+    *w = s->w, *b = s->b, *o = s->o;
+    return true;
+}

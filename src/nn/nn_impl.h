@@ -44,4 +44,11 @@ bool nb__linear_get(const nb_module *m, int *in, int *out, nb_tensor **w, nb_ten
 void nb__linear_zero_bias(nb_module *m);
 bool nb__linear_has_zero_bias(const nb_module *m);
 
+/* conv2d.c, pool.c, activation.c: whether m is a Conv2d (bound: w, b and its options), a
+ * MaxPool2d (its window and stride), a ReLU; sequential.c fuses Conv2d, ReLU, MaxPool2d(2, 2)
+ * into one pass for inference. */
+bool nb__conv2d_get(const nb_module *m, nb_tensor **w, nb_tensor **b, nb_conv_opts *o);
+bool nb__maxpool2d_get(const nb_module *m, int *k, int *stride);
+bool nb__activation_is_relu(const nb_module *m);
+
 #endif

@@ -36,3 +36,10 @@ static nb_module *pool_new(const nb_module_ops *ops, int k, int stride, const ch
 }
 nb_module *nb_maxpool2d_new(int k, int stride) { return pool_new(&max_ops, k, stride, "nb_maxpool2d_new"); }
 nb_module *nb_avgpool2d_new(int k, int stride) { return pool_new(&avg_ops, k, stride, "nb_avgpool2d_new"); }
+
+bool nb__maxpool2d_get(const nb_module *m, int *k, int *stride) {
+    if (!m || m->ops != &max_ops) return false;
+    const pool *s = nb_module_state((nb_module *)m);
+    *k = s->k, *stride = s->stride;
+    return true;
+}

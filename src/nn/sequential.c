@@ -19,10 +19,33 @@ static nb_status seq_forward_n(nb_module *m, int n_in, nb_tensor *const *in, int
     return NB_OK;
 }
 
-/* The common case, one tensor through layers of one tensor, without the copies. */
+/* Children c.. are Conv2d, ReLU (optional), MaxPool2d(2, 2): how many (3 or 2), else 0. */
+static int conv_pool_run(nb_module *m, int c, nb_tensor **w, nb_tensor **b, nb_conv_opts *o, bool *relu) {
+    const int n = nb_module_child_count(m);
+    int k, s;
+    if (c + 1 >= n || !nb__conv2d_get(nb_module_child(m, c), w, b, o)) return 0;
+    *relu = nb__activation_is_relu(nb_module_child(m, c + 1));
+    const int p = c + 1 + (*relu ? 1 : 0);
+    if (p >= n || !nb__maxpool2d_get(nb_module_child(m, p), &k, &s) || k != 2 || s != 2) return 0;
+    return p - c + 1;
+}
+
+/* The common case, one tensor through layers of one tensor, without the copies. Without a
+ * tape (nb_no_grad: inference), Conv2d, ReLU, MaxPool2d(2, 2) run as one fused pass
+ * (nb__conv2d_relu_maxpool2: the same values, no intermediate tensors). */
 static nb_tensor *seq_forward(nb_module *m, nb_tensor *x) {
     for (int c = 0; c < nb_module_child_count(m) && x; c++) {
         nb_module *ch = nb_module_child(m, c);
+        nb_tensor *w, *b;
+        nb_conv_opts o;
+        bool relu;
+        int run;
+        if (!nb_grad_enabled() && !(ch->model && ch->model->summary) &&
+            (run = conv_pool_run(m, c, &w, &b, &o, &relu)) > 0) {
+            x = nb__conv2d_relu_maxpool2(x, w, b, o, relu);
+            c += run - 1;
+            continue;
+        }
         if (nb_module_ops_of(ch)->forward) {
             x = nb_module_forward(ch, x);
         } else {

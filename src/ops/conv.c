@@ -145,3 +145,33 @@ nb_tensor *nb_conv2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv_opts o) {
 nb_tensor *nb_conv_transpose2d(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv_opts o) {
     return conv(NB_OP_CONV_TRANSPOSE2D, x, w, b, o);
 }
+
+/* Inference without a tape: max_pool2d(relu(conv2d(x, w, b, o)), 2) (relu when asked) in one
+ * pass over the samples (nb__conv2d_relu_pool_fwd), leaving out the conv's and relu's outputs
+ * and the pooling's indices; the same values as the three ops. A geometry the fused kernel does
+ * not take, or an argument error (reported as the ops report it), runs the ops themselves. */
+nb_tensor *nb__conv2d_relu_maxpool2(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_conv_opts o, bool relu) {
+    if (x && w && x->dtype == NB_F32 && w->dtype == NB_F32 && (!b || b->dtype == NB_F32) &&
+        nb_tensor_is_contiguous(x) && nb_tensor_is_contiguous(w) && (!b || nb_tensor_is_contiguous(b))) {
+        nb_tensor *in[3] = {x, w, b};
+        nb_node n;
+        memset(&n, 0, sizeof n);
+        n.op = NB_OP_CONV2D, n.n_in = 3, n.in = in;
+        n.a.conv = (nb_conv_attr){.stride = {o.stride[0], o.stride[1]},
+                                  .padding = {o.padding[0], o.padding[1]},
+                                  .dilation = {o.dilation[0], o.dilation[1]},
+                                  .groups = o.groups};
+        nb__conv_geom g;
+        if (conv_geom(&n, false, &g) == NB_OK && nb__conv2d_pool_ok(&g)) {
+            nb__conv_plan(&g);
+            float *ws = nb__arena_alloc(nb__conv_workspace(&g) * sizeof(float) + 64);
+            nb_tensor *y = nb__arena_tensor(NB_F32, 4, (int64_t[]){g.N, g.O, g.OH / 2, g.OW / 2});
+            if (!ws || !y) return NULL;
+            nb__conv2d_relu_pool_fwd(&g, NB_F(x), NB_F(w), b ? NB_F(b) : NULL, NB_F(y), relu, ws);
+            return y;
+        }
+    }
+    nb_tensor *y = nb_conv2d(x, w, b, o);
+    if (y && relu) y = nb_relu(y);
+    return y ? nb_max_pool2d(y, 2, 2, 0) : NULL;
+}

@@ -41,11 +41,22 @@ nb_status nb__shape_max_pool2d(nb_node *n, nb_tensor *out) {
 }
 void nb__fwd_max_pool2d(nb_node *n) {
     pool_saved *ps = n->a.aux;
-    nb__maxpool2d_fwd(&ps->g, NB_F(n->in[0]), NB_F(n->out), ps->idx);
+    /* No backward will read the indices without a tape: skip writing them. */
+    const bool grad = nb_grad_enabled() && n->in[0]->requires_grad;
+    nb__maxpool2d_fwd(&ps->g, NB_F(n->in[0]), NB_F(n->out), grad ? ps->idx : NULL);
 }
 void nb__bwd_max_pool2d(nb_node *n) {
     pool_saved *ps = n->a.aux;
-    nb__maxpool2d_bwd(&ps->g, n->out->grad, ps->idx, nb__grad(n->in[0]));
+    const nb__conv_geom *g = &ps->g;
+    if (g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && g->PH == 0 && g->PW == 0) {
+        /* windows that do not overlap: a fresh gradient is stored, not zeroed and added to */
+        bool set;
+        float *gx = nb__grad_first(n->in[0], &set);
+        if (set) nb__maxpool2x2_bwd_store(g, n->out->grad, ps->idx, gx);
+        else nb__maxpool2d_bwd(g, n->out->grad, ps->idx, gx);
+        return;
+    }
+    nb__maxpool2d_bwd(g, n->out->grad, ps->idx, nb__grad(n->in[0]));
 }
 
 nb_status nb__shape_avg_pool2d(nb_node *n, nb_tensor *out) { return pool_shape(n, out); }
