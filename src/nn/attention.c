@@ -53,7 +53,7 @@ static nb_status mha_forward_n(nb_module *m, int n_in, nb_tensor *const *in, int
     if (len && check_lengths(m, len, N, T)) return NB_ERR_SHAPE;
     /* qkv (N, T, 3E) -> (N, T, 3, H, Dh) -> (3, N, H, T, Dh), a view; each of q, k and v is
      * then copied once, straight from the view (no contiguous copy of the whole). */
-    nb_tensor *qkv = nb_add(nb_matmul(x, nb_transpose(s->w, 0, 1)), s->b);
+    nb_tensor *qkv = nb_linear(x, s->w, s->b);
     qkv = nb_permute(nb_reshape(qkv, 5, (int64_t[]){N, T, 3, H, Dh}), (int[]){2, 0, 3, 1, 4});
     nb_tensor *part[3];
     for (int i = 0; i < 3; i++)

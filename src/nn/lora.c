@@ -51,12 +51,11 @@ static nb_tensor *lora_forward(nb_module *m, nb_tensor *x) {
                 nb_module_path(m), NB_SHAPE_STR(x), s->in);
         return NULL;
     }
-    nb_tensor *y = nb_matmul(x, nb_transpose(s->w, 0, 1));     /* (N, ..., out) */
-    if (y && s->b) y = nb_add(y, s->b);
-    nb_tensor *h = nb_matmul(x, nb_transpose(s->a, 0, 1));     /* (N, ..., r) */
+    nb_tensor *y = nb_linear(x, s->w, s->b);                   /* (N, ..., out) */
+    nb_tensor *h = nb_linear(x, s->a, NULL);                   /* (N, ..., r) */
     if (!y || !h) return NULL;
     /* scaling on the narrow (N, ..., r) tensor: r multiplies per row instead of out */
-    nb_tensor *d = nb_matmul(nb_scale(h, s->scaling), nb_transpose(s->bm, 0, 1)); /* (N, ..., out) */
+    nb_tensor *d = nb_linear(nb_scale(h, s->scaling), s->bm, NULL); /* (N, ..., out) */
     return d ? nb_add(y, d) : NULL;
 }
 
