@@ -5,8 +5,9 @@
  *   xp (N, T, G*H)  the input projection of every step, x W_ih^T + b_ih, made by one GEMM
  *   w  (G*H, H)     W_hh;  bi, bh (G*H) b_ih and b_hh (zeros for a layer without biases)
  *   h  (N, T, H)    the state after each step; c (N, T, H) the LSTM's cell state
- *   save (N, T, 4H) what the backward needs: LSTM the activated gates; GRU r, z, n and the
- *                   recurrent part of n, W_hn h + b_hn (RNN: nothing)
+ *   save (T, N, 4H) what the backward needs: LSTM the activated gates; GRU r, z, n and the
+ *                   recurrent part of n, W_hn h + b_hn (RNN: nothing); step-major, so that a
+ *                   step's rows of a thread's block are contiguous
  * Steps run t = 0..T-1, or T-1..0 when reverse. A step at or past a sample's length is padding:
  * its state is the previous one carried unchanged, so h at the last step (step 0 when reverse)
  * is the state after the last real one, and gradients pass through the carry untouched.
@@ -229,7 +230,7 @@ NB_SIMD
                 if (cp) memcpy(c + (n * T + t) * H, cp + r * ldc, (size_t)H * sizeof(float));
                 continue;
             }
-            float *sv = save ? save + (n * T + t) * 4 * H : NULL;
+            float *sv = save ? save + (t * d->N + n) * 4 * H : NULL;
             if (cell == NB_CELL_LSTM) {
                 const float *cpr = cp + r * ldc;
                 float *cr = c + (n * T + t) * H;
@@ -317,7 +318,7 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
                 if (dx != dg) memset(dx, 0, (size_t)GH * sizeof(float));
                 continue;
             }
-            const float *sv = save ? save + at * 4 * H : NULL, *hr = h + at * H;
+            const float *sv = save ? save + (t * d->N + n) * 4 * H : NULL, *hr = h + at * H;
             if (cell == NB_CELL_LSTM) {
                 const float *cr = c + at * H, *cpr = cp + r * ldc;
                 float *dcr = dc + r * H;
@@ -361,7 +362,7 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
             float *dhr = dh + r * H;
             const float *dnr = dhn + r * H;
             if (cell == NB_CELL_GRU) {
-                const float *z = save + (n * T + t) * 4 * H + H;
+                const float *z = save + (t * d->N + n) * 4 * H + H;
                 NB_SIMD
                 for (int64_t j = 0; j < H; j++) dhr[j] = dnr[j] + dhr[j] * z[j];
             } else {

@@ -6,7 +6,7 @@
 
 /* What the forward keeps for the backward. */
 typedef struct rnn_saved {
-    float *save;    /* (N, T, 4H): LSTM gates; GRU r, z, n, W_hn h + b_hn; NULL for the RNN */
+    float *save;    /* (T, N, 4H), step-major: LSTM gates; GRU r, z, n, W_hn h + b_hn; NULL for the RNN */
     float *scratch; /* (N, G*H): the forward's gate rows */
 } rnn_saved;
 
