@@ -354,9 +354,12 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
                 for (int64_t j = 0; j < H; j++) dg[j] = dhr[j] * (1.0f - hr[j] * hr[j]);
             }
         }
-        /* dh_prev = dgh W for the real rows; the padded ones carry dh unchanged. */
-        step_gemm(false, R, H, GH, dgh + (r0 * T + t) * GH, T * GH, w, wp, dhn, H, false);
-        for (int64_t r = 0; r < R; r++) {
+        /* dh_prev = dgh W for the real rows; the padded ones carry dh unchanged. Without padded
+         * rows, the RNN's and LSTM's dh_prev is the product itself, written in place. */
+        bool direct = cell != NB_CELL_GRU;
+        for (int64_t r = 0; d->len && direct && r < R; r++) direct = real_step(d, r0 + r, t);
+        step_gemm(false, R, H, GH, dgh + (r0 * T + t) * GH, T * GH, w, wp, direct ? dh : dhn, H, false);
+        for (int64_t r = 0; !direct && r < R; r++) {
             int64_t n = r0 + r;
             if (!real_step(d, n, t)) continue;
             float *dhr = dh + r * H;
