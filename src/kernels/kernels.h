@@ -158,7 +158,7 @@ typedef struct nb__rnn_dims {
     bool reverse;        /* steps T-1..0 */
     const int64_t *len;  /* (N) real lengths in 1..T, or NULL: all T */
 } nb__rnn_dims;
-/* Forward: h (N,T,H), c (LSTM, N,T,H), save (N,T,4H; NULL for RNN) written; scratch N*G*H.
+/* Forward: h (N,T,H), c (LSTM, N,T,H), save (T,N,4H, step-major; NULL for RNN) written; scratch N*G*H.
  * bi, bh: b_ih and b_hh (G*H), never NULL (zeros for none). */
 void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, const float *bi, const float *bh,
                      const float *h0,

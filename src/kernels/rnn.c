@@ -5,8 +5,9 @@
  *   xp (N, T, G*H)  the input projection of every step, x W_ih^T + b_ih, made by one GEMM
  *   w  (G*H, H)     W_hh;  bi, bh (G*H) b_ih and b_hh (zeros for a layer without biases)
  *   h  (N, T, H)    the state after each step; c (N, T, H) the LSTM's cell state
- *   save (N, T, 4H) what the backward needs: LSTM the activated gates; GRU r, z, n and the
- *                   recurrent part of n, W_hn h + b_hn (RNN: nothing)
+ *   save (T, N, 4H) what the backward needs: LSTM the activated gates; GRU r, z, n and the
+ *                   recurrent part of n, W_hn h + b_hn (RNN: nothing); step-major, so that a
+ *                   step's rows of a thread's block are contiguous
  * Steps run t = 0..T-1, or T-1..0 when reverse. A step at or past a sample's length is padding:
  * its state is the previous one carried unchanged, so h at the last step (step 0 when reverse)
  * is the state after the last real one, and gradients pass through the carry untouched.
@@ -20,6 +21,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Row block of thread k of nt over N rows. */
@@ -65,10 +67,141 @@ static const float *prev_rows(const nb__rnn_dims *d, const float *s0, const floa
 #define NB_CLONES
 #endif
 
+/* The per-step products against W_hh. OpenBLAS packs both operands on every call, and for a
+ * step's small product (a thread's R rows) repacking the whole of W_hh each step costs about as
+ * much as the multiply itself. With AVX2 and FMA, W_hh is packed once per call of the layer into
+ * panels of PANEL columns (k-major, zero-padded) and each step runs the register-blocked kernel
+ * below on it: C (M, N) = [C +] A (M, K) op(B), every element one FMA chain over k in order
+ * (started from C when accumulating, from zero otherwise). Other machines call nb__gemm. */
+enum { PANEL = 16, TILE_ROWS = 6 };
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#define NB_RNN_PACKED 1
+
+static bool packed_ok(void) {
+    static int ok = -1;
+    if (ok < 0) ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return ok;
+}
+
+/* mr rows (1..TILE_ROWS, a constant after inlining) by one panel of 16 columns. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile(const int mr, int64_t K, const float *A,
+                                                                            int64_t lda, const float *bp, float *C,
+                                                                            int64_t ldc, bool acc) {
+    __m256 c0[TILE_ROWS], c1[TILE_ROWS];
+    for (int r = 0; r < mr; r++) {
+        c0[r] = acc ? _mm256_loadu_ps(C + r * ldc) : _mm256_setzero_ps();
+        c1[r] = acc ? _mm256_loadu_ps(C + r * ldc + 8) : _mm256_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; k++) {
+        __m256 b0 = _mm256_load_ps(bp + k * PANEL), b1 = _mm256_load_ps(bp + k * PANEL + 8);
+        for (int r = 0; r < mr; r++) {
+            __m256 a = _mm256_broadcast_ss(A + r * lda + k);
+            c0[r] = _mm256_fmadd_ps(a, b0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(a, b1, c1[r]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        _mm256_storeu_ps(C + r * ldc, c0[r]);
+        _mm256_storeu_ps(C + r * ldc + 8, c1[r]);
+    }
+}
+
+/* Columns of all panels, rows of all tiles, k over [0, kb) of a panel whose full depth is K. */
+__attribute__((target("avx2,fma"))) static void gemm_block(int64_t M, int64_t N, int64_t K, int64_t kb,
+                                                            const float *A, int64_t lda, const float *bp, float *C,
+                                                            int64_t ldc, bool acc) {
+    for (int64_t j = 0; j < N; j += PANEL) {
+        const float *b = bp + j * K;
+        int64_t nc = N - j < PANEL ? N - j : PANEL;
+        for (int64_t i = 0; i < M; i += TILE_ROWS) {
+            int mr = M - i < TILE_ROWS ? (int)(M - i) : TILE_ROWS;
+            float tmp[TILE_ROWS * PANEL];
+            float *c = C + i * ldc + j;
+            int64_t ld = ldc;
+            if (nc < PANEL) { /* the last, partial panel goes through a full-width buffer */
+                for (int r = 0; r < mr; r++)
+                    for (int q = 0; q < PANEL; q++) tmp[r * PANEL + q] = acc && q < nc ? c[r * ldc + q] : 0.0f;
+                c = tmp, ld = PANEL;
+            }
+            const float *a = A + i * lda;
+            switch (mr) {
+            case 1: tile(1, kb, a, lda, b, c, ld, acc); break;
+            case 2: tile(2, kb, a, lda, b, c, ld, acc); break;
+            case 3: tile(3, kb, a, lda, b, c, ld, acc); break;
+            case 4: tile(4, kb, a, lda, b, c, ld, acc); break;
+            case 5: tile(5, kb, a, lda, b, c, ld, acc); break;
+            default: tile(TILE_ROWS, kb, a, lda, b, c, ld, acc); break;
+            }
+            if (nc < PANEL)
+                for (int r = 0; r < mr; r++) memcpy(C + (i + r) * ldc + j, tmp + r * PANEL, (size_t)nc * sizeof(float));
+        }
+    }
+}
+
+/* Over k in blocks of KBLOCK (a panel's block, 16 KB, stays in L1 across the row tiles); a block
+ * continues the chain from the stored partial sums, so the blocking does not change the result. */
+enum { KBLOCK = 256 };
+
+__attribute__((target("avx2,fma"))) static void gemm_packed(int64_t M, int64_t N, int64_t K, const float *A,
+                                                             int64_t lda, const float *bp, float *C, int64_t ldc,
+                                                             bool acc) {
+    for (int64_t k0 = 0; k0 < K; k0 += KBLOCK) {
+        int64_t kb = K - k0 < KBLOCK ? K - k0 : KBLOCK;
+        gemm_block(M, N, K, kb, A + k0, lda, bp + k0 * PANEL, C, ldc, acc || k0 > 0);
+    }
+}
+#endif
+
+/* Panels of op(B) (K, N) for gemm_packed, columns [j0, j1) (multiples of PANEL but for the end):
+ * trans: B stored (N, K), else (K, N); row stride K resp. N. */
+static void pack_panels(bool trans, int64_t K, int64_t N, const float *B, float *out, int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; j += PANEL) {
+        float *o = out + j * K;
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t q = 0; q < PANEL; q++)
+                o[k * PANEL + q] = j + q < N ? (trans ? B[(j + q) * K + k] : B[k * N + j + q]) : 0.0f;
+    }
+}
+
+/* The packed W_hh (NULL without AVX2/FMA: then nb__gemm): (H, G*H) for the forward steps
+ * (trans), (G*H, H) for the backward ones. Packed by the nt threads of the caller's region (or
+ * alone), a barrier after. */
+static float *packed_alloc(int64_t K, int64_t N) {
+#ifdef NB_RNN_PACKED
+    if (!packed_ok()) return NULL;
+    int64_t np = (N + PANEL - 1) / PANEL;
+    return aligned_alloc(64, (size_t)(np * PANEL * K) * sizeof(float));
+#else
+    (void)K, (void)N;
+    return NULL;
+#endif
+}
+
+static void pack_share(bool trans, int64_t K, int64_t N, const float *B, float *out, int nt, int k) {
+    int64_t np = (N + PANEL - 1) / PANEL;
+    pack_panels(trans, K, N, B, out, np * k / nt * PANEL, np * (k + 1) / nt * PANEL < N ? np * (k + 1) / nt * PANEL : N);
+}
+
+/* C (M, N) = [C +] A (M, K) op(B) by the packed panels, or nb__gemm on op(B) = B^T (trans) / B. */
+static void step_gemm(bool trans, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                      const float *bp, float *C, int64_t ldc, bool acc) {
+#ifdef NB_RNN_PACKED
+    if (bp) {
+        gemm_packed(M, N, K, A, lda, bp, C, ldc, acc);
+        return;
+    }
+#else
+    (void)bp;
+#endif
+    nb__gemm(0, trans, M, N, K, 1.0f, A, lda, B, trans ? K : N, acc ? 1.0f : 0.0f, C, ldc);
+}
+
 static inline bool real_step(const nb__rnn_dims *d, int64_t n, int64_t t) { return !d->len || t < d->len[n]; }
 
-NB_CLONES static void forward_block(const nb__rnn_dims *d, const float *xp, const float *w, const float *bi, const float *bh,
-                          const float *h0,
+NB_CLONES static void forward_block(const nb__rnn_dims *d, const float *xp, const float *w, const float *wp,
+                          const float *bi, const float *bh, const float *h0,
                           const float *c0, float *h, float *c, float *save, float *g, int64_t r0, int64_t r1) {
     const int64_t T = d->T, H = d->H, GH = d->G * H, R = r1 - r0;
     const int cell = d->cell;
@@ -87,7 +220,7 @@ NB_SIMD
                 for (int64_t j = 0; j < GH; j++) gr[j] = xr[j] + bi[j] + bh[j];
             }
         }
-        nb__gemm(0, 1, R, GH, H, 1.0f, hp, ldh, w, H, 1.0f, g, GH);
+        step_gemm(true, R, GH, H, hp, ldh, w, wp, g, GH, true);
         for (int64_t r = 0; r < R; r++) {
             int64_t n = r0 + r;
             const float *gr = g + r * GH, *hpr = hp + r * ldh;
@@ -97,7 +230,7 @@ NB_SIMD
                 if (cp) memcpy(c + (n * T + t) * H, cp + r * ldc, (size_t)H * sizeof(float));
                 continue;
             }
-            float *sv = save ? save + (n * T + t) * 4 * H : NULL;
+            float *sv = save ? save + (t * d->N + n) * 4 * H : NULL;
             if (cell == NB_CELL_LSTM) {
                 const float *cpr = cp + r * ldc;
                 float *cr = c + (n * T + t) * H;
@@ -133,20 +266,30 @@ void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, con
                      const float *h0,
                      const float *c0, float *h, float *c, float *save, float *scratch, int threads) {
     int nt = rnn_threads(d, threads);
+    const int64_t GH = d->G * d->H;
+    float *wp = d->T > 1 ? packed_alloc(d->H, GH) : NULL; /* one step: nothing to share the packing */
     if (nt == 1) {
-        forward_block(d, xp, w, bi, bh, h0, c0, h, c, save, scratch, 0, d->N);
+        if (wp) pack_share(true, d->H, GH, w, wp, 1, 0);
+        forward_block(d, xp, w, wp, bi, bh, h0, c0, h, c, save, scratch, 0, d->N);
+        free(wp);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         int64_t r0, r1;
-        block(d->N, nt, omp_get_thread_num(), &r0, &r1);
-        forward_block(d, xp, w, bi, bh, h0, c0, h, c, save, scratch + r0 * d->G * d->H, r0, r1);
+        int k = omp_get_thread_num();
+        if (wp) {
+            pack_share(true, d->H, GH, w, wp, nt, k);
+#pragma omp barrier
+        }
+        block(d->N, nt, k, &r0, &r1);
+        forward_block(d, xp, w, wp, bi, bh, h0, c0, h, c, save, scratch + r0 * GH, r0, r1);
     }
+    free(wp);
 }
 
 /* Backward of rows r0..r1: dh, dc, dhn are this block's (R, H) scratch rows. */
-NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, const float *h0, const float *c0, const float *h,
+NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, const float *wp, const float *h0, const float *c0, const float *h,
                            const float *c, const float *save, const float *gh, const float *gc, float *dxp,
                            float *dgh, float *dh0, float *dc0, float *dh, float *dc, float *dhn, int64_t r0,
                            int64_t r1) {
@@ -175,7 +318,7 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
                 if (dx != dg) memset(dx, 0, (size_t)GH * sizeof(float));
                 continue;
             }
-            const float *sv = save ? save + at * 4 * H : NULL, *hr = h + at * H;
+            const float *sv = save ? save + (t * d->N + n) * 4 * H : NULL, *hr = h + at * H;
             if (cell == NB_CELL_LSTM) {
                 const float *cr = c + at * H, *cpr = cp + r * ldc;
                 float *dcr = dc + r * H;
@@ -211,15 +354,18 @@ NB_CLONES static void backward_block(const nb__rnn_dims *d, const float *w, cons
                 for (int64_t j = 0; j < H; j++) dg[j] = dhr[j] * (1.0f - hr[j] * hr[j]);
             }
         }
-        /* dh_prev = dgh W for the real rows; the padded ones carry dh unchanged. */
-        nb__gemm(0, 0, R, H, GH, 1.0f, dgh + (r0 * T + t) * GH, T * GH, w, H, 0.0f, dhn, H);
-        for (int64_t r = 0; r < R; r++) {
+        /* dh_prev = dgh W for the real rows; the padded ones carry dh unchanged. Without padded
+         * rows, the RNN's and LSTM's dh_prev is the product itself, written in place. */
+        bool direct = cell != NB_CELL_GRU;
+        for (int64_t r = 0; d->len && direct && r < R; r++) direct = real_step(d, r0 + r, t);
+        step_gemm(false, R, H, GH, dgh + (r0 * T + t) * GH, T * GH, w, wp, direct ? dh : dhn, H, false);
+        for (int64_t r = 0; !direct && r < R; r++) {
             int64_t n = r0 + r;
             if (!real_step(d, n, t)) continue;
             float *dhr = dh + r * H;
             const float *dnr = dhn + r * H;
             if (cell == NB_CELL_GRU) {
-                const float *z = save + (n * T + t) * 4 * H + H;
+                const float *z = save + (t * d->N + n) * 4 * H + H;
                 NB_SIMD
                 for (int64_t j = 0; j < H; j++) dhr[j] = dnr[j] + dhr[j] * z[j];
             } else {
@@ -238,17 +384,27 @@ void nb__rnn_backward(const nb__rnn_dims *d, const float *w, const float *h0, co
     const int64_t H = d->H;
     bool lstm = d->cell == NB_CELL_LSTM;
     float *dh = scratch, *dhn = scratch + d->N * H, *dc = lstm ? scratch + 2 * d->N * H : NULL;
+    const int64_t GH = d->G * H;
+    float *wp = d->T > 1 ? packed_alloc(GH, H) : NULL;
     if (nt == 1) {
-        backward_block(d, w, h0, c0, h, c, save, gh, gc, dxp, dgh, dh0, dc0, dh, dc, dhn, 0, d->N);
+        if (wp) pack_share(false, GH, H, w, wp, 1, 0);
+        backward_block(d, w, wp, h0, c0, h, c, save, gh, gc, dxp, dgh, dh0, dc0, dh, dc, dhn, 0, d->N);
+        free(wp);
         return;
     }
 #pragma omp parallel num_threads(nt)
     {
         int64_t r0, r1;
-        block(d->N, nt, omp_get_thread_num(), &r0, &r1);
-        backward_block(d, w, h0, c0, h, c, save, gh, gc, dxp, dgh, dh0, dc0, dh + r0 * H, dc ? dc + r0 * H : NULL,
+        int k = omp_get_thread_num();
+        if (wp) {
+            pack_share(false, GH, H, w, wp, nt, k);
+#pragma omp barrier
+        }
+        block(d->N, nt, k, &r0, &r1);
+        backward_block(d, w, wp, h0, c0, h, c, save, gh, gc, dxp, dgh, dh0, dc0, dh + r0 * H, dc ? dc + r0 * H : NULL,
                        dhn + r0 * H, r0, r1);
     }
+    free(wp);
 }
 
 void nb__rnn_prev_states(const nb__rnn_dims *d, const float *s0, const float *s, float *prev) {

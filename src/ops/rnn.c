@@ -6,7 +6,7 @@
 
 /* What the forward keeps for the backward. */
 typedef struct rnn_saved {
-    float *save;    /* (N, T, 4H): LSTM gates; GRU r, z, n, W_hn h + b_hn; NULL for the RNN */
+    float *save;    /* (T, N, 4H), step-major: LSTM gates; GRU r, z, n, W_hn h + b_hn; NULL for the RNN */
     float *scratch; /* (N, G*H): the forward's gate rows */
 } rnn_saved;
 
@@ -69,6 +69,12 @@ static void forward(nb_node *n, bool lstm) {
                     lstm ? NB_F(n->in[5]) : NULL, h, c, sv->save, sv->scratch, nb__threads());
 }
 
+/* g (C) += the column sums of a (R, C), row after row. */
+static void col_sums(const float *a, int64_t R, int64_t C, float *g) {
+    for (int64_t i = 0; i < R; i++)
+        for (int64_t j = 0; j < C; j++) g[j] += a[i * C + j];
+}
+
 static void backward(nb_node *n, bool lstm) {
     nb__rnn_dims d = dims(n, lstm);
     const rnn_saved *sv = n->a.aux;
@@ -84,9 +90,12 @@ static void backward(nb_node *n, bool lstm) {
     if (!dxp || !dgh || !dh0 || !dc0 || !scratch) return;
     nb__rnn_backward(&d, NB_F(w), NB_F(h0), c0 ? NB_F(c0) : NULL, h, c, sv->save, gh, gc, dxp, dgh, dh0,
                      lstm ? dc0 : NULL, scratch, nb__threads());
-    if (xp->requires_grad) {
-        float *g = nb__grad(xp);
-        for (int64_t i = 0; i < NT * GH; i++) g[i] += dxp[i];
+    if (xp->requires_grad && !nb__grad_share(xp, dxp)) { /* its only reader: dxp becomes its gradient */
+        bool set;
+        float *g = nb__grad_first(xp, &set);
+        if (set) memcpy(g, dxp, (size_t)(NT * GH) * sizeof(float));
+        else
+            for (int64_t i = 0; i < NT * GH; i++) g[i] += dxp[i];
     }
     if (w->requires_grad) {
         float *prev = nb__arena_alloc((size_t)(NT * d.H) * sizeof(float));
@@ -94,16 +103,14 @@ static void backward(nb_node *n, bool lstm) {
         nb__rnn_prev_states(&d, NB_F(h0), h, prev);
         nb__gemm(1, 0, GH, d.H, NT, 1.0f, dgh, GH, prev, d.H, 1.0f, nb__grad(w), d.H);
     }
-    if (bi->requires_grad) {
-        float *g = nb__grad(bi);
-        for (int64_t i = 0; i < NT; i++)
-            for (int64_t j = 0; j < GH; j++) g[j] += dxp[i * GH + j];
-    }
-    if (b->requires_grad) {
-        float *g = nb__grad(b);
-        for (int64_t i = 0; i < NT; i++)
-            for (int64_t j = 0; j < GH; j++) g[j] += dgh[i * GH + j];
-    }
+    /* The biases' gradients: column sums of dxp and dgh, added in row order. When both sum the
+     * same buffer (all but the GRU) into equal gradients (both zero after zero_grad), the second
+     * is a copy of the first. */
+    float *gbi = bi->requires_grad ? nb__grad(bi) : NULL, *gb = b->requires_grad ? nb__grad(b) : NULL;
+    bool same = gbi && gb && dgh == dxp && memcmp(gbi, gb, (size_t)GH * sizeof(float)) == 0;
+    if (gbi) col_sums(dxp, NT, GH, gbi);
+    if (same) memcpy(gb, gbi, (size_t)GH * sizeof(float));
+    else if (gb) col_sums(dgh, NT, GH, gb);
     if (h0->requires_grad) {
         float *g = nb__grad(h0);
         for (int64_t i = 0; i < NH; i++) g[i] += dh0[i];
