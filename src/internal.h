@@ -120,6 +120,8 @@ nb_status nb__commit_file(const char *tmp, const char *path);
  * one is not, -1 when it cannot tell (no step yet, a frozen parameter): then scan. */
 struct nb_optim;
 int nb__optim_params_nonfinite(const struct nb_optim *o);
+/* The largest |x[i]| over [lo, hi) as float bits (>= 0x7f800000: an infinity or a NaN there). */
+uint32_t nb__top_bits(const float *x, int64_t lo, int64_t hi);
 int nb__threads(void);
 /* u[0..n) <- n draws of nb_rng_uniform: the same numbers in the same order, and the generator
  * left where n calls would leave it, from one loop that keeps the state in registers (dropout

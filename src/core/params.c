@@ -148,7 +148,7 @@ void nb_params_zero_grad(nb_params *p) {
  * bits are all ones. An OR of integer tests has no order to keep, so it vectorizes (in the
  * AVX-512/AVX2/baseline clones) and splits across threads without changing the answer (a float
  * sum would need -ffast-math). */
-NB__CLONES static uint32_t top_bits(const float *restrict x, int64_t lo, int64_t hi) {
+NB__CLONES uint32_t nb__top_bits(const float *restrict x, int64_t lo, int64_t hi) {
     uint32_t top = 0; /* the largest magnitude's bits: >= 0x7f800000 is an infinity or a NaN */
     for (int64_t i = lo; i < hi; i++) {
         uint32_t v;
@@ -160,12 +160,12 @@ NB__CLONES static uint32_t top_bits(const float *restrict x, int64_t lo, int64_t
 }
 
 static bool any_nonfinite(const float *x, int64_t n) {
-    if (n <= 262144 || nb__threads() < 2) return top_bits(x, 0, n) >= 0x7f800000u;
+    if (n <= 262144 || nb__threads() < 2) return nb__top_bits(x, 0, n) >= 0x7f800000u;
     uint32_t top = 0;
 #pragma omp parallel reduction(max : top)
     {
         const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-        top = top_bits(x, n * t / nt, n * (t + 1) / nt);
+        top = nb__top_bits(x, n * t / nt, n * (t + 1) / nt);
     }
     return top >= 0x7f800000u;
 }

@@ -190,19 +190,6 @@ const char *nb_optim_name(const nb_optim *o) {
 #define NB_OPT_PAR_MIN 65536
 #define NB_OPT_CHUNK 16384
 
-/* The largest |x| of x[lo, hi) as bits (>= 0x7f800000: an infinity or a NaN): an integer max,
- * with no order to keep, over values just written and still in cache. */
-NB__CLONES static uint32_t top_bits(const float *restrict x, int64_t lo, int64_t hi) {
-    uint32_t top = 0;
-    for (int64_t i = lo; i < hi; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, sizeof u);
-        u &= 0x7fffffffu;
-        top = u > top ? u : top;
-    }
-    return top;
-}
-
 /* Runs body(lo, hi) over [0, n) in fixed chunks, on the OpenMP threads when n is large, and
  * then reads each updated chunk of w back for non-finite values (o->w_top), so the training
  * loop need not scan the parameter slab again after the step. */
@@ -215,7 +202,7 @@ NB__CLONES static uint32_t top_bits(const float *restrict x, int64_t lo, int64_t
             const int64_t lo = c_ * NB_OPT_CHUNK,                                               \
                           hi = lo + NB_OPT_CHUNK < n_ ? lo + NB_OPT_CHUNK : n_;                 \
             body;                                                                               \
-            const uint32_t t_ = top_bits(w, lo, hi);                                            \
+            const uint32_t t_ = nb__top_bits(w, lo, hi);                                            \
             top_ = t_ > top_ ? t_ : top_;                                                       \
         }                                                                                       \
         if (top_ > o->w_top) o->w_top = top_;                                                   \
