@@ -317,6 +317,7 @@ int nb__conv2d_pool_ok(const nb__conv_geom *g) {
  * GEMM block its (O, nb*P) product, whose planes are the same values fwd_worker scatters.
  * Layers the direct kernel does not take run the channels-in-lanes kernel (conv_direct.c;
  * LeNet's second layer: no padding columns computed), else the wide one, else im2col + GEMM. */
+#define NB_FUSED_CHUNK 4 /* samples */
 static void fwd_pool_worker(const job *j) {
     const nb__conv_geom *g = j->g;
     const share_t s = my_share(g, j->L, j->ws);
@@ -324,32 +325,32 @@ static void fwd_pool_worker(const job *j) {
     const int64_t P = g->OH * g->OW, CHW = g->C * g->H * g->W, PP = (g->OH / 2) * (g->OW / 2);
     const int64_t ldc = j->L->ldc;
     const int relu = j->relu;
-    if (j->cl) {
-        if (s.k0 < s.k1) nb__conv_cl_prepare(g, j->w, j->b, s.stage);
-        for (int64_t n = blk_lo(g, s.k0); n < blk_lo(g, s.k1); n++)
-            nb__conv_cl_pool_sample(g, j->x + n * CHW, j->y + n * g->O * PP, relu, s.tmp, s.stage);
+    if (j->cl || j->direct || j->wide) {
+        /* Samples one by one, handed out in small chunks as the threads ask for them: on a
+         * shared machine a thread that is descheduled for a while leaves its samples to the
+         * other rather than holding up the end of the pass. Each sample's values do not depend
+         * on the thread that computes it. */
+        int prepared = 0;
+        const int64_t dld = (g->OW + 7) / 8 * 8, wld = j->wide ? nb__conv_wide_ld(g) : 0;
+#pragma omp for schedule(dynamic, NB_FUSED_CHUNK)
+        for (int64_t n = 0; n < g->N; n++) {
+            if (j->cl) {
+                if (!prepared) nb__conv_cl_prepare(g, j->w, j->b, s.stage), prepared = 1;
+                nb__conv_cl_pool_sample(g, j->x + n * CHW, j->y + n * g->O * PP, relu, s.tmp, s.stage);
+            } else if (j->direct) { /* rows padded to whole vectors */
+                nb__conv_direct_fwd_padded(g, j->x + n * CHW, j->w, j->b, s.tmp, s.stage);
+                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, g->OH * dld, dld, g->OH, g->OW, relu);
+            } else {
+                nb__conv_wide_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, wld, s.stage,
+                                  (n + 1) * CHW + 24 <= g->N * CHW);
+                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, wld, g->W + 2 * g->PW, g->OH, g->OW,
+                                       relu);
+            }
+        }
         return;
     }
     for (int64_t k = s.k0; k < s.k1; k++) {
         const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
-        if (j->direct) {
-            const int64_t ld = (g->OW + 7) / 8 * 8; /* rows padded to whole vectors */
-            for (int64_t n = n0; n < n1; n++) {
-                nb__conv_direct_fwd_padded(g, j->x + n * CHW, j->w, j->b, s.tmp, s.stage);
-                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, g->OH * ld, ld, g->OH, g->OW, relu);
-            }
-            continue;
-        }
-        if (j->wide) {
-            const int64_t ld = nb__conv_wide_ld(g);
-            for (int64_t n = n0; n < n1; n++) {
-                nb__conv_wide_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, ld, s.stage,
-                                  (n + 1) * CHW + 24 <= g->N * CHW);
-                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, ld, g->W + 2 * g->PW, g->OH, g->OW,
-                                       relu);
-            }
-            continue;
-        }
         nb__im2col_block(g, j->st, j->x, n0, n1, s.col, ldc, s.stage);
         const int64_t ldo = nb * P;
         const float beta = fill_bias(s.tmp, g->O, ldo, ldo, j->b);
