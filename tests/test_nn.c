@@ -283,9 +283,9 @@ static void test_checkpoint(void) {
 
 /* Inference without a tape fuses Conv2d, ReLU, MaxPool2d(2, 2) into one pass (sequential.c,
  * nb__conv2d_relu_maxpool2): its outputs must equal those of the ordinary ops (with a tape)
- * within rounding (the wide direct kernel sums a GEMM-path layer's terms in another order; a
- * direct-kernel layer gives the same bits), for LeNet-5 (its first layer takes the direct
- * kernel, its second the wide one) and for an odd-sized stack (a conv without ReLU, odd
+ * within rounding (the channels-in-lanes and wide kernels sum a GEMM-path layer's terms in
+ * another order; a direct-kernel layer gives the same bits), for LeNet-5 (its first layer
+ * takes the direct kernel, its second the channels-in-lanes one) and for odd-sized stacks (a conv without ReLU, odd
  * planes, padding), at 1 and 2 threads, for batches of one, of several blocks and ragged ones.
  * Returns the largest difference relative to max(1, |y|). */
 static double rel_diff(const nb_tensor *a, const nb_tensor *b) {
@@ -333,12 +333,25 @@ static void test_fused_inference(void) {
               nb_sequential_add(s, "p2", nb_maxpool2d_new(2, 2)) == NB_OK,
           "%s", nb_last_error());
     nb_model *st = nb_model_new(s, NB_INIT_DEFAULT);
+    /* the wide kernel (5 output channels), then channels in lanes with stride (2, 1), 12
+     * channels (a vector pair with 4 idle lanes), no ReLU */
+    nb_module *s2 = nb_sequential_new();
+    nb_conv_opts o2 = nb_conv_defaults();
+    o2.stride[0] = 2;
+    CHECK(nb_sequential_add(s2, "c1", nb_conv2d_new(3, 5, 3, nb_conv_defaults(), true)) == NB_OK &&
+              nb_sequential_add(s2, "r1", nb_activation_new(NB_ACT_RELU)) == NB_OK &&
+              nb_sequential_add(s2, "p1", nb_maxpool2d_new(2, 2)) == NB_OK &&
+              nb_sequential_add(s2, "c2", nb_conv2d_new(5, 12, 3, o2, true)) == NB_OK &&
+              nb_sequential_add(s2, "p2", nb_maxpool2d_new(2, 2)) == NB_OK,
+          "%s", nb_last_error());
+    nb_model *st2 = nb_model_new(s2, NB_INIT_DEFAULT);
     const int t0 = nb_get_threads();
     for (int t = 1; t <= 2; t++) {
         nb_set_threads(t);
         for (int64_t n = 1; n <= 300; n += 299 / 3) {
             check_fused(le, 1, 28, 28, n, "lenet5");
-            check_fused(st, 3, 21, 19, n, "conv-pool (direct), conv-relu-pool (wide) 3x21x19");
+            check_fused(st, 3, 21, 19, n, "conv-pool (direct), conv-relu-pool (channels in lanes, 18) 3x21x19");
+            check_fused(st2, 3, 21, 19, n, "conv-relu-pool (wide), conv-pool (channels in lanes, stride 2x1) 3x21x19");
         }
     }
     nb_set_threads(t0);
@@ -352,6 +365,7 @@ static void test_fused_inference(void) {
     nb_step_reset();
     nb_model_free(le);
     nb_model_free(st);
+    nb_model_free(st2);
 }
 
 int main(void) {

@@ -124,6 +124,10 @@ static void layout(const nb__conv_geom *g, ws_layout *L) {
         if (g->O * nb__conv_wide_ld(g) + 16 > L->tmp) L->tmp = up16(g->O * nb__conv_wide_ld(g) + 16);
         if (nb__conv_wide_stage(g) > L->stage) L->stage = up16(nb__conv_wide_stage(g));
     }
+    if (nb__conv_cl_ok(g)) { /* the fused inference pass's channels-in-lanes kernel */
+        if (nb__conv_cl_tmp(g) > L->tmp) L->tmp = up16(nb__conv_cl_tmp(g));
+        if (nb__conv_cl_stage(g) > L->stage) L->stage = up16(nb__conv_cl_stage(g));
+    }
     L->lanes = nb__conv_direct_ok(g) ? up16(nb__conv_direct_lanes(g)) : 0;
     L->share = L->col + L->tmp + L->stage + L->part + L->lanes;
 }
@@ -220,7 +224,7 @@ typedef struct job {
     const float *x, *w, *b, *gy;
     float *y, *gx, *gw, *ws;
     int full, pw, direct, direct_data; /* the direct kernels: forward/weight, input gradient */
-    int relu, wide; /* the fused inference pass: relu before the pooling, the wide kernel */
+    int relu, wide, cl; /* the fused inference pass: relu before the pooling, the wide kernel, the channels-in-lanes one */
 } job;
 
 static void run(void (*worker)(const job *), const job *j) {
@@ -310,7 +314,10 @@ int nb__conv2d_pool_ok(const nb__conv_geom *g) {
 
 /* As fwd_worker, but each sample's output planes are pooled (after relu when asked) while they
  * are in the cache, into y (N, O, OH/2, OW/2): the direct kernel writes one sample into tmp, a
- * GEMM block its (O, nb*P) product, whose planes are the same values fwd_worker scatters. */
+ * GEMM block its (O, nb*P) product, whose planes are the same values fwd_worker scatters.
+ * Layers the direct kernel does not take run the channels-in-lanes kernel (conv_direct.c;
+ * LeNet's second layer: no padding columns computed), else the wide one, else im2col + GEMM. */
+#define NB_FUSED_CHUNK 4 /* samples */
 static void fwd_pool_worker(const job *j) {
     const nb__conv_geom *g = j->g;
     const share_t s = my_share(g, j->L, j->ws);
@@ -318,26 +325,32 @@ static void fwd_pool_worker(const job *j) {
     const int64_t P = g->OH * g->OW, CHW = g->C * g->H * g->W, PP = (g->OH / 2) * (g->OW / 2);
     const int64_t ldc = j->L->ldc;
     const int relu = j->relu;
-    for (int64_t k = s.k0; k < s.k1; k++) {
-        const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
-        if (j->direct) {
-            const int64_t ld = (g->OW + 7) / 8 * 8; /* rows padded to whole vectors */
-            for (int64_t n = n0; n < n1; n++) {
+    if (j->cl || j->direct || j->wide) {
+        /* Samples one by one, handed out in small chunks as the threads ask for them: on a
+         * shared machine a thread that is descheduled for a while leaves its samples to the
+         * other rather than holding up the end of the pass. Each sample's values do not depend
+         * on the thread that computes it. */
+        int prepared = 0;
+        const int64_t dld = (g->OW + 7) / 8 * 8, wld = j->wide ? nb__conv_wide_ld(g) : 0;
+#pragma omp for schedule(dynamic, NB_FUSED_CHUNK)
+        for (int64_t n = 0; n < g->N; n++) {
+            if (j->cl) {
+                if (!prepared) nb__conv_cl_prepare(g, j->w, j->b, s.stage), prepared = 1;
+                nb__conv_cl_pool_sample(g, j->x + n * CHW, j->y + n * g->O * PP, relu, s.tmp, s.stage);
+            } else if (j->direct) { /* rows padded to whole vectors */
                 nb__conv_direct_fwd_padded(g, j->x + n * CHW, j->w, j->b, s.tmp, s.stage);
-                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, g->OH * ld, ld, g->OH, g->OW, relu);
-            }
-            continue;
-        }
-        if (j->wide) {
-            const int64_t ld = nb__conv_wide_ld(g);
-            for (int64_t n = n0; n < n1; n++) {
-                nb__conv_wide_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, ld, s.stage,
+                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, g->OH * dld, dld, g->OH, g->OW, relu);
+            } else {
+                nb__conv_wide_fwd(g, j->x + n * CHW, j->w, j->b, s.tmp, wld, s.stage,
                                   (n + 1) * CHW + 24 <= g->N * CHW);
-                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, ld, g->W + 2 * g->PW, g->OH, g->OW,
+                nb__relu_maxpool2x2_ld(s.tmp, j->y + n * g->O * PP, g->O, wld, g->W + 2 * g->PW, g->OH, g->OW,
                                        relu);
             }
-            continue;
         }
+        return;
+    }
+    for (int64_t k = s.k0; k < s.k1; k++) {
+        const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
         nb__im2col_block(g, j->st, j->x, n0, n1, s.col, ldc, s.stage);
         const int64_t ldo = nb * P;
         const float beta = fill_bias(s.tmp, g->O, ldo, ldo, j->b);
@@ -358,7 +371,8 @@ void nb__conv2d_relu_pool_fwd(const nb__conv_geom *g0, const float *x, const flo
     job_init(&j, g, &L, &st, ws);
     j.x = x, j.w = w, j.b = b, j.y = y;
     j.relu = relu;
-    j.wide = !j.direct && nb__conv_wide_ok(g);
+    j.cl = !j.direct && nb__conv_cl_ok(g);
+    j.wide = !j.cl && !j.direct && nb__conv_wide_ok(g);
     run(fwd_pool_worker, &j);
 }
 

@@ -59,6 +59,16 @@ int64_t nb__conv_wide_ld(const nb__conv_geom *g);
 int64_t nb__conv_wide_stage(const nb__conv_geom *g);
 void nb__conv_wide_fwd(const nb__conv_geom *g, const float *xn, const float *w, const float *b, float *out,
                        int64_t ldo, float *stage, int in_place);
+/* The channels-in-lanes forward with relu and 2x2 max pooling (inference, conv.c's fused
+ * pass): groups 1, SW 1, output channels filling 3/4 of 8-lane vectors. Per thread
+ * nb__conv_cl_prepare(stage) once, then per sample y (O, OH/2, OW/2); tmp nb__conv_cl_tmp(g)
+ * floats, stage nb__conv_cl_stage(g). */
+int nb__conv_cl_ok(const nb__conv_geom *g);
+int64_t nb__conv_cl_stage(const nb__conv_geom *g);
+int64_t nb__conv_cl_tmp(const nb__conv_geom *g);
+void nb__conv_cl_prepare(const nb__conv_geom *g, const float *w, const float *b, float *stage);
+void nb__conv_cl_pool_sample(const nb__conv_geom *g, const float *xn, float *yn, int relu, float *tmp,
+                             float *stage);
 int nb__conv_direct_ok(const nb__conv_geom *g);
 int nb__conv_direct_data_ok(const nb__conv_geom *g);
 int64_t nb__conv_direct_stage(const nb__conv_geom *g);
