@@ -15,6 +15,7 @@
  * value when larger than 1), except where float32 rounding alone is larger (the table loose).
  *
  * Regenerate the fixtures: /usr/bin/python3 tests/gen_gan_fixtures.py */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, strtok_r */
 #include "check.h"
 #include "internal.h"
 
