@@ -131,17 +131,8 @@ float *nb_params_grad(nb_params *p) { return p ? p->grad : NULL; }
 
 void nb_params_zero_grad(nb_params *p) {
     if (!p || !p->grad) return;
-    const int64_t n = p->numel;
-    if (n <= 262144 || nb__threads() < 2) {
-        memset(p->grad, 0, (size_t)n * sizeof(float));
-        return;
-    }
-#pragma omp parallel /* a large slab: each thread clears its share */
-    {
-        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-        memset(p->grad + lo, 0, (size_t)(hi - lo) * sizeof(float));
-    }
+    float *g = p->grad;
+    NB__SPLIT(p->numel, memset(g + lo, 0, (size_t)(hi - lo) * sizeof(float))); /* large: by all threads */
 }
 
 /* Whether any of x[0..n) is NaN or infinite: a float is not finite exactly when its exponent

@@ -3,14 +3,13 @@
  * compare it with. Both follow CBLAS row-major semantics:
  *   C (M, N), row stride ldc;  A stored (M, K) with row stride lda, or (K, M) when trans_a;
  *   B stored (K, N) with row stride ldb, or (N, K) when trans_b. */
+#include "internal.h" /* nb__threads */
 #include "kernels/kernels.h"
 
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
 #include <string.h>
-
-int nb__threads(void);
 
 /* C = beta * C on an M x N block; beta == 0 overwrites so that NaN/Inf already in C (e.g. an
  * uninitialised buffer) never leaks into the result, as BLAS specifies. */

@@ -113,7 +113,8 @@ static nb_status gan_step(void *ctx, const nb_batch *b, bool training, nb_step_r
     nb_tensor *lg = NULL;
     /* The generator's step needs the gradient through the discriminator, not the one of its
      * weights (which its next step zeroes unread): they are held out of this pass, as PyTorch's
-     * requires_grad_(False) would, and the backward skips their products. */
+     * requires_grad_(False) would, and the backward skips their products (a discriminator of more
+     * than 64 parameter tensors keeps them: the same result, the products computed). */
     nb_params *dp = nb_model_params(g->discriminator);
     bool held[64];
     const int nheld = nb_params_count(dp) <= 64 ? nb_params_count(dp) : 0;
