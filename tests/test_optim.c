@@ -883,7 +883,123 @@ static void test_step_finite(void) {
     nb_params_free(p);
 }
 
+/* One step over many tensors of mixed sizes (several chunks, a one-float tensor, a frozen one,
+ * a group with its own rate) is one parallel region over the whole list: it must give, bit for
+ * bit, what each tensor alone gives with its own optimizer, at 1 and at 2 threads. The same for
+ * the gradient clip's norm and scaling, against a serial sum in the documented order. */
+#define MANY 7
+static const int64_t g_many[MANY] = {70000, 3, 16384, 16385, 1, 40000, 5};
+
+static nb_optim *many_optim(nb_params *p, int kind, float lr) {
+    if (kind == 0) return nb_sgd_new(p, (nb_sgd_opts){lr, 0.9f, 1e-3f, true});
+    if (kind == 1) return nb_adam_new(p, (nb_adam_opts){lr, 0.9f, 0.999f, 1e-8f, 1e-2f, false});
+    if (kind == 2) return nb_adam_new(p, (nb_adam_opts){lr, 0.9f, 0.999f, 1e-8f, 1e-2f, true});
+    nb_rmsprop_opts r = nb_rmsprop_defaults(lr);
+    r.momentum = 0.5f, r.centered = true, r.weight_decay = 1e-3f;
+    return nb_rmsprop_new(p, r);
+}
+
+static void many_fill(nb_tensor *t, int k, int step) {
+    float *w = nb_tensor_data(t), *g = nb_tensor_grad(t);
+    for (int64_t i = 0; i < nb_tensor_numel(t); i++) {
+        if (step == 0) w[i] = sinf((float)(i + 1) * 0.37f + (float)k);
+        g[i] = cosf((float)i * 0.11f + (float)(k + step));
+    }
+}
+
+static void test_many_tensors(void) {
+    const int threads = nb_get_threads();
+    for (int kind = 0; kind < 4; kind++) {
+        float *got[2] = {NULL, NULL};
+        int64_t numel = 0;
+        for (int run = 0; run < 2; run++) {
+            nb_set_threads(run == 0 ? 1 : 2);
+            nb_params *p = nb_params_new();
+            for (int k = 0; k < MANY; k++) {
+                char name[16];
+                snprintf(name, sizeof name, "%s%d", k == 2 || k == 4 ? "grp." : "t", k);
+                nb_params_add(p, name, 1, &g_many[k]);
+            }
+            nb_tensor_set_requires_grad(nb_params_get(p, 5), false);
+            nb_optim *o = many_optim(p, kind, 0.01f);
+            CHECK(o && nb_optim_set_lr_scale(o, "grp", 0.25f) == NB_OK, "many: optimizer %d", kind);
+            for (int step = 0; step < 3; step++) {
+                for (int k = 0; k < MANY; k++) many_fill(nb_params_get(p, k), k, step);
+                CHECK(nb_optim_step(o) == NB_OK, "many: step");
+            }
+            numel = nb_params_numel(p);
+            got[run] = malloc((size_t)numel * sizeof(float));
+            memcpy(got[run], nb_params_data(p), (size_t)numel * sizeof(float));
+            if (run == 1) { /* each tensor alone, with its group's rate (the same float product) */
+                int same = 1;
+                for (int k = 0; k < MANY; k++) {
+                    nb_tensor *t = nb_params_get(p, k);
+                    nb_params *q = nb_params_new();
+                    nb_tensor *u = nb_params_add(q, "u", 1, &g_many[k]);
+                    nb_optim *oq = many_optim(q, kind, k == 2 || k == 4 ? 0.01f * 0.25f : 0.01f);
+                    for (int step = 0; step < 3 && k != 5; step++) {
+                        many_fill(u, k, step);
+                        nb_optim_step(oq);
+                    }
+                    if (k == 5) many_fill(u, k, 0); /* frozen: never moved */
+                    same &= !memcmp(nb_tensor_data(u), nb_tensor_data(t), (size_t)g_many[k] * sizeof(float));
+                    nb_optim_free(oq);
+                    nb_params_free(q);
+                }
+                CHECK(same, "many (%s): each tensor as alone", nb_optim_name(o));
+            }
+            nb_optim_free(o);
+            nb_params_free(p);
+        }
+        CHECK(!memcmp(got[0], got[1], (size_t)numel * sizeof(float)), "many: 1 and 2 threads, kind %d", kind);
+        free(got[0]);
+        free(got[1]);
+    }
+
+    /* The clip: the norm as the serial sum (chunks of 16384 floats in double, each tensor's
+     * chunks summed in order from 0, tensors in order), and the same scaled gradients at 1 and
+     * 2 threads. */
+    float norm[2], *gs[2];
+    int64_t numel = 0;
+    double ref = 0;
+    for (int run = 0; run < 2; run++) {
+        nb_set_threads(run == 0 ? 1 : 2);
+        nb_params *p = nb_params_new();
+        for (int k = 0; k < MANY; k++) {
+            char name[16];
+            snprintf(name, sizeof name, "t%d", k);
+            many_fill(nb_params_add(p, name, 1, &g_many[k]), k, 1);
+        }
+        if (run == 0) {
+            for (int k = 0; k < MANY; k++) {
+                const float *g = nb_tensor_grad(nb_params_get(p, k));
+                double acc = 0;
+                for (int64_t lo = 0; lo < g_many[k]; lo += 16384) {
+                    double a = 0;
+                    for (int64_t i = lo; i < lo + 16384 && i < g_many[k]; i++) a += (double)g[i] * g[i];
+                    acc += a;
+                }
+                ref += acc;
+            }
+        }
+        norm[run] = nb_clip_grad_norm(p, 1.0f);
+        numel = nb_params_numel(p);
+        gs[run] = malloc((size_t)numel * sizeof(float));
+        memcpy(gs[run], nb_params_grad(p), (size_t)numel * sizeof(float));
+        const float *g0 = nb_tensor_grad(nb_params_get(p, 0)), k = (float)(1.0 / (sqrt(ref) + 1e-6));
+        CHECK(g0[12345] == cosf(12345 * 0.11f + 1.0f) * k, "clip scales by max_norm / (norm + 1e-6)");
+        nb_params_free(p);
+    }
+    nb_set_threads(threads);
+    CHECK(norm[0] == (float)sqrt(ref) && norm[1] == norm[0], "clip norm %g %g vs %g", (double)norm[0],
+          (double)norm[1], sqrt(ref));
+    CHECK(!memcmp(gs[0], gs[1], (size_t)numel * sizeof(float)), "clip: 1 and 2 threads");
+    free(gs[0]);
+    free(gs[1]);
+}
+
 int main(void) {
+    test_many_tensors();
     test_step_finite();
     test_fixtures();
     test_restore();

@@ -26,6 +26,10 @@ struct nb_optim {
     uint32_t w_top;   /* the last step's largest |w| bits over the values it updated */
     bool all_stepped; /* ... and it updated every parameter (none frozen) */
     float *lr_scale; /* per parameter (groups), or NULL: all 1 */
+    struct opt_chunk *chunks; /* the step's work list (reused): slab ranges and their parameter */
+    int64_t chunk_cap;
+    struct opt_scal *scal; /* the step's per-parameter constants (reused) */
+    int scal_cap;
     int nstate;
     float *state[NB_OPT_MAX_STATE]; /* (numel) each */
     const char *state_name[NB_OPT_MAX_STATE];
@@ -128,6 +132,8 @@ void nb_optim_free(nb_optim *o) {
     if (!o) return;
     for (int i = 0; i < NB_OPT_MAX_STATE; i++) free(o->state[i]);
     free(o->lr_scale);
+    free(o->chunks);
+    free(o->scal);
     free(o);
 }
 
@@ -190,23 +196,19 @@ const char *nb_optim_name(const nb_optim *o) {
 #define NB_OPT_PAR_MIN 65536
 #define NB_OPT_CHUNK 16384
 
-/* Runs body(lo, hi) over [0, n) in fixed chunks, on the OpenMP threads when n is large, and
- * then reads each updated chunk of w back for non-finite values (o->w_top), so the training
- * loop need not scan the parameter slab again after the step. */
-#define OPT_FOR(n, body)                                                                        \
-    do {                                                                                        \
-        const int64_t n_ = (n), nch_ = (n_ + NB_OPT_CHUNK - 1) / NB_OPT_CHUNK;                  \
-        uint32_t top_ = 0;                                                                      \
-        _Pragma("omp parallel for schedule(static) reduction(max : top_) if (n_ > NB_OPT_PAR_MIN)") \
-        for (int64_t c_ = 0; c_ < nch_; c_++) {                                                 \
-            const int64_t lo = c_ * NB_OPT_CHUNK,                                               \
-                          hi = lo + NB_OPT_CHUNK < n_ ? lo + NB_OPT_CHUNK : n_;                 \
-            body;                                                                               \
-            const uint32_t t_ = nb__top_bits(w, lo, hi);                                            \
-            top_ = t_ > top_ ? t_ : top_;                                                       \
-        }                                                                                       \
-        if (top_ > o->w_top) o->w_top = top_;                                                   \
-    } while (0)
+/* One step is one list of chunks (at most NB_OPT_CHUNK floats of one parameter each) run in
+ * one parallel region, whatever the number of parameter tensors: a region costs a thread's
+ * wake-up (passive wait policy), and models have tens of small tensors. */
+struct opt_chunk {
+    int64_t lo, hi; /* slab offsets */
+    int p;          /* the parameter */
+};
+
+/* What differs between parameters in one step: the learning rate (lr_scale) and what Adam
+ * derives from it. */
+struct opt_scal {
+    float lr, step, sq, decay;
+};
 
 /* d = g + wd * w; w -= lr * d */
 static void sgd_plain(float *restrict w, const float *restrict g, int64_t lo, int64_t hi,
@@ -236,22 +238,6 @@ static void sgd_nesterov(float *restrict w, const float *restrict g, float *rest
     }
 }
 
-/* Each step function updates the n values from offset off of the slabs. */
-static void sgd_step(nb_optim *o, float lr, int64_t off, float *w, const float *g, int64_t n) {
-    const nb_sgd_opts s = o->sgd;
-    const float wd = s.weight_decay, mom = s.momentum;
-    /* PyTorch starts the momentum buffer at the first d (a clone, no dampening). The slab
-     * starts at zero and momentum * 0 + d == d exactly, so one formula does both; and, like
-     * PyTorch, a restored buffer is used as it is whatever the step count says. */
-    float *buf = o->nstate ? o->state[0] + off : NULL;
-    if (!buf)
-        OPT_FOR(n, sgd_plain(w, g, lo, hi, lr, wd));
-    else if (s.nesterov)
-        OPT_FOR(n, sgd_nesterov(w, g, buf, lo, hi, lr, wd, mom));
-    else
-        OPT_FOR(n, sgd_momentum(w, g, buf, lo, hi, lr, wd, mom));
-}
-
 /* Adam (L2 weight decay added to the gradient) and AdamW (decoupled: w scaled first). */
 NB__CLONES static void adam_l2(float *restrict w, const float *restrict g, float *restrict m,
                                float *restrict v, int64_t lo, int64_t hi, float b1, float b2, float eps,
@@ -274,20 +260,6 @@ NB__CLONES static void adam_decoupled(float *restrict w, const float *restrict g
         v[i] = b2 * v[i] + (1.0f - b2) * d * d;
         w[i] -= step * (m[i] / (sqrtf(v[i]) / sq + eps));
     }
-}
-
-static void adam_step(nb_optim *o, float lr, int64_t off, float *w, const float *g, int64_t n) {
-    const nb_adam_opts a = o->adam;
-    const float b1 = a.beta1, b2 = a.beta2, eps = a.eps, wd = a.weight_decay;
-    float *m = o->state[0] + off, *v = o->state[1] + off;
-    const double bc1 = 1.0 - pow((double)b1, (double)o->t);
-    const double bc2 = 1.0 - pow((double)b2, (double)o->t);
-    const float step = (float)((double)lr / bc1), sq = (float)sqrt(bc2);
-    const float decay = (float)(1.0 - (double)lr * (double)wd); /* AdamW */
-    if (a.decoupled)
-        OPT_FOR(n, adam_decoupled(w, g, m, v, lo, hi, b1, b2, eps, decay, step, sq));
-    else
-        OPT_FOR(n, adam_l2(w, g, m, v, lo, hi, b1, b2, eps, wd, step, sq));
 }
 
 /* RMSprop: sqa = al * sqa + (1 - al) * d * d; centered subtracts gavg^2; momentum keeps buf. */
@@ -321,15 +293,41 @@ static void rms_kernel(float *restrict w, const float *restrict g, float *restri
 #undef RMS_PLAIN
 }
 
-static void rmsprop_step(nb_optim *o, float lr, int64_t off, float *w, const float *g, int64_t n) {
-    const nb_rmsprop_opts r = o->rms;
-    float *sqa = o->state[0] + off;
-    int k = 1;
-    float *buf = r.momentum > 0 ? o->state[k++] + off : NULL; /* starts at zero, as PyTorch */
-    float *gavg = r.centered ? o->state[k++] + off : NULL;
-    const int kind = (buf ? 1 : 0) | (gavg ? 2 : 0);
-    OPT_FOR(n, rms_kernel(w, g, sqa, buf, gavg, lo, hi, lr, r.alpha, r.eps, r.weight_decay,
-                          r.momentum, kind));
+/* Updates slab offsets [lo, hi) of parameter k's constants. */
+static void opt_range(const nb_optim *o, const struct opt_scal *k, int64_t lo, int64_t hi, float *w,
+                      const float *g) {
+    switch (o->kind) {
+    case OPT_SGD: {
+        const nb_sgd_opts s = o->sgd;
+        /* PyTorch starts the momentum buffer at the first d (a clone, no dampening). The slab
+         * starts at zero and momentum * 0 + d == d exactly, so one formula does both; and, like
+         * PyTorch, a restored buffer is used as it is whatever the step count says. */
+        float *buf = o->nstate ? o->state[0] : NULL;
+        if (!buf) sgd_plain(w, g, lo, hi, k->lr, s.weight_decay);
+        else if (s.nesterov) sgd_nesterov(w, g, buf, lo, hi, k->lr, s.weight_decay, s.momentum);
+        else sgd_momentum(w, g, buf, lo, hi, k->lr, s.weight_decay, s.momentum);
+        break;
+    }
+    case OPT_ADAM: {
+        const nb_adam_opts a = o->adam;
+        float *m = o->state[0], *v = o->state[1];
+        if (a.decoupled)
+            adam_decoupled(w, g, m, v, lo, hi, a.beta1, a.beta2, a.eps, k->decay, k->step, k->sq);
+        else
+            adam_l2(w, g, m, v, lo, hi, a.beta1, a.beta2, a.eps, a.weight_decay, k->step, k->sq);
+        break;
+    }
+    case OPT_RMSPROP: {
+        const nb_rmsprop_opts r = o->rms;
+        float *sqa = o->state[0];
+        int i = 1;
+        float *buf = r.momentum > 0 ? o->state[i++] : NULL; /* starts at zero, as PyTorch */
+        float *gavg = r.centered ? o->state[i++] : NULL;
+        const int kind = (buf ? 1 : 0) | (gavg ? 2 : 0);
+        rms_kernel(w, g, sqa, buf, gavg, lo, hi, k->lr, r.alpha, r.eps, r.weight_decay, r.momentum, kind);
+        break;
+    }
+    }
 }
 
 nb_status nb_optim_step(nb_optim *o) {
@@ -344,23 +342,59 @@ nb_status nb_optim_step(nb_optim *o) {
      * whatever lands there (a gradient written over the whole slab) cannot move a value that
      * no checkpoint saves. */
     float *w = nb_params_data(o->p), *g = nb_params_grad(o->p);
+    const int np = nb_params_count(o->p);
+    const int64_t need = o->numel / NB_OPT_CHUNK + np + 1;
+    if (need > o->chunk_cap || np > o->scal_cap) {
+        struct opt_chunk *c = need > o->chunk_cap ? malloc((size_t)need * sizeof *c) : NULL;
+        struct opt_scal *k = np > o->scal_cap ? malloc((size_t)np * sizeof *k) : NULL;
+        if ((need > o->chunk_cap && !c) || (np > o->scal_cap && !k)) {
+            free(c);
+            free(k);
+            return nb__err(NB_ERR_MEM, "nb_optim_step: out of memory for the step's work list");
+        }
+        if (c) free(o->chunks), o->chunks = c, o->chunk_cap = need;
+        if (k) free(o->scal), o->scal = k, o->scal_cap = np;
+    }
     o->t++;
-    o->w_top = 0;
     o->all_stepped = true;
-    for (int i = 0; i < nb_params_count(o->p); i++) {
+    /* Adam's bias corrections, in double as Python computes them */
+    const double bc1 = 1.0 - pow((double)o->adam.beta1, (double)o->t);
+    const double bc2 = 1.0 - pow((double)o->adam.beta2, (double)o->t);
+    int64_t nch = 0, total = 0;
+    for (int i = 0; i < np; i++) {
         nb_tensor *t = nb_params_get(o->p, i);
         if (!nb_tensor_requires_grad(t)) { /* frozen */
             o->all_stepped = false;
             continue;
         }
         const int64_t off = nb_tensor_data(t) - w, n = nb_tensor_numel(t);
-        const float lr = o->lr_scale ? o->lr * o->lr_scale[i] : o->lr;
-        switch (o->kind) {
-        case OPT_SGD: sgd_step(o, lr, off, w + off, g + off, n); break;
-        case OPT_ADAM: adam_step(o, lr, off, w + off, g + off, n); break;
-        case OPT_RMSPROP: rmsprop_step(o, lr, off, w + off, g + off, n); break;
+        struct opt_scal *k = &o->scal[i];
+        k->lr = o->lr_scale ? o->lr * o->lr_scale[i] : o->lr;
+        k->step = (float)((double)k->lr / bc1);
+        k->sq = (float)sqrt(bc2);
+        k->decay = (float)(1.0 - (double)k->lr * (double)o->adam.weight_decay); /* AdamW */
+        /* Parameter by parameter: the slab's alignment gaps between them are never touched, so
+         * whatever lands there (a gradient written over the whole slab) cannot move a value
+         * that no checkpoint saves. */
+        for (int64_t lo = off; lo < off + n; lo += NB_OPT_CHUNK) {
+            o->chunks[nch].lo = lo;
+            o->chunks[nch].hi = lo + NB_OPT_CHUNK < off + n ? lo + NB_OPT_CHUNK : off + n;
+            o->chunks[nch++].p = i;
         }
+        total += n;
     }
+    /* Each element is independent: the result does not depend on the thread count. Each chunk
+     * is read back while in cache for the largest |w| (o->w_top), so the training loop need
+     * not scan the parameter slab again after the step. */
+    const struct opt_chunk *ch = o->chunks;
+    uint32_t top = 0;
+#pragma omp parallel for schedule(static) reduction(max : top) if (total > NB_OPT_PAR_MIN)
+    for (int64_t c = 0; c < nch; c++) {
+        opt_range(o, &o->scal[ch[c].p], ch[c].lo, ch[c].hi, w, g);
+        const uint32_t b = nb__top_bits(w, ch[c].lo, ch[c].hi);
+        top = b > top ? b : top;
+    }
+    o->w_top = top;
     return NB_OK;
 }
 

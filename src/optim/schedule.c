@@ -50,32 +50,26 @@ float nb_schedule_lr(const nb_schedule *s, float base_lr, int64_t e) {
     return NAN;
 }
 
-/* Sum of squares of g (n floats) in double, in fixed chunks reduced in order: the same result
- * whatever the thread count. */
+/* Sum of squares of each gradient in double, in fixed chunks (CHUNK floats of one tensor)
+ * reduced in order, tensor by tensor: the same result whatever the thread count. All chunks of
+ * all tensors are summed in one parallel region (a model has tens of small tensors, and each
+ * region costs a thread's wake-up). */
 #define CHUNK 16384
-static double sum_squares(const float *g, int64_t n) {
-    const int64_t chunks = (n + CHUNK - 1) / CHUNK;
-    double stack[64], *part = chunks <= 64 ? stack : malloc((size_t)chunks * sizeof(double));
-    if (!part) { /* no memory for the partial sums: the same chunks, one after another */
-        double acc = 0.0;
-        for (int64_t c = 0; c < chunks; c++) {
-            double a = 0.0;
-            for (int64_t i = c * CHUNK; i < n && i < (c + 1) * CHUNK; i++) a += (double)g[i] * g[i];
-            acc += a;
-        }
-        return acc;
+static double chunk_squares(const float *g, int64_t lo, int64_t hi) {
+    double a = 0.0;
+    for (int64_t i = lo; i < hi; i++) a += (double)g[i] * g[i];
+    return a;
+}
+
+/* The tensor of flat chunk c: first[i] is tensor i's first chunk, first[np] the count. */
+static int chunk_tensor(const int64_t *first, int np, int64_t c) {
+    int a = 0, b = np - 1;
+    while (a < b) {
+        const int m = (a + b + 1) / 2;
+        if (first[m] <= c) a = m;
+        else b = m - 1;
     }
-#pragma omp parallel for schedule(static) if (chunks > 4)
-    for (int64_t c = 0; c < chunks; c++) {
-        double a = 0.0;
-        const int64_t end = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
-        for (int64_t i = c * CHUNK; i < end; i++) a += (double)g[i] * g[i];
-        part[c] = a;
-    }
-    double acc = 0.0;
-    for (int64_t c = 0; c < chunks; c++) acc += part[c];
-    if (part != stack) free(part);
-    return acc;
+    return a;
 }
 
 float nb_clip_grad_norm(nb_params *p, float max_norm) {
@@ -84,25 +78,64 @@ float nb_clip_grad_norm(nb_params *p, float max_norm) {
                 p ? "max_norm must be >= 0" : "params is NULL");
         return NAN;
     }
-    /* Per parameter (the slab's alignment gaps are left out), in a fixed order. */
     const int np = nb_params_count(p);
+    int64_t *first = malloc((size_t)(np + 1) * sizeof(int64_t)), chunks = 0;
+    if (first) {
+        for (int i = 0; i < np; i++) {
+            first[i] = chunks;
+            chunks += (nb_tensor_numel(nb_params_get(p, i)) + CHUNK - 1) / CHUNK;
+        }
+        first[np] = chunks;
+    }
+    double stack[256], *part = !first ? NULL : chunks <= 256 ? stack : malloc((size_t)chunks * sizeof(double));
     double ss = 0.0;
-    for (int i = 0; i < np; i++) {
-        nb_tensor *t = nb_params_get(p, i);
-        ss += sum_squares(nb_tensor_grad(t), nb_tensor_numel(t));
+    if (!part) { /* no memory: the same chunks, one after another */
+        for (int i = 0; i < np; i++) {
+            nb_tensor *t = nb_params_get(p, i);
+            const float *g = nb_tensor_grad(t);
+            const int64_t n = nb_tensor_numel(t);
+            double acc = 0.0;
+            for (int64_t lo = 0; lo < n; lo += CHUNK) acc += chunk_squares(g, lo, lo + CHUNK < n ? lo + CHUNK : n);
+            ss += acc;
+        }
+    } else {
+#pragma omp parallel for schedule(static) if (chunks > 4)
+        for (int64_t c = 0; c < chunks; c++) {
+            const int i = chunk_tensor(first, np, c);
+            nb_tensor *t = nb_params_get(p, i);
+            const int64_t n = nb_tensor_numel(t), lo = (c - first[i]) * CHUNK;
+            part[c] = chunk_squares(nb_tensor_grad(t), lo, lo + CHUNK < n ? lo + CHUNK : n);
+        }
+        for (int i = 0; i < np; i++) {
+            double acc = 0.0;
+            for (int64_t c = first[i]; c < first[i + 1]; c++) acc += part[c];
+            ss += acc;
+        }
     }
     const double norm = sqrt(ss), coef = (double)max_norm / (norm + 1e-6);
     /* Scales only when the norm is over the limit. A NaN or infinite norm scales nothing: the
      * caller sees it in the result (PyTorch would turn every gradient into NaN). */
     if (isfinite(norm) && coef < 1.0) {
         const float k = (float)coef;
-        for (int i = 0; i < np; i++) {
-            nb_tensor *t = nb_params_get(p, i);
-            float *g = nb_tensor_grad(t);
-            const int64_t n = nb_tensor_numel(t);
-#pragma omp parallel for schedule(static) if (n > 65536)
-            for (int64_t j = 0; j < n; j++) g[j] *= k;
+        if (part) {
+#pragma omp parallel for schedule(static) if (chunks > 4)
+            for (int64_t c = 0; c < chunks; c++) {
+                const int i = chunk_tensor(first, np, c);
+                nb_tensor *t = nb_params_get(p, i);
+                float *g = nb_tensor_grad(t);
+                const int64_t n = nb_tensor_numel(t), lo = (c - first[i]) * CHUNK, hi = lo + CHUNK < n ? lo + CHUNK : n;
+                for (int64_t j = lo; j < hi; j++) g[j] *= k;
+            }
+        } else {
+            for (int i = 0; i < np; i++) {
+                nb_tensor *t = nb_params_get(p, i);
+                float *g = nb_tensor_grad(t);
+                const int64_t n = nb_tensor_numel(t);
+                for (int64_t j = 0; j < n; j++) g[j] *= k;
+            }
         }
     }
+    if (part != stack) free(part);
+    free(first);
     return (float)norm;
 }
