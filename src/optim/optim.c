@@ -239,27 +239,45 @@ static void sgd_nesterov(float *restrict w, const float *restrict g, float *rest
 }
 
 /* Adam (L2 weight decay added to the gradient) and AdamW (decoupled: w scaled first). */
-NB__CLONES static void adam_l2(float *restrict w, const float *restrict g, float *restrict m,
-                               float *restrict v, int64_t lo, int64_t hi, float b1, float b2, float eps,
-                               float wd, float step, float sq) {
+/* The largest |w| bits of what the Adam loops write, taken in the same loop (they are the
+ * optimizer's hottest loops; the others read their chunk back with nb__top_bits). */
+#define NB_TOP_OF(x)                                                                            \
+    do {                                                                                        \
+        uint32_t b_;                                                                            \
+        memcpy(&b_, &(x), sizeof b_);                                                           \
+        b_ &= 0x7fffffffu;                                                                      \
+        top = b_ > top ? b_ : top;                                                              \
+    } while (0)
+
+NB__CLONES static uint32_t adam_l2(float *restrict w, const float *restrict g, float *restrict m,
+                                   float *restrict v, int64_t lo, int64_t hi, float b1, float b2, float eps,
+                                   float wd, float step, float sq) {
+    uint32_t top = 0;
     for (int64_t i = lo; i < hi; i++) {
         const float d = g[i] + wd * w[i];
         m[i] = b1 * m[i] + (1.0f - b1) * d;
         v[i] = b2 * v[i] + (1.0f - b2) * d * d;
-        w[i] -= step * (m[i] / (sqrtf(v[i]) / sq + eps));
+        const float nw = w[i] - step * (m[i] / (sqrtf(v[i]) / sq + eps));
+        w[i] = nw;
+        NB_TOP_OF(nw);
     }
+    return top;
 }
 
-NB__CLONES static void adam_decoupled(float *restrict w, const float *restrict g, float *restrict m,
-                                      float *restrict v, int64_t lo, int64_t hi, float b1, float b2,
-                                      float eps, float decay, float step, float sq) {
+NB__CLONES static uint32_t adam_decoupled(float *restrict w, const float *restrict g, float *restrict m,
+                                          float *restrict v, int64_t lo, int64_t hi, float b1, float b2,
+                                          float eps, float decay, float step, float sq) {
+    uint32_t top = 0;
     for (int64_t i = lo; i < hi; i++) {
         const float d = g[i];
-        w[i] *= decay;
+        const float wd = w[i] * decay;
         m[i] = b1 * m[i] + (1.0f - b1) * d;
         v[i] = b2 * v[i] + (1.0f - b2) * d * d;
-        w[i] -= step * (m[i] / (sqrtf(v[i]) / sq + eps));
+        const float nw = wd - step * (m[i] / (sqrtf(v[i]) / sq + eps));
+        w[i] = nw;
+        NB_TOP_OF(nw);
     }
+    return top;
 }
 
 /* RMSprop: sqa = al * sqa + (1 - al) * d * d; centered subtracts gavg^2; momentum keeps buf. */
@@ -293,8 +311,9 @@ static void rms_kernel(float *restrict w, const float *restrict g, float *restri
 #undef RMS_PLAIN
 }
 
-/* Updates slab offsets [lo, hi) of parameter k's constants. */
-static void opt_range(const nb_optim *o, const struct opt_scal *k, int64_t lo, int64_t hi, float *w,
+/* Updates slab offsets [lo, hi) with parameter k's constants; returns the largest |w| bits
+ * written there. */
+static uint32_t opt_range(const nb_optim *o, const struct opt_scal *k, int64_t lo, int64_t hi, float *w,
                       const float *g) {
     switch (o->kind) {
     case OPT_SGD: {
@@ -306,16 +325,14 @@ static void opt_range(const nb_optim *o, const struct opt_scal *k, int64_t lo, i
         if (!buf) sgd_plain(w, g, lo, hi, k->lr, s.weight_decay);
         else if (s.nesterov) sgd_nesterov(w, g, buf, lo, hi, k->lr, s.weight_decay, s.momentum);
         else sgd_momentum(w, g, buf, lo, hi, k->lr, s.weight_decay, s.momentum);
-        break;
+        return nb__top_bits(w, lo, hi);
     }
     case OPT_ADAM: {
         const nb_adam_opts a = o->adam;
         float *m = o->state[0], *v = o->state[1];
         if (a.decoupled)
-            adam_decoupled(w, g, m, v, lo, hi, a.beta1, a.beta2, a.eps, k->decay, k->step, k->sq);
-        else
-            adam_l2(w, g, m, v, lo, hi, a.beta1, a.beta2, a.eps, a.weight_decay, k->step, k->sq);
-        break;
+            return adam_decoupled(w, g, m, v, lo, hi, a.beta1, a.beta2, a.eps, k->decay, k->step, k->sq);
+        return adam_l2(w, g, m, v, lo, hi, a.beta1, a.beta2, a.eps, a.weight_decay, k->step, k->sq);
     }
     case OPT_RMSPROP: {
         const nb_rmsprop_opts r = o->rms;
@@ -325,9 +342,10 @@ static void opt_range(const nb_optim *o, const struct opt_scal *k, int64_t lo, i
         float *gavg = r.centered ? o->state[i++] : NULL;
         const int kind = (buf ? 1 : 0) | (gavg ? 2 : 0);
         rms_kernel(w, g, sqa, buf, gavg, lo, hi, k->lr, r.alpha, r.eps, r.weight_decay, r.momentum, kind);
-        break;
+        return nb__top_bits(w, lo, hi);
     }
     }
+    return 0;
 }
 
 nb_status nb_optim_step(nb_optim *o) {
@@ -390,8 +408,7 @@ nb_status nb_optim_step(nb_optim *o) {
     uint32_t top = 0;
 #pragma omp parallel for schedule(static) reduction(max : top) if (total > NB_OPT_PAR_MIN)
     for (int64_t c = 0; c < nch; c++) {
-        opt_range(o, &o->scal[ch[c].p], ch[c].lo, ch[c].hi, w, g);
-        const uint32_t b = nb__top_bits(w, ch[c].lo, ch[c].hi);
+        const uint32_t b = opt_range(o, &o->scal[ch[c].p], ch[c].lo, ch[c].hi, w, g);
         top = b > top ? b : top;
     }
     o->w_top = top;
