@@ -138,11 +138,19 @@ void nb__rng_uniforms(float *u, int64_t n);
 #endif
 
 /* Runs CALL (an expression of lo and hi) over [lo, hi) ranges that split [0, N): one range per
- * OpenMP thread when N is large (the includer includes omp.h), else [0, N) at once. Only for
- * elementwise work, where the split changes no result. */
-#define NB__SPLIT(N, CALL)                                                                 \
+ * OpenMP thread when N is over MIN (the includer includes omp.h), else [0, N) at once. Only for
+ * elementwise work, where the split changes no result.
+ *
+ * MIN is where a second thread starts to pay: a parallel region costs the sleeping thread's
+ * wake-up (the passive wait policy, docs/architecture.md), measured at 15-30 us on the 2-core
+ * machine, about what one core takes to stream 65536 floats through an add. So loads and
+ * stores with a little arithmetic split from NB__PAR_CHEAP floats, loops with an exp, erf or
+ * division per element from NB__PAR_MATH. */
+#define NB__PAR_CHEAP 65536
+#define NB__PAR_MATH 16384
+#define NB__SPLIT_MIN(N, MIN, CALL)                                                        \
     do {                                                                                   \
-        if ((N) > 32768) {                                                                 \
+        if ((N) > (MIN)) {                                                                 \
             _Pragma("omp parallel") {                                                      \
                 const int64_t nt_ = omp_get_num_threads(), t_ = omp_get_thread_num();      \
                 const int64_t lo = (N) * t_ / nt_, hi = (N) * (t_ + 1) / nt_;              \
@@ -153,6 +161,7 @@ void nb__rng_uniforms(float *u, int64_t n);
             CALL;                                                                          \
         }                                                                                  \
     } while (0)
+#define NB__SPLIT(N, CALL) NB__SPLIT_MIN(N, NB__PAR_CHEAP, CALL)
 
 /* ---- strided iteration (core/strided.c) --------------------------------------------------- */
 /* dst[contiguous i] = src[strided], over shape. */

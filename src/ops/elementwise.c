@@ -47,7 +47,6 @@ nb_status nb__shape_sub(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 nb_status nb__shape_mul(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 nb_status nb__shape_div(nb_node *n, nb_tensor *o) { return bin_shape(n, o); }
 
-#define NB_SPLIT NB__SPLIT
 
 enum { B_ADD, B_SUB, B_MUL, B_DIV };
 
@@ -82,7 +81,7 @@ static void bin_fwd(nb_node *n, int k) {
     float *po = NB_F(o);
     int64_t N = o->numel;
     if (nb__same_shape(a, b) && nb_tensor_is_contiguous(a) && nb_tensor_is_contiguous(b)) {
-        NB_SPLIT(N, bin_row(k, po + lo, pa + lo, 1, pb + lo, 1, hi - lo));
+        NB__SPLIT_MIN(N, k == B_DIV ? NB__PAR_MATH : NB__PAR_CHEAP, bin_row(k, po + lo, pa + lo, 1, pb + lo, 1, hi - lo));
         return;
     }
     int64_t sa[NB_MAX_DIMS], sb[NB_MAX_DIMS];
@@ -91,7 +90,7 @@ static void bin_fwd(nb_node *n, int k) {
     int nd = o->ndim;
     int64_t inner = nd ? o->shape[nd - 1] : 1, ia = nd ? sa[nd - 1] : 0, ib = nd ? sb[nd - 1] : 0;
     int64_t rows = inner ? N / inner : 0;
-#pragma omp parallel for schedule(static) if (N > 32768)
+#pragma omp parallel for schedule(static) if (N > NB__PAR_CHEAP)
     for (int64_t r = 0; r < rows; r++) {
         int64_t rem = r, offa = 0, offb = 0;
         for (int d = nd - 2; d >= 0; d--) {
@@ -189,7 +188,7 @@ void nb__bwd_div(nb_node *n) {
 #define NB_SQRT1_2 0.70710678118654752440
 #define NB_INV_SQRT_2PI 0.39894228040143267794
 
-#define UNARY(name, F, D)                                                                  \
+#define UNARY(name, MIN, F, D)                                                             \
     nb_status nb__shape_##name(nb_node *n, nb_tensor *out) {                               \
         out->ndim = n->in[0]->ndim;                                                        \
         memcpy(out->shape, n->in[0]->shape, sizeof out->shape);                            \
@@ -229,7 +228,7 @@ void nb__bwd_div(nb_node *n) {
         float *ys = NB_F(n->out);                                                          \
         const float c = n->a.unary.c;                                                      \
         const int64_t N = n->out->numel;                                                   \
-        NB_SPLIT(N, name##_fwd_range(xs, ys, c, lo, hi));                                  \
+        NB__SPLIT_MIN(N, MIN, name##_fwd_range(xs, ys, c, lo, hi));                        \
     }                                                                                      \
     void nb__bwd_##name(nb_node *n) {                                                      \
         const float *xs = NB_F(n->in[0]), *ys = NB_F(n->out), *gy = n->out->grad;          \
@@ -237,29 +236,29 @@ void nb__bwd_div(nb_node *n) {
         float *gx = nb__grad_first(n->in[0], &set);                                        \
         const float c = n->a.unary.c;                                                      \
         const int64_t N = n->out->numel;                                                   \
-        NB_SPLIT(N, name##_bwd_range(xs, ys, gy, gx, c, set, lo, hi));                     \
+        NB__SPLIT_MIN(N, MIN, name##_bwd_range(xs, ys, gy, gx, c, set, lo, hi));           \
     }
 
-UNARY(scale, x * c, c)
-UNARY(add_scalar, x + c, 1.0f)
-UNARY(neg, -x, -1.0f)
-UNARY(exp, expf(x), y)
-UNARY(log, logf(x), 1.0f / x)
-UNARY(sqrt, sqrtf(x), 0.5f / y)
-UNARY(pow, powf(x, c), c * powf(x, c - 1.0f))
-UNARY(abs, fabsf(x), (x > 0.0f) - (x < 0.0f))
+UNARY(scale, NB__PAR_CHEAP, x * c, c)
+UNARY(add_scalar, NB__PAR_CHEAP, x + c, 1.0f)
+UNARY(neg, NB__PAR_CHEAP, -x, -1.0f)
+UNARY(exp, NB__PAR_MATH, expf(x), y)
+UNARY(log, NB__PAR_MATH, logf(x), 1.0f / x)
+UNARY(sqrt, NB__PAR_MATH, sqrtf(x), 0.5f / y)
+UNARY(pow, NB__PAR_MATH, powf(x, c), c * powf(x, c - 1.0f))
+UNARY(abs, NB__PAR_CHEAP, fabsf(x), (x > 0.0f) - (x < 0.0f))
 /* NaN propagates as in PyTorch: relu(NaN) = NaN, with gradient 1 there (threshold_backward
  * passes the gradient unless x <= 0); leaky_relu(NaN) = c * NaN = NaN, with gradient c. */
-UNARY(relu, x <= 0.0f ? 0.0f : x, x <= 0.0f ? 0.0f : 1.0f)
-UNARY(leaky_relu, x > 0.0f ? x : c * x, x > 0.0f ? 1.0f : c)
+UNARY(relu, NB__PAR_CHEAP, x <= 0.0f ? 0.0f : x, x <= 0.0f ? 0.0f : 1.0f)
+UNARY(leaky_relu, NB__PAR_CHEAP, x > 0.0f ? x : c * x, x > 0.0f ? 1.0f : c)
 /* sigmoid and tanh through kernels/fastmath.h (within 2 ulp of libm, NaN passes), which
  * vectorizes where libm's calls do not. */
-UNARY(sigmoid, nb__sigmoidf(x), y * (1.0f - y))
-UNARY(tanh, nb__tanhf(x), 1.0f - y * y)
+UNARY(sigmoid, NB__PAR_MATH, nb__sigmoidf(x), y * (1.0f - y))
+UNARY(tanh, NB__PAR_MATH, nb__tanhf(x), 1.0f - y * y)
 /* gelu(x) = x Phi(x) = x erfc(-x / sqrt(2)) / 2, erfc through kernels/fastmath.h (within 1e-7 of
  * libm's erf, and no cancellation for negative x), in float so that the loops vectorize. The
  * derivative Phi(x) + x phi(x) takes Phi = y / x from the forward's output (1/2 at x = 0). */
-UNARY(gelu, 0.5f * x * nb__erfcf(-(float)NB_SQRT1_2 * x),
+UNARY(gelu, NB__PAR_MATH, 0.5f * x * nb__erfcf(-(float)NB_SQRT1_2 * x),
       (x != 0.0f ? y / x : 0.5f) + x * (float)NB_INV_SQRT_2PI * nb__expf(-0.5f * x * x))
 
 /* ---- public builders -------------------------------------------------------------------- */

@@ -174,7 +174,7 @@ void nb__fwd_linear(nb_node *n) {
     nb__gemm(0, 1, M, N, K, 1.0f, NB_F(n->in[0]), K, NB_F(n->in[1]), K, 0.0f, y, N);
     if (n->in[2]) {
         const float *b = NB_F(n->in[2]);
-#pragma omp parallel for schedule(static) if (M * N > 32768)
+#pragma omp parallel for schedule(static) if (M * N > NB__PAR_CHEAP)
         for (int64_t r = 0; r < M; r++) add_bias_rows(y, b, r, r + 1, N);
     }
 }
