@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Every zoo model against PyTorch in one run: the speed issue's table.
 
-    /usr/bin/python3 bench/all_vs_torch.py [--quick] [--out DIR]
+    /usr/bin/python3 bench/all_vs_torch.py [--quick] [--repeat N] [--out DIR]
 
 Runs, one after the other on the same machine, the four side-by-side benchmarks and prints each
 one's own output, then one summary table of nabla's time over PyTorch's per model, each at its
@@ -13,7 +13,9 @@ targets (<= 0.5 best vs best, <= 0.7 at one thread):
   - bench/gen_vs_torch.py:   autoencoder (one epoch), conv-autoencoder, vae, gan, dcgan (cut)
   - bench/ner_speed.sh:      the ner Transformer (2,000 sentences)
 
---quick passes each its smallest setting (train_vs_torch --repeat 1, the cut epochs as they are).
+--repeat N (default 2) gives every script N alternated rounds per model, each setting keeping its
+fastest (the same rule for nabla and PyTorch; single runs on a shared 2-core machine move by
+10-20%); the whole run then takes about N times 20 minutes. --quick is --repeat 1.
 Each script's output is also written to DIR (default a new /tmp directory). Without PyTorch the
 scripts say so and time nabla alone; the summary then has no ratios.
 """
@@ -60,26 +62,30 @@ def table_ratios(text, best_col, one_col):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="one round of everything (--repeat 1)")
+    ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--out")
     a = ap.parse_args()
     out = a.out or tempfile.mkdtemp(prefix="nabla_all_vs_torch_")
     os.makedirs(out, exist_ok=True)
     load0 = os.getloadavg()[0]
     summary = []
-    t = run("train_vs_torch", [PY, "bench/train_vs_torch.py", "--repeat", "1" if a.quick else "2", "--timeout", "60"], out)
+    rep = "1" if a.quick else str(max(1, a.repeat))
+    t = run("train_vs_torch", [PY, "bench/train_vs_torch.py", "--repeat", rep, "--timeout", "60"], out)
     summary += table_ratios(t, 6, 7)
-    s = run("seq_vs_torch", [PY, "bench/seq_vs_torch.py"], out)
+    s = run("seq_vs_torch", [PY, "bench/seq_vs_torch.py", "--repeat", rep], out)
     summary += table_ratios(s, 7, 8)
-    g = run("gen_vs_torch", [PY, "bench/gen_vs_torch.py", "--models", "autoencoder,conv-autoencoder,vae,gan,dcgan"], out)
+    g = run("gen_vs_torch", [PY, "bench/gen_vs_torch.py", "--models", "autoencoder,conv-autoencoder,vae,gan,dcgan",
+                             "--repeat", rep], out)
     summary += table_ratios(g, 7, 8)
-    n = run("ner_speed", ["bash", "bench/ner_speed.sh"], out)
+    n = run("ner_speed", ["bash", "bench/ner_speed.sh", "build/nabla", "2000", rep], out)
     for line in n.splitlines():
         f = line.split()
         if f and f[0] == "ner" and len(f) >= 8:
             summary.append(("ner", float(f[6]), float(f[7])))
     load1 = os.getloadavg()[0]
-    print(f"==== summary: nabla's time / PyTorch's (below 1 nabla is faster); load average {load0:.1f} -> {load1:.1f}")
+    print(f"==== summary: nabla's time / PyTorch's (below 1 nabla is faster), each setting's fastest of {rep} "
+          f"round{'s' if rep != '1' else ''}; load average {load0:.1f} -> {load1:.1f}")
     print("| model | best vs best (target <= 0.5) | 1 thread vs 1 thread (target <= 0.7) |")
     print("|---|---:|---:|")
     met = 0
