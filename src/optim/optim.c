@@ -356,9 +356,6 @@ nb_status nb_optim_step(nb_optim *o) {
                        "floats after the optimizer was made; make it after the last "
                        "nb_params_add",
                        (long long)o->numel, (long long)nb_params_numel(o->p));
-    /* Parameter by parameter: the slab's alignment gaps between them are never touched, so
-     * whatever lands there (a gradient written over the whole slab) cannot move a value that
-     * no checkpoint saves. */
     float *w = nb_params_data(o->p), *g = nb_params_grad(o->p);
     const int np = nb_params_count(o->p);
     const int64_t need = o->numel / NB_OPT_CHUNK + np + 1;
@@ -402,8 +399,9 @@ nb_status nb_optim_step(nb_optim *o) {
         total += n;
     }
     /* Each element is independent: the result does not depend on the thread count. Each chunk
-     * is read back while in cache for the largest |w| (o->w_top), so the training loop need
-     * not scan the parameter slab again after the step. */
+     * gives the largest |w| it wrote (o->w_top; Adam's loops take it as they write, the others
+     * read the chunk back while in cache), so the training loop need not scan the parameter
+     * slab again after the step. */
     const struct opt_chunk *ch = o->chunks;
     uint32_t top = 0;
 #pragma omp parallel for schedule(static) reduction(max : top) if (total > NB_OPT_PAR_MIN)
