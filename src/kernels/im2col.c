@@ -204,6 +204,36 @@ static inline void merge2(float *restrict xr, const float *restrict d0, const fl
 #define NB_ROW (stage + c * s->cs + (ih + g->PH) * s->rs)
 #define NB_XROW (xn + (c * H + ih) * W)
 
+/* SW = 2: every input row of sample xn into the plane's two phases, and back (plus bias[c] when
+ * given), stepping row pointers (the per-row work is a few vectors). */
+NB_CLONES static void fill2(const nb__conv_geom *g, const nb__conv_stage *s, const float *xn, float *stage) {
+    const phase_map m = phases2(g, s);
+    const int64_t H = g->H, W = g->W, h = W / 2;
+    for (int64_t c = 0; c < g->C; c++) {
+        float *row = stage + c * s->cs + g->PH * s->rs;
+        const float *xr = xn + c * H * W;
+        for (int64_t ih = 0; ih < H; ih++, row += s->rs, xr += W) {
+            split2(row + m.off0, row + m.off1, xr, h);
+            if (W & 1) row[m.off0 + h] = xr[W - 1];
+        }
+    }
+}
+
+NB_CLONES static void store2(const nb__conv_geom *g, const nb__conv_stage *s, const float *stage, float *xn,
+                             const float *bias) {
+    const phase_map m = phases2(g, s);
+    const int64_t H = g->H, W = g->W, h = W / 2;
+    for (int64_t c = 0; c < g->C; c++) {
+        const float *row = stage + c * s->cs + g->PH * s->rs;
+        float *xr = xn + c * H * W;
+        const float b = bias ? bias[c] : 0.0f;
+        for (int64_t ih = 0; ih < H; ih++, row += s->rs, xr += W) {
+            merge2(xr, row + m.off0, row + m.off1, h, b, bias != NULL);
+            if (W & 1) xr[W - 1] = bias ? row[m.off0 + h] + b : row[m.off0 + h];
+        }
+    }
+}
+
 /* stage = the padded, phase-split plane of one sample xn (C, H, W), NB_COL_SLACK zeros after it.
  * Only the input's slots are written, after zeroing the whole plane when pads is set: a caller
  * that fills the plane for sample after sample and writes nothing else into it in between zeroes
@@ -216,14 +246,7 @@ static void stage_fill(const nb__conv_geom *g, const nb__conv_stage *s, const fl
     if (SW == 1) {
         NB_ROWS memcpy(NB_ROW + PW, NB_XROW, (size_t)W * sizeof(float));
     } else if (SW == 2) {
-        const phase_map m = phases2(g, s);
-        const int64_t h = W / 2;
-        NB_ROWS {
-            float *d0 = NB_ROW + m.off0;
-            const float *xr = NB_XROW;
-            split2(d0, NB_ROW + m.off1, xr, h);
-            if (W & 1) d0[h] = xr[W - 1];
-        }
+        fill2(g, s, xn, stage);
     } else {
         for (int64_t r = 0; r < SW && r < W; r++) {
             const int64_t off = (r + PW) % SW * Wq + (r + PW) / SW, n = (W - r + SW - 1) / SW;
@@ -250,15 +273,7 @@ static void stage_store(const nb__conv_geom *g, const nb__conv_stage *s, const f
                 memcpy(xr, d, (size_t)W * sizeof(float));
         }
     } else if (SW == 2) {
-        const phase_map m = phases2(g, s);
-        const int64_t h = W / 2;
-        NB_ROWS {
-            const float *d0 = NB_ROW + m.off0;
-            float *xr = NB_XROW;
-            const float b = bias ? bias[c] : 0.0f;
-            merge2(xr, d0, NB_ROW + m.off1, h, b, bias != NULL);
-            if (W & 1) xr[W - 1] = bias ? d0[h] + b : d0[h];
-        }
+        store2(g, s, stage, xn, bias);
     } else {
         for (int64_t r = 0; r < SW && r < W; r++) {
             const int64_t off = (r + PW) % SW * Wq + (r + PW) / SW, n = (W - r + SW - 1) / SW;
