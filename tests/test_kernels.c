@@ -250,9 +250,17 @@ static void test_conv_adjoint(const conv_case *c) {
     free(x), free(w), free(gy), free(y), free(gx), free(gw), free(gb);
 }
 
+/* Signed zeros among the values, where col2im's vector tails (which add -0.0 past a run) and a
+ * sum's first term would show a changed sign. */
+static void sprinkle_zeros(float *p, int64_t n) {
+    for (int64_t i = 0; i < n; i += 7) p[i] = -0.0f;
+    for (int64_t i = 3; i < n; i += 11) p[i] = 0.0f;
+}
+
 /* The block im2col/col2im (through the staging plane) against the per-row versions: the same
- * columns, and col2im's sums bitwise the same (same order), accumulating or overwriting with a
- * bias. Samples [1, N) of a block with slack after each row. */
+ * columns, and col2im's sums bitwise the same (same order), accumulating, overwriting with a
+ * bias and overwriting without one. Samples [1, N) of a block with slack after each row; the
+ * plane starts as garbage, and im2col runs again after col2im has written into it. */
 static void test_im2col_block(const conv_case *c) {
     nb__conv_geom g = conv_geom_of(c);
     nb__conv_geom_finish(&g);
@@ -262,32 +270,42 @@ static void test_im2col_block(const conv_case *c) {
     const int64_t n0 = 1, n1 = g.N, ld = (n1 - n0) * P + NB_COL_SLACK;
     float *x = rnd(g.N * CHW), *col = malloc((size_t)(K * ld) * sizeof(float));
     float *ref = malloc((size_t)(K * P) * sizeof(float)), *stage = malloc((size_t)(st.floats + NB_COL_SLACK) * sizeof(float));
-    float *c2 = rnd(K * ld), *b = rnd(g.C), *xa = rnd(g.N * CHW), *xb = dup(xa, g.N * CHW);
-    float *xo = dup(xa, g.N * CHW), *xr = malloc((size_t)CHW * sizeof(float));
-    fill(col, K * ld, NAN);
+    float *c2 = rnd(K * ld), *b = rnd(g.C), *xa = rnd(g.N * CHW), *xb, *xo, *xz;
+    float *xr = malloc((size_t)CHW * sizeof(float)), *col2 = malloc((size_t)(K * ld) * sizeof(float));
+    sprinkle_zeros(x, g.N * CHW), sprinkle_zeros(c2, K * ld), sprinkle_zeros(xa, g.N * CHW);
+    xb = dup(xa, g.N * CHW), xo = dup(xa, g.N * CHW), xz = dup(xa, g.N * CHW);
+    fill(col, K * ld, NAN), fill(col2, K * ld, NAN), fill(stage, st.floats + NB_COL_SLACK, NAN);
     nb__im2col_block(&g, &st, x, n0, n1, col, ld, stage);
     nb__col2im_block(&g, &st, c2, ld, n0, n1, xa, NULL, 0, stage);
     nb__col2im_block(&g, &st, c2, ld, n0, n1, xo, b, 1, stage);
-    int cols_ok = 1, acc_ok = 1, over_ok = 1;
+    nb__col2im_block(&g, &st, c2, ld, n0, n1, xz, NULL, 1, stage);
+    nb__im2col_block(&g, &st, x, n0, n1, col2, ld, stage); /* on the plane col2im left */
+    int cols_ok = 1, acc_ok = 1, over_ok = 1, zero_ok = 1;
     for (int64_t n = n0; n < n1; n++) {
         nb__im2col(&g, x + n * CHW, g.C, ref);
-        for (int64_t r = 0; r < K; r++) cols_ok &= !memcmp(col + r * ld + (n - n0) * P, ref + r * P, (size_t)P * 4);
+        for (int64_t r = 0; r < K; r++) {
+            cols_ok &= !memcmp(col + r * ld + (n - n0) * P, ref + r * P, (size_t)P * 4);
+            cols_ok &= !memcmp(col2 + r * ld + (n - n0) * P, ref + r * P, (size_t)P * 4);
+        }
         for (int64_t r = 0; r < K; r++) /* per-row version on a contiguous copy of the block's columns */
             memcpy(ref + r * P, c2 + r * ld + (n - n0) * P, (size_t)P * 4);
         nb__col2im(&g, ref, g.C, xb + n * CHW);
         acc_ok &= !memcmp(xa + n * CHW, xb + n * CHW, (size_t)CHW * 4);
         fill(xr, CHW, 0.0f);
         nb__col2im(&g, ref, g.C, xr);
+        zero_ok &= !memcmp(xz + n * CHW, xr, (size_t)CHW * 4);
         for (int64_t i = 0; i < CHW; i++) xr[i] += b[i / (g.H * g.W)];
         over_ok &= !memcmp(xo + n * CHW, xr, (size_t)CHW * 4);
     }
-    over_ok &= !memcmp(xo, xa, (size_t)CHW * 4); /* sample 0, outside the block: untouched */
-    check(cols_ok && acc_ok && over_ok,
-          "im2col/col2im block, staged %d, %lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld vs per-row: "
-          "columns %d, col2im += bitwise %d, = + bias bitwise %d", st.staged, (long long)g.H, (long long)g.W,
-          (long long)g.KH, (long long)g.KW, (long long)g.SH, (long long)g.SW, (long long)g.PH,
-          (long long)g.PW, (long long)g.DH, (long long)g.DW, cols_ok, acc_ok, over_ok);
-    free(x), free(col), free(ref), free(stage), free(c2), free(b), free(xa), free(xb), free(xo), free(xr);
+    over_ok &= !memcmp(xo, xa, (size_t)CHW * 4) && !memcmp(xz, xa, (size_t)CHW * 4); /* sample 0: untouched */
+    check(cols_ok && acc_ok && over_ok && zero_ok,
+          "im2col/col2im block, staged %d, %lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld (%lldx%lld out) vs "
+          "per-row: columns %d, col2im += bitwise %d, = + bias bitwise %d, = bitwise %d", st.staged,
+          (long long)g.H, (long long)g.W, (long long)g.KH, (long long)g.KW, (long long)g.SH, (long long)g.SW,
+          (long long)g.PH, (long long)g.PW, (long long)g.DH, (long long)g.DW, (long long)g.OH, (long long)g.OW,
+          cols_ok, acc_ok, over_ok, zero_ok);
+    free(x), free(col), free(ref), free(stage), free(c2), free(b), free(xa), free(xb), free(xo), free(xz);
+    free(xr), free(col2);
 }
 
 static void test_conv(void) {
@@ -329,6 +347,13 @@ static void test_conv(void) {
         {3, 2, 9, 9, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0},  /* stride 2, odd width */
         {3, 2, 6, 10, 1, 2, 4, 1, 2, 2, 3, 2, 1, 1, 0}, /* stride 2, odd padding */
         {3, 1, 6, 5, 1, 3, 3, 2, 1, 1, 0, 1, 2, 1, 0},  /* row padding only: staged, SW 1 */
+        {3, 4, 14, 14, 1, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0}, /* DCGAN's middle layers: runs of 7 */
+        {3, 1, 28, 28, 1, 4, 4, 2, 2, 1, 1, 1, 1, 1, 0}, /* DCGAN's outer layers: runs of 14 */
+        {3, 2, 14, 14, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0}, /* the conv autoencoder's: 7, uncovered rows */
+        {3, 2, 32, 32, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0}, /* runs of 16: whole vectors */
+        {3, 2, 9, 15, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 0},  /* odd width, 7 column pairs */
+        {3, 2, 5, 6, 1, 2, 2, 2, 2, 1, 1, 1, 1, 1, 0},   /* 3 column pairs, runs of 4 */
+        {3, 2, 9, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},  /* SW 1, runs of 40 */
     };
     for (size_t i = 0; i < sizeof blk / sizeof blk[0]; i++) test_im2col_block(&blk[i]);
 
