@@ -345,6 +345,26 @@ static void test_fused_inference(void) {
               nb_sequential_add(s2, "p2", nb_maxpool2d_new(2, 2)) == NB_OK,
           "%s", nb_last_error());
     nb_model *st2 = nb_model_new(s2, NB_INIT_DEFAULT);
+    /* the direct kernel's row pairs (conv_direct.c) with rows of 20 = 2 vectors + 4 columns (the
+     * pieces of 4 in a vector of their own), 7 channels (a partial tile of 3), stride 2 and
+     * dilation 2 along H, padding: 2x25x18 -> 7x12x20 */
+    nb_module *s3 = nb_sequential_new();
+    nb_conv_opts o3 = nb_conv_defaults();
+    o3.stride[0] = 2, o3.dilation[0] = 2, o3.padding[0] = 1, o3.padding[1] = 2;
+    CHECK(nb_sequential_add(s3, "c1", nb_conv2d_new(2, 7, 3, o3, true)) == NB_OK &&
+              nb_sequential_add(s3, "r1", nb_activation_new(NB_ACT_RELU)) == NB_OK &&
+              nb_sequential_add(s3, "p1", nb_maxpool2d_new(2, 2)) == NB_OK,
+          "%s", nb_last_error());
+    nb_model *st3 = nb_model_new(s3, NB_INIT_DEFAULT);
+    /* row pairs again, without ReLU, rows of 19 (a piece of 3 columns, the last column unused
+     * by the pooling), 4 channels: 1x14x19 -> 4x12x19 */
+    nb_module *s4 = nb_sequential_new();
+    nb_conv_opts o4 = nb_conv_defaults();
+    o4.padding[1] = 1;
+    CHECK(nb_sequential_add(s4, "c1", nb_conv2d_new(1, 4, 3, o4, true)) == NB_OK &&
+              nb_sequential_add(s4, "p1", nb_maxpool2d_new(2, 2)) == NB_OK,
+          "%s", nb_last_error());
+    nb_model *st4 = nb_model_new(s4, NB_INIT_DEFAULT);
     const int t0 = nb_get_threads();
     for (int t = 1; t <= 2; t++) {
         nb_set_threads(t);
@@ -352,6 +372,8 @@ static void test_fused_inference(void) {
             check_fused(le, 1, 28, 28, n, "lenet5");
             check_fused(st, 3, 21, 19, n, "conv-pool (direct), conv-relu-pool (channels in lanes, 18) 3x21x19");
             check_fused(st2, 3, 21, 19, n, "conv-relu-pool (wide), conv-pool (channels in lanes, stride 2x1) 3x21x19");
+            check_fused(st3, 2, 25, 18, n, "conv-relu-pool (direct row pairs, rows of 20, stride 2x1, dilation 2x1) 2x25x18");
+            check_fused(st4, 1, 14, 19, n, "conv-pool (direct row pairs, rows of 19) 1x14x19");
         }
     }
     nb_set_threads(t0);
@@ -366,6 +388,8 @@ static void test_fused_inference(void) {
     nb_model_free(le);
     nb_model_free(st);
     nb_model_free(st2);
+    nb_model_free(st3);
+    nb_model_free(st4);
 }
 
 int main(void) {

@@ -46,7 +46,8 @@ void nb__col2im_block(const nb__conv_geom *g, const nb__conv_stage *s, const flo
  * Weight gradient: lanes (O*Kc, 8 lanes; nb__conv_direct_lanes(g) floats, zeroed by the
  * caller) += the products of samples [n0, n1); nb__conv_direct_lanes_add then adds each
  * element's 8 lanes into gw (O, C, KH, KW). */
-/* The direct forward of one sample xn into out (O, OH, ceil8(OW)) (the fused inference pass). */
+/* The direct forward of one sample xn into out (O, OH, ceil8(OW)) (the fused inference pass;
+ * the columns from OW on may be left unwritten: the pooling uses them in lanes it drops). */
 void nb__conv_direct_fwd_padded(const nb__conv_geom *g, const float *xn, const float *w, const float *b,
                                 float *out, float *stage);
 /* The wide direct forward (inference, conv.c's fused pass): unit strides, groups 1, four or

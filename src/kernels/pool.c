@@ -30,12 +30,18 @@
 typedef float nb_p8f __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t nb_p8i __attribute__((vector_size(32), aligned(4), may_alias));
 
+/* The even and odd columns of 16 (a, b), split within each 128-bit half (one vshufps each, where
+ * a split in column order takes two permutes and a blend): windows in the lane order
+ * 0 1 4 5 2 3 6 7. Each pick works lane by lane, so NB_ORDER puts the result back in order
+ * once (one vpermpd): the same values and indices. */
 #if defined(__clang__)
-#define NB_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
-#define NB_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#define NB_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14)
+#define NB_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15)
+#define NB_ORDER(v) __builtin_shufflevector(v, v, 0, 1, 4, 5, 2, 3, 6, 7)
 #else
-#define NB_EVEN(a, b) __builtin_shuffle(a, b, (nb_p8i){0, 2, 4, 6, 8, 10, 12, 14})
-#define NB_ODD(a, b) __builtin_shuffle(a, b, (nb_p8i){1, 3, 5, 7, 9, 11, 13, 15})
+#define NB_EVEN(a, b) __builtin_shuffle(a, b, (nb_p8i){0, 2, 8, 10, 4, 6, 12, 14})
+#define NB_ODD(a, b) __builtin_shuffle(a, b, (nb_p8i){1, 3, 9, 11, 5, 7, 13, 15})
+#define NB_ORDER(v) __builtin_shuffle(v, (nb_p8i){0, 1, 4, 5, 2, 3, 6, 7})
 #endif
 
 #define vrelu(v) ((nb_p8f)((nb_p8i)(v) & ~(nb_p8i)((v) <= 0.0f)))
@@ -59,6 +65,7 @@ typedef int32_t nb_p8i __attribute__((vector_size(32), aligned(4), may_alias));
         m_ = (v3_ > best) | (v3_ != v3_);                                                         \
         best = (nb_p8f)(((nb_p8i)best & ~m_) | ((nb_p8i)v3_ & m_));                               \
         bi = (bi & ~m_) | (m_ & (int32_t)((W) + 1));                                              \
+        best = NB_ORDER(best), bi = NB_ORDER(bi);                                                 \
     } while (0)
 
 /* One output row: OW windows from the input rows r0, r1; yr the output row, ir (or NULL) its
