@@ -907,6 +907,17 @@ static void many_fill(nb_tensor *t, int k, int step) {
     }
 }
 
+/* The MANY tensors in one slab; tensors 2 and 4 named under "grp" (a rate group) when asked. */
+static nb_params *many_params(bool group) {
+    nb_params *p = nb_params_new();
+    for (int k = 0; k < MANY; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "%s%d", group && (k == 2 || k == 4) ? "grp." : "t", k);
+        nb_params_add(p, name, 1, &g_many[k]);
+    }
+    return p;
+}
+
 static void test_many_tensors(void) {
     const int threads = nb_get_threads();
     for (int kind = 0; kind < 4; kind++) {
@@ -914,12 +925,7 @@ static void test_many_tensors(void) {
         int64_t numel = 0;
         for (int run = 0; run < 2; run++) {
             nb_set_threads(run == 0 ? 1 : 2);
-            nb_params *p = nb_params_new();
-            for (int k = 0; k < MANY; k++) {
-                char name[16];
-                snprintf(name, sizeof name, "%s%d", k == 2 || k == 4 ? "grp." : "t", k);
-                nb_params_add(p, name, 1, &g_many[k]);
-            }
+            nb_params *p = many_params(true);
             nb_tensor_set_requires_grad(nb_params_get(p, 5), false);
             nb_optim *o = many_optim(p, kind, 0.01f);
             CHECK(o && nb_optim_set_lr_scale(o, "grp", 0.25f) == NB_OK, "many: optimizer %d", kind);
@@ -964,12 +970,8 @@ static void test_many_tensors(void) {
     double ref = 0;
     for (int run = 0; run < 2; run++) {
         nb_set_threads(run == 0 ? 1 : 2);
-        nb_params *p = nb_params_new();
-        for (int k = 0; k < MANY; k++) {
-            char name[16];
-            snprintf(name, sizeof name, "t%d", k);
-            many_fill(nb_params_add(p, name, 1, &g_many[k]), k, 1);
-        }
+        nb_params *p = many_params(false);
+        for (int k = 0; k < MANY; k++) many_fill(nb_params_get(p, k), k, 1);
         if (run == 0) {
             for (int k = 0; k < MANY; k++) {
                 const float *g = nb_tensor_grad(nb_params_get(p, k));
