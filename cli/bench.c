@@ -188,6 +188,11 @@ static int run(bench *b, const cli_args *a) {
 
 int cli_bench(const cli_args *a) {
     if (!a->model) return cli_fail("bench: --model NAME is required (see nabla --help)");
+    if (nb_zoo_input_kind(a->model) != NB_ZOO_IMAGE) /* text, autoencoder and GAN models */
+        return cli_fail("bench: times the image classifiers (mlp, lenet5, seedcnn, lstm-rows); '%s' is not one: "
+                        "time its training with `nabla train --model %s --limit-train N` (metrics.jsonl's "
+                        "\"seconds\") or bench/all_vs_torch.py",
+                        a->model, a->model);
     nb_seed(0);
     bench b = {0};
     b.m = nb_zoo_new(a->model, 1, 28, 28, CLI_N_CLASSES);

@@ -195,6 +195,8 @@ check 'grep -q "^whole step: forward" <<<"$out"' "bench: no whole-step line in: 
 expect_error "--model: unknown value 'nope'" bench --model nope
 expect_error "--batch: '0' is not an integer in 1..1048576" bench --model lenet5 --batch 0
 expect_error "bench: --model NAME is required" bench
+expect_error "bench: times the image classifiers (mlp, lenet5, seedcnn, lstm-rows); 'vae' is not one" bench --model vae
+expect_error "'ner' is not one: time its training with \`nabla train --model ner" bench --model ner
 expect_error "bench: --data is not an option of this command" bench --model mlp --data mnist
 
 # Every value the command line accepts is one its checkpoints load back with: extreme
