@@ -19,13 +19,7 @@
 
 #include <string.h>
 
-/* Compiled for AVX-512 and AVX2+FMA besides the portable baseline, picked at load time (GCC's
- * function multi-versioning, as in rnn.c); other compilers build the baseline. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NB_CLONES
-#endif
+/* The kernels are cloned for AVX-512 and AVX2+FMA besides the baseline (NB_CLONES, kernels.h). */
 
 #if defined(__GNUC__)
 #define NB_CL_INLINE __attribute__((always_inline)) inline /* into each clone, at its target */

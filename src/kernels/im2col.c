@@ -21,14 +21,8 @@
 
 #include <string.h>
 
-/* The run loops compiled for AVX-512 and AVX2 besides the portable baseline, picked at load time
- * (GCC's function multi-versioning, as conv_direct.c); they only move and add floats one by one,
- * so every clone gives the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NB_CLONES
-#endif
+/* The run loops are cloned (NB_CLONES, kernels.h); they only move and add floats one by one, so
+ * every clone gives the same bits. */
 
 /* Output columns ow whose input column iw = ow*SW + off lies in [0, W): [*lo, *hi). */
 static void valid_range(int64_t off, int64_t S, int64_t W, int64_t OW, int64_t *lo,

@@ -16,6 +16,17 @@
 
 #include "nabla/nabla.h" /* nb_cell */
 
+/* Kernel loops compiled for AVX-512 and AVX2+FMA besides the portable baseline, picked at load
+ * time (GCC's function multi-versioning); other compilers build the baseline. A loop that only
+ * moves, adds or multiplies floats one by one gives the same bits in every clone (C11 mode
+ * contracts nothing into FMAs); one with explicit FMAs says so. (src/internal.h has the same
+ * attribute as NB__CLONES for the ops layer, which does not include this header's kernels.) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB_CLONES
+#endif
+
 /* ---- GEMM (gemm.c) ------------------------------------------------------------------------ */
 /* C(M,N) = alpha * op(A) op(B) + beta * C, op(X) = X or X^T. lda/ldb/ldc are row strides of the
  * stored (untransposed) matrices, as in CBLAS row-major. */

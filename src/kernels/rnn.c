@@ -52,19 +52,13 @@ static const float *prev_rows(const nb__rnn_dims *d, const float *s0, const floa
     return s + (r0 * d->T + tp) * d->H;
 }
 
-/* The gate loops compiled for AVX-512 and AVX2+FMA besides the portable baseline, picked at load
- * time for the machine (GCC's function multi-versioning); other compilers build the baseline. */
-/* "omp simd" for GCC, which vectorizes these loops; clang (the fuzz build) cannot under its
+/* The gate loops are cloned for AVX-512 and AVX2+FMA besides the baseline (NB_CLONES, kernels.h).
+ * "omp simd" for GCC, which vectorizes these loops; clang (the fuzz build) cannot under its
  * sanitizers and would warn for every loop. */
 #if defined(__GNUC__) && !defined(__clang__)
 #define NB_SIMD _Pragma("omp simd")
 #else
 #define NB_SIMD
-#endif
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define NB_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NB_CLONES
 #endif
 
 /* The per-step products against W_hh. OpenBLAS packs both operands on every call, and for a

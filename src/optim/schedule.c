@@ -78,8 +78,12 @@ float nb_clip_grad_norm(nb_params *p, float max_norm) {
                 p ? "max_norm must be >= 0" : "params is NULL");
         return NAN;
     }
+    /* The work list lives on the stack for models up to 256 tensors and 512 chunks (8M floats:
+     * every zoo model), so clipping in a training step allocates nothing; beyond, the heap. */
+    enum { NB_CLIP_TENSORS = 256, NB_CLIP_CHUNKS = 512 };
     const int np = nb_params_count(p);
-    int64_t *first = malloc((size_t)(np + 1) * sizeof(int64_t)), chunks = 0;
+    int64_t first_stack[NB_CLIP_TENSORS + 1], chunks = 0;
+    int64_t *first = np <= NB_CLIP_TENSORS ? first_stack : malloc((size_t)(np + 1) * sizeof(int64_t));
     if (first) {
         for (int i = 0; i < np; i++) {
             first[i] = chunks;
@@ -87,7 +91,8 @@ float nb_clip_grad_norm(nb_params *p, float max_norm) {
         }
         first[np] = chunks;
     }
-    double stack[256], *part = !first ? NULL : chunks <= 256 ? stack : malloc((size_t)chunks * sizeof(double));
+    double stack[NB_CLIP_CHUNKS];
+    double *part = !first ? NULL : chunks <= NB_CLIP_CHUNKS ? stack : malloc((size_t)chunks * sizeof(double));
     double ss = 0.0;
     if (!part) { /* no memory: the same chunks, one after another */
         for (int i = 0; i < np; i++) {
@@ -136,6 +141,6 @@ float nb_clip_grad_norm(nb_params *p, float max_norm) {
         }
     }
     if (part != stack) free(part);
-    free(first);
+    if (first != first_stack) free(first);
     return (float)norm;
 }
