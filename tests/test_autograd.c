@@ -434,6 +434,63 @@ static void test_out_of_memory(void) {
     for (int i = 0; i < 7; i++) nb_tensor_free(all[i]);
 }
 
+/* nb_linear = nb_add(nb_matmul(x, w^T), b), bit for bit, forward and every gradient, for
+ * products large enough to be split over the threads (its backward computes dX and dW^T in one
+ * parallel region, each split as nb__gemm would split it alone): at 1, 2 and 3 threads, with
+ * the gradients accumulated twice (fresh, then added), and with shapes whose blocks are rows or
+ * columns (x (8, 1000): dX in column blocks; w (2000, 40): dW^T in column blocks). */
+static void test_linear_team(void) {
+    static const int64_t shapes[][3] = {{64, 300, 200}, {8, 1000, 500}, {64, 40, 2000}}; /* M, K, N */
+    for (int threads = 1; threads <= 3; threads++) {
+        nb_set_threads(threads);
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+            const int64_t M = shapes[c][0], K = shapes[c][1], N = shapes[c][2];
+            nb_seed(7);
+            nb_tensor *x = make(2, (int64_t[]){M, K}, true), *w = make(2, (int64_t[]){N, K}, true);
+            nb_tensor *b = make(1, (int64_t[]){N}, true), *r = make(2, (int64_t[]){M, N}, false);
+            float *g[2][3];
+            float *y[2];
+            for (int way = 0; way < 2; way++) {
+                nb_tensor_zero_grad(x), nb_tensor_zero_grad(w), nb_tensor_zero_grad(b);
+                for (int pass = 0; pass < 2; pass++) {
+                    nb_tensor *out = way ? nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), b) : nb_linear(x, w, b);
+                    if (pass == 0) y[way] = malloc((size_t)(M * N) * sizeof(float)),
+                    memcpy(y[way], nb_tensor_data(out), (size_t)(M * N) * sizeof(float));
+                    nb_backward(nb_sum(nb_mul(out, r), NB_ALL_AXES, false));
+                    nb_step_reset();
+                }
+                nb_tensor *leaf[3] = {x, w, b};
+                for (int i = 0; i < 3; i++) {
+                    const size_t bytes = (size_t)nb_tensor_numel(leaf[i]) * sizeof(float);
+                    g[way][i] = malloc(bytes);
+                    memcpy(g[way][i], nb_tensor_grad(leaf[i]), bytes);
+                }
+            }
+            int same = !memcmp(y[0], y[1], (size_t)(M * N) * sizeof(float));
+            nb_tensor *leaf[3] = {x, w, b};
+            for (int i = 0; i < 3; i++)
+                same &= !memcmp(g[0][i], g[1][i], (size_t)nb_tensor_numel(leaf[i]) * sizeof(float));
+            double e = 0; /* dW against a plain double sum, twice (two backward passes) */
+            for (int64_t o = 0; o < N; o += 97)
+                for (int64_t k = 0; k < K; k += 31) {
+                    double s = 0;
+                    for (int64_t m = 0; m < M; m++)
+                        s += (double)nb_tensor_data(r)[m * N + o] * (double)nb_tensor_data(x)[m * K + k];
+                    const double d = fabs(g[0][1][o * K + k] - 2 * s) / (fabs(2 * s) + 1);
+                    if (d > e) e = d;
+                }
+            CHECK(same && e < 1e-4, "linear %lldx%lld -> %lld at %d threads: output and gradients bit-equal "
+                  "to the composition %d, dW error %.1e", (long long)M, (long long)K, (long long)N, threads, same, e);
+            for (int way = 0; way < 2; way++) {
+                free(y[way]);
+                for (int i = 0; i < 3; i++) free(g[way][i]);
+            }
+            nb_tensor_free(x), nb_tensor_free(w), nb_tensor_free(b), nb_tensor_free(r);
+        }
+    }
+    nb_set_threads(2);
+}
+
 int main(void) {
     test_empty();
     test_backward_twice();
@@ -446,6 +503,7 @@ int main(void) {
     test_repeatable();
     test_dropout_draws();
     test_views();
+    test_linear_team();
     test_out_of_memory();
     return test_end("test_autograd");
 }

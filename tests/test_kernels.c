@@ -63,6 +63,70 @@ static double dot(const float *a, const float *b, int64_t n) {
 }
 #define TOL 1e-4
 
+/* Products large enough for nb__gemm to split them over the threads (blocks of rows, or of
+ * columns when C has few rows, each a one-thread OpenBLAS call) at 1, 2 and 3 threads: against
+ * the naive product, padding untouched, beta 0 over NaN, the same bits on a second call, and
+ * the blocks of nb__gemm_block stitched together equal to nb__gemm's result bit for bit. */
+static void test_gemm_split(void) {
+    static const int64_t shapes[][3] = {{64, 400, 200}, {20, 1000, 300}, {100, 40, 900}, {33, 37, 3000}};
+    for (int threads = 1; threads <= 3; threads++) {
+        nb_set_threads(threads);
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++)
+            for (int ta = 0; ta < 2; ta++)
+                for (int tb = 0; tb < 2; tb++) {
+                    const int64_t M = shapes[c][0], N = shapes[c][1], K = shapes[c][2];
+                    const int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 3, ldc = N + 3;
+                    float *A = rnd((ta ? K : M) * lda), *B = rnd((tb ? N : K) * ldb);
+                    float *C1 = rnd(M * ldc), *C2 = dup(C1, M * ldc), *C0 = dup(C1, M * ldc);
+                    float *C3 = dup(C1, M * ldc), *C4 = dup(C1, M * ldc);
+                    nb__gemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, -1.3f, C1, ldc);
+                    nb__gemm_naive(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, -1.3f, C2, ldc);
+                    nb__gemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, -1.3f, C3, ldc);
+                    const int T = nb__gemm_team(M, N, K);
+                    bool rows = true;
+                    nb__gemm_blas_threads(1);
+                    for (int t = 0; t < T; t++) {
+                        int64_t lo, hi;
+                        rows = nb__gemm_block(T, t, ta, tb, M, N, K, 0.7f, A, lda, B, ldb, -1.3f, C4,
+                                              ldc, &lo, &hi);
+                    }
+                    nb__gemm_blas_threads(threads);
+                    int pad_ok = 1;
+                    for (int64_t i = 0; i < M; i++)
+                        for (int64_t j = N; j < ldc; j++) pad_ok &= C1[i * ldc + j] == C0[i * ldc + j];
+                    const size_t bytes = (size_t)(M * ldc) * sizeof(float);
+                    check(max_err(C1, C2, M * ldc) < 1e-3 && pad_ok && !memcmp(C1, C3, bytes) &&
+                              !memcmp(C1, C4, bytes) && T == (threads > 1 ? threads : 1),
+                          "gemm %lldx%lldx%lld ta=%d tb=%d at %d threads (%d blocks of %s): max err "
+                          "%.2e, padding untouched %d, same bits again %d and from the blocks %d",
+                          (long long)M, (long long)N, (long long)K, ta, tb, threads, T,
+                          rows ? "rows" : "columns", max_err(C1, C2, M * ldc), pad_ok,
+                          !memcmp(C1, C3, bytes), !memcmp(C1, C4, bytes));
+                    fill(C1, M * ldc, NAN), fill(C2, M * ldc, NAN);
+                    nb__gemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C1, ldc);
+                    nb__gemm_naive(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C2, ldc);
+                    double e = 0.0;
+                    for (int64_t i = 0; i < M; i++) {
+                        double ei = max_err(C1 + i * ldc, C2 + i * ldc, N);
+                        if (ei > e || ei != ei) e = ei;
+                    }
+                    check(e < 1e-3, "gemm %lldx%lldx%lld ta=%d tb=%d at %d threads, beta 0 over NaN: max err %.2e",
+                          (long long)M, (long long)N, (long long)K, ta, tb, threads, e);
+                    free(A), free(B), free(C0), free(C1), free(C2), free(C3), free(C4);
+                }
+    }
+    /* Small products and products inside a parallel region stay on one thread. */
+    nb_set_threads(2);
+    int inside = 0;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp master
+        inside = nb__gemm_team(64, 400, 200);
+    }
+    check(nb__gemm_team(64, 400, 200) == 2 && nb__gemm_team(64, 128, 256) == 1 && inside == 1,
+          "gemm team: 2 threads for 64x400x200, 1 for 64x128x256 and inside a parallel region (%d)", inside);
+}
+
 /* ---- GEMM ---------------------------------------------------------------------------------- */
 static void test_gemm(void) {
     static const int64_t sz[4] = {1, 3, 17, 33};
@@ -697,6 +761,7 @@ static void test_add_transposed(void) {
 int main(void) {
     test_add_transposed();
     test_gemm();
+    test_gemm_split();
     test_conv();
     test_pool();
     test_softmax();

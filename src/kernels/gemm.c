@@ -8,6 +8,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <omp.h>
 #include <string.h>
 
@@ -22,6 +23,83 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
             for (int64_t j = 0; j < N; j++) c[j] *= beta;
         }
     }
+}
+
+/* A product of fewer multiply-adds than this runs on one thread even when more are set: a
+ * parallel region's wake-up (15-30 us with the passive wait policy) costs more than the second
+ * core saves below about 3M (64 x 128 x 256 takes 46 us on one thread, 50-52 on two; 64 x 256 x
+ * 256 90 on one, 72 on two). */
+#define NB__GEMM_PAR_MIN 3.0e6
+
+/* OpenBLAS's own thread setting (settings.c sets it with nb_set_threads). */
+void openblas_set_num_threads(int num_threads);
+
+/* One product on the calling thread. beta 0: C is cleared here and OpenBLAS adds to it (beta 1):
+ * OpenBLAS would clear it with its own beta pass, three times slower than memset per float on
+ * this machine (6.6% of an mlp step's samples); it then adds the product to the zeros all the
+ * same, so the values are the same bits. */
+static void gemm_part(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                      float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (beta == 0.0f) {
+        const size_t row = (size_t)N * sizeof(float);
+        if (ldc == N) {
+            memset(C, 0, (size_t)M * row);
+        } else {
+            for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, row);
+        }
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
+                B, (int)ldb, beta, C, (int)ldc);
+}
+
+/* T threads, each computing one block of C's rows (or, when C has few rows, of its columns) with
+ * a one-thread OpenBLAS call, in one parallel region. OpenBLAS's own threading shares packed
+ * panels between its threads and waits for them by yielding, which on these 2-core machines
+ * cost more than it saved for batch-sized products (docs/ops.md, "GEMM threads"); here each
+ * thread packs its own panels and nothing is shared but the region. Blocks are multiples of 16
+ * rows/columns (the kernel's tile), so the split depends only on the shape and T: a seeded run
+ * gives the same bits at the same thread count. */
+bool nb__gemm_block(int T, int t, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc, int64_t *lo_out, int64_t *hi_out) {
+    const bool rows = M >= 32 * (int64_t)T || M >= N;
+    const int64_t L = rows ? M : N, step = ((L + T - 1) / T + 15) / 16 * 16;
+    const int64_t lo = t * step < L ? t * step : L, hi = lo + step < L ? lo + step : L;
+    if (lo < hi && K > 0) {
+        if (rows)
+            gemm_part(trans_a, trans_b, hi - lo, N, K, alpha, trans_a ? A + lo : A + lo * lda, lda,
+                      B, ldb, beta, C + lo * ldc, ldc);
+        else
+            gemm_part(trans_a, trans_b, M, hi - lo, K, alpha, A, lda,
+                      trans_b ? B + lo * ldb : B + lo, ldb, beta, C + lo, ldc);
+    }
+    *lo_out = lo, *hi_out = hi;
+    return rows;
+}
+
+int nb__gemm_team(int64_t M, int64_t N, int64_t K) {
+    if (M <= 0 || N <= 0 || K <= 0 || omp_in_parallel()) return 1;
+    const int T = nb__threads();
+    return T > 1 && (double)M * (double)N * (double)K >= NB__GEMM_PAR_MIN ? T : 1;
+}
+
+void nb__gemm_blas_threads(int n) { openblas_set_num_threads(n); }
+
+static void split_gemm(int T, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                       float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                       float beta, float *C, int64_t ldc) {
+    openblas_set_num_threads(1);
+#pragma omp parallel num_threads(T)
+    {
+        int64_t lo, hi;
+        nb__gemm_block(T, omp_get_thread_num(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
+                       beta, C, ldc, &lo, &hi);
+    }
+    openblas_set_num_threads(T);
 }
 
 void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -41,25 +119,16 @@ void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float a
         nb__gemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    /* beta 0: C is cleared here and OpenBLAS adds to it (beta 1). OpenBLAS would clear it with
-     * its own beta pass, three times slower than memset per float on this machine (6.6% of an
-     * mlp step's samples); it then adds the product to the zeros all the same, so the values
-     * are the same bits. */
-    if (beta == 0.0f) {
-        const size_t row = (size_t)N * sizeof(float);
-        if (M * N > 65536 && !omp_in_parallel() && nb__threads() > 1) {
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, row);
-        } else if (ldc == N) {
-            memset(C, 0, (size_t)M * row);
-        } else {
-            for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, row);
-        }
-        beta = 1.0f;
+    if (nb__gemm_team(M, N, K) > 1) {
+        split_gemm(nb__threads(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
-                B, (int)ldb, beta, C, (int)ldc);
+    /* One thread: inside a parallel region OpenBLAS (OpenMP build) runs on the calling thread by
+     * itself; outside one it would use all of nb__threads(), so it is told 1 for this call. */
+    const int T = omp_in_parallel() ? 1 : nb__threads();
+    if (T > 1) openblas_set_num_threads(1);
+    gemm_part(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (T > 1) openblas_set_num_threads(T);
 }
 
 void nb__gemm_warm_up(void) {

@@ -33,6 +33,18 @@
 void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc);
+/* nb__gemm's threading, for callers that run several products in one parallel region:
+ * nb__gemm_team is how many threads nb__gemm gives an (M, N, K) product here (1 inside a
+ * parallel region, for small products, or at one thread); nb__gemm_block computes thread t's
+ * block of the product as nb__gemm's split over T threads does (the same bits), on the calling
+ * thread alone, which must be inside a region or have OpenBLAS set to one thread with
+ * nb__gemm_blas_threads(1) (and back to nb__threads() after). It returns true when the blocks
+ * are rows of C, false when columns, and the block in [*lo, *hi) (empty for some t). */
+int nb__gemm_team(int64_t M, int64_t N, int64_t K);
+bool nb__gemm_block(int T, int t, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc, int64_t *lo, int64_t *hi);
+void nb__gemm_blas_threads(int n);
 /* OpenBLAS takes its work buffers at its first product on each thread and, when memory is
  * short then, retries forever instead of failing. One small product on every thread, made early
  * (when a model is bound), takes them while memory is plentiful, so that a later shortage falls

@@ -3,6 +3,8 @@
 #include "autograd/op.h"
 #include "kernels/kernels.h"
 
+#include <omp.h>
+
 /* attrs: matmul.batch (1 = plain or shared-matrix), M, K, N, the operands' transpose flags
  * and leading dimensions; aux: the two float* operands used. */
 
@@ -179,22 +181,59 @@ void nb__fwd_linear(nb_node *n) {
     }
 }
 
+/* dX and dW^T split over the threads in one parallel region (each block a one-thread product,
+ * as nb__gemm would split each alone: the same bits), each thread then adding its rows of dW^T
+ * into its columns of dW: one region where nb__gemm and nb__add_transposed would open three. */
+static void bwd_linear_team(nb_node *n, int T) {
+    nb_tensor *x = n->in[0], *w = n->in[1];
+    const nb_matmul_attr *at = &n->a.matmul;
+    const int64_t M = at->M, K = at->K, N = at->N;
+    const float *gy = n->out->grad, *xv = NB_F(x), *wv = NB_F(w);
+    bool fresh_x = false, fresh_w = false;
+    float *gx = x->requires_grad ? nb__grad_first(x, &fresh_x) : NULL, *gt = NULL, *gw = NULL;
+    if (w->requires_grad) {
+        gt = nb__arena_alloc((size_t)(K * N) * sizeof(float));
+        if (!gt) return;
+        gw = nb__grad_first(w, &fresh_w);
+    }
+    bool w_rows = true;
+    nb__gemm_blas_threads(1);
+#pragma omp parallel num_threads(T) reduction(&& : w_rows)
+    {
+        const int t = omp_get_thread_num();
+        int64_t lo, hi;
+        if (gx) /* dX (M, K) = dY (M, N) W (N, K) */
+            nb__gemm_block(T, t, 0, 0, M, K, N, 1.0f, gy, N, wv, K, fresh_x ? 0.0f : 1.0f, gx, K, &lo, &hi);
+        if (gw) { /* dW^T (K, N) = X^T (K, M) dY (M, N): its rows lo..hi are dW's columns */
+            w_rows = nb__gemm_block(T, t, 1, 0, K, N, M, 1.0f, xv, K, gy, N, 0.0f, gt, N, &lo, &hi);
+            if (w_rows && lo < hi) nb__add_transposed_here(gw + lo, K, gt + lo * N, hi - lo, N, fresh_w);
+        }
+    }
+    nb__gemm_blas_threads(T);
+    if (gw && !w_rows) nb__add_transposed(gw, K, gt, K, N, fresh_w); /* column blocks: after all */
+}
+
 void nb__bwd_linear(nb_node *n) {
     nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     const nb_matmul_attr *at = &n->a.matmul;
     const int64_t M = at->M, K = at->K, N = at->N;
     const float *gy = n->out->grad;
-    bool fresh;
-    if (x->requires_grad) { /* dX (M, K) = dY (M, N) W (N, K) */
-        float *gx = nb__grad_first(x, &fresh);
-        nb__gemm(0, 0, M, K, N, 1.0f, gy, N, NB_F(w), K, fresh ? 0.0f : 1.0f, gx, K);
-    }
-    if (w->requires_grad) { /* dW^T (K, N) = X^T (K, M) dY (M, N), then added to dW (N, K) */
-        float *gt = nb__arena_alloc((size_t)(K * N) * sizeof(float));
-        if (!gt) return;
-        nb__gemm(1, 0, K, N, M, 1.0f, NB_F(x), K, gy, N, 0.0f, gt, N);
-        float *gw = nb__grad_first(w, &fresh);
-        nb__add_transposed(gw, K, gt, K, N, fresh);
+    const int T = nb__gemm_team(M, N, K);
+    if (T > 1 && (x->requires_grad || w->requires_grad)) {
+        bwd_linear_team(n, T);
+    } else {
+        bool fresh;
+        if (x->requires_grad) { /* dX (M, K) = dY (M, N) W (N, K) */
+            float *gx = nb__grad_first(x, &fresh);
+            nb__gemm(0, 0, M, K, N, 1.0f, gy, N, NB_F(w), K, fresh ? 0.0f : 1.0f, gx, K);
+        }
+        if (w->requires_grad) { /* dW^T (K, N) = X^T (K, M) dY (M, N), then added to dW (N, K) */
+            float *gt = nb__arena_alloc((size_t)(K * N) * sizeof(float));
+            if (!gt) return;
+            nb__gemm(1, 0, K, N, M, 1.0f, NB_F(x), K, gy, N, 0.0f, gt, N);
+            float *gw = nb__grad_first(w, &fresh);
+            nb__add_transposed(gw, K, gt, K, N, fresh);
+        }
     }
     if (b && b->requires_grad) sum_rows(nb__grad(b), gy, M, N);
 }
