@@ -120,6 +120,14 @@ nb_status nb__commit_file(const char *tmp, const char *path);
  * one is not, -1 when it cannot tell (no step yet, a frozen parameter): then scan. */
 struct nb_optim;
 int nb__optim_params_nonfinite(const struct nb_optim *o);
+/* The training loop's zero_grad without writing the slab: nb__params_unset_grads marks every
+ * parameter's gradient unset (it reads as zeros, and its first writer in backward stores instead
+ * of adding, as for an intermediate result's); nb__params_settle_grads, after backward, zero-fills
+ * the ones no op wrote (a frozen or unused parameter). Same values as nb_params_zero_grad before
+ * the backward, without the pass over the slab and its parallel region. */
+struct nb_params;
+void nb__params_unset_grads(struct nb_params *p);
+void nb__params_settle_grads(struct nb_params *p);
 /* The largest |x[i]| over [lo, hi) as float bits (>= 0x7f800000: an infinity or a NaN there). */
 uint32_t nb__top_bits(const float *x, int64_t lo, int64_t hi);
 int nb__threads(void);

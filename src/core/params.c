@@ -135,6 +135,16 @@ void nb_params_zero_grad(nb_params *p) {
     NB__SPLIT(p->numel, memset(g + lo, 0, (size_t)(hi - lo) * sizeof(float))); /* large: by all threads */
 }
 
+void nb__params_unset_grads(nb_params *p) {
+    if (!p || !p->grad) return;
+    for (int i = 0; i < p->count; i++) p->t[i]->grad_unset = true;
+}
+
+void nb__params_settle_grads(nb_params *p) {
+    if (!p || !p->grad) return;
+    for (int i = 0; i < p->count; i++) nb__grad_settle(p->t[i]);
+}
+
 /* Whether any of x[0..n) is NaN or infinite: a float is not finite exactly when its exponent
  * bits are all ones. An OR of integer tests has no order to keep, so it vectorizes (in the
  * AVX-512/AVX2/baseline clones) and splits across threads without changing the answer (a float

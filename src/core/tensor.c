@@ -124,7 +124,10 @@ bool nb_tensor_is_contiguous(const nb_tensor *t) {
 
 float *nb_tensor_data(nb_tensor *t) { return t && t->dtype == NB_F32 ? NB_F(t) : NULL; }
 int64_t *nb_tensor_idata(nb_tensor *t) { return t && t->dtype == NB_I64 ? NB_I(t) : NULL; }
-float *nb_tensor_grad(nb_tensor *t) { return t ? t->grad : NULL; }
+float *nb_tensor_grad(nb_tensor *t) {
+    if (t && t->grad_unset) nb__grad_settle(t); /* taken by a backward that has not written it */
+    return t ? t->grad : NULL;
+}
 
 float nb_tensor_get(const nb_tensor *t, const int64_t *index) {
     if (!t || t->dtype != NB_F32) return NAN;

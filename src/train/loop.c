@@ -155,23 +155,27 @@ nb_status nb_train_epoch(nb_model *m, nb_optim *opt, const nb_task *task, const 
                 return st;
         } else {
             nb_params *p = nb_model_params(m);
-            nb_params_zero_grad(p);
+            nb__params_unset_grads(p); /* zero_grad, written by backward's first writers */
             nb__batch_result r;
             size_t refused = nb__arena_failures();
             st = nb__task_batch(task, m, &b, NULL, &r);
             if (st) {
+                nb__params_settle_grads(p);
                 nb_step_reset();
                 /* An op that returned NULL for want of memory reads as a bad shape to the task. */
                 return nb__arena_failures() != refused ? NB_ERR_MEM : st;
             }
             lv = nb_tensor_item(r.loss);
+            if (!isfinite(lv) || (opts.max_loss > 0 && lv > opts.max_loss)) nb__params_settle_grads(p);
             if (isfinite(lv) && opts.max_loss > 0 && lv > opts.max_loss) {
                 nb_step_reset();
                 return nb__err(NB_ERR_STATE, "training diverged: loss exploded to %g (above max_loss %g) at epoch %lld, "
                                "batch %lld", lv, opts.max_loss, (long long)epoch + 1, (long long)i + 1);
             }
             if (isfinite(lv)) {
-                if ((st = nb_backward(r.loss)) != NB_OK ||
+                st = nb_backward(r.loss);
+                nb__params_settle_grads(p);
+                if (st != NB_OK ||
                     (opts.grad_hook && (st = opts.grad_hook(opts.grad_hook_ctx, p, (double)r.weight)) != NB_OK)) {
                     nb_step_reset();
                     return st;
