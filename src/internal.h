@@ -183,9 +183,6 @@ void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, in
 /* dst[j * rs + i] += src[i * cols + j] (= when assign) for a contiguous (rows, cols) src: a
  * gradient computed in the transposed layout, added back (one add per element). */
 void nb__add_transposed(float *dst, int64_t rs, const float *src, int64_t rows, int64_t cols, bool assign);
-/* The same on the calling thread alone (for a block inside a caller's parallel region). */
-void nb__add_transposed_here(float *dst, int64_t rs, const float *src, int64_t rows, int64_t cols,
-                             bool assign);
 void nb__strided_store(float *dst, const int64_t *dst_stride, const float *src, int ndim,
                        const int64_t *shape, bool assign);
 /* Contiguous float data of t: t's own data when contiguous, otherwise a copy in the arena. */

@@ -115,6 +115,28 @@ static void test_gemm_split(void) {
                     free(A), free(B), free(C0), free(C1), free(C2), free(C3), free(C4);
                 }
     }
+    /* nb__gemm_jobs: two large and two small independent products in one region, each equal to
+     * nb__gemm alone bit for bit. */
+    for (int threads = 1; threads <= 3; threads++) {
+        nb_set_threads(threads);
+        static const int64_t js[4][5] = {{64, 400, 200, 0, 1}, {7, 9, 11, 1, 0}, {300, 200, 64, 1, 0}, {5, 3, 8, 0, 0}};
+        nb__gemm_job job[4];
+        float *want[4];
+        int same = 1;
+        for (int j = 0; j < 4; j++) {
+            const int64_t M = js[j][0], N = js[j][1], K = js[j][2], ta = js[j][3], tb = js[j][4];
+            float *A = rnd(M * K), *B = rnd(K * N), *C = rnd(M * N);
+            want[j] = dup(C, M * N);
+            nb__gemm((int)ta, (int)tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, j == 2 ? 0.0f : 0.5f, want[j], N);
+            job[j] = (nb__gemm_job){(int)ta, (int)tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, j == 2 ? 0.0f : 0.5f, C, N};
+        }
+        nb__gemm_jobs(job, 4);
+        for (int j = 0; j < 4; j++) {
+            same &= !memcmp(job[j].C, want[j], (size_t)(job[j].M * job[j].N) * sizeof(float));
+            free((void *)job[j].A), free((void *)job[j].B), free(job[j].C), free(want[j]);
+        }
+        check(same, "gemm jobs (2 split, 2 whole) at %d threads: each product's bits as nb__gemm alone", threads);
+    }
     /* Small products and products inside a parallel region stay on one thread. */
     nb_set_threads(2);
     int inside = 0;

@@ -199,11 +199,6 @@ void nb__add_transposed(float *dst, int64_t rs, const float *src, int64_t rows, 
     add_transposed(dst, rs, src, rows, cols, assign);
 }
 
-void nb__add_transposed_here(float *dst, int64_t rs, const float *src, int64_t rows, int64_t cols,
-                             bool assign) {
-    add_transposed_run(dst, rs, src, rows, cols, assign);
-}
-
 static void strided_store(float *dst, const int64_t *dst_stride, const float *src, int ndim,
                           const int64_t *shape, bool assign) {
     int64_t cs[NB_MAX_DIMS], st[NB_MAX_DIMS], idx[NB_MAX_DIMS] = {0};

@@ -89,6 +89,40 @@ int nb__gemm_team(int64_t M, int64_t N, int64_t K) {
 
 void nb__gemm_blas_threads(int n) { openblas_set_num_threads(n); }
 
+void nb__gemm_jobs(const nb__gemm_job *job, int n) {
+    enum { MAX_JOBS = 8 };
+    bool split[MAX_JOBS];
+    int T = 1;
+    for (int j = 0; j < n; j++) {
+        const int t = nb__gemm_team(job[j].M, job[j].N, job[j].K);
+        if (j < MAX_JOBS) split[j] = t > 1;
+        T = t > T ? t : T;
+    }
+    if (T == 1 || n > MAX_JOBS) {
+        for (int j = 0; j < n; j++)
+            nb__gemm(job[j].ta, job[j].tb, job[j].M, job[j].N, job[j].K, job[j].alpha, job[j].A, job[j].lda,
+                     job[j].B, job[j].ldb, job[j].beta, job[j].C, job[j].ldc);
+        return;
+    }
+    openblas_set_num_threads(1);
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num();
+        int whole = 0; /* products nb__gemm would not split go whole to one thread each, in turn */
+        for (int j = 0; j < n; j++) {
+            const nb__gemm_job *g = &job[j];
+            int64_t lo, hi;
+            if (split[j])
+                nb__gemm_block(T, t, g->ta, g->tb, g->M, g->N, g->K, g->alpha, g->A, g->lda, g->B,
+                               g->ldb, g->beta, g->C, g->ldc, &lo, &hi);
+            else if (whole++ % T == t) /* inside the region: one thread, the same bits */
+                nb__gemm(g->ta, g->tb, g->M, g->N, g->K, g->alpha, g->A, g->lda, g->B, g->ldb, g->beta,
+                         g->C, g->ldc);
+        }
+    }
+    openblas_set_num_threads(T);
+}
+
 static void split_gemm(int T, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                        float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                        float beta, float *C, int64_t ldc) {

@@ -45,6 +45,22 @@ bool nb__gemm_block(int T, int t, int trans_a, int trans_b, int64_t M, int64_t N
                     float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                     float beta, float *C, int64_t ldc, int64_t *lo, int64_t *hi);
 void nb__gemm_blas_threads(int n);
+/* Independent products (no one's C is another's A or B) as nb__gemm would compute each alone,
+ * the same bits, in one parallel region where nb__gemm would open one per product: each large
+ * product split into its blocks, each small one (nb__gemm_team 1) whole on one thread. */
+typedef struct {
+    int ta, tb;
+    int64_t M, N, K;
+    float alpha;
+    const float *A;
+    int64_t lda;
+    const float *B;
+    int64_t ldb;
+    float beta;
+    float *C;
+    int64_t ldc;
+} nb__gemm_job;
+void nb__gemm_jobs(const nb__gemm_job *job, int n);
 /* OpenBLAS takes its work buffers at its first product on each thread and, when memory is
  * short then, retries forever instead of failing. One small product on every thread, made early
  * (when a model is bound), takes them while memory is plentiful, so that a later shortage falls

@@ -105,6 +105,12 @@ void nb__bwd_matmul(nb_node *n) {
     bool fresh_a = false, fresh_b = false;
     float *ga = a->requires_grad ? nb__grad_first(a, &fresh_a) : NULL;
     float *gb = b->requires_grad ? nb__grad_first(b, &fresh_b) : NULL;
+    if (batch == 1 && ga && gb) { /* both products in one parallel region */
+        nb__gemm_job job[2] = {{0, !tb, M, K, N, 1.0f, gy, N, ops[1], at->ldb, fresh_a ? 0.0f : 1.0f, ga, K},
+                               {!ta, 0, K, N, M, 1.0f, ops[0], at->lda, gy, N, fresh_b ? 0.0f : 1.0f, gb, N}};
+        nb__gemm_jobs(job, 2);
+        return;
+    }
     for (int64_t p = 0; p < batch; p++) {
         const float *g = gy + p * M * N;
         /* dA (M,K) += dY (M,N) op(B)^T */
@@ -127,9 +133,10 @@ nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b) {
  * inputs x (..., in), w (out, in), b (out) or NULL; attrs matmul.M = rows of x, K = in,
  * N = out. The same GEMMs, adds and bits as nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), b),
  * in one node: the bias added in place and summed straight into its gradient, no view nodes.
- * The weight's gradient is X^T dY, (in, out), added back transposed: OpenBLAS sums dY^T X, the
- * same products in w's own layout, in another order for some elements (a few in 20 differ in
- * the last bit), so the GEMM keeps the operands' roles of the composed ops. */
+ * The weight's gradient is dY^T X, computed in w's own (out, in) layout; the composition computes
+ * X^T dY in the transposed view's (in, out) layout and adds it back transposed, and OpenBLAS sums
+ * some elements of the two in another order (a few in 20 differ in the last bit): the output and
+ * dX are the composition's bits, dW its values within rounding. */
 nb_status nb__shape_linear(nb_node *n, nb_tensor *out) {
     const nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1])
@@ -181,60 +188,25 @@ void nb__fwd_linear(nb_node *n) {
     }
 }
 
-/* dX and dW^T split over the threads in one parallel region (each block a one-thread product,
- * as nb__gemm would split each alone: the same bits), each thread then adding its rows of dW^T
- * into its columns of dW: one region where nb__gemm and nb__add_transposed would open three. */
-static void bwd_linear_team(nb_node *n, int T) {
-    nb_tensor *x = n->in[0], *w = n->in[1];
-    const nb_matmul_attr *at = &n->a.matmul;
-    const int64_t M = at->M, K = at->K, N = at->N;
-    const float *gy = n->out->grad, *xv = NB_F(x), *wv = NB_F(w);
-    bool fresh_x = false, fresh_w = false;
-    float *gx = x->requires_grad ? nb__grad_first(x, &fresh_x) : NULL, *gt = NULL, *gw = NULL;
-    if (w->requires_grad) {
-        gt = nb__arena_alloc((size_t)(K * N) * sizeof(float));
-        if (!gt) return;
-        gw = nb__grad_first(w, &fresh_w);
-    }
-    bool w_rows = true;
-    nb__gemm_blas_threads(1);
-#pragma omp parallel num_threads(T) reduction(&& : w_rows)
-    {
-        const int t = omp_get_thread_num();
-        int64_t lo, hi;
-        if (gx) /* dX (M, K) = dY (M, N) W (N, K) */
-            nb__gemm_block(T, t, 0, 0, M, K, N, 1.0f, gy, N, wv, K, fresh_x ? 0.0f : 1.0f, gx, K, &lo, &hi);
-        if (gw) { /* dW^T (K, N) = X^T (K, M) dY (M, N): its rows lo..hi are dW's columns */
-            w_rows = nb__gemm_block(T, t, 1, 0, K, N, M, 1.0f, xv, K, gy, N, 0.0f, gt, N, &lo, &hi);
-            if (w_rows && lo < hi) nb__add_transposed_here(gw + lo, K, gt + lo * N, hi - lo, N, fresh_w);
-        }
-    }
-    nb__gemm_blas_threads(T);
-    if (gw && !w_rows) nb__add_transposed(gw, K, gt, K, N, fresh_w); /* column blocks: after all */
-}
-
+/* dX = dY W and dW = dY^T X, the two products in one parallel region (nb__gemm_jobs), dW
+ * written in w's own (out, in) layout. */
 void nb__bwd_linear(nb_node *n) {
     nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     const nb_matmul_attr *at = &n->a.matmul;
     const int64_t M = at->M, K = at->K, N = at->N;
     const float *gy = n->out->grad;
-    const int T = nb__gemm_team(M, N, K);
-    if (T > 1 && (x->requires_grad || w->requires_grad)) {
-        bwd_linear_team(n, T);
-    } else {
-        bool fresh;
-        if (x->requires_grad) { /* dX (M, K) = dY (M, N) W (N, K) */
-            float *gx = nb__grad_first(x, &fresh);
-            nb__gemm(0, 0, M, K, N, 1.0f, gy, N, NB_F(w), K, fresh ? 0.0f : 1.0f, gx, K);
-        }
-        if (w->requires_grad) { /* dW^T (K, N) = X^T (K, M) dY (M, N), then added to dW (N, K) */
-            float *gt = nb__arena_alloc((size_t)(K * N) * sizeof(float));
-            if (!gt) return;
-            nb__gemm(1, 0, K, N, M, 1.0f, NB_F(x), K, gy, N, 0.0f, gt, N);
-            float *gw = nb__grad_first(w, &fresh);
-            nb__add_transposed(gw, K, gt, K, N, fresh);
-        }
+    nb__gemm_job job[2];
+    int jobs = 0;
+    bool fresh;
+    if (x->requires_grad) { /* dX (M, K) = dY (M, N) W (N, K) */
+        float *gx = nb__grad_first(x, &fresh);
+        job[jobs++] = (nb__gemm_job){0, 0, M, K, N, 1.0f, gy, N, NB_F(w), K, fresh ? 0.0f : 1.0f, gx, K};
     }
+    if (w->requires_grad) { /* dW (N, K) = dY^T (N, M) X (M, K) */
+        float *gw = nb__grad_first(w, &fresh);
+        job[jobs++] = (nb__gemm_job){1, 0, N, K, M, 1.0f, gy, N, NB_F(x), K, fresh ? 0.0f : 1.0f, gw, K};
+    }
+    nb__gemm_jobs(job, jobs);
     if (b && b->requires_grad) sum_rows(nb__grad(b), gy, M, N);
 }
 
