@@ -60,6 +60,26 @@ def table_ratios(text, best_col, one_col):
     return rows
 
 
+def openblas_kernels():
+    """The kernel set OpenBLAS picks here (its DYNAMIC_ARCH choice, or OPENBLAS_CORETYPE's), as nabla and
+    PyTorch's GEMMs both get it; PyTorch's convolutions (oneDNN) pick their own instructions."""
+    env = os.environ.get("OPENBLAS_CORETYPE")
+    name = "unknown"
+    try:
+        import ctypes
+        for lib in ("/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0", "libopenblas.so.0"):
+            try:
+                f = ctypes.CDLL(lib).openblas_get_corename
+                f.restype = ctypes.c_char_p
+                name = f().decode()
+                break
+            except OSError:
+                continue
+    except Exception:
+        pass
+    return f"OpenBLAS kernels: {name} (OPENBLAS_CORETYPE{'=' + env + ' in the environment' if env else ' unset'})"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one round of everything (--repeat 1)")
@@ -86,6 +106,7 @@ def main():
     load1 = os.getloadavg()[0]
     print(f"==== summary: nabla's time / PyTorch's (below 1 nabla is faster), each setting's fastest of {rep} "
           f"round{'s' if rep != '1' else ''}; load average {load0:.1f} -> {load1:.1f}")
+    print(openblas_kernels())
     print("| model | best vs best (target <= 0.5) | 1 thread vs 1 thread (target <= 0.7) |")
     print("|---|---:|---:|")
     met = 0
