@@ -106,8 +106,9 @@ static nb_status gan_step(void *ctx, const nb_batch *b, bool training, nb_step_r
     if (!st && training && g->grad_hook && !isfinite(r->value[0]))
         st = nb__err(NB_ERR_STATE, "training diverged: the discriminator's loss is %g", r->value[0]);
     if (!st && training && isfinite(r->value[0])) {
-        nb_params_zero_grad(nb_model_params(g->discriminator));
+        nb__params_unset_grads(nb_model_params(g->discriminator)); /* zero_grad, by backward's writers */
         st = nb_backward(ld);
+        nb__params_settle_grads(nb_model_params(g->discriminator));
         if (!st) st = update(g, g->discriminator, g->opt_d, "discriminator", n);
     }
     nb_tensor *lg = NULL;
@@ -130,8 +131,9 @@ static nb_status gan_step(void *ctx, const nb_batch *b, bool training, nb_step_r
     }
     if (!st) r->value[1] = nb_tensor_item(lg);
     if (!st && training && isfinite(r->value[1])) {
-        nb_params_zero_grad(nb_model_params(g->generator));
+        nb__params_unset_grads(nb_model_params(g->generator));
         st = nb_backward(lg);
+        nb__params_settle_grads(nb_model_params(g->generator));
         if (!st) st = update(g, g->generator, g->opt_g, "generator", n);
     }
     for (int i = 0; i < nheld; i++) nb_tensor_set_requires_grad(nb_params_get(dp, i), held[i]);
