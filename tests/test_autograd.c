@@ -495,6 +495,27 @@ static void test_linear_team(void) {
             nb_tensor_free(x), nb_tensor_free(w), nb_tensor_free(b), nb_tensor_free(r);
         }
     }
+    /* nb_matmul(x, x): both products write x's gradient, so they must not run at once. */
+    for (int threads = 1; threads <= 2; threads++) {
+        nb_set_threads(threads);
+        nb_seed(3);
+        const int64_t S = 200;
+        nb_tensor *x = make(2, (int64_t[]){S, S}, true), *r = make(2, (int64_t[]){S, S}, false);
+        nb_backward(nb_sum(nb_mul(nb_matmul(x, x), r), NB_ALL_AXES, false));
+        const float *xv = nb_tensor_data(x), *rv = nb_tensor_data(r), *g = nb_tensor_grad(x);
+        double e = 0; /* dx = r x^T + x^T r */
+        for (int64_t i = 0; i < S; i += 13)
+            for (int64_t j = 0; j < S; j += 7) {
+                double s = 0;
+                for (int64_t k = 0; k < S; k++)
+                    s += (double)rv[i * S + k] * xv[j * S + k] + (double)xv[k * S + i] * rv[k * S + j];
+                const double d = fabs(g[i * S + j] - s) / (fabs(s) + 1);
+                if (d > e || d != d) e = d;
+            }
+        CHECK(e < 1e-4, "matmul(x, x) %lldx%lld at %d threads: dx error %.1e", (long long)S, (long long)S, threads, e);
+        nb_step_reset();
+        nb_tensor_free(x), nb_tensor_free(r);
+    }
     nb_set_threads(2);
 }
 

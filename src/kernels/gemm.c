@@ -94,10 +94,23 @@ void nb__gemm_jobs(const nb__gemm_job *job, int n) {
     bool split[MAX_JOBS];
     int T = 1;
     for (int j = 0; j < n; j++) {
-        const int t = nb__gemm_team(job[j].M, job[j].N, job[j].K);
+        const nb__gemm_job *g = &job[j];
+        /* alpha 0 and 32-bit overflows take nb__gemm's own paths, whole */
+        const bool fits = g->alpha != 0.0f && g->M <= INT_MAX && g->N <= INT_MAX && g->K <= INT_MAX &&
+                          g->lda <= INT_MAX && g->ldb <= INT_MAX && g->ldc <= INT_MAX;
+        const int t = fits ? nb__gemm_team(g->M, g->N, g->K) : 1;
         if (j < MAX_JOBS) split[j] = t > 1;
         T = t > T ? t : T;
     }
+    /* Products that write overlapping memory (nb_matmul(x, x): both gradients are x's) run one
+     * after the other, as nb__gemm calls would. */
+    for (int i = 0; i < n && T > 1; i++)
+        for (int j = i + 1; j < n; j++) {
+            if (job[i].M <= 0 || job[i].N <= 0 || job[j].M <= 0 || job[j].N <= 0) continue;
+            const float *ci = job[i].C, *ei = ci + (job[i].M - 1) * job[i].ldc + job[i].N;
+            const float *cj = job[j].C, *ej = cj + (job[j].M - 1) * job[j].ldc + job[j].N;
+            if (ci < ej && cj < ei) T = 1;
+        }
     if (T == 1 || n > MAX_JOBS) {
         for (int j = 0; j < n; j++)
             nb__gemm(job[j].ta, job[j].tb, job[j].M, job[j].N, job[j].K, job[j].alpha, job[j].A, job[j].lda,

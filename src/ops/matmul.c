@@ -3,8 +3,6 @@
 #include "autograd/op.h"
 #include "kernels/kernels.h"
 
-#include <omp.h>
-
 /* attrs: matmul.batch (1 = plain or shared-matrix), M, K, N, the operands' transpose flags
  * and leading dimensions; aux: the two float* operands used. */
 
@@ -131,8 +129,8 @@ nb_tensor *nb_matmul(nb_tensor *a, nb_tensor *b) {
 
 /* ---- linear: y = x W^T + b (PyTorch's F.linear) ------------------------------------------
  * inputs x (..., in), w (out, in), b (out) or NULL; attrs matmul.M = rows of x, K = in,
- * N = out. The same GEMMs, adds and bits as nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), b),
- * in one node: the bias added in place and summed straight into its gradient, no view nodes.
+ * N = out. nb_add(nb_matmul(x, nb_transpose(w, 0, 1)), b) in one node: the bias added in place
+ * and summed straight into its gradient, no view nodes.
  * The weight's gradient is dY^T X, computed in w's own (out, in) layout; the composition computes
  * X^T dY in the transposed view's (in, out) layout and adds it back transposed, and OpenBLAS sums
  * some elements of the two in another order (a few in 20 differ in the last bit): the output and
