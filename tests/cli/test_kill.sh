@@ -167,9 +167,13 @@ else
   "$NABLA" train "${RUN[@]}" --out "$d" 2>"$T/errdisk" & p=$!
   # once epoch 1 is saved (checkpoint and curves there, no write in progress): leave 64 KB,
   # room for metrics.jsonl but not for the next checkpoint
+  # (the run is stopped while the disk is filled: a write of it between the fill and the
+  # truncate would meet a disk with no room at all, whatever file it was writing)
   while ! { [ -e "$d/curves.png" ] && ! tmps "$d" >/dev/null; } && kill -0 $p 2>/dev/null; do sleep 0.005; done
+  kill -STOP $p 2>/dev/null
   dd if=/dev/zero of="$M/fill" bs=64k 2>/dev/null
   truncate -s -64k "$M/fill"
+  kill -CONT $p 2>/dev/null
   wait $p; rc=$?
   check '[ $rc -eq 1 ] && grep -q "checkpoint.safetensors: .*No space left on device" "$T/errdisk"' \
     "full disk while writing the checkpoint: rc $rc, $(cat "$T/errdisk")"
