@@ -136,19 +136,6 @@ void nb__gemm_jobs(const nb__gemm_job *job, int n) {
     openblas_set_num_threads(T);
 }
 
-static void split_gemm(int T, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
-                       float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                       float beta, float *C, int64_t ldc) {
-    openblas_set_num_threads(1);
-#pragma omp parallel num_threads(T)
-    {
-        int64_t lo, hi;
-        nb__gemm_block(T, omp_get_thread_num(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
-                       beta, C, ldc, &lo, &hi);
-    }
-    openblas_set_num_threads(T);
-}
-
 void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
               int64_t ldc) {
@@ -166,8 +153,9 @@ void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float a
         nb__gemm_naive(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    if (nb__gemm_team(M, N, K) > 1) {
-        split_gemm(nb__threads(), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (nb__gemm_team(M, N, K) > 1) { /* split over the threads: a job list of one */
+        const nb__gemm_job job = {trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+        nb__gemm_jobs(&job, 1);
         return;
     }
     /* One thread: inside a parallel region OpenBLAS (OpenMP build) runs on the calling thread by
