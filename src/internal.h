@@ -181,7 +181,8 @@ void nb__strided_add(float *dst, const int64_t *dst_stride, const float *src, in
 /* dst[strided] = src[contiguous i], over shape: dst strides must reach each element at most once
  * (no 0 strides on axes longer than 1). With assign false, the same as nb__strided_add. */
 /* dst[j * rs + i] += src[i * cols + j] (= when assign) for a contiguous (rows, cols) src: a
- * gradient computed in the transposed layout, added back (one add per element). */
+ * gradient computed in the transposed layout, added back (one add per element). The strided
+ * store/add take it for a transposed view; exported for tests/test_kernels.c. */
 void nb__add_transposed(float *dst, int64_t rs, const float *src, int64_t rows, int64_t cols, bool assign);
 void nb__strided_store(float *dst, const int64_t *dst_stride, const float *src, int ndim,
                        const int64_t *shape, bool assign);
