@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -462,6 +463,23 @@ static void test_loader(void) {
         k += b.n;
     }
     CHECK(ok && k == n, "restart mid-epoch: %lld samples in the fresh order", (long long)k);
+
+    /* The worker runs ahead through a ring of buffers (8 of these 64-image batches): a batch the
+     * caller holds stays intact while the worker fills every other slot, round the ring twice. */
+    nb_loader_start(a, 3);
+    k = 0, ok = 1;
+    float *x = malloc((size_t)d->dim * sizeof(float)); /* (D) */
+    for (int i = 0; i < 20 && nb_loader_next(a, &b); i++) {
+        nanosleep(&(struct timespec){0, 3000000}, NULL); /* the worker fills the ring meanwhile */
+        for (int64_t j = 0; j < b.n; j++) {
+            int64_t y;
+            nb_dataset_gather(d, &b.idx[j], 1, x, &y);
+            ok &= b.idx[j] == o1[k + j] && y == b.y[j] && !memcmp(x, b.x + j * d->dim, (size_t)d->dim * sizeof(float));
+        }
+        k += b.n;
+    }
+    free(x);
+    CHECK(ok && k == 20 * 64, "held batches stay intact while the worker runs ahead (%lld samples)", (long long)k);
     nb_loader_free(a);
 
     /* drop_last */

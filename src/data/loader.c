@@ -1,15 +1,24 @@
-/* The batching loader: one background thread fills batch i+1 into the spare of two buffers
- * while the caller uses batch i. Shuffling draws each epoch's order from (seed, epoch) alone,
- * with a local PRNG, so the library's global RNG is never touched and resuming is exact.
+/* The batching loader: one background thread fills the next batches into a ring of buffers
+ * while the caller uses the current one. Shuffling draws each epoch's order from (seed, epoch)
+ * alone, with a local PRNG, so the library's global RNG is never touched and resuming is exact.
  *
  * Protocol (all under mu): slot s holds batch number ready[s] (-1: empty); the caller owns slot
- * `held` between two nb_loader_next calls; the worker may fill slot p&1 for batch p = prep
- * when that slot is neither ready nor held. Batches leave in order, so with two slots the
- * worker is at most one batch ahead of the caller. */
+ * `held` between two nb_loader_next calls; the worker may fill slot p % slots for batch p = prep
+ * when that slot is neither ready nor held, so it runs at most slots - 1 batches ahead.
+ *
+ * Waking a sleeping thread is a system call, and on a virtual machine an interrupt to the other
+ * virtual CPU: 7% of a small model's step at one thread when the worker was woken for every
+ * batch. So the ring holds up to NB__LOADER_RING_BYTES of batches (2 to 8 slots), the worker
+ * fills it and sleeps, and the caller wakes it only once half the ring is free (every batch with
+ * 2 slots, every 4th with 8), after releasing the lock so that the worker does not wake only to
+ * wait for it. */
 #define _POSIX_C_SOURCE 200809L
 #include "data_impl.h"
 
 #include <pthread.h>
+
+enum { MAX_SLOTS = 8 };
+#define NB__LOADER_RING_BYTES ((int64_t)8 << 20)
 
 struct nb_loader {
     const nb_dataset *d; /* not owned; must outlive the loader */
@@ -17,14 +26,17 @@ struct nb_loader {
     int shuffle, drop_last;
     uint64_t seed;
     int64_t *perm;      /* (N) this epoch's order of sample indices */
-    float *x[2];        /* (cap, D) per slot */
-    int64_t *y[2];      /* (cap) per slot */
-    int64_t *idx[2];    /* (cap) per slot */
-    int64_t count[2];   /* samples in the batch held by each slot */
-    int64_t ready[2];   /* batch number waiting in each slot, or -1 */
+    int slots;          /* buffers in the ring, 2..MAX_SLOTS */
+    float *x[MAX_SLOTS];        /* (cap, D) per slot */
+    int64_t *y[MAX_SLOTS];      /* (cap) per slot */
+    int64_t *idx[MAX_SLOTS];    /* (cap) per slot */
+    int64_t count[MAX_SLOTS];   /* samples in the batch held by each slot */
+    int64_t ready[MAX_SLOTS];   /* batch number waiting in each slot, or -1 */
     int held;           /* slot the caller is using, or -1 */
     int64_t prep, give; /* next batch to prepare, next batch to hand out */
     int started, busy, quit, thread_ok;
+    int sleeping;       /* the worker waits on work */
+    int waiters;        /* callers waiting on done */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work; /* the worker waits here for a free slot */
@@ -40,11 +52,14 @@ static void *worker(void *arg) {
     nb_loader *l = arg;
     pthread_mutex_lock(&l->mu);
     for (;;) {
-        while (!l->quit && !(l->started && l->prep < l->nbatches && slot_free(l, l->prep & 1)))
+        while (!l->quit && !(l->started && l->prep < l->nbatches && slot_free(l, (int)(l->prep % l->slots)))) {
+            l->sleeping = 1;
             pthread_cond_wait(&l->work, &l->mu);
+            l->sleeping = 0;
+        }
         if (l->quit) break;
         int64_t b = l->prep++;
-        int s = (int)(b & 1);
+        int s = (int)(b % l->slots);
         l->busy = 1;
         pthread_mutex_unlock(&l->mu);
 
@@ -58,7 +73,7 @@ static void *worker(void *arg) {
         pthread_mutex_lock(&l->mu);
         l->busy = 0;
         l->ready[s] = b;
-        pthread_cond_broadcast(&l->done);
+        if (l->waiters) pthread_cond_broadcast(&l->done);
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -88,12 +103,15 @@ nb_loader *nb_loader_new(const nb_dataset *d, int64_t batch, int shuffle, uint64
     l->drop_last = drop_last;
     l->seed = seed;
     l->held = -1;
-    l->ready[0] = l->ready[1] = -1;
+    const int64_t slot_bytes = l->cap * ((d->dim ? d->dim : 1) * (int64_t)sizeof(float) + 2 * (int64_t)sizeof(int64_t));
+    const int64_t fit = NB__LOADER_RING_BYTES / slot_bytes;
+    l->slots = fit < 2 ? 2 : fit > MAX_SLOTS ? MAX_SLOTS : (int)fit;
+    for (int s = 0; s < MAX_SLOTS; s++) l->ready[s] = -1;
     l->perm = malloc((size_t)(d->n > 0 ? d->n : 1) * sizeof *l->perm);
     if (!l->perm) goto oom;
     if ((uint64_t)l->cap * (uint64_t)(d->dim ? d->dim : 1) > SIZE_MAX / 2 / sizeof(float))
         goto oom;
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < l->slots; s++) {
         l->x[s] = malloc((size_t)l->cap * (size_t)(d->dim ? d->dim : 1) * sizeof(float));
         l->y[s] = malloc((size_t)l->cap * sizeof(int64_t));
         l->idx[s] = malloc((size_t)l->cap * sizeof(int64_t));
@@ -127,14 +145,19 @@ void nb_loader_start(nb_loader *l, int64_t epoch) {
     pthread_mutex_lock(&l->mu);
     /* Let a batch being filled finish: it reads perm and writes a slot we are about to
      * reset. Its result is then dropped with the rest of the old epoch. */
-    while (l->busy) pthread_cond_wait(&l->done, &l->mu);
+    while (l->busy) {
+        l->waiters++;
+        pthread_cond_wait(&l->done, &l->mu);
+        l->waiters--;
+    }
     make_order(l, epoch);
-    l->ready[0] = l->ready[1] = -1;
+    for (int s = 0; s < l->slots; s++) l->ready[s] = -1;
     l->held = -1;
     l->prep = l->give = 0;
     l->started = 1;
-    pthread_cond_signal(&l->work);
+    const int wake = l->sleeping;
     pthread_mutex_unlock(&l->mu);
+    if (wake) pthread_cond_signal(&l->work);
 }
 
 int nb_loader_next(nb_loader *l, nb_batch *b) {
@@ -149,14 +172,18 @@ int nb_loader_next(nb_loader *l, nb_batch *b) {
         return 0;
     }
     l->held = -1; /* the caller is done with the previous batch */
-    pthread_cond_signal(&l->work);
     if (l->give >= l->nbatches) {
         pthread_mutex_unlock(&l->mu);
         memset(b, 0, sizeof *b);
         return 0;
     }
-    int s = (int)(l->give & 1);
-    while (l->ready[s] != l->give) pthread_cond_wait(&l->done, &l->mu);
+    int s = (int)(l->give % l->slots);
+    while (l->ready[s] != l->give) {
+        if (l->sleeping) pthread_cond_signal(&l->work); /* it needs the slot just released */
+        l->waiters++;
+        pthread_cond_wait(&l->done, &l->mu);
+        l->waiters--;
+    }
     l->ready[s] = -1;
     l->held = s;
     l->give++;
@@ -166,8 +193,11 @@ int nb_loader_next(nb_loader *l, nb_batch *b) {
     b->y = l->y[s];
     b->idx = l->idx[s];
     nb__sample_shape(l->d, &b->x_ndim, b->x_shape);
-    pthread_cond_signal(&l->work); /* the worker may now fill the other slot if it waited */
+    /* batches ready or being filled after this one: wake a sleeping worker once half the ring
+     * is free (with 2 slots, when none is) */
+    const int wake = l->sleeping && l->prep < l->nbatches && l->prep - l->give <= (l->slots - 1) / 2;
     pthread_mutex_unlock(&l->mu);
+    if (wake) pthread_cond_signal(&l->work);
     return 1;
 }
 
@@ -183,7 +213,7 @@ void nb_loader_free(nb_loader *l) {
         pthread_cond_destroy(&l->work);
         pthread_mutex_destroy(&l->mu);
     }
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < MAX_SLOTS; s++) {
         free(l->x[s]);
         free(l->y[s]);
         free(l->idx[s]);
