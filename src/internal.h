@@ -149,13 +149,15 @@ void nb__rng_uniforms(float *u, int64_t n);
  * OpenMP thread when N is over MIN (the includer includes omp.h), else [0, N) at once. Only for
  * elementwise work, where the split changes no result.
  *
- * MIN is where a second thread starts to pay: a parallel region costs the sleeping thread's
- * wake-up (the passive wait policy, docs/architecture.md), measured at 15-30 us on the 2-core
- * machine, about what one core takes to stream 65536 floats through an add. So loads and
- * stores with a little arithmetic split from NB__PAR_CHEAP floats, loops with an exp, erf or
- * division per element from NB__PAR_MATH. */
-#define NB__PAR_CHEAP 65536
-#define NB__PAR_MATH 16384
+ * MIN is where a second thread starts to pay. A parallel region costs waking the sleeping thread
+ * (the passive wait policy) and, when the caller reaches the region's end first, waking it: 80-160
+ * us in all on the 2-core Zen 5 VMs (bench/region_cost.c; 15-30 us on an earlier machine), so a
+ * loop pays when one core takes it well over 100 us. A Zen 5 core adds 524288 floats in cache in
+ * about 80 us: loads and stores with a little arithmetic split from NB__PAR_CHEAP floats, loops
+ * with an exp, erf or division per element from NB__PAR_MATH (docs/architecture.md, "Threads and
+ * determinism", has the measurements and the kernels' own thresholds). */
+#define NB__PAR_CHEAP 524288
+#define NB__PAR_MATH 262144
 #define NB__SPLIT_MIN(N, MIN, CALL)                                                        \
     do {                                                                                   \
         if ((N) > (MIN)) {                                                                 \

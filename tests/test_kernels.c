@@ -760,7 +760,7 @@ static void test_softmax(void) {
 static void test_add_transposed(void) {
     /* sizes around the 8 x 8 register blocks and the 32 x 32 tiles, dst rows padded (rs > rows) */
     const int64_t sizes[][2] = {{1, 1}, {7, 9}, {8, 8}, {9, 7}, {16, 24}, {33, 17}, {64, 40}, {100, 3}, {5, 70},
-                                {203, 333} /* split over 2 threads */};
+                                {801, 701} /* split over 2 threads: over 524288 */};
     const int threads = nb_get_threads();
     nb_set_threads(2);
     for (size_t c = 0; c < sizeof sizes / sizeof sizes[0]; c++) {

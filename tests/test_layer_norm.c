@@ -88,7 +88,7 @@ static float *check_against_double(int64_t R, int64_t D, float offset, float spr
 
 static void test_reference_and_threads(void) {
     const int saved = nb_get_threads();
-    const int64_t R = 301, D = 160; /* 48160 values: the parallel path, 5 chunks of rows */
+    const int64_t R = 1801, D = 160; /* 288160 values: the parallel path (NB_LN_PAR_MIN), 29 chunks of rows */
     nb_set_threads(1);
     float *one = check_against_double(R, D, 0.0f, 1.0f, "1 thread");
     nb_set_threads(3);

@@ -161,7 +161,7 @@ NB__CLONES uint32_t nb__top_bits(const float *restrict x, int64_t lo, int64_t hi
 }
 
 static bool any_nonfinite(const float *x, int64_t n) {
-    if (n <= 262144 || nb__threads() < 2) return nb__top_bits(x, 0, n) >= 0x7f800000u;
+    if (n <= 1048576 || nb__threads() < 2) return nb__top_bits(x, 0, n) >= 0x7f800000u;
     uint32_t top = 0;
 #pragma omp parallel reduction(max : top)
     {

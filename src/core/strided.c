@@ -66,7 +66,7 @@ static void walk_rows(float *dst, const float *src, int n, const int64_t *cs, co
  * each element is written once (par): the split then changes no result. */
 static void walk_all(float *dst, const float *src, int n, const int64_t *cs, const int64_t *st, int64_t outer,
                      int mode, bool par) {
-    if (par && outer > 1 && outer * cs[n - 1] > 32768 && nb__threads() > 1) {
+    if (par && outer > 1 && outer * cs[n - 1] > 262144 && nb__threads() > 1) {
 #pragma omp parallel
         {
             const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
@@ -183,7 +183,7 @@ static void add_transposed(float *restrict dst, int64_t rs, const float *restric
                            int64_t cols, bool assign) {
     /* Large ones split src's rows (dst's columns) over the threads in runs of 32: each element
      * still gets its one add. */
-    if (rows * cols > 65536 && rows >= 64 && nb__threads() > 1) {
+    if (rows * cols > 524288 && rows >= 64 && nb__threads() > 1) {
 #pragma omp parallel
         {
             const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num(), units = (rows + 31) / 32;

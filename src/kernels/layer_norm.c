@@ -17,7 +17,7 @@
 
 #define LN_CHUNK 64
 /* Below this many elements the OpenMP team costs more than it saves. */
-#define NB_LN_PAR_MIN 32768
+#define NB_LN_PAR_MIN 262144
 
 size_t nb__ln_workspace(int64_t R, int64_t D) {
     const int64_t chunks = (R + LN_CHUNK - 1) / LN_CHUNK;

@@ -17,7 +17,7 @@
 
 #define BLOCK 32
 /* Below this many elements the OpenMP team costs more than it saves. */
-#define NB_BN_PAR_MIN 32768
+#define NB_BN_PAR_MIN 131072
 
 void nb__bn_stats(const float *x, int64_t N, int64_t C, int64_t S, double *mean, double *var) {
     const int64_t blocks = (C + BLOCK - 1) / BLOCK, M = N * S;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* Below this many output elements the OpenMP team costs more than it saves. */
-#define NB_POOL_PAR_MIN 16384
+#define NB_POOL_PAR_MIN 131072
 
 /* The common 2x2 window, stride 2, no padding or dilation. The generic loop's rule for a
  * window (v0, v1, v2, v3) = (x[2oh][2ow], x[2oh][2ow+1], x[2oh+1][2ow], x[2oh+1][2ow+1]) is the

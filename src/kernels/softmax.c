@@ -14,7 +14,7 @@
 
 #define TILE 256
 /* Below this many elements the OpenMP team costs more than it saves. */
-#define NB_SOFTMAX_PAR_MIN 16384
+#define NB_SOFTMAX_PAR_MIN 262144
 
 void nb__softmax_fwd(const float *x, float *y, int64_t outer, int64_t K, int64_t inner,
                      int is_log) {

@@ -193,7 +193,7 @@ const char *nb_optim_name(const nb_optim *o) {
  * sqrtf is the sqrtps instruction rather than a call that may set errno. Vectorizing changes no
  * result: each element sees the same float operations in the same order (no reassociation, no
  * contraction: -std=c11 keeps -ffp-contract=off). */
-#define NB_OPT_PAR_MIN 65536
+#define NB_OPT_PAR_MIN 262144
 #define NB_OPT_CHUNK 16384
 
 /* One step is one list of chunks (at most NB_OPT_CHUNK floats of one parameter each) run in

@@ -55,6 +55,9 @@ float nb_schedule_lr(const nb_schedule *s, float base_lr, int64_t e) {
  * all tensors are summed in one parallel region (a model has tens of small tensors, and each
  * region costs a thread's wake-up). */
 #define CHUNK 16384
+/* Over this many chunks (131072 floats, about 130 us of double sums on one core) the sums and the
+ * scaling go to the threads: a region costs 80-160 us on the 2-core VMs (docs/architecture.md). */
+#define PAR_CHUNKS 8
 static double chunk_squares(const float *g, int64_t lo, int64_t hi) {
     double a = 0.0;
     for (int64_t i = lo; i < hi; i++) a += (double)g[i] * g[i];
@@ -104,7 +107,7 @@ float nb_clip_grad_norm(nb_params *p, float max_norm) {
             ss += acc;
         }
     } else {
-#pragma omp parallel for schedule(static) if (chunks > 4)
+#pragma omp parallel for schedule(static) if (chunks > PAR_CHUNKS)
         for (int64_t c = 0; c < chunks; c++) {
             const int i = chunk_tensor(first, np, c);
             nb_tensor *t = nb_params_get(p, i);
@@ -123,7 +126,7 @@ float nb_clip_grad_norm(nb_params *p, float max_norm) {
     if (isfinite(norm) && coef < 1.0) {
         const float k = (float)coef;
         if (part) {
-#pragma omp parallel for schedule(static) if (chunks > 4)
+#pragma omp parallel for schedule(static) if (chunks > PAR_CHUNKS)
             for (int64_t c = 0; c < chunks; c++) {
                 const int i = chunk_tensor(first, np, c);
                 nb_tensor *t = nb_params_get(p, i);
