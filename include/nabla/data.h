@@ -79,8 +79,9 @@ nb_loader *nb_loader_new(const nb_dataset *d, int64_t batch, int shuffle, uint64
 int64_t nb_loader_batches(const nb_loader *l); /* batches per epoch */
 /* Starts epoch `epoch` (0-based); a background thread begins preparing the first batch. */
 void nb_loader_start(nb_loader *l, int64_t epoch);
-/* Fills *b with the next batch and returns 1, or returns 0 at the end of the epoch. While the
- * caller works on this batch, the thread prepares the next one. */
+/* Fills *b with the next batch and returns 1, or returns 0 at the end of the epoch. *b stays
+ * valid until the next nb_loader_next or nb_loader_start. While the caller works on it, the
+ * thread prepares the following ones into a ring of 2 to 8 buffers (as many as fit in 8 MiB). */
 int nb_loader_next(nb_loader *l, nb_batch *b);
 void nb_loader_free(nb_loader *l);
 
