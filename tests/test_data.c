@@ -364,6 +364,17 @@ static void test_csv(void) {
     CHECK_ERR(!nb_csv_load(p, 0), p, "No such file");
 }
 
+/* Samples of batch b whose x or y differ from the dataset's (x: scratch of d->dim floats). */
+static int64_t batch_mismatches(const nb_dataset *d, const nb_batch *b, float *x) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < b->n; i++) {
+        int64_t y;
+        nb_dataset_gather(d, &b->idx[i], 1, x, &y);
+        bad += y != b->y[i] || memcmp(x, b->x + i * d->dim, (size_t)d->dim * sizeof(float));
+    }
+    return bad;
+}
+
 /* Runs one epoch; appends the indices to order (if given); returns the samples seen. Checks
  * that every batch's x and y match the dataset. */
 static int64_t run_epoch(nb_loader *l, const nb_dataset *d, int64_t epoch, int64_t *order,
@@ -373,13 +384,8 @@ static int64_t run_epoch(nb_loader *l, const nb_dataset *d, int64_t epoch, int64
     int64_t seen = 0, k = 0;
     float *x = malloc((size_t)d->dim * sizeof(float)); /* (D) */
     while (nb_loader_next(l, &b)) {
-        for (int64_t i = 0; i < b.n; i++) {
-            int64_t y;
-            nb_dataset_gather(d, &b.idx[i], 1, x, &y);
-            if (y != b.y[i] || memcmp(x, b.x + i * d->dim, (size_t)d->dim * sizeof(float)))
-                (*bad)++;
-            if (order) order[seen + i] = b.idx[i];
-        }
+        *bad += batch_mismatches(d, &b, x);
+        for (int64_t i = 0; i < b.n && order; i++) order[seen + i] = b.idx[i];
         seen += b.n;
         *last_n = b.n;
         k++;
@@ -471,11 +477,8 @@ static void test_loader(void) {
     float *x = malloc((size_t)d->dim * sizeof(float)); /* (D) */
     for (int i = 0; i < 20 && nb_loader_next(a, &b); i++) {
         nanosleep(&(struct timespec){0, 3000000}, NULL); /* the worker fills the ring meanwhile */
-        for (int64_t j = 0; j < b.n; j++) {
-            int64_t y;
-            nb_dataset_gather(d, &b.idx[j], 1, x, &y);
-            ok &= b.idx[j] == o1[k + j] && y == b.y[j] && !memcmp(x, b.x + j * d->dim, (size_t)d->dim * sizeof(float));
-        }
+        ok &= batch_mismatches(d, &b, x) == 0;
+        for (int64_t j = 0; j < b.n; j++) ok &= b.idx[j] == o1[k + j];
         k += b.n;
     }
     free(x);

@@ -183,7 +183,7 @@ static void add_transposed(float *restrict dst, int64_t rs, const float *restric
                            int64_t cols, bool assign) {
     /* Large ones split src's rows (dst's columns) over the threads in runs of 32: each element
      * still gets its one add. */
-    if (rows * cols > 524288 && rows >= 64 && nb__threads() > 1) {
+    if (rows * cols > NB__PAR_CHEAP && rows >= 64 && nb__threads() > 1) {
 #pragma omp parallel
         {
             const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num(), units = (rows + 31) / 32;
