@@ -780,10 +780,55 @@ static void test_add_transposed(void) {
     nb_set_threads(threads);
 }
 
+/* The recurrences' per-step product (rnn.c's packed kernels): every element is one FMA chain over
+ * k in order, started from C or from zero, so each kernel available here must give exactly the
+ * bits of that chain written with fmaf, on sizes around the row tiles (6, 8), the panels (16, two
+ * of 16) and the k blocks (256), with padded rows in A and C left untouched. */
+static void test_rnn_step_gemm(void) {
+    const int64_t Ms[] = {1, 2, 5, 6, 7, 8, 9, 13, 16, 17, 32};
+    const int64_t Ns[] = {1, 5, 16, 17, 31, 32, 33, 48, 70, 128};
+    const int64_t Ks[] = {1, 3, 64, 256, 257, 600};
+    const char *names[] = {"", "AVX2+FMA", "AVX-512"};
+    for (int isa = 1; isa <= 2; isa++) {
+        int64_t cases = 0, bad = 0, skipped = 0;
+        for (int trans = 0; trans < 2; trans++)
+            for (int acc = 0; acc < 2; acc++)
+                for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++)
+                    for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++)
+                        for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++) {
+                            const int64_t M = Ms[mi], N = Ns[ni], K = Ks[ki], lda = K + 3, ldc = N + 2;
+                            if (M * N * K > 2000000) continue;
+                            float *A = rnd(M * lda), *B = rnd(N * K), *C = rnd(M * ldc), *want = dup(C, M * ldc);
+                            for (int64_t i = 0; i < M; i++)
+                                for (int64_t j = 0; j < N; j++) {
+                                    float c = acc ? want[i * ldc + j] : 0.0f;
+                                    for (int64_t k = 0; k < K; k++)
+                                        c = fmaf(A[i * lda + k], trans ? B[j * K + k] : B[k * N + j], c);
+                                    want[i * ldc + j] = c;
+                                }
+                            if (!nb__rnn_packed_gemm(isa, trans, M, N, K, A, lda, B, C, ldc, acc)) {
+                                skipped++;
+                            } else {
+                                cases++;
+                                bad += memcmp(C, want, (size_t)(M * ldc) * sizeof(float)) != 0;
+                            }
+                            free(A), free(B), free(C), free(want);
+                        }
+        if (cases == 0) {
+            printf("SKIP rnn step product, %s kernel: not built or not supported on this CPU (%lld cases)\n",
+                   names[isa], (long long)skipped);
+            continue;
+        }
+        check(bad == 0 && skipped == 0, "rnn step product, %s kernel: %lld of %lld cases bit-equal to the fmaf chain",
+              names[isa], (long long)(cases - bad), (long long)cases);
+    }
+}
+
 int main(void) {
     test_add_transposed();
     test_gemm();
     test_gemm_split();
+    test_rnn_step_gemm();
     test_conv();
     test_pool();
     test_softmax();

@@ -208,6 +208,12 @@ void nb__rnn_forward(const nb__rnn_dims *d, const float *xp, const float *w, con
 void nb__rnn_backward(const nb__rnn_dims *d, const float *w, const float *h0, const float *c0, const float *h,
                       const float *c, const float *save, const float *gh, const float *gc, float *dxp, float *dgh,
                       float *dh0, float *dc0, float *scratch, int threads);
+/* The recurrences' per-step product, for tests: C (M, N) = [C +] A (M, K) op(B), op(B) = B^T
+ * (B stored (N, K)) when trans, else B (K, N), with W packed as the recurrences pack it and the
+ * kernel `isa` (1 AVX2+FMA, 2 AVX-512), each element one FMA chain over k in order. False when
+ * that kernel is not built or not supported here (or out of memory). */
+bool nb__rnn_packed_gemm(int isa, bool trans, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *B, float *C, int64_t ldc, bool acc);
 /* prev (N,T,H): the state each step started from (s0 or s at the step before). */
 void nb__rnn_prev_states(const nb__rnn_dims *d, const float *s0, const float *s, float *prev);
 

@@ -64,19 +64,27 @@ static const float *prev_rows(const nb__rnn_dims *d, const float *s0, const floa
 /* The per-step products against W_hh. OpenBLAS packs both operands on every call, and for a
  * step's small product (a thread's R rows) repacking the whole of W_hh each step costs about as
  * much as the multiply itself. With AVX2 and FMA, W_hh is packed once per call of the layer into
- * panels of PANEL columns (k-major, zero-padded) and each step runs the register-blocked kernel
- * below on it: C (M, N) = [C +] A (M, K) op(B), every element one FMA chain over k in order
- * (started from C when accumulating, from zero otherwise). Other machines call nb__gemm. */
-enum { PANEL = 16, TILE_ROWS = 6 };
+ * panels of PANEL columns (k-major, zero-padded) and each step runs a register-blocked kernel on
+ * it: C (M, N) = [C +] A (M, K) op(B), every element one FMA chain over k in order (started from
+ * C when accumulating, from zero otherwise). Two kernels compute those chains: an AVX2 one (tiles
+ * of 6 rows by one panel) and, where the CPU has AVX-512, one with tiles of 8 rows by two panels
+ * (twice the multiply-adds per instruction, whatever OPENBLAS_CORETYPE says, as the product is
+ * nabla's). A chain is the same FMAs in the same order in either, so both give the same bits.
+ * Other machines call nb__gemm. */
+enum { PANEL = 16, TILE_ROWS = 6, TILE_ROWS512 = 8 };
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <immintrin.h>
 #define NB_RNN_PACKED 1
 
-static bool packed_ok(void) {
-    static int ok = -1;
-    if (ok < 0) ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return ok;
+/* The best kernel here: 0 none (nb__gemm), 1 AVX2+FMA, 2 AVX-512. */
+static int packed_isa(void) {
+    static int isa = -1;
+    if (isa < 0)
+        isa = !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 0
+              : __builtin_cpu_supports("avx512f")                                ? 2
+                                                                                  : 1;
+    return isa;
 }
 
 /* mr rows (1..TILE_ROWS, a constant after inlining) by one panel of 16 columns. */
@@ -134,16 +142,90 @@ __attribute__((target("avx2,fma"))) static void gemm_block(int64_t M, int64_t N,
     }
 }
 
-/* Over k in blocks of KBLOCK (a panel's block, 16 KB, stays in L1 across the row tiles); a block
+/* mr rows (1..TILE_ROWS512) by np (1 or 2) consecutive panels, whose starts are ps floats apart
+ * (K * PANEL); mr and np are constants after inlining. */
+__attribute__((target("avx512f"), always_inline)) static inline void tile512(const int mr, const int np, int64_t K,
+                                                                              const float *A, int64_t lda,
+                                                                              const float *bp, int64_t ps, float *C,
+                                                                              int64_t ldc, bool acc) {
+    __m512 c0[TILE_ROWS512], c1[TILE_ROWS512];
+    for (int r = 0; r < mr; r++) {
+        c0[r] = acc ? _mm512_loadu_ps(C + r * ldc) : _mm512_setzero_ps();
+        if (np == 2) c1[r] = acc ? _mm512_loadu_ps(C + r * ldc + PANEL) : _mm512_setzero_ps();
+    }
+    for (int64_t k = 0; k < K; k++) {
+        __m512 b0 = _mm512_load_ps(bp + k * PANEL), b1 = _mm512_setzero_ps();
+        if (np == 2) b1 = _mm512_load_ps(bp + ps + k * PANEL);
+        for (int r = 0; r < mr; r++) {
+            __m512 a = _mm512_set1_ps(A[r * lda + k]);
+            c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+            if (np == 2) c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        _mm512_storeu_ps(C + r * ldc, c0[r]);
+        if (np == 2) _mm512_storeu_ps(C + r * ldc + PANEL, c1[r]);
+    }
+}
+
+#define NB_TILE512_ROWS(np)                                                                                             \
+    switch (mr) {                                                                                                      \
+    case 1: tile512(1, np, kb, a, lda, b, ps, c, ld, acc); break;                                                     \
+    case 2: tile512(2, np, kb, a, lda, b, ps, c, ld, acc); break;                                                     \
+    case 3: tile512(3, np, kb, a, lda, b, ps, c, ld, acc); break;                                                     \
+    case 4: tile512(4, np, kb, a, lda, b, ps, c, ld, acc); break;                                                     \
+    case 5: tile512(5, np, kb, a, lda, b, ps, c, ld, acc); break;                                                     \
+    case 6: tile512(6, np, kb, a, lda, b, ps, c, ld, acc); break;                                                     \
+    case 7: tile512(7, np, kb, a, lda, b, ps, c, ld, acc); break;                                                     \
+    default: tile512(TILE_ROWS512, np, kb, a, lda, b, ps, c, ld, acc); break;                                         \
+    }
+
+/* gemm_block's AVX-512 twin: two full panels at a time, then one, the partial last one through a
+ * full-width buffer. */
+__attribute__((target("avx512f"))) static void gemm_block512(int64_t M, int64_t N, int64_t K, int64_t kb,
+                                                              const float *A, int64_t lda, const float *bp, float *C,
+                                                              int64_t ldc, bool acc) {
+    const int64_t ps = K * PANEL;
+    for (int64_t j = 0; j < N;) {
+        const float *b = bp + j * K;
+        int64_t nc = N - j < PANEL ? N - j : PANEL;
+        const int np = N - j >= 2 * PANEL ? 2 : 1;
+        for (int64_t i = 0; i < M; i += TILE_ROWS512) {
+            int mr = M - i < TILE_ROWS512 ? (int)(M - i) : TILE_ROWS512;
+            float tmp[TILE_ROWS512 * PANEL];
+            float *c = C + i * ldc + j;
+            int64_t ld = ldc;
+            if (nc < PANEL) {
+                for (int r = 0; r < mr; r++)
+                    for (int q = 0; q < PANEL; q++) tmp[r * PANEL + q] = acc && q < nc ? c[r * ldc + q] : 0.0f;
+                c = tmp, ld = PANEL;
+            }
+            const float *a = A + i * lda;
+            if (np == 2) {
+                NB_TILE512_ROWS(2)
+            } else {
+                NB_TILE512_ROWS(1)
+            }
+            if (nc < PANEL)
+                for (int r = 0; r < mr; r++) memcpy(C + (i + r) * ldc + j, tmp + r * PANEL, (size_t)nc * sizeof(float));
+        }
+        j += np * PANEL;
+    }
+}
+#undef NB_TILE512_ROWS
+
+/* Over k in blocks of KBLOCK (a panel's block, 16 KB, or two, stay in L1 across the row tiles); a block
  * continues the chain from the stored partial sums, so the blocking does not change the result. */
 enum { KBLOCK = 256 };
 
-__attribute__((target("avx2,fma"))) static void gemm_packed(int64_t M, int64_t N, int64_t K, const float *A,
-                                                             int64_t lda, const float *bp, float *C, int64_t ldc,
-                                                             bool acc) {
+static void gemm_packed(int isa, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *bp,
+                        float *C, int64_t ldc, bool acc) {
     for (int64_t k0 = 0; k0 < K; k0 += KBLOCK) {
         int64_t kb = K - k0 < KBLOCK ? K - k0 : KBLOCK;
-        gemm_block(M, N, K, kb, A + k0, lda, bp + k0 * PANEL, C, ldc, acc || k0 > 0);
+        if (isa == 2)
+            gemm_block512(M, N, K, kb, A + k0, lda, bp + k0 * PANEL, C, ldc, acc || k0 > 0);
+        else
+            gemm_block(M, N, K, kb, A + k0, lda, bp + k0 * PANEL, C, ldc, acc || k0 > 0);
     }
 }
 #endif
@@ -164,7 +246,7 @@ static void pack_panels(bool trans, int64_t K, int64_t N, const float *B, float 
  * alone), a barrier after. */
 static float *packed_alloc(int64_t K, int64_t N) {
 #ifdef NB_RNN_PACKED
-    if (!packed_ok()) return NULL;
+    if (!packed_isa()) return NULL;
     int64_t np = (N + PANEL - 1) / PANEL;
     return aligned_alloc(64, (size_t)(np * PANEL * K) * sizeof(float));
 #else
@@ -183,13 +265,29 @@ static void step_gemm(bool trans, int64_t M, int64_t N, int64_t K, const float *
                       const float *bp, float *C, int64_t ldc, bool acc) {
 #ifdef NB_RNN_PACKED
     if (bp) {
-        gemm_packed(M, N, K, A, lda, bp, C, ldc, acc);
+        gemm_packed(packed_isa(), M, N, K, A, lda, bp, C, ldc, acc);
         return;
     }
 #else
     (void)bp;
 #endif
     nb__gemm(0, trans, M, N, K, 1.0f, A, lda, B, trans ? K : N, acc ? 1.0f : 0.0f, C, ldc);
+}
+
+bool nb__rnn_packed_gemm(int isa, bool trans, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                         const float *B, float *C, int64_t ldc, bool acc) {
+#ifdef NB_RNN_PACKED
+    if (isa < 1 || isa > packed_isa()) return false;
+    float *bp = packed_alloc(K, N);
+    if (!bp) return false;
+    pack_share(trans, K, N, B, bp, 1, 0);
+    gemm_packed(isa, M, N, K, A, lda, bp, C, ldc, acc);
+    free(bp);
+    return true;
+#else
+    (void)isa, (void)trans, (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)C, (void)ldc, (void)acc;
+    return false;
+#endif
 }
 
 static inline bool real_step(const nb__rnn_dims *d, int64_t n, int64_t t) { return !d->len || t < d->len[n]; }
