@@ -394,6 +394,38 @@ static void test_im2col_block(const conv_case *c) {
     free(xr), free(col2);
 }
 
+/* Where the direct kernels run (forward, input gradient), the AVX-512 ones (16-float vectors)
+ * must give the bits of the 8-float ones: the same sums in the same order. */
+static void test_direct_isas(const conv_case *c) {
+    nb__conv_geom g = conv_geom_of(c);
+    if (nb__conv_geom_finish(&g) != 0 || (!nb__conv_direct_ok(&g) && !nb__conv_direct_data_ok(&g))) return;
+    nb__conv_plan(&g);
+    if (nb__conv_direct_isa(0) < 2) {
+        printf("SKIP direct conv N%lld C%lld %lldx%lld O%lld: no AVX-512 kernel here\n", (long long)g.N,
+               (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.O);
+        return;
+    }
+    const int64_t nx = g.N * g.C * g.H * g.W, ny = g.N * g.O * g.OH * g.OW, nw = g.O * g.C * g.KH * g.KW;
+    const size_t nws = nb__conv_workspace(&g);
+    float *x = rnd(nx), *w = rnd(nw), *b = rnd(g.O), *gy = rnd(ny), *gx0 = rnd(nx), *ws = malloc(nws * sizeof(float));
+    float *y[2], *gx[2];
+    for (int k = 0; k < 2; k++) {
+        nb__conv_direct_isa(k + 1);
+        y[k] = malloc((size_t)ny * sizeof(float)), gx[k] = dup(gx0, nx);
+        fill(y[k], ny, NAN), fill(ws, (int64_t)nws, NAN);
+        nb__conv2d_fwd(&g, x, w, c->bias ? b : NULL, y[k], ws);
+        fill(ws, (int64_t)nws, NAN);
+        nb__conv2d_bwd_data(&g, w, gy, gx[k], ws);
+    }
+    nb__conv_direct_isa(0);
+    check(!memcmp(y[0], y[1], (size_t)ny * 4) && !memcmp(gx[0], gx[1], (size_t)nx * 4),
+          "direct conv N%lld C%lld %lldx%lld O%lld k%lldx%lld%s%s: AVX-512 kernels bit-equal to the 8-float ones",
+          (long long)g.N, (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.O, (long long)g.KH,
+          (long long)g.KW, nb__conv_direct_ok(&g) ? " fwd" : "", nb__conv_direct_data_ok(&g) ? " data" : "");
+    for (int k = 0; k < 2; k++) free(y[k]), free(gx[k]);
+    free(x), free(w), free(b), free(gy), free(gx0), free(ws);
+}
+
 static void test_conv(void) {
     static const conv_case cases[] = {
         /* N  C   H   W  O KH KW SH SW PH PW DH DW G bias */
@@ -427,6 +459,8 @@ static void test_conv(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_conv_case(&cases[i]);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_conv_adjoint(&cases[i]);
+    /* The direct kernels' AVX-512 forward and input gradient against the 8-float ones, bit for bit */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_direct_isas(&cases[i]);
     static const conv_case blk[] = {
         {3, 3, 9, 8, 1, 3, 2, 2, 3, 1, 2, 2, 1, 1, 0},  /* staged: padding, stride 3, dilation */
         {3, 2, 9, 9, 1, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0},  /* unstaged: reads x up to its end */

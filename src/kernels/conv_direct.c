@@ -62,9 +62,13 @@ int nb__conv_direct_data_ok(const nb__conv_geom *g) {
     return ceil8(g->W) * 3 <= g->W * 4;
 }
 
-/* The plane's row length: every column the tiles read, and the padded input. */
+/* Output columns the AVX-512 tiles of a row span (one vector of 16, else vectors of 32). */
+static int64_t span16(int64_t ow) { return ow <= 16 ? 16 : (ow + 31) / 32 * 32; }
+
+/* The plane's row length: every column the tiles read (8-column vectors, or the AVX-512 tiles'
+ * 16 and 32), and the padded input. */
 static int64_t plane_w(const nb__conv_geom *g) {
-    int64_t a = ceil8(g->OW) + g->KW - 1, b = g->W + 2 * g->PW;
+    int64_t a = span16(g->OW) + g->KW - 1, b = g->W + 2 * g->PW;
     return a > b ? a : b;
 }
 
@@ -123,19 +127,20 @@ static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
                     }                                                                             \
                 }                                                                                 \
             }                                                                                     \
-        for (int i = 0; i < OB && i < ob_n; i++) {                                                \
-            int j = 0;                                                                            \
-            for (; j < NC && 8 * j + 8 <= nout; j++) {                                            \
-                nb_v8f *d = (nb_v8f *)(yo[i] + 8 * j);                                            \
-                *d = add ? *d + acc[i][j] : acc[i][j] + bo[i];                                    \
+        /* constant indices only: an accumulator indexed at run time would live in memory */      \
+        for (int i = 0; i < OB; i++)                                                              \
+            for (int j = 0; j < NC; j++) {                                                        \
+                if (i >= ob_n) break;                                                             \
+                if (8 * j + 8 <= nout) {                                                          \
+                    nb_v8f *d = (nb_v8f *)(yo[i] + 8 * j);                                        \
+                    *d = add ? *d + acc[i][j] : acc[i][j] + bo[i];                                \
+                } else if (8 * j < nout) { /* the row's last, partial vector */                   \
+                    float out[8];                                                                 \
+                    *(nb_v8f *)out = acc[i][j];                                                   \
+                    for (int64_t q = 0; q < nout - 8 * j; q++)                                    \
+                        yo[i][8 * j + q] = add ? yo[i][8 * j + q] + out[q] : out[q] + bo[i];      \
+                }                                                                                 \
             }                                                                                     \
-            if (j < NC) { /* the row's last, partial vector */                                    \
-                float out[8];                                                                     \
-                *(nb_v8f *)out = acc[i][j];                                                       \
-                for (int64_t q = 0; q < nout - 8 * j; q++)                                        \
-                    yo[i][8 * j + q] = add ? yo[i][8 * j + q] + out[q] : out[q] + bo[i];           \
-            }                                                                                     \
-        }                                                                                         \
     }
 /* Accumulators OB*NC plus NC input vectors and a weight fit the 16 AVX2 registers, and each
  * input vector, loaded once, feeds OB products. (Tiles of 32 columns for 2 channels measured
@@ -183,10 +188,188 @@ NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, con
     }
 }
 
+/* direct_sample with 16-float vectors, where the CPU has AVX-512: a tile is one vector of 16
+ * output columns (rows of up to 16) or two (32), for OB output channels; every output is the same
+ * sum over (c, kh, kw) from zero, then + bias, FMA by FMA, as in direct_sample's tiles, so the
+ * bits are the same (test_kernels compares the two). 32 registers hold 2 x 6 or 1 x 12
+ * accumulators with the input vectors and a broadcast weight. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NB_DIRECT512 1
+typedef float nb_v16f __attribute__((vector_size(64), aligned(4), may_alias));
+
+#define NB_DIRECT_TILE16(NC, OB)                                                                  \
+    __attribute__((target("arch=x86-64-v4"), always_inline)) static inline void tile16_##NC##_##OB( \
+        const float *x0, int64_t cs, int64_t hs, int64_t C, int64_t KH, int64_t kh0, int64_t kh1, \
+        int64_t KW, const float *const *wr, const float *bo, float *const *yo, int64_t nout,      \
+        int64_t ob_n, int add) {                                                                  \
+        nb_v16f acc[OB][NC];                                                                      \
+        for (int i = 0; i < OB; i++)                                                              \
+            for (int j = 0; j < NC; j++) acc[i][j] = (nb_v16f){0};                                \
+        for (int64_t c = 0; c < C; c++)                                                           \
+            for (int64_t kh = kh0; kh < kh1; kh++) {                                              \
+                const float *xr = x0 + c * cs + kh * hs;                                          \
+                int64_t k = (c * KH + kh) * KW;                                                   \
+                for (int64_t kw = 0; kw < KW; kw++, k++) {                                        \
+                    nb_v16f xv[NC];                                                               \
+                    for (int j = 0; j < NC; j++) xv[j] = *(const nb_v16f *)(xr + kw + 16 * j);    \
+                    for (int i = 0; i < OB; i++) {                                                \
+                        const float wk = wr[i][k];                                                \
+                        for (int j = 0; j < NC; j++) acc[i][j] += wk * xv[j];                     \
+                    }                                                                             \
+                }                                                                                 \
+            }                                                                                     \
+        /* constant indices only: an accumulator indexed at run time would live in memory */      \
+        for (int i = 0; i < OB; i++)                                                              \
+            for (int j = 0; j < NC; j++) {                                                        \
+                if (i >= ob_n) break;                                                             \
+                if (16 * j + 16 <= nout) {                                                        \
+                    nb_v16f *d = (nb_v16f *)(yo[i] + 16 * j);                                     \
+                    *d = add ? *d + acc[i][j] : acc[i][j] + bo[i];                                \
+                } else if (16 * j < nout) { /* the row's last, partial vector */                  \
+                    float out[16];                                                                \
+                    *(nb_v16f *)out = acc[i][j];                                                  \
+                    for (int64_t q = 0; q < nout - 16 * j; q++)                                   \
+                        yo[i][16 * j + q] = add ? yo[i][16 * j + q] + out[q] : out[q] + bo[i];    \
+                }                                                                                 \
+            }                                                                                     \
+    }
+NB_DIRECT_TILE16(2, 6)
+NB_DIRECT_TILE16(1, 6)
+NB_DIRECT_TILE16(1, 12)
+#undef NB_DIRECT_TILE16
+
+/* Rows of up to 16 columns for 6 channels: 6 accumulators, one FMA chain each, would wait on
+ * the FMA's latency; two output rows at a time (12), rs floats apart in the plane and ldy in y.
+ * Each row adds its own kernel rows, [a0, a1) and [b0, b1), in direct_sample's order, so each
+ * output gets the same terms in the same order as alone. */
+__attribute__((target("arch=x86-64-v4"), always_inline)) static inline void tile16_rows2(
+    const float *x0, int64_t rs, int64_t cs, int64_t hs, int64_t C, int64_t KH, int64_t a0, int64_t a1, int64_t b0,
+    int64_t b1, int64_t KW, const float *const *wr, const float *bo, float *const *yo, int64_t ldy, int64_t nout,
+    int64_t ob_n, int add) {
+    enum { OB = 6 };
+    nb_v16f acc[2][OB];
+    for (int i = 0; i < OB; i++) acc[0][i] = acc[1][i] = (nb_v16f){0};
+    const int64_t lo = a0 < b0 ? a0 : b0, hi = a1 > b1 ? a1 : b1;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t kh = lo; kh < hi; kh++) {
+            const float *xa = x0 + c * cs + kh * hs, *xb = xa + rs;
+            const int64_t k = (c * KH + kh) * KW;
+            const int ia = kh >= a0 && kh < a1, ib = kh >= b0 && kh < b1;
+            if (ia && ib) {
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const nb_v16f va = *(const nb_v16f *)(xa + kw), vb = *(const nb_v16f *)(xb + kw);
+                    for (int i = 0; i < OB; i++) {
+                        const float wk = wr[i][k + kw];
+                        acc[0][i] += wk * va;
+                        acc[1][i] += wk * vb;
+                    }
+                }
+            } else if (ia) {
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const nb_v16f va = *(const nb_v16f *)(xa + kw);
+                    for (int i = 0; i < OB; i++) acc[0][i] += wr[i][k + kw] * va;
+                }
+            } else if (ib) {
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const nb_v16f vb = *(const nb_v16f *)(xb + kw);
+                    for (int i = 0; i < OB; i++) acc[1][i] += wr[i][k + kw] * vb;
+                }
+            }
+        }
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < OB; i++) {
+            if (i >= ob_n) break;
+            float *y = yo[i] + r * ldy;
+            if (nout == 16) {
+                nb_v16f *d = (nb_v16f *)y;
+                *d = add ? *d + acc[r][i] : acc[r][i] + bo[i];
+            } else {
+                float out[16];
+                *(nb_v16f *)out = acc[r][i];
+                for (int64_t q = 0; q < nout; q++) y[q] = add ? y[q] + out[q] : out[q] + bo[i];
+            }
+        }
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void direct_sample512(const nb__conv_geom *g, const float *xn,
+                                                                      const float *w, const float *b, float *yn,
+                                                                      int add, float *stage, int64_t ldy) {
+    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
+    const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), Kc = C * KH * KW;
+    pad_input(g, xn, stage);
+    const int64_t cs = Hp * Wd, hs = g->DH * Wd, tw = OW <= 16 ? 16 : 32;
+    for (int64_t t0 = 0; t0 < OW; t0 += tw) {
+        const int64_t nout = ldy - t0 < tw ? ldy - t0 : tw, nc = (nout + 15) / 16;
+        const int64_t ob = nc == 2 || O <= 6 ? 6 : 12;
+        for (int64_t o0 = 0; o0 < O; o0 += ob) {
+            const int64_t ob_n = O - o0 < ob ? O - o0 : ob;
+            const float *wr[NB_DIRECT_OB_MAX];
+            float bo[NB_DIRECT_OB_MAX];
+            for (int64_t i = 0; i < ob; i++) { /* channels past O repeat the last one, unstored */
+                const int64_t o = o0 + i < O ? o0 + i : O - 1;
+                wr[i] = w + o * Kc;
+                bo[i] = b ? b[o] : 0.0f;
+            }
+            const int rows2 = nc == 1 && ob == 6;
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const float *x0 = stage + oh * g->SH * Wd + t0;
+                float *yo[NB_DIRECT_OB_MAX];
+                for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * ldy + t0;
+                int64_t kh0 = 0, kh1 = KH; /* kernel rows on the plane's zero rows, as in direct_sample */
+                while (kh0 < KH && oh * g->SH + kh0 * g->DH < g->PH) kh0++;
+                while (kh1 > kh0 && oh * g->SH + (kh1 - 1) * g->DH >= g->PH + g->H) kh1--;
+                if (rows2 && oh + 1 < OH) { /* this row and the next */
+                    int64_t b0 = 0, b1 = KH;
+                    while (b0 < KH && (oh + 1) * g->SH + b0 * g->DH < g->PH) b0++;
+                    while (b1 > b0 && (oh + 1) * g->SH + (b1 - 1) * g->DH >= g->PH + g->H) b1--;
+                    tile16_rows2(x0, g->SH * Wd, cs, hs, C, KH, kh0, kh1, b0, b1, KW, wr, bo, yo, ldy, nout, ob_n,
+                                 add);
+                    oh++;
+                    continue;
+                }
+                if (nc == 2) tile16_2_6(x0, cs, hs, C, KH, kh0, kh1, KW, wr, bo, yo, nout, ob_n, add);
+                else if (ob == 6) tile16_1_6(x0, cs, hs, C, KH, kh0, kh1, KW, wr, bo, yo, nout, ob_n, add);
+                else tile16_1_12(x0, cs, hs, C, KH, kh0, kh1, KW, wr, bo, yo, nout, ob_n, add);
+            }
+        }
+    }
+}
+#endif
+
+/* Which direct_sample runs: 2 the AVX-512 one where the CPU has it, 1 the cloned one; tests set
+ * it with nb__conv_direct_isa. */
+static int direct_isa_forced;
+
+static int direct_isa(void) {
+#ifdef NB_DIRECT512
+    static int best = -1;
+    if (best < 0) best = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? 2 : 1;
+    return direct_isa_forced && direct_isa_forced < best ? direct_isa_forced : best;
+#else
+    return 1;
+#endif
+}
+
+int nb__conv_direct_isa(int isa) {
+    direct_isa_forced = isa;
+    return direct_isa();
+}
+
+static void sample_any(const nb__conv_geom *g, const float *xn, const float *w, const float *b, float *yn, int add,
+                       float *stage, int64_t ldy) {
+#ifdef NB_DIRECT512
+    if (direct_isa() == 2) {
+        direct_sample512(g, xn, w, b, yn, add, stage, ldy);
+        return;
+    }
+#endif
+    direct_sample(g, xn, w, b, yn, add, stage, ldy);
+}
+
 void nb__conv_direct_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
                          float *y, int add, int64_t n0, int64_t n1, float *stage) {
     const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
-    for (int64_t n = n0; n < n1; n++) direct_sample(g, x + n * xs, w, b, y + n * ys, add, stage, g->OW);
+    for (int64_t n = n0; n < n1; n++) sample_any(g, x + n * xs, w, b, y + n * ys, add, stage, g->OW);
 }
 
 void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
@@ -198,7 +381,7 @@ void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *g
         for (int64_t c = 0; c < C; c++)
             for (int64_t k = 0; k < KK; k++) wt[(c * O + o) * KK + KK - 1 - k] = w[(o * C + c) * KK + k];
     const int64_t xs = O * g->OH * g->OW, ys = C * g->H * g->W;
-    for (int64_t n = n0; n < n1; n++) direct_sample(&d, gy + n * xs, wt, b, gx + n * ys, add, stage, d.OW);
+    for (int64_t n = n0; n < n1; n++) sample_any(&d, gy + n * xs, wt, b, gx + n * ys, add, stage, d.OW);
 }
 
 /* ---- row pairs (the fused inference pass) -------------------------------------------------- */

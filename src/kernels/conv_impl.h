@@ -81,5 +81,9 @@ void nb__conv_direct_data(const nb__conv_geom *g, const float *w, const float *g
 void nb__conv_direct_wgt(const nb__conv_geom *g, const float *x, const float *gy, float *lanes,
                          int64_t n0, int64_t n1, float *stage);
 void nb__conv_direct_lanes_add(const nb__conv_geom *g, const float *lanes, float *gw);
+/* The forward and input gradient's kernel: 2 with 16-float vectors where the CPU has AVX-512,
+ * else 1 (8-float vectors, cloned per ISA); both give the same bits. For tests: forces at most
+ * `isa` (0: the best here) and returns the one that now runs. */
+int nb__conv_direct_isa(int isa);
 
 #endif
