@@ -394,8 +394,8 @@ static void test_im2col_block(const conv_case *c) {
     free(xr), free(col2);
 }
 
-/* Where the direct kernels run (forward, input gradient), the AVX-512 ones (16-float vectors)
- * must give the bits of the 8-float ones: the same sums in the same order. */
+/* Where the direct kernels run (forward, input and weight gradients), the AVX-512 ones
+ * (16-float vectors) must give the bits of the 8-float ones: the same sums in the same order. */
 static void test_direct_isas(const conv_case *c) {
     nb__conv_geom g = conv_geom_of(c);
     if (nb__conv_geom_finish(&g) != 0 || (!nb__conv_direct_ok(&g) && !nb__conv_direct_data_ok(&g))) return;
@@ -408,7 +408,7 @@ static void test_direct_isas(const conv_case *c) {
     const int64_t nx = g.N * g.C * g.H * g.W, ny = g.N * g.O * g.OH * g.OW, nw = g.O * g.C * g.KH * g.KW;
     const size_t nws = nb__conv_workspace(&g);
     float *x = rnd(nx), *w = rnd(nw), *b = rnd(g.O), *gy = rnd(ny), *gx0 = rnd(nx), *ws = malloc(nws * sizeof(float));
-    float *y[2], *gx[2];
+    float *y[2], *gx[2], *gw[2], *gb[2], *gw0 = rnd(nw), *gb0 = rnd(g.O);
     for (int k = 0; k < 2; k++) {
         nb__conv_direct_isa(k + 1);
         y[k] = malloc((size_t)ny * sizeof(float)), gx[k] = dup(gx0, nx);
@@ -416,14 +416,18 @@ static void test_direct_isas(const conv_case *c) {
         nb__conv2d_fwd(&g, x, w, c->bias ? b : NULL, y[k], ws);
         fill(ws, (int64_t)nws, NAN);
         nb__conv2d_bwd_data(&g, w, gy, gx[k], ws);
+        gw[k] = dup(gw0, nw), gb[k] = dup(gb0, g.O);
+        fill(ws, (int64_t)nws, NAN);
+        nb__conv2d_bwd_weight(&g, x, gy, gw[k], gb[k], ws);
     }
     nb__conv_direct_isa(0);
-    check(!memcmp(y[0], y[1], (size_t)ny * 4) && !memcmp(gx[0], gx[1], (size_t)nx * 4),
-          "direct conv N%lld C%lld %lldx%lld O%lld k%lldx%lld%s%s: AVX-512 kernels bit-equal to the 8-float ones",
+    check(!memcmp(y[0], y[1], (size_t)ny * 4) && !memcmp(gx[0], gx[1], (size_t)nx * 4) &&
+              !memcmp(gw[0], gw[1], (size_t)nw * 4) && !memcmp(gb[0], gb[1], (size_t)g.O * 4),
+          "direct conv N%lld C%lld %lldx%lld O%lld k%lldx%lld%s%s (and weight gradient): AVX-512 kernels bit-equal to the 8-float ones",
           (long long)g.N, (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.O, (long long)g.KH,
           (long long)g.KW, nb__conv_direct_ok(&g) ? " fwd" : "", nb__conv_direct_data_ok(&g) ? " data" : "");
-    for (int k = 0; k < 2; k++) free(y[k]), free(gx[k]);
-    free(x), free(w), free(b), free(gy), free(gx0), free(ws);
+    for (int k = 0; k < 2; k++) free(y[k]), free(gx[k]), free(gw[k]), free(gb[k]);
+    free(x), free(w), free(b), free(gy), free(gx0), free(gw0), free(gb0), free(ws);
 }
 
 static void test_conv(void) {

@@ -19,6 +19,10 @@
 
 #include <string.h>
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+#endif
+
 /* The kernels are cloned for AVX-512 and AVX2+FMA besides the baseline (NB_CLONES, kernels.h). */
 
 #if defined(__GNUC__)
@@ -630,9 +634,93 @@ NB_CLONES static void wgt_sample(const nb__conv_geom *g, const float *xn, const 
     }
 }
 
+#ifdef NB_DIRECT512
+/* wgt_sample with AVX-512: the same 8-lane sums, two of them (kernel columns t and t + 1, next
+ * to each other in lanes) in one 16-float register; the gy vector is duplicated into both halves
+ * and the input vectors at t and t + 1 put side by side. Each lane adds the same products in
+ * the same order as wgt_sample's, so the bits are the same. Tiles of 6 channels x up to 6
+ * kernel columns (18 accumulators; an odd last column in an 8-float one). */
+#define NB_WOB512 6
+#define NB_WKT512 6
+__attribute__((target("arch=x86-64-v4"), always_inline)) static inline void wtile512(
+    const int KT, const float *const *gr, int64_t gs, const float *xr, int64_t xs, int64_t OH, int64_t NV,
+    float *const *li) {
+    enum { OB = NB_WOB512 };
+    const int P = KT / 2, odd = KT & 1;
+    __m512 a[OB][NB_WKT512 / 2];
+    __m256 a1[OB];
+    for (int i = 0; i < OB; i++) {
+        for (int p = 0; p < P; p++) a[i][p] = _mm512_loadu_ps(li[i] + 16 * p);
+        if (odd) a1[i] = _mm256_loadu_ps(li[i] + 16 * P);
+    }
+    for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t v = 0; v < NV; v++) {
+            const float *x0 = xr + oh * xs + 8 * v;
+            __m512 xp[NB_WKT512 / 2];
+            __m256 xo = _mm256_setzero_ps();
+            for (int p = 0; p < P; p++)
+                xp[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(x0 + 2 * p)),
+                                           _mm256_loadu_ps(x0 + 2 * p + 1), 1);
+            if (odd) xo = _mm256_loadu_ps(x0 + 2 * P);
+            for (int i = 0; i < OB; i++) {
+                const __m512 gv = _mm512_broadcast_f32x8(_mm256_loadu_ps(gr[i] + oh * gs + 8 * v));
+                for (int p = 0; p < P; p++) a[i][p] = _mm512_fmadd_ps(gv, xp[p], a[i][p]);
+                if (odd) a1[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(gv), xo, a1[i]);
+            }
+        }
+    for (int i = 0; i < OB; i++) {
+        for (int p = 0; p < P; p++) _mm512_storeu_ps(li[i] + 16 * p, a[i][p]);
+        if (odd) _mm256_storeu_ps(li[i] + 16 * P, a1[i]);
+    }
+}
+
+__attribute__((target("arch=x86-64-v4"))) static void wgt_sample512(const nb__conv_geom *g, const float *xn,
+                                                                   const float *gyn, float *lanes, float *stage) {
+    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
+    const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), OWc = ceil8(OW), NV = OWc / 8;
+    pad_input(g, xn, stage);
+    float *gp = stage + C * Hp * Wd; /* (O, OH, OWc): gy with zero-padded rows */
+    for (int64_t r = 0; r < O * OH; r++) {
+        memcpy(gp + r * OWc, gyn + r * OW, (size_t)OW * sizeof(float));
+        for (int64_t q = OW; q < OWc; q++) gp[r * OWc + q] = 0.0f;
+    }
+    const int64_t gs = OWc, xs = g->SH * Wd;
+    float dummy[NB_WKT512 * 8]; /* the sums of channels past O (repeats of the last), dropped */
+    for (int64_t o0 = 0; o0 < O; o0 += NB_WOB512) {
+        const float *gr[NB_WOB512];
+        for (int i = 0; i < NB_WOB512; i++) gr[i] = gp + (o0 + i < O ? o0 + i : O - 1) * OH * OWc;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t kh = 0; kh < KH; kh++) {
+                const float *xr = stage + (c * Hp + kh * g->DH) * Wd;
+                for (int64_t kw0 = 0; kw0 < KW; kw0 += NB_WKT512) {
+                    const int64_t kt = KW - kw0 < NB_WKT512 ? KW - kw0 : NB_WKT512;
+                    float *li[NB_WOB512];
+                    for (int i = 0; i < NB_WOB512; i++)
+                        li[i] = o0 + i < O ? lanes + ((((o0 + i) * C + c) * KH + kh) * KW + kw0) * 8 : dummy;
+                    if (o0 + NB_WOB512 > O) memset(dummy, 0, sizeof dummy);
+                    switch (kt) {
+                    case 6: wtile512(6, gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    case 5: wtile512(5, gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    case 4: wtile512(4, gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    case 3: wtile512(3, gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    case 2: wtile512(2, gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    default: wtile512(1, gr, gs, xr + kw0, xs, OH, NV, li); break;
+                    }
+                }
+            }
+    }
+}
+#endif
+
 void nb__conv_direct_wgt(const nb__conv_geom *g, const float *x, const float *gy, float *lanes,
                          int64_t n0, int64_t n1, float *stage) {
     const int64_t xs = g->C * g->H * g->W, ys = g->O * g->OH * g->OW;
+#ifdef NB_DIRECT512
+    if (direct_isa() == 2) {
+        for (int64_t n = n0; n < n1; n++) wgt_sample512(g, x + n * xs, gy + n * ys, lanes, stage);
+        return;
+    }
+#endif
     for (int64_t n = n0; n < n1; n++) wgt_sample(g, x + n * xs, gy + n * ys, lanes, stage);
 }
 
