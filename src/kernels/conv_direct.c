@@ -110,21 +110,22 @@ static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
 /* One tile: NC vectors of output columns for OB channels (rows of weights wr[i], Kc each),
  * from the plane x0 (channel stride cs, kernel-row stride hs). Stores nout columns of the
  * first ob_n channels at yo[i]: the sum + bo[i], or with add, yo[i] + the sum. */
-#define NB_DIRECT_TILE(NC, OB)                                                                    \
-    static inline void tile##NC(const float *x0, int64_t cs, int64_t hs, int64_t C, int64_t KH,   \
-                                int64_t kh0, int64_t kh1, int64_t KW, const float *const *wr,     \
-                                const float *bo, float *const *yo, int64_t nout, int64_t ob_n,    \
-                                int add) {                                                        \
-        nb_v8f acc[OB][NC];                                                                       \
+/* NAME: a tile of vectors VT of VW floats (ATTR: its function attributes), NC per row, OB channels. */
+#define NB_DIRECT_TILE_V(NAME, VT, VW, ATTR, NC, OB)                                              \
+    ATTR static inline void NAME(const float *x0, int64_t cs, int64_t hs, int64_t C, int64_t KH,  \
+                                 int64_t kh0, int64_t kh1, int64_t KW, const float *const *wr,    \
+                                 const float *bo, float *const *yo, int64_t nout, int64_t ob_n,   \
+                                 int add) {                                                       \
+        VT acc[OB][NC];                                                                           \
         for (int i = 0; i < OB; i++)                                                              \
-            for (int j = 0; j < NC; j++) acc[i][j] = (nb_v8f){0};                                 \
+            for (int j = 0; j < NC; j++) acc[i][j] = (VT){0};                                     \
         for (int64_t c = 0; c < C; c++)                                                           \
             for (int64_t kh = kh0; kh < kh1; kh++) {                                              \
                 const float *xr = x0 + c * cs + kh * hs;                                          \
                 int64_t k = (c * KH + kh) * KW;                                                   \
                 for (int64_t kw = 0; kw < KW; kw++, k++) {                                        \
-                    nb_v8f xv[NC];                                                                \
-                    for (int j = 0; j < NC; j++) xv[j] = *(const nb_v8f *)(xr + kw + 8 * j);      \
+                    VT xv[NC];                                                                    \
+                    for (int j = 0; j < NC; j++) xv[j] = *(const VT *)(xr + kw + VW * j);         \
                     for (int i = 0; i < OB; i++) {                                                \
                         const float wk = wr[i][k];                                                \
                         for (int j = 0; j < NC; j++) acc[i][j] += wk * xv[j];                     \
@@ -135,17 +136,18 @@ static void pad_input(const nb__conv_geom *g, const float *xn, float *stage) {
         for (int i = 0; i < OB; i++)                                                              \
             for (int j = 0; j < NC; j++) {                                                        \
                 if (i >= ob_n) break;                                                             \
-                if (8 * j + 8 <= nout) {                                                          \
-                    nb_v8f *d = (nb_v8f *)(yo[i] + 8 * j);                                        \
+                if (VW * j + VW <= nout) {                                                        \
+                    VT *d = (VT *)(yo[i] + VW * j);                                               \
                     *d = add ? *d + acc[i][j] : acc[i][j] + bo[i];                                \
-                } else if (8 * j < nout) { /* the row's last, partial vector */                   \
-                    float out[8];                                                                 \
-                    *(nb_v8f *)out = acc[i][j];                                                   \
-                    for (int64_t q = 0; q < nout - 8 * j; q++)                                    \
-                        yo[i][8 * j + q] = add ? yo[i][8 * j + q] + out[q] : out[q] + bo[i];      \
+                } else if (VW * j < nout) { /* the row's last, partial vector */                  \
+                    float out[VW];                                                                \
+                    *(VT *)out = acc[i][j];                                                       \
+                    for (int64_t q = 0; q < nout - VW * j; q++)                                   \
+                        yo[i][VW * j + q] = add ? yo[i][VW * j + q] + out[q] : out[q] + bo[i];    \
                 }                                                                                 \
             }                                                                                     \
     }
+#define NB_DIRECT_TILE(NC, OB) NB_DIRECT_TILE_V(tile##NC, nb_v8f, 8, , NC, OB)
 /* Accumulators OB*NC plus NC input vectors and a weight fit the 16 AVX2 registers, and each
  * input vector, loaded once, feeds OB products. (Tiles of 32 columns for 2 channels measured
  * half as fast: GCC then folded each input load into every product that used it, and loads
@@ -155,6 +157,27 @@ NB_DIRECT_TILE(2, 6)
 NB_DIRECT_TILE(1, 12)
 #define NB_DIRECT_OB_MAX 12
 #define NB_DIRECT_TW 16 /* output columns per tile */
+
+/* The weight rows and biases of channels o0.. of a tile of ob; channels past O repeat the last
+ * one (computed, not stored). */
+static void channel_rows(const float *w, const float *b, int64_t Kc, int64_t O, int64_t o0, int64_t ob,
+                         const float **wr, float *bo) {
+    for (int64_t i = 0; i < ob; i++) {
+        const int64_t o = o0 + i < O ? o0 + i : O - 1;
+        wr[i] = w + o * Kc;
+        bo[i] = b ? b[o] : 0.0f;
+    }
+}
+
+/* The kernel rows [kh0, kh1) of output row oh that meet the input's rows. Those on the plane's
+ * zero rows add only w*0 to accumulators that start at +0: skipped, the same bits (unless a
+ * partial sum underflowed to -0). LeNet's second-layer input gradient: 50 of 70 rows of taps. */
+static void live_rows(const nb__conv_geom *g, int64_t oh, int64_t *kh0, int64_t *kh1) {
+    int64_t a = 0, z = g->KH;
+    while (a < g->KH && oh * g->SH + a * g->DH < g->PH) a++;
+    while (z > a && oh * g->SH + (z - 1) * g->DH >= g->PH + g->H) z--;
+    *kh0 = a, *kh1 = z;
+}
 
 /* y (O, OH, OW) of one sample = conv(x, w) + b, or with add, y += conv(x, w); w (O, Kc). */
 NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, const float *w,
@@ -170,21 +193,13 @@ NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, con
             const int64_t ob_n = O - o0 < ob ? O - o0 : ob;
             const float *wr[NB_DIRECT_OB_MAX];
             float bo[NB_DIRECT_OB_MAX];
-            for (int64_t i = 0; i < ob; i++) { /* channels past O repeat the last one, unstored */
-                const int64_t o = o0 + i < O ? o0 + i : O - 1;
-                wr[i] = w + o * Kc;
-                bo[i] = b ? b[o] : 0.0f;
-            }
+            channel_rows(w, b, Kc, O, o0, ob, wr, bo);
             for (int64_t oh = 0; oh < OH; oh++) {
                 const float *x0 = stage + oh * g->SH * Wd + t0;
                 float *yo[NB_DIRECT_OB_MAX];
                 for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * ldy + t0;
-                /* Kernel rows that fall on the plane's zero rows add only w*0 to accumulators
-                 * that start at +0: skipped, the same bits (unless a partial sum underflowed
-                 * to -0). LeNet's second-layer input gradient: 50 of 70 rows of taps. */
-                int64_t kh0 = 0, kh1 = KH;
-                while (kh0 < KH && oh * g->SH + kh0 * g->DH < g->PH) kh0++;
-                while (kh1 > kh0 && oh * g->SH + (kh1 - 1) * g->DH >= g->PH + g->H) kh1--;
+                int64_t kh0, kh1;
+                live_rows(g, oh, &kh0, &kh1);
                 if (nc == 2) tile2(x0, cs, hs, C, KH, kh0, kh1, KW, wr, bo, yo, nout, ob_n, add);
                 else tile1(x0, cs, hs, C, KH, kh0, kh1, KW, wr, bo, yo, nout, ob_n, add);
             }
@@ -202,41 +217,7 @@ NB_CLONES static void direct_sample(const nb__conv_geom *g, const float *xn, con
 typedef float nb_v16f __attribute__((vector_size(64), aligned(4), may_alias));
 
 #define NB_DIRECT_TILE16(NC, OB)                                                                  \
-    __attribute__((target("arch=x86-64-v4"), always_inline)) static inline void tile16_##NC##_##OB( \
-        const float *x0, int64_t cs, int64_t hs, int64_t C, int64_t KH, int64_t kh0, int64_t kh1, \
-        int64_t KW, const float *const *wr, const float *bo, float *const *yo, int64_t nout,      \
-        int64_t ob_n, int add) {                                                                  \
-        nb_v16f acc[OB][NC];                                                                      \
-        for (int i = 0; i < OB; i++)                                                              \
-            for (int j = 0; j < NC; j++) acc[i][j] = (nb_v16f){0};                                \
-        for (int64_t c = 0; c < C; c++)                                                           \
-            for (int64_t kh = kh0; kh < kh1; kh++) {                                              \
-                const float *xr = x0 + c * cs + kh * hs;                                          \
-                int64_t k = (c * KH + kh) * KW;                                                   \
-                for (int64_t kw = 0; kw < KW; kw++, k++) {                                        \
-                    nb_v16f xv[NC];                                                               \
-                    for (int j = 0; j < NC; j++) xv[j] = *(const nb_v16f *)(xr + kw + 16 * j);    \
-                    for (int i = 0; i < OB; i++) {                                                \
-                        const float wk = wr[i][k];                                                \
-                        for (int j = 0; j < NC; j++) acc[i][j] += wk * xv[j];                     \
-                    }                                                                             \
-                }                                                                                 \
-            }                                                                                     \
-        /* constant indices only: an accumulator indexed at run time would live in memory */      \
-        for (int i = 0; i < OB; i++)                                                              \
-            for (int j = 0; j < NC; j++) {                                                        \
-                if (i >= ob_n) break;                                                             \
-                if (16 * j + 16 <= nout) {                                                        \
-                    nb_v16f *d = (nb_v16f *)(yo[i] + 16 * j);                                     \
-                    *d = add ? *d + acc[i][j] : acc[i][j] + bo[i];                                \
-                } else if (16 * j < nout) { /* the row's last, partial vector */                  \
-                    float out[16];                                                                \
-                    *(nb_v16f *)out = acc[i][j];                                                  \
-                    for (int64_t q = 0; q < nout - 16 * j; q++)                                   \
-                        yo[i][16 * j + q] = add ? yo[i][16 * j + q] + out[q] : out[q] + bo[i];    \
-                }                                                                                 \
-            }                                                                                     \
-    }
+    NB_DIRECT_TILE_V(tile16_##NC##_##OB, nb_v16f, 16, __attribute__((target("arch=x86-64-v4"), always_inline)), NC, OB)
 NB_DIRECT_TILE16(2, 6)
 NB_DIRECT_TILE16(1, 6)
 NB_DIRECT_TILE16(1, 12)
@@ -309,23 +290,17 @@ __attribute__((target("arch=x86-64-v4"))) static void direct_sample512(const nb_
             const int64_t ob_n = O - o0 < ob ? O - o0 : ob;
             const float *wr[NB_DIRECT_OB_MAX];
             float bo[NB_DIRECT_OB_MAX];
-            for (int64_t i = 0; i < ob; i++) { /* channels past O repeat the last one, unstored */
-                const int64_t o = o0 + i < O ? o0 + i : O - 1;
-                wr[i] = w + o * Kc;
-                bo[i] = b ? b[o] : 0.0f;
-            }
+            channel_rows(w, b, Kc, O, o0, ob, wr, bo);
             const int rows2 = nc == 1 && ob == 6;
             for (int64_t oh = 0; oh < OH; oh++) {
                 const float *x0 = stage + oh * g->SH * Wd + t0;
                 float *yo[NB_DIRECT_OB_MAX];
                 for (int64_t i = 0; i < ob_n; i++) yo[i] = yn + ((o0 + i) * OH + oh) * ldy + t0;
-                int64_t kh0 = 0, kh1 = KH; /* kernel rows on the plane's zero rows, as in direct_sample */
-                while (kh0 < KH && oh * g->SH + kh0 * g->DH < g->PH) kh0++;
-                while (kh1 > kh0 && oh * g->SH + (kh1 - 1) * g->DH >= g->PH + g->H) kh1--;
+                int64_t kh0, kh1;
+                live_rows(g, oh, &kh0, &kh1);
                 if (rows2 && oh + 1 < OH) { /* this row and the next */
-                    int64_t b0 = 0, b1 = KH;
-                    while (b0 < KH && (oh + 1) * g->SH + b0 * g->DH < g->PH) b0++;
-                    while (b1 > b0 && (oh + 1) * g->SH + (b1 - 1) * g->DH >= g->PH + g->H) b1--;
+                    int64_t b0, b1;
+                    live_rows(g, oh + 1, &b0, &b1);
                     tile16_rows2(x0, g->SH * Wd, cs, hs, C, KH, kh0, kh1, b0, b1, KW, wr, bo, yo, ldy, nout, ob_n,
                                  add);
                     oh++;
@@ -599,40 +574,61 @@ NB_WGT_TILE(2, NB_WOB)
 NB_WGT_TILE(3, NB_WOB)
 NB_WGT_TILE(4, NB_WOB)
 
-NB_CLONES static void wgt_sample(const nb__conv_geom *g, const float *xn, const float *gyn,
-                                 float *lanes, float *stage) {
-    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
-    const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), OWc = ceil8(OW), NV = OWc / 8;
+/* The weight gradient's staging: the padded input plane, then gy (O, OH, ceil8(OW)) with its rows
+ * padded with zeros to whole vectors, returned. */
+static const float *wgt_stage(const nb__conv_geom *g, const float *xn, const float *gyn, float *stage) {
+    const int64_t OW = g->OW, OWc = ceil8(OW);
     pad_input(g, xn, stage);
-    float *gp = stage + C * Hp * Wd; /* (O, OH, OWc): gy with zero-padded rows */
-    for (int64_t r = 0; r < O * OH; r++) {
+    float *gp = stage + plane_floats(g);
+    for (int64_t r = 0; r < g->O * g->OH; r++) {
         memcpy(gp + r * OWc, gyn + r * OW, (size_t)OW * sizeof(float));
         for (int64_t q = OW; q < OWc; q++) gp[r * OWc + q] = 0.0f;
     }
-    const int64_t gs = OWc, xs = g->SH * Wd;
-    float dummy[NB_WKT * 8]; /* the sums of channels past O (repeats of the last), dropped */
-    for (int64_t o0 = 0; o0 < O; o0 += NB_WOB) {
-        const float *gr[NB_WOB];
-        for (int i = 0; i < NB_WOB; i++) gr[i] = gp + (o0 + i < O ? o0 + i : O - 1) * OH * OWc;
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t kh = 0; kh < KH; kh++) {
-                const float *xr = stage + (c * Hp + kh * g->DH) * Wd;
-                for (int64_t kw0 = 0; kw0 < KW; kw0 += NB_WKT) {
-                    const int64_t kt = KW - kw0 < NB_WKT ? KW - kw0 : NB_WKT;
-                    float *li[NB_WOB];
-                    for (int i = 0; i < NB_WOB; i++)
-                        li[i] = o0 + i < O ? lanes + ((((o0 + i) * C + c) * KH + kh) * KW + kw0) * 8 : dummy;
-                    if (o0 + NB_WOB > O) memset(dummy, 0, sizeof dummy);
-                    switch (kt) {
-                    case 4: wtile4(gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    case 3: wtile3(gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    case 2: wtile2(gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    default: wtile1(gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    }
-                }
-            }
-    }
+    return gp;
 }
+
+/* li[i]: the lane sums of channel o0 + i at (c, kh, kw0) (O, C, KH, KW, 8), for ob channels; those
+ * past O get the zeroed dummy (their sums are dropped). */
+static void wgt_rows(const nb__conv_geom *g, float *lanes, int64_t o0, int ob, int64_t c, int64_t kh, int64_t kw0,
+                     float *dummy, size_t dummy_bytes, float **li) {
+    for (int i = 0; i < ob; i++)
+        li[i] = o0 + i < g->O ? lanes + ((((o0 + i) * g->C + c) * g->KH + kh) * g->KW + kw0) * 8 : dummy;
+    if (o0 + ob > g->O) memset(dummy, 0, dummy_bytes);
+}
+
+/* One sample's weight gradient into the lanes: tiles of OB channels x up to KT kernel columns of
+ * one (c, kh); TILES(kt, ...) runs the tile of kt columns. ATTR: the function's attributes. */
+#define NB_WGT_SAMPLE(NAME, ATTR, OB, KT, TILES)                                                  \
+    ATTR static void NAME(const nb__conv_geom *g, const float *xn, const float *gyn, float *lanes, \
+                          float *stage) {                                                         \
+        const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;         \
+        const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), OWc = ceil8(OW), NV = OWc / 8;      \
+        const float *gp = wgt_stage(g, xn, gyn, stage);                                           \
+        const int64_t gs = OWc, xs = g->SH * Wd;                                                  \
+        float dummy[(KT) * 8]; /* the sums of channels past O (repeats of the last), dropped */   \
+        for (int64_t o0 = 0; o0 < O; o0 += (OB)) {                                                \
+            const float *gr[OB];                                                                  \
+            for (int i = 0; i < (OB); i++) gr[i] = gp + (o0 + i < O ? o0 + i : O - 1) * OH * OWc; \
+            for (int64_t c = 0; c < C; c++)                                                       \
+                for (int64_t kh = 0; kh < KH; kh++) {                                             \
+                    const float *xr = stage + (c * Hp + kh * g->DH) * Wd;                         \
+                    for (int64_t kw0 = 0; kw0 < KW; kw0 += (KT)) {                                \
+                        const int64_t kt = KW - kw0 < (KT) ? KW - kw0 : (KT);                     \
+                        float *li[OB];                                                            \
+                        wgt_rows(g, lanes, o0, (OB), c, kh, kw0, dummy, sizeof dummy, li);        \
+                        TILES(kt, gr, gs, xr + kw0, xs, OH, NV, li);                              \
+                    }                                                                             \
+                }                                                                                 \
+        }                                                                                         \
+    }
+#define NB_WTILES8(kt, ...)                                                                       \
+    switch (kt) {                                                                                 \
+    case 4: wtile4(__VA_ARGS__); break;                                                           \
+    case 3: wtile3(__VA_ARGS__); break;                                                           \
+    case 2: wtile2(__VA_ARGS__); break;                                                           \
+    default: wtile1(__VA_ARGS__); break;                                                          \
+    }
+NB_WGT_SAMPLE(wgt_sample, NB_CLONES, NB_WOB, NB_WKT, NB_WTILES8)
 
 #ifdef NB_DIRECT512
 /* wgt_sample with AVX-512: the same 8-lane sums, two of them (kernel columns t and t + 1, next
@@ -674,42 +670,16 @@ __attribute__((target("arch=x86-64-v4"), always_inline)) static inline void wtil
     }
 }
 
-__attribute__((target("arch=x86-64-v4"))) static void wgt_sample512(const nb__conv_geom *g, const float *xn,
-                                                                   const float *gyn, float *lanes, float *stage) {
-    const int64_t C = g->C, O = g->O, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
-    const int64_t Hp = g->H + 2 * g->PH, Wd = plane_w(g), OWc = ceil8(OW), NV = OWc / 8;
-    pad_input(g, xn, stage);
-    float *gp = stage + C * Hp * Wd; /* (O, OH, OWc): gy with zero-padded rows */
-    for (int64_t r = 0; r < O * OH; r++) {
-        memcpy(gp + r * OWc, gyn + r * OW, (size_t)OW * sizeof(float));
-        for (int64_t q = OW; q < OWc; q++) gp[r * OWc + q] = 0.0f;
+#define NB_WTILES512(kt, ...)                                                                     \
+    switch (kt) {                                                                                 \
+    case 6: wtile512(6, __VA_ARGS__); break;                                                      \
+    case 5: wtile512(5, __VA_ARGS__); break;                                                      \
+    case 4: wtile512(4, __VA_ARGS__); break;                                                      \
+    case 3: wtile512(3, __VA_ARGS__); break;                                                      \
+    case 2: wtile512(2, __VA_ARGS__); break;                                                      \
+    default: wtile512(1, __VA_ARGS__); break;                                                     \
     }
-    const int64_t gs = OWc, xs = g->SH * Wd;
-    float dummy[NB_WKT512 * 8]; /* the sums of channels past O (repeats of the last), dropped */
-    for (int64_t o0 = 0; o0 < O; o0 += NB_WOB512) {
-        const float *gr[NB_WOB512];
-        for (int i = 0; i < NB_WOB512; i++) gr[i] = gp + (o0 + i < O ? o0 + i : O - 1) * OH * OWc;
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t kh = 0; kh < KH; kh++) {
-                const float *xr = stage + (c * Hp + kh * g->DH) * Wd;
-                for (int64_t kw0 = 0; kw0 < KW; kw0 += NB_WKT512) {
-                    const int64_t kt = KW - kw0 < NB_WKT512 ? KW - kw0 : NB_WKT512;
-                    float *li[NB_WOB512];
-                    for (int i = 0; i < NB_WOB512; i++)
-                        li[i] = o0 + i < O ? lanes + ((((o0 + i) * C + c) * KH + kh) * KW + kw0) * 8 : dummy;
-                    if (o0 + NB_WOB512 > O) memset(dummy, 0, sizeof dummy);
-                    switch (kt) {
-                    case 6: wtile512(6, gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    case 5: wtile512(5, gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    case 4: wtile512(4, gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    case 3: wtile512(3, gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    case 2: wtile512(2, gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    default: wtile512(1, gr, gs, xr + kw0, xs, OH, NV, li); break;
-                    }
-                }
-            }
-    }
-}
+NB_WGT_SAMPLE(wgt_sample512, __attribute__((target("arch=x86-64-v4"))), NB_WOB512, NB_WKT512, NB_WTILES512)
 #endif
 
 void nb__conv_direct_wgt(const nb__conv_geom *g, const float *x, const float *gy, float *lanes,
