@@ -660,8 +660,9 @@ __attribute__((target("arch=x86-64-v4"), always_inline)) static inline void wtil
             if (odd) xo = _mm256_loadu_ps(x0 + 2 * P);
             for (int i = 0; i < OB; i++) {
                 const __m512 gv = _mm512_broadcast_f32x8(_mm256_loadu_ps(gr[i] + oh * gs + 8 * v));
-                for (int p = 0; p < P; p++) a[i][p] = _mm512_fmadd_ps(gv, xp[p], a[i][p]);
-                if (odd) a1[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(gv), xo, a1[i]);
+                /* a * b + c, contracted as in wgt_sample (fused where the build fuses that one) */
+                for (int p = 0; p < P; p++) a[i][p] += gv * xp[p];
+                if (odd) a1[i] += _mm512_castps512_ps256(gv) * xo;
             }
         }
     for (int i = 0; i < OB; i++) {
