@@ -395,39 +395,93 @@ static void test_im2col_block(const conv_case *c) {
 }
 
 /* Where the direct kernels run (forward, input and weight gradients), the AVX-512 ones
- * (16-float vectors) must give the bits of the 8-float ones: the same sums in the same order. */
-static void test_direct_isas(const conv_case *c) {
+ * (16-float vectors) must give the bits of the 8-float ones: the same sums in the same order.
+ * Returns -1 where no direct kernel runs or there is no AVX-512 kernel here, else whether the
+ * bits were the same; *err: the AVX-512 results' largest error against the naive twins. */
+static int direct_isas_same(const conv_case *c, double *err) {
     nb__conv_geom g = conv_geom_of(c);
-    if (nb__conv_geom_finish(&g) != 0 || (!nb__conv_direct_ok(&g) && !nb__conv_direct_data_ok(&g))) return;
+    if (nb__conv_geom_finish(&g) != 0 || (!nb__conv_direct_ok(&g) && !nb__conv_direct_data_ok(&g))) return -1;
     nb__conv_plan(&g);
-    if (nb__conv_direct_isa(0) < 2) {
-        printf("SKIP direct conv N%lld C%lld %lldx%lld O%lld: no AVX-512 kernel here\n", (long long)g.N,
-               (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.O);
-        return;
-    }
+    if (nb__conv_direct_isa(0) < 2) return -1;
     const int64_t nx = g.N * g.C * g.H * g.W, ny = g.N * g.O * g.OH * g.OW, nw = g.O * g.C * g.KH * g.KW;
     const size_t nws = nb__conv_workspace(&g);
     float *x = rnd(nx), *w = rnd(nw), *b = rnd(g.O), *gy = rnd(ny), *gx0 = rnd(nx), *ws = malloc(nws * sizeof(float));
-    float *y[2], *gx[2], *gw[2], *gb[2], *gw0 = rnd(nw), *gb0 = rnd(g.O);
-    for (int k = 0; k < 2; k++) {
+    float *y[3], *gx[3], *gw[3], *gb[3], *gw0 = rnd(nw), *gb0 = rnd(g.O);
+    for (int k = 0; k < 3; k++) { /* 8-float, AVX-512, naive */
         nb__conv_direct_isa(k + 1);
-        y[k] = malloc((size_t)ny * sizeof(float)), gx[k] = dup(gx0, nx);
+        y[k] = malloc((size_t)ny * sizeof(float)), gx[k] = dup(gx0, nx), gw[k] = dup(gw0, nw), gb[k] = dup(gb0, g.O);
         fill(y[k], ny, NAN), fill(ws, (int64_t)nws, NAN);
-        nb__conv2d_fwd(&g, x, w, c->bias ? b : NULL, y[k], ws);
-        fill(ws, (int64_t)nws, NAN);
-        nb__conv2d_bwd_data(&g, w, gy, gx[k], ws);
-        gw[k] = dup(gw0, nw), gb[k] = dup(gb0, g.O);
-        fill(ws, (int64_t)nws, NAN);
-        nb__conv2d_bwd_weight(&g, x, gy, gw[k], gb[k], ws);
+        if (k < 2) {
+            nb__conv2d_fwd(&g, x, w, c->bias ? b : NULL, y[k], ws);
+            fill(ws, (int64_t)nws, NAN);
+            nb__conv2d_bwd_data(&g, w, gy, gx[k], ws);
+            fill(ws, (int64_t)nws, NAN);
+            nb__conv2d_bwd_weight(&g, x, gy, gw[k], gb[k], ws);
+        } else {
+            nb__conv2d_fwd_naive(&g, x, w, c->bias ? b : NULL, y[k]);
+            nb__conv2d_bwd_data_naive(&g, w, gy, gx[k]);
+            nb__conv2d_bwd_weight_naive(&g, x, gy, gw[k], gb[k]);
+        }
     }
     nb__conv_direct_isa(0);
-    check(!memcmp(y[0], y[1], (size_t)ny * 4) && !memcmp(gx[0], gx[1], (size_t)nx * 4) &&
-              !memcmp(gw[0], gw[1], (size_t)nw * 4) && !memcmp(gb[0], gb[1], (size_t)g.O * 4),
-          "direct conv N%lld C%lld %lldx%lld O%lld k%lldx%lld%s%s (and weight gradient): AVX-512 kernels bit-equal to the 8-float ones",
-          (long long)g.N, (long long)g.C, (long long)g.H, (long long)g.W, (long long)g.O, (long long)g.KH,
-          (long long)g.KW, nb__conv_direct_ok(&g) ? " fwd" : "", nb__conv_direct_data_ok(&g) ? " data" : "");
-    for (int k = 0; k < 2; k++) free(y[k]), free(gx[k]), free(gw[k]), free(gb[k]);
+    int same = !memcmp(y[0], y[1], (size_t)ny * 4) && !memcmp(gx[0], gx[1], (size_t)nx * 4) &&
+               !memcmp(gw[0], gw[1], (size_t)nw * 4) && !memcmp(gb[0], gb[1], (size_t)g.O * 4);
+    *err = fmax(fmax(max_err(y[1], y[2], ny), max_err(gx[1], gx[2], nx)), max_err(gw[1], gw[2], nw));
+    for (int k = 0; k < 3; k++) free(y[k]), free(gx[k]), free(gw[k]), free(gb[k]);
     free(x), free(w), free(b), free(gy), free(gx0), free(gw0), free(gb0), free(ws);
+    return same;
+}
+
+static void test_direct_isas(const conv_case *c) {
+    double err = 0.0;
+    int r = direct_isas_same(c, &err);
+    if (r < 0) {
+        if (nb__conv_direct_isa(0) < 2)
+            printf("SKIP direct conv N%lld C%lld %lldx%lld O%lld: no AVX-512 kernel here\n", (long long)c->N,
+                   (long long)c->C, (long long)c->H, (long long)c->W, (long long)c->O);
+        return;
+    }
+    check(r == 1 && err < TOL,
+          "direct conv N%lld C%lld %lldx%lld O%lld k%lldx%lld: AVX-512 forward, input and weight gradients "
+          "bit-equal to the 8-float ones (vs naive %.1e)",
+          (long long)c->N, (long long)c->C, (long long)c->H, (long long)c->W, (long long)c->O, (long long)c->KH,
+          (long long)c->KW, err);
+}
+
+/* The same on random geometries the direct kernels take: row counts, widths around the 16- and
+ * 32-column tiles, padding, row stride and dilation, 1 to 14 channels, 1 and 2 threads. */
+static void test_direct_isas_random(void) {
+    if (nb__conv_direct_isa(0) < 2) {
+        printf("SKIP direct conv, random geometries: no AVX-512 kernel here\n");
+        return;
+    }
+    const int threads = nb_get_threads();
+    int tested = 0, bad = 0;
+    double worst = 0.0;
+    for (int it = 0; tested < 120 && it < 5000; it++) {
+        conv_case c = {1 + (int64_t)(rng_state % 3), 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 1, (int)(rng_state >> 7) & 1};
+        frand();
+        c.C = 1 + (int64_t)((rng_state >> 11) % 6), c.H = 1 + (int64_t)((rng_state >> 17) % 20);
+        c.W = 1 + (int64_t)((rng_state >> 23) % 45), c.O = 1 + (int64_t)((rng_state >> 29) % 14);
+        c.KH = 1 + (int64_t)((rng_state >> 35) % 5), c.KW = 1 + (int64_t)((rng_state >> 39) % 6);
+        c.SH = 1 + (int64_t)((rng_state >> 43) % 2), c.PH = (int64_t)((rng_state >> 45) % 4);
+        c.PW = (int64_t)((rng_state >> 48) % 4), c.DH = 1 + (int64_t)((rng_state >> 51) % 2);
+        nb_set_threads(1 + (int)((rng_state >> 53) % 2));
+        double err = 0.0;
+        int r = direct_isas_same(&c, &err);
+        if (r < 0) continue;
+        tested++;
+        if (r != 1 || !(err < TOL)) {
+            bad++;
+            printf("  differs: N%lld C%lld %lldx%lld O%lld k%lldx%lld s%lld p%lld,%lld d%lld (same bits %d, vs naive %.1e)\n",
+                   (long long)c.N, (long long)c.C, (long long)c.H, (long long)c.W, (long long)c.O, (long long)c.KH,
+                   (long long)c.KW, (long long)c.SH, (long long)c.PH, (long long)c.PW, (long long)c.DH, r, err);
+        }
+        worst = fmax(worst, err);
+    }
+    nb_set_threads(threads);
+    check(bad == 0 && tested == 120, "direct conv, %d random geometries: AVX-512 bit-equal to the 8-float kernels, "
+          "%d differ (worst vs naive %.1e)", tested, bad, worst);
 }
 
 static void test_conv(void) {
@@ -465,6 +519,7 @@ static void test_conv(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_conv_adjoint(&cases[i]);
     /* The direct kernels' AVX-512 forward and input gradient against the 8-float ones, bit for bit */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_direct_isas(&cases[i]);
+    test_direct_isas_random();
     static const conv_case blk[] = {
         {3, 3, 9, 8, 1, 3, 2, 2, 3, 1, 2, 2, 1, 1, 0},  /* staged: padding, stride 3, dilation */
         {3, 2, 9, 9, 1, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0},  /* unstaged: reads x up to its end */
