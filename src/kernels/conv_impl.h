@@ -1,5 +1,6 @@
 /* nabla: internals shared by the convolution kernels (conv.c drives them; im2col.c lowers
- * samples to columns and back; conv_direct.c computes small-channel forwards without columns).
+ * samples to columns and back; conv_direct.c computes small-channel forwards and gradients
+ * without columns; conv_infer.c the fused inference pass's wide and channels-in-lanes forwards).
  * Geometry names as in kernels.h; P = OH*OW; Kall = C*KH*KW (the rows of a column buffer). */
 #ifndef NB_CONV_IMPL_H
 #define NB_CONV_IMPL_H
