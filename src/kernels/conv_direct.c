@@ -271,8 +271,7 @@ static int direct_isa_forced;
 
 static int direct_isa(void) {
 #ifdef NB_DIRECT512
-    static int best = -1;
-    if (best < 0) best = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? 2 : 1;
+    const int best = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? 2 : 1;
     return direct_isa_forced && direct_isa_forced < best ? direct_isa_forced : best;
 #else
     return 1;

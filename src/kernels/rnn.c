@@ -77,14 +77,12 @@ enum { PANEL = 16, TILE_ROWS = 6, TILE_ROWS512 = 8 };
 #include <immintrin.h>
 #define NB_RNN_PACKED 1
 
-/* The best kernel here: 0 none (nb__gemm), 1 AVX2+FMA, 2 AVX-512. */
+/* The best kernel here: 0 none (nb__gemm), 1 AVX2+FMA, 2 AVX-512. Asked on every call (the CPU
+ * flags are read once, at start-up, by libgcc; no state here for threads to race on). */
 static int packed_isa(void) {
-    static int isa = -1;
-    if (isa < 0)
-        isa = !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 0
-              : __builtin_cpu_supports("avx512f")                                ? 2
-                                                                                  : 1;
-    return isa;
+    return !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 0
+           : __builtin_cpu_supports("avx512f")                                ? 2
+                                                                               : 1;
 }
 
 /* mr rows (1..TILE_ROWS, a constant after inlining) by one panel of 16 columns. */
