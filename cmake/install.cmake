@@ -28,19 +28,25 @@ install(FILES ${PROJECT_BINARY_DIR}/nablaConfig.cmake ${PROJECT_BINARY_DIR}/nabl
         DESTINATION ${NABLA_CMAKE_DIR})
 
 # ---- pkg-config ------------------------------------------------------------------------
-# Libs.private: what libnabla.a needs besides the Requires.private modules. The CBLAS library
-# is named -L<dir> -l<name>, without -L when the compiler searches <dir> anyway.
-get_filename_component(_nb_blas_dir ${CBLAS_LIB} DIRECTORY)
-get_filename_component(_nb_blas_file ${CBLAS_LIB} NAME)
-if(_nb_blas_file MATCHES "^lib(.+)\\.(so|a)$")
-  set(_nb_blas "-l${CMAKE_MATCH_1}")
-  list(FIND CMAKE_C_IMPLICIT_LINK_DIRECTORIES ${_nb_blas_dir} _nb_implicit)
-  if(_nb_implicit EQUAL -1)
-    set(_nb_blas "-L${_nb_blas_dir} ${_nb_blas}")
+# Libs.private: what libnabla.a needs besides the Requires.private modules. The GEMM libraries
+# (the CBLAS library, and oneDNN when the build uses it) are named -L<dir> -l<name>, without -L
+# when the compiler searches <dir> anyway.
+set(_nb_blas "")
+foreach(_nb_lib ${NABLA_GEMM_LIBS})
+  get_filename_component(_nb_blas_dir ${_nb_lib} DIRECTORY)
+  get_filename_component(_nb_blas_file ${_nb_lib} NAME)
+  if(_nb_blas_file MATCHES "^lib(.+)\\.(so|a)$")
+    set(_nb_one "-l${CMAKE_MATCH_1}")
+    list(FIND CMAKE_C_IMPLICIT_LINK_DIRECTORIES ${_nb_blas_dir} _nb_implicit)
+    if(_nb_implicit EQUAL -1)
+      set(_nb_one "-L${_nb_blas_dir} ${_nb_one}")
+    endif()
+  else()
+    set(_nb_one ${_nb_lib})
   endif()
-else()
-  set(_nb_blas ${CBLAS_LIB})
-endif()
+  string(APPEND _nb_blas " ${_nb_one}")
+endforeach()
+string(STRIP "${_nb_blas}" _nb_blas)
 set(NABLA_PC_REQUIRES_PRIVATE "zlib libpng cairo jansson")
 set(NABLA_PC_LIBS_PRIVATE "${_nb_blas} ${OpenMP_C_FLAGS} -lm -lpthread")
 # MPI (src/dist/): Open MPI's pkg-config module when there is one, else its libraries by path.

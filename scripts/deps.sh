@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what nabla needs from Debian's archive (as root; skipped when already there).
 set -euo pipefail
-PKGS=(build-essential cmake libopenblas-dev libopenblas-openmp-dev pkg-config zlib1g-dev libpng-dev
+PKGS=(build-essential cmake libopenblas-dev libopenblas-openmp-dev libdnnl-dev pkg-config zlib1g-dev libpng-dev
       libcairo2-dev libjansson-dev clang libclang-rt-dev libomp-dev # clang: the fuzz targets
       libopenmpi-dev openmpi-bin) # MPI: data-parallel training (src/dist/) and its tests
 missing=()

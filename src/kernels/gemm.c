@@ -1,5 +1,6 @@
-/* nabla: single-precision GEMM. nb__gemm is a thin wrapper over the machine's CBLAS (OpenBLAS),
- * which is where nearly all of the library's flops go; nb__gemm_naive is the reference the tests
+/* nabla: single-precision GEMM. nb__gemm is a thin wrapper over oneDNN's sgemm (or, built with
+ * NABLA_GEMM=cblas or without oneDNN, the machine's CBLAS: OpenBLAS), which is where nearly all of
+ * the library's flops go; nb__gemm_naive is the reference the tests
  * compare it with. Both follow CBLAS row-major semantics:
  *   C (M, N), row stride ldc;  A stored (M, K) with row stride lda, or (K, M) when trans_a;
  *   B stored (K, N) with row stride ldb, or (N, K) when trans_b. */
@@ -7,6 +8,9 @@
 #include "kernels/kernels.h"
 
 #include <cblas.h>
+#ifdef NB_GEMM_ONEDNN
+#include <dnnl.h>
+#endif
 #include <limits.h>
 #include <stdbool.h>
 #include <omp.h>
@@ -34,14 +38,30 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
 /* OpenBLAS's own thread setting (settings.c sets it with nb_set_threads). */
 void openblas_set_num_threads(int num_threads);
 
-/* One product on the calling thread. beta 0: C is cleared here and OpenBLAS adds to it (beta 1):
- * OpenBLAS would clear it with its own beta pass, three times slower than memset per float on
- * this machine (6.6% of an mlp step's samples); it then adds the product to the zeros all the
- * same, so the values are the same bits. */
+/* One product on the calling thread (K > 0, alpha != 0, every size under INT_MAX).
+ *
+ * oneDNN (NB_GEMM_ONEDNN, the default where libdnnl-dev is installed): its sgemm picks its JIT
+ * kernels from the CPU (AVX-512 where there is AVX-512), whatever OPENBLAS_CORETYPE says, about
+ * twice OpenBLAS's AVX2 kernels on the batch-sized products of the zoo (docs/architecture.md,
+ * "GEMM"). Outside a parallel region it would use omp_get_max_threads() threads, so the count is
+ * 1 around the call there (inside a region it runs on the calling thread by itself). With beta 0
+ * it never reads C. Its result does not depend on the arrays' alignment (checked on random shapes
+ * and offsets), so a seeded run gives the same bits whatever addresses malloc returns.
+ *
+ * CBLAS: beta 0: C is cleared here and OpenBLAS adds to it (beta 1): OpenBLAS would clear it with
+ * its own beta pass, three times slower than memset per float on this machine (6.6% of an mlp
+ * step's samples); it then adds the product to the zeros all the same, so the values are the same
+ * bits. */
 static void gemm_part(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                       float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
+#ifdef NB_GEMM_ONEDNN
+    const int outer = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (outer > 1) omp_set_num_threads(1);
+    dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (outer > 1) omp_set_num_threads(outer);
+#else
     if (beta == 0.0f) {
         const size_t row = (size_t)N * sizeof(float);
         if (ldc == N) {
@@ -54,6 +74,7 @@ static void gemm_part(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
                 B, (int)ldb, beta, C, (int)ldc);
+#endif
 }
 
 /* T threads, each computing one block of C's rows (or, when C has few rows, of its columns) with
@@ -170,16 +191,16 @@ void nb__gemm_warm_up(void) {
     static int done;
     if (done) return;
     done = 1;
-    /* 64x64x64 takes OpenBLAS's packing path (a tiny product may skip it); once outside any
-     * parallel region (OpenBLAS's own threads) and once on each OpenMP thread (a GEMM inside
-     * conv2d's parallel region runs there, each taking a buffer of its own). */
+    /* 64x64x64 takes the library's packing path (a tiny product may skip it) and, with oneDNN,
+     * generates its kernels; once outside any parallel region and once on each OpenMP thread (a
+     * GEMM inside conv2d's parallel region runs there, each taking a buffer of its own). */
     enum { S = 64 };
     static float a[S * S], c[S * S];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, S, S, 1.0f, a, S, a, S, 0.0f, c, S);
+    gemm_part(0, 0, S, S, S, 1.0f, a, S, a, S, 0.0f, c, S);
 #pragma omp parallel
     {
         float t[S * S];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, S, S, 1.0f, a, S, a, S, 0.0f, t, S);
+        gemm_part(0, 0, S, S, S, 1.0f, a, S, a, S, 0.0f, t, S);
     }
 }
 
