@@ -61,8 +61,9 @@ def table_ratios(text, best_col, one_col):
 
 
 def openblas_kernels():
-    """The kernel set OpenBLAS picks here (its DYNAMIC_ARCH choice, or OPENBLAS_CORETYPE's), as nabla and
-    PyTorch's GEMMs both get it; PyTorch's convolutions (oneDNN) pick their own instructions."""
+    """The kernel set OpenBLAS picks here (its DYNAMIC_ARCH choice, or OPENBLAS_CORETYPE's), as PyTorch's
+    Linear products (and nabla's in a NABLA_GEMM=cblas build) get it; PyTorch's convolutions and
+    nabla's products (oneDNN, the default build) pick their own instructions."""
     env = os.environ.get("OPENBLAS_CORETYPE")
     name = "unknown"
     try:

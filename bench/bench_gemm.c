@@ -1,10 +1,11 @@
-/* nabla: GEMM throughput. For each shape it times nb__gemm, cblas_sgemm called directly (the
- * machine's OpenBLAS figure: nb__gemm is a thin wrapper, so the two should match) and, for small
- * shapes, nb__gemm_naive. Each figure is the best of several timed runs after one warm-up run,
+/* nabla: GEMM throughput. For each shape it times nb__gemm (oneDNN's sgemm in the default build,
+ * nb_gemm_backend() says which), cblas_sgemm called directly (the machine's OpenBLAS figure, the
+ * same as nb__gemm in a NABLA_GEMM=cblas build) and, for small shapes, nb__gemm_naive. Each figure is the best of several timed runs after one warm-up run,
  * in GFLOP/s = 2*M*N*K / seconds. Usage: bench_gemm [reps] (minimum runs per figure,
  * default 10). */
 #define _POSIX_C_SOURCE 199309L
 #include "kernels/kernels.h"
+#include <nabla/nabla.h>
 
 #include <cblas.h>
 #include <omp.h>
@@ -52,9 +53,9 @@ int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 10;
     if (reps < 1) reps = 1;
     const char *ct = getenv("OPENBLAS_CORETYPE");
-    printf("bench_gemm: omp_get_max_threads=%d OPENBLAS_CORETYPE=%s openblas core=%s "
+    printf("bench_gemm: omp_get_max_threads=%d nb__gemm=%s OPENBLAS_CORETYPE=%s openblas core=%s "
            "threads=%d reps=%d\n",
-           omp_get_max_threads(), ct ? ct : "(unset)", openblas_get_corename(),
+           omp_get_max_threads(), nb_gemm_backend(), ct ? ct : "(unset)", openblas_get_corename(),
            openblas_get_num_threads(), reps);
     printf("%-22s %12s %12s %12s\n", "M x N x K", "nb__gemm", "OpenBLAS", "naive");
     static const int64_t shapes[][3] = {
@@ -63,6 +64,8 @@ int main(int argc, char **argv) {
         {784, 512, 64}, /* its weight gradient: x^T (784, 64) . gy (64, 512) */
         {64, 10, 512},  /* a classifier head */
         {64, 196, 288}, /* one im2col GEMM: 64 filters of 32x3x3 over 14x14 positions */
+        {64, 400, 784}, /* the VAE's first layer */
+        {64, 256, 64},  /* the GAN generator's first layer */
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];

@@ -31,6 +31,15 @@ Inference: lenet5 on the 10,000 test images, batch 256, images/s, best of --repe
 runs (each itself best of 3 passes after a warm-up): nabla's bench/bench_infer (nb_model_forward
 under nb_no_grad) and PyTorch in eval mode under torch.no_grad, at 1 and 2 threads.
 
+glibc's malloc: every child, PyTorch's and nabla's, runs with MALLOC_MMAP_THRESHOLD_ and
+MALLOC_TRIM_THRESHOLD_ at 1 GiB unless the environment sets them (the README's figures since
+2026-12-02 are with them). Without them glibc hands the memory of each step's large tensors back to
+the kernel and faults it in again at the next step; on the Zen 5 VM of 2026-12-02, where a page
+fault is costly (25% of PyTorch's mlp samples were in the kernel), that made PyTorch's 1-thread
+mlp epoch 3.2x and seedcnn's 4.7x slower (20,000 images: 2.98 -> 0.93 s, 5.53 -> 1.17 s). nabla
+reuses its step's memory (the arena) and is not affected; the generative models' PyTorch steps
+moved by under 10%.
+
 OPENBLAS_CORETYPE and OMP_WAIT_POLICY are reported, never changed, except that with the default
 --passive nabla's 2-thread training also runs with OMP_WAIT_POLICY=passive, reported apart.
 Without PyTorch (Debian's python3-torch) only nabla's figures are printed, and it says so."""
@@ -177,10 +186,19 @@ def blas_info(paths):
 # ---- the parent ----------------------------------------------------------------------------
 
 
+# glibc's malloc keeps freed memory instead of returning it to the kernel (see the doc string)
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
+def malloc_env():
+    """The malloc settings of every child: MALLOC_ENV, where the environment does not set them."""
+    return {k: os.environ.get(k, v) for k, v in MALLOC_ENV.items()}
+
+
 def torch_env(threads, blas_threads):
     """The environment of a PyTorch child: torch's and OpenBLAS's thread counts."""
     return dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(blas_threads),
-                MKL_NUM_THREADS=str(threads))
+                MKL_NUM_THREADS=str(threads), **malloc_env())
 
 
 def run_child(args, env=None, timeout=None):
@@ -222,6 +240,7 @@ def nabla_train(a, model, threads, env):
 
 def nabla_infer(a, threads):
     out = subprocess.run([a.bench_infer, a.data_dir, str(threads), "256", "3", "lenet5"], capture_output=True,
+                         env=dict(os.environ, **malloc_env()),
                          text=True, check=True).stdout
     return float(re.search(r"([0-9.]+) images/s", out).group(1))
 
@@ -255,7 +274,11 @@ def nabla_blas(a):
     r = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import train_vs_torch as t; "
                         "print(t.blas_info(sys.argv[2:]))", os.path.dirname(os.path.abspath(__file__))] + paths,
                        capture_output=True, text=True)
-    return r.stdout.strip() or r.stderr.strip()[-300:]
+    blas = r.stdout.strip() or r.stderr.strip()[-300:]
+    # nabla's products run in oneDNN when the binary links it (docs/architecture.md, "GEMM")
+    dnnl = re.findall(r"=>\s*(\S*libdnnl\S*)", ldd)
+    return (f"GEMMs in oneDNN's sgemm ({os.path.realpath(dnnl[0])}); OpenBLAS linked too: {blas}" if dnnl
+            else f"GEMMs in {blas}")
 
 
 def fmt_s(v, timeout=0):
@@ -297,8 +320,8 @@ def main():
         torch_missing = str(e).strip().splitlines()[-1]
     peak, isa = fma_peak(a)
 
-    default_env = dict(os.environ)
-    passive_env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    default_env = dict(os.environ, **malloc_env())
+    passive_env = dict(default_env, OMP_WAIT_POLICY="passive")
     # PyTorch's children get their thread counts in the environment too: Debian's torch runs its
     # GEMMs in the system OpenBLAS, which torch.set_num_threads does not limit (without this,
     # "1 thread" ran the GEMMs on 2 OpenBLAS threads). "torchb2" is 1 torch thread with 2
@@ -342,8 +365,9 @@ def main():
           f"{peak.get(2, 0):.1f} on 2")
     print(f"- OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}")
-    print(f"- nabla: `nabla train --threads T`; its BLAS: {nabla_blas(a)}")
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}; every child: "
+          + " ".join(f"{k}={v}" for k, v in malloc_env().items()))
+    print(f"- nabla: `nabla train --threads T`; {nabla_blas(a)}")
     if have_torch:
         print(f"- PyTorch {info['torch']} (`torch.set_num_threads(T)` with OMP_NUM_THREADS=T and "
               f"OPENBLAS_NUM_THREADS=T, and 1 torch thread with OPENBLAS_NUM_THREADS=2); its BLAS: {info['blas']}")

@@ -165,8 +165,8 @@ static int run(bench *b, const cli_args *a) {
     int th = nb_get_threads();
     printf("nabla bench: %s, batch %lld, %d thread%s, %lld repetitions after %d warm-up steps\n", a->model,
            (long long)batch, th, th == 1 ? "" : "s", reps, BENCH_WARMUP);
-    printf("random N(0,1) inputs (%lld,1,28,28), 10 classes, cross-entropy, Adam; ms per batch\n\n",
-           (long long)batch);
+    printf("random N(0,1) inputs (%lld,1,28,28), 10 classes, cross-entropy, Adam; GEMM: %s; ms per batch\n\n",
+           (long long)batch, nb_gemm_backend());
     printf("%-10s %-32s %-18s %10s %11s %7s\n", "layer", "type", "output", "forward", "backward", "share");
     for (int i = 0; i < nl; i++) {
         layer_info *L = &b->l[i];

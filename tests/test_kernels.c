@@ -192,6 +192,28 @@ static void test_gemm(void) {
     nb__gemm_naive(0, 0, M, N, 0, 1.0f, A, 1, B, N, 0.5f, C2, N);
     check(C1[0] == 1.0f && C1[34] == 1.0f && C2[17] == 1.0f, "gemm K=0 gives beta*C");
     free(A), free(B);
+    /* A seeded run is repeatable only if a product's bits do not depend on where its arrays lie
+     * (malloc's addresses change from run to run): the same product with A, B and C shifted by
+     * 1, 8 and 15 floats gives the same bits (docs/architecture.md, "GEMM"). */
+    static const int64_t al[][5] = {{64, 400, 784, 0, 1}, {64, 784, 256, 0, 0}, {256, 784, 64, 1, 0},
+                                    {17, 33, 300, 1, 1}, {64, 16, 400, 0, 1}, {5, 1, 64, 0, 0}};
+    int same = 1;
+    for (size_t c = 0; c < sizeof al / sizeof al[0]; c++) {
+        const int64_t m = al[c][0], n = al[c][1], k = al[c][2], ta = al[c][3], tb = al[c][4];
+        const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+        float *a = rnd(m * k + 16), *b = rnd(k * n + 16), *c0 = rnd(m * n + 16), *c1 = rnd(m * n + 16);
+        nb__gemm((int)ta, (int)tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c0, n);
+        for (int shift = 1; shift < 16; shift += 7) {
+            memmove(a + shift, a, (size_t)(m * k) * sizeof(float));
+            memmove(b + shift, b, (size_t)(k * n) * sizeof(float));
+            nb__gemm((int)ta, (int)tb, m, n, k, 1.0f, a + shift, lda, b + shift, ldb, 0.0f, c1 + shift, n);
+            same &= !memcmp(c0, c1 + shift, (size_t)(m * n) * sizeof(float));
+            memmove(a, a + shift, (size_t)(m * k) * sizeof(float));
+            memmove(b, b + shift, (size_t)(k * n) * sizeof(float));
+        }
+        free(a), free(b), free(c0), free(c1);
+    }
+    check(same, "gemm (%s): the same bits with the arrays shifted by 1, 8 and 15 floats", nb_gemm_backend());
 }
 
 /* ---- convolution --------------------------------------------------------------------------- */

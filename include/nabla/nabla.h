@@ -60,6 +60,10 @@ const char *nb_status_name(nb_status s);
 /* Threads used by kernels and BLAS (default: OMP_NUM_THREADS or the core count). */
 void nb_set_threads(int n);
 int nb_get_threads(void);
+/* The library that runs nabla's matrix products, as built: "oneDNN 2.6.3 sgemm" (the default
+ * where Debian's libdnnl-dev is installed) or "CBLAS" (NABLA_GEMM=cblas: OpenBLAS by default).
+ * Seeded runs give the same bits only with the same backend (docs/architecture.md, "GEMM"). */
+const char *nb_gemm_backend(void);
 /* Seeds the library's RNG (initializers, dropout, nb_rng_*). A loader's shuffling has its
  * own seed (nb_loader_new), so that resuming at any epoch repeats its order. */
 void nb_seed(uint64_t seed);

@@ -77,6 +77,17 @@ static void gemm_part(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
 #endif
 }
 
+#ifdef NB_GEMM_ONEDNN
+#define NB__STR(x) #x
+#define NB__XSTR(x) NB__STR(x)
+const char *nb_gemm_backend(void) {
+    return "oneDNN " NB__XSTR(DNNL_VERSION_MAJOR) "." NB__XSTR(DNNL_VERSION_MINOR) "." NB__XSTR(
+        DNNL_VERSION_PATCH) " sgemm";
+}
+#else
+const char *nb_gemm_backend(void) { return "CBLAS"; }
+#endif
+
 /* T threads, each computing one block of C's rows (or, when C has few rows, of its columns) with
  * a one-thread OpenBLAS call, in one parallel region. OpenBLAS's own threading shares packed
  * panels between its threads and waits for them by yielding, which on these 2-core machines
