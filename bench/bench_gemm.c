@@ -1,8 +1,8 @@
 /* nabla: GEMM throughput. For each shape it times nb__gemm (oneDNN's sgemm in the default build,
  * nb_gemm_backend() says which), cblas_sgemm called directly (the machine's OpenBLAS figure, the
- * same as nb__gemm in a NABLA_GEMM=cblas build) and, for small shapes, nb__gemm_naive. Each figure is the best of several timed runs after one warm-up run,
- * in GFLOP/s = 2*M*N*K / seconds. Usage: bench_gemm [reps] (minimum runs per figure,
- * default 10). */
+ * same as nb__gemm in a NABLA_GEMM=cblas build) and, for small shapes, nb__gemm_naive. Each figure
+ * is the best of several timed runs after one warm-up run, in GFLOP/s = 2*M*N*K / seconds.
+ * Usage: bench_gemm [reps] (minimum runs per figure, default 10). */
 #define _POSIX_C_SOURCE 199309L
 #include "kernels/kernels.h"
 #include <nabla/nabla.h>

@@ -1,7 +1,7 @@
 /* nabla: single-precision GEMM. nb__gemm is a thin wrapper over oneDNN's sgemm (or, built with
  * NABLA_GEMM=cblas or without oneDNN, the machine's CBLAS: OpenBLAS), which is where nearly all of
- * the library's flops go; nb__gemm_naive is the reference the tests
- * compare it with. Both follow CBLAS row-major semantics:
+ * the library's flops go; nb__gemm_naive is the reference the tests compare it with. Both follow
+ * CBLAS row-major semantics:
  *   C (M, N), row stride ldc;  A stored (M, K) with row stride lda, or (K, M) when trans_a;
  *   B stored (K, N) with row stride ldb, or (N, K) when trans_b. */
 #include "internal.h" /* nb__threads */
