@@ -16,6 +16,10 @@ targets (<= 0.5 best vs best, <= 0.7 at one thread):
 --repeat N (default 2) gives every script N alternated rounds per model, each setting keeping its
 fastest (the same rule for nabla and PyTorch; single runs on a shared 2-core machine move by
 10-20%); the whole run then takes about N times 20 minutes. --quick is --repeat 1.
+Every script and its children, nabla's and PyTorch's alike, run with glibc's MALLOC_MMAP_THRESHOLD_
+and MALLOC_TRIM_THRESHOLD_ at 1 GiB unless the environment sets them (bench/train_vs_torch.py
+says why: without them PyTorch's steps pay page faults for memory glibc hands back to the kernel,
+3-5x its mlp and seedcnn epochs on the Zen 5 VM of 2026-12-02).
 Each script's output is also written to DIR (default a new /tmp directory). Without PyTorch the
 scripts say so and time nabla alone; the summary then has no ratios.
 """
@@ -30,9 +34,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = "/usr/bin/python3"
 
 
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
+
 def run(name, cmd, out_dir):
     print(f"==== {' '.join(cmd)}", flush=True)
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    env = dict(os.environ, **{k: os.environ.get(k, v) for k, v in MALLOC_ENV.items()})
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     text = r.stdout + (f"\n[stderr]\n{r.stderr}" if r.returncode else "")
     with open(os.path.join(out_dir, name + ".txt"), "w") as f:
         f.write(text)
