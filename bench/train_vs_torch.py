@@ -38,7 +38,7 @@ the kernel and faults it in again at the next step; on the Zen 5 VM of 2026-12-0
 fault is costly (25% of PyTorch's mlp samples were in the kernel), that made PyTorch's 1-thread
 mlp epoch 3.2x and seedcnn's 4.7x slower (20,000 images: 2.98 -> 0.93 s, 5.53 -> 1.17 s). nabla
 reuses its step's memory (the arena) and is not affected; the generative models' PyTorch steps
-moved by under 10%.
+moved by up to 11% (60 batches each).
 
 OPENBLAS_CORETYPE and OMP_WAIT_POLICY are reported, never changed, except that with the default
 --passive nabla's 2-thread training also runs with OMP_WAIT_POLICY=passive, reported apart.
