@@ -89,7 +89,8 @@ const char *nb_gemm_backend(void) { return "CBLAS"; }
 #endif
 
 /* T threads, each computing one block of C's rows (or, when C has few rows, of its columns) with
- * a one-thread OpenBLAS call, in one parallel region. OpenBLAS's own threading shares packed
+ * a one-thread call of the GEMM library (gemm_part), in one parallel region. OpenBLAS's own
+ * threading (measured before oneDNN's sgemm took the products) shares packed
  * panels between its threads and waits for them by yielding, which on these 2-core machines
  * cost more than it saved for batch-sized products (docs/ops.md, "GEMM threads"); here each
  * thread packs its own panels and nothing is shared but the region. Blocks are multiples of 16
@@ -190,8 +191,9 @@ void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float a
         nb__gemm_jobs(&job, 1);
         return;
     }
-    /* One thread: inside a parallel region OpenBLAS (OpenMP build) runs on the calling thread by
-     * itself; outside one it would use all of nb__threads(), so it is told 1 for this call. */
+    /* One thread: inside a parallel region the GEMM library (OpenBLAS's OpenMP build, or oneDNN)
+     * runs on the calling thread by itself; outside one OpenBLAS would use all of nb__threads(),
+     * so it is told 1 for this call (its setting is OpenMP's, which gemm_part then finds at 1). */
     const int T = omp_in_parallel() ? 1 : nb__threads();
     if (T > 1) openblas_set_num_threads(1);
     gemm_part(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
