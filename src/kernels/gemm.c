@@ -38,13 +38,14 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
 /* OpenBLAS's own thread setting (settings.c sets it with nb_set_threads). */
 void openblas_set_num_threads(int num_threads);
 
-/* One product on the calling thread (K > 0, alpha != 0, every size under INT_MAX).
+/* One product on the calling thread (K > 0, alpha != 0, every size under INT_MAX). Inside a
+ * parallel region either library runs on the calling thread by itself; outside one it would use
+ * every thread set, so its thread count is 1 around the call there.
  *
  * oneDNN (NB_GEMM_ONEDNN, the default where libdnnl-dev is installed): its sgemm picks its JIT
  * kernels from the CPU (AVX-512 where there is AVX-512), whatever OPENBLAS_CORETYPE says, about
  * twice OpenBLAS's AVX2 kernels on the batch-sized products of the zoo (docs/architecture.md,
- * "GEMM"). Outside a parallel region it would use omp_get_max_threads() threads, so the count is
- * 1 around the call there (inside a region it runs on the calling thread by itself). With beta 0
+ * "GEMM"). Its thread count is OpenMP's (omp_get_max_threads()). With beta 0
  * it never reads C. Its result does not depend on the arrays' alignment (checked on random shapes
  * and offsets), so a seeded run gives the same bits whatever addresses malloc returns.
  *
@@ -62,6 +63,8 @@ static void gemm_part(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
     dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (outer > 1) omp_set_num_threads(outer);
 #else
+    const int outer = omp_in_parallel() ? 1 : nb__threads();
+    if (outer > 1) openblas_set_num_threads(1);
     if (beta == 0.0f) {
         const size_t row = (size_t)N * sizeof(float);
         if (ldc == N) {
@@ -74,6 +77,7 @@ static void gemm_part(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
                 B, (int)ldb, beta, C, (int)ldc);
+    if (outer > 1) openblas_set_num_threads(outer);
 #endif
 }
 
@@ -191,13 +195,7 @@ void nb__gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float a
         nb__gemm_jobs(&job, 1);
         return;
     }
-    /* One thread: inside a parallel region the GEMM library (OpenBLAS's OpenMP build, or oneDNN)
-     * runs on the calling thread by itself; outside one OpenBLAS would use all of nb__threads(),
-     * so it is told 1 for this call (its setting is OpenMP's, which gemm_part then finds at 1). */
-    const int T = omp_in_parallel() ? 1 : nb__threads();
-    if (T > 1) openblas_set_num_threads(1);
-    gemm_part(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    if (T > 1) openblas_set_num_threads(T);
+    gemm_part(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); /* one thread */
 }
 
 void nb__gemm_warm_up(void) {
@@ -205,8 +203,9 @@ void nb__gemm_warm_up(void) {
     if (done) return;
     done = 1;
     /* 64x64x64 takes the library's packing path (a tiny product may skip it) and, with oneDNN,
-     * generates its kernels; once outside any parallel region and once on each OpenMP thread (a
-     * GEMM inside conv2d's parallel region runs there, each taking a buffer of its own). */
+     * generates its kernels; once on the calling thread outside any parallel region and once on
+     * each OpenMP thread (a GEMM inside conv2d's parallel region runs there, each taking a buffer
+     * of its own). */
     enum { S = 64 };
     static float a[S * S], c[S * S];
     gemm_part(0, 0, S, S, S, 1.0f, a, S, a, S, 0.0f, c, S);
