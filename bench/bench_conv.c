@@ -41,9 +41,9 @@ static void run(int k, const layer *l, float *a, float *a2, float *c, float *c2,
     if (l->transpose) { /* input c (N, O, OH, OW), its gradient c2; output a, its gradient a2 */
         switch (k) {
         case FWD: nb__conv_transpose2d_fwd(g, c, w, b, a, ws); break;
-        case BWD_DATA: nb__conv_transpose2d_bwd(g, c, w, a2, c2, NULL, NULL, ws); break;
-        case BWD_WEIGHT: nb__conv_transpose2d_bwd(g, c, w, a2, NULL, gw, gb, ws); break;
-        case BWD: nb__conv_transpose2d_bwd(g, c, w, a2, l->first ? NULL : c2, gw, gb, ws); break;
+        case BWD_DATA: nb__conv_transpose2d_bwd(g, c, w, a2, c2, 0, NULL, NULL, ws); break;
+        case BWD_WEIGHT: nb__conv_transpose2d_bwd(g, c, w, a2, NULL, 0, gw, gb, ws); break;
+        case BWD: nb__conv_transpose2d_bwd(g, c, w, a2, l->first ? NULL : c2, 0, gw, gb, ws); break;
         default: nb__conv_transpose2d_fwd_naive(g, c, w, b, a); break;
         }
         return;
@@ -52,7 +52,7 @@ static void run(int k, const layer *l, float *a, float *a2, float *c, float *c2,
     case FWD: nb__conv2d_fwd(g, a, w, b, c, ws); break;
     case BWD_DATA: nb__conv2d_bwd_data(g, w, c2, a2, ws); break;
     case BWD_WEIGHT: nb__conv2d_bwd_weight(g, a, c2, gw, gb, ws); break;
-    case BWD: nb__conv2d_bwd(g, a, w, c2, l->first ? NULL : a2, gw, gb, ws); break;
+    case BWD: nb__conv2d_bwd(g, a, w, c2, l->first ? NULL : a2, 0, gw, gb, ws); break;
     default: nb__conv2d_fwd_naive(g, a, w, b, c); break;
     }
 }

@@ -24,6 +24,36 @@ static nb__conv_geom conv_geom_of(const conv_case *c) {
  * and fused in one call), conv_transpose2d forward and backward. Outputs that are overwritten
  * start as NaN, accumulated ones from random values; the workspace starts as NaN. The plan is
  * made as the ops make it, then each kernel runs twice and must repeat itself bitwise. */
+/* The stored input gradient (gx_set: the buffer, full of NaNs, is never read) has the values of
+ * the gradient added to zeros, for conv2d (with and without its weight gradient: the shared
+ * gather) and conv_transpose2d; == compares them (-0.0 and 0.0 alike). */
+static int values_equal(const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!(a[i] == b[i])) return 0;
+    return 1;
+}
+static int set_matches(const nb__conv_geom *g, const float *x, const float *w, const float *gy, const float *gyt,
+                       float *ws) {
+    const int64_t nx = g->N * g->C * g->H * g->W, ny = g->N * g->O * g->OH * g->OW;
+    const int64_t nw = g->O * (g->C / g->groups) * g->KH * g->KW;
+    float *z = calloc((size_t)nx, sizeof(float)), *s = malloc((size_t)nx * sizeof(float));
+    float *gw = calloc((size_t)nw, sizeof(float)), *zt = calloc((size_t)ny, sizeof(float));
+    float *st = malloc((size_t)ny * sizeof(float));
+    nb__conv2d_bwd(g, x, w, gy, z, 0, NULL, NULL, ws);
+    fill(s, nx, NAN);
+    nb__conv2d_bwd(g, x, w, gy, s, 1, NULL, NULL, ws);
+    int ok = values_equal(s, z, nx);
+    fill(s, nx, NAN);
+    nb__conv2d_bwd(g, x, w, gy, s, 1, gw, NULL, ws);
+    ok &= values_equal(s, z, nx);
+    nb__conv_transpose2d_bwd(g, gy, w, gyt, zt, 0, NULL, NULL, ws);
+    fill(st, ny, NAN);
+    nb__conv_transpose2d_bwd(g, gy, w, gyt, st, 1, gw, NULL, ws);
+    ok &= values_equal(st, zt, ny);
+    free(z), free(s), free(gw), free(zt), free(st);
+    return ok;
+}
+
 static void test_conv_setting(const conv_case *c, const char *setting) {
     nb__conv_geom g = conv_geom_of(c);
     if (nb__conv_geom_finish(&g) != 0) {
@@ -57,7 +87,7 @@ static void test_conv_setting(const conv_case *c, const char *setting) {
         fill(ws, (int64_t)nws, NAN);
         nb__conv2d_bwd_weight(&g, x, gy, gw, c->bias ? gb : NULL, ws);
         fill(ws, (int64_t)nws, NAN);
-        nb__conv2d_bwd(&g, x, w, gy, gx2, gw2, c->bias ? gb2 : NULL, ws);
+        nb__conv2d_bwd(&g, x, w, gy, gx2, 0, gw2, c->bias ? gb2 : NULL, ws);
         if (rep == 0) {
             float *y0 = malloc((size_t)ny * sizeof(float)), *gx0 = dup(gx_0, nx);
             float *gw0 = dup(gw_0, nw), *gb0 = dup(gb_0, g.O);
@@ -77,6 +107,7 @@ static void test_conv_setting(const conv_case *c, const char *setting) {
     same &= !memcmp(out[0][2], out[1][2], (size_t)nw * 4) && !memcmp(out[0][3], out[1][3], (size_t)nw * 4);
     for (int k = 0; k < 4; k++) free(out[0][k]), free(out[1][k]);
     free(gx_0), free(gw_0), free(gb_0);
+    same &= set_matches(&g, x, w, gy, gyt, ws);
     /* conv_transpose2d: x (N, O, OH, OW) -> y (N, C, H, W), bias (C); backward from gyt */
     {
         float *yt = malloc((size_t)nx * sizeof(float)), *yt0 = malloc((size_t)nx * sizeof(float));
@@ -87,23 +118,23 @@ static void test_conv_setting(const conv_case *c, const char *setting) {
         float *gxt = rnd(ny), *gwt = rnd(nw), *gbt = rnd(g.C);
         float *gxt0 = dup(gxt, ny), *gwt0 = dup(gwt, nw), *gbt0 = dup(gbt, g.C);
         fill(ws, (int64_t)nws, NAN);
-        nb__conv_transpose2d_bwd(&g, gy, w, gyt, gxt, gwt, c->bias ? gbt : NULL, ws);
+        nb__conv_transpose2d_bwd(&g, gy, w, gyt, gxt, 0, gwt, c->bias ? gbt : NULL, ws);
         nb__conv_transpose2d_bwd_naive(&g, gy, w, gyt, gxt0, gwt0, c->bias ? gbt0 : NULL);
         e[6] = max_err(gxt, gxt0, ny), e[7] = max_err(gwt, gwt0, nw);
         e[8] = c->bias ? max_err(gbt, gbt0, g.C) : 0.0;
         /* each gradient alone (the others NULL) adds the same */
         float *gxt1 = dup(gxt0, ny), *gwt1 = dup(gwt0, nw);
         nb__conv_transpose2d_bwd_naive(&g, gy, w, gyt, gxt1, NULL, NULL);
-        nb__conv_transpose2d_bwd(&g, gy, w, gyt, gxt0, NULL, NULL, ws);
+        nb__conv_transpose2d_bwd(&g, gy, w, gyt, gxt0, 0, NULL, NULL, ws);
         nb__conv_transpose2d_bwd_naive(&g, gy, w, gyt, NULL, gwt1, NULL);
-        nb__conv_transpose2d_bwd(&g, gy, w, gyt, NULL, gwt0, NULL, ws);
+        nb__conv_transpose2d_bwd(&g, gy, w, gyt, NULL, 0, gwt0, NULL, ws);
         e[9] = fmax(max_err(gxt0, gxt1, ny), max_err(gwt0, gwt1, nw));
         free(yt), free(yt0), free(gxt), free(gwt), free(gbt), free(gxt0), free(gwt0), free(gbt0);
         free(gxt1), free(gwt1);
     }
     double worst = 0.0;
     for (int k = 0; k < 10; k++) worst = fmax(worst, e[k] != e[k] ? 1.0 : e[k]);
-    check(worst < TOL && same,
+    check(worst < TOL && same, /* same: also the stored input gradients (set_matches) */
           "%s%s%s: vs naive fwd %.1e data %.1e wgt %.1e bias %.1e fused %.1e; transposed fwd %.1e "
           "data %.1e wgt %.1e bias %.1e alone %.1e; bitwise repeatable %d",
           name, nb__conv_direct_ok(&g) ? " direct" : "", nb__conv_direct_data_ok(&g) ? " direct-data" : "", e[0], e[1], e[2], e[3], e[4], e[5], e[6],

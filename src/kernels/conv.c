@@ -224,6 +224,7 @@ typedef struct job {
     const float *x, *w, *b, *gy;
     float *y, *gx, *gw, *ws;
     int full, pw, direct, direct_data; /* the direct kernels: forward/weight, input gradient */
+    int gx_set;                        /* gx is overwritten, not added to (its contents unset) */
     int relu, wide, cl; /* the fused inference pass: relu before the pooling, the wide kernel, the channels-in-lanes one */
 } job;
 
@@ -406,9 +407,11 @@ static void bwd_full(const job *j, const share_t *s, float *gwt) {
     if (j->gx)
         for (int64_t k = s->k0; k < s->k1; k++) {
             const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
+            float *out = j->gx_set ? j->gx + n0 * Kall : s->col; /* set: the product is gx's rows */
             for (int64_t gi = 0; gi < G; gi++)
                 nb__gemm(0, 0, nb, Kc, Og, 1.0f, j->gy + n0 * g->O + gi * Og, g->O, j->w + gi * Og * Kc,
-                         Kc, 0.0f, s->col + gi * Kc, Kall);
+                         Kc, 0.0f, out + gi * Kc, Kall);
+            if (j->gx_set) continue;
             float *restrict d = j->gx + n0 * Kall;
             const float *t = s->col;
             for (int64_t i = 0; i < nb * Kall; i++) d[i] += t[i];
@@ -440,16 +443,16 @@ static void bwd_worker(const job *j) {
                 gyb = s.tmp;
             }
             if (j->gx && j->direct_data) {
-                nb__conv_direct_data(g, j->w, j->gy, j->gx, NULL, 1, n0, n1, s.stage);
+                nb__conv_direct_data(g, j->w, j->gy, j->gx, NULL, !j->gx_set, n0, n1, s.stage);
             } else if (j->gx && j->pw) { /* col_g is gx_g itself: accumulate straight into it */
                 for (int64_t gi = 0; gi < G; gi++)
-                    nb__gemm(1, 0, Kc, P, Og, 1.0f, j->w + gi * Og * Kc, Kc, gyb + gi * Og * P, P, 1.0f,
-                             j->gx + n0 * CHW + gi * Cg * HW, P);
+                    nb__gemm(1, 0, Kc, P, Og, 1.0f, j->w + gi * Og * Kc, Kc, gyb + gi * Og * P, P,
+                             j->gx_set ? 0.0f : 1.0f, j->gx + n0 * CHW + gi * Cg * HW, P);
             } else if (j->gx) {
                 for (int64_t gi = 0; gi < G; gi++)
                     nb__gemm(1, 0, Kc, ldg, Og, 1.0f, j->w + gi * Og * Kc, Kc, gyb + gi * Og * ldg, ldg,
                              0.0f, s.col + gi * Kc * ldc, ldc);
-                nb__col2im_block(g, j->st, s.col, ldc, n0, n1, j->gx, NULL, 0, s.stage);
+                nb__col2im_block(g, j->st, s.col, ldc, n0, n1, j->gx, NULL, j->gx_set, s.stage);
             }
             if (gwt && j->direct) {
                 nb__conv_direct_wgt(g, j->x, j->gy, s.lanes, n0, n1, s.stage);
@@ -470,12 +473,13 @@ static void bwd_worker(const job *j) {
 }
 
 void nb__conv2d_bwd(const nb__conv_geom *g0, const float *x, const float *w, const float *gy,
-                    float *gx, float *gw, float *gb, float *ws) {
+                    float *gx, int gx_set, float *gw, float *gb, float *ws) {
     NB_PLAN(g0);
     if (gx || gw) {
         job j;
         job_init(&j, g, &L, &st, ws);
         j.x = x, j.w = w, j.gy = gy, j.gx = gx, j.gw = gw;
+        j.gx_set = gx_set;
         run(bwd_worker, &j);
     }
     if (gb) bias_grad(gy, g->N, g->O, g->OH * g->OW, gb, g->T);
@@ -483,12 +487,12 @@ void nb__conv2d_bwd(const nb__conv_geom *g0, const float *x, const float *w, con
 
 void nb__conv2d_bwd_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
                          float *ws) {
-    nb__conv2d_bwd(g, NULL, w, gy, gx, NULL, NULL, ws);
+    nb__conv2d_bwd(g, NULL, w, gy, gx, 0, NULL, NULL, ws);
 }
 
 void nb__conv2d_bwd_weight(const nb__conv_geom *g, const float *x, const float *gy, float *gw,
                            float *gb, float *ws) {
-    nb__conv2d_bwd(g, x, NULL, gy, NULL, gw, gb, ws);
+    nb__conv2d_bwd(g, x, NULL, gy, NULL, 0, gw, gb, ws);
 }
 
 /* ---- conv_transpose2d ---------------------------------------------------------------------- */
@@ -563,11 +567,13 @@ static void tbwd_worker(const job *j) {
         const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
         if (j->full) { /* gy's rows are col^T */
             if (j->gx) {
+                float *out = j->gx_set ? j->gx + n0 * g->O : s.tmp; /* set: the product is gx's rows */
                 for (int64_t gi = 0; gi < G; gi++)
                     nb__gemm(0, 1, nb, Og, Kc, 1.0f, gy + n0 * CHW + gi * Kc, CHW, w + gi * Og * Kc, Kc,
-                             0.0f, s.tmp + gi * Og, g->O);
+                             0.0f, out + gi * Og, g->O);
                 float *restrict d = j->gx + n0 * g->O;
-                for (int64_t i = 0; i < nb * g->O; i++) d[i] += s.tmp[i];
+                if (!j->gx_set)
+                    for (int64_t i = 0; i < nb * g->O; i++) d[i] += s.tmp[i];
             }
             if (gwt)
                 for (int64_t gi = 0; gi < G; gi++)
@@ -576,7 +582,7 @@ static void tbwd_worker(const job *j) {
             continue;
         }
         if (j->direct) { /* the direct conv2d forward of gy, and its weight gradient */
-            if (j->gx) nb__conv_direct_fwd(g, gy, w, NULL, j->gx, 1, n0, n1, s.stage);
+            if (j->gx) nb__conv_direct_fwd(g, gy, w, NULL, j->gx, !j->gx_set, n0, n1, s.stage);
             if (gwt) nb__conv_direct_wgt(g, gy, x, s.lanes, n0, n1, s.stage);
             continue;
         }
@@ -587,11 +593,12 @@ static void tbwd_worker(const job *j) {
             col = s.col, ld = ldc;
         }
         const int64_t ldo = nb * P;
-        if (j->gx) { /* gx += w . col, through tmp as a forward pass then an add */
+        if (j->gx) { /* gx += w . col, through tmp as a forward pass then an add (set, one sample: gx itself) */
+            float *out = j->gx_set && nb == 1 ? j->gx + n0 * g->O * P : s.tmp;
             for (int64_t gi = 0; gi < G; gi++)
                 nb__gemm(0, 0, Og, ldo, Kc, 1.0f, w + gi * Og * Kc, Kc, col + gi * Kc * ld, ld, 0.0f,
-                         s.tmp + gi * Og * ldo, ldo);
-            scatter(s.tmp, ldo, g->O, P, n0, n1, j->gx, 1);
+                         out + gi * Og * ldo, ldo);
+            if (out == s.tmp) scatter(s.tmp, ldo, g->O, P, n0, n1, j->gx, !j->gx_set);
         }
         if (gwt) { /* gw += x_g (Og, nb*P) . col_g^T */
             const float *xb = x + n0 * g->O * P;
@@ -608,12 +615,13 @@ static void tbwd_worker(const job *j) {
 }
 
 void nb__conv_transpose2d_bwd(const nb__conv_geom *g0, const float *x, const float *w,
-                              const float *gy, float *gx, float *gw, float *gb, float *ws) {
+                              const float *gy, float *gx, int gx_set, float *gw, float *gb, float *ws) {
     NB_PLAN(g0);
     if (gx || gw) {
         job j;
         job_init(&j, g, &L, &st, ws);
         j.x = x, j.w = w, j.gy = gy, j.gx = gx, j.gw = gw;
+        j.gx_set = gx_set;
         run(tbwd_worker, &j);
     }
     if (gb) bias_grad(gy, g->N, g->C, g->H * g->W, gb, g->T);

@@ -114,10 +114,11 @@ void nb__conv2d_relu_pool_fwd(const nb__conv_geom *g, const float *x, const floa
 void nb__conv2d_fwd(const nb__conv_geom *g, const float *x, const float *w, const float *b,
                     float *y, float *ws);
 /* The backward from gy (N, O, OH, OW), each output optional (NULL: not wanted):
- * gx += input gradient, gw += weight gradient, gb += bias gradient. x may be NULL when gw is,
- * w when gx is. One pass over the blocks serves gx and gw (the gathered gy is shared). */
+ * gx += input gradient (gx_set: gx = it, gx's contents never read), gw += weight gradient,
+ * gb += bias gradient. x may be NULL when gw is, w when gx is. One pass over the blocks serves
+ * gx and gw (the gathered gy is shared). gx_set gives the same values as adding to zeros. */
 void nb__conv2d_bwd(const nb__conv_geom *g, const float *x, const float *w, const float *gy,
-                    float *gx, float *gw, float *gb, float *ws);
+                    float *gx, int gx_set, float *gw, float *gb, float *ws);
 /* gx += conv2d input gradient from gy (N, O, OH, OW). */
 void nb__conv2d_bwd_data(const nb__conv_geom *g, const float *w, const float *gy, float *gx,
                          float *ws);
@@ -129,10 +130,11 @@ void nb__conv2d_bwd_weight(const nb__conv_geom *g, const float *x, const float *
  * y (N, C, H, W) = the conv2d input gradient of x, + b (overwrites y). */
 void nb__conv_transpose2d_fwd(const nb__conv_geom *g, const float *x, const float *w,
                               const float *b, float *y, float *ws);
-/* Its backward from gy (N, C, H, W): gx += conv2d(gy, w) (no bias), gw += the conv2d weight
- * gradient with x and gy in each other's roles, gb += per-channel sums of gy; each optional. */
+/* Its backward from gy (N, C, H, W): gx += conv2d(gy, w) (no bias; gx_set: gx = it), gw += the
+ * conv2d weight gradient with x and gy in each other's roles, gb += per-channel sums of gy; each
+ * optional. */
 void nb__conv_transpose2d_bwd(const nb__conv_geom *g, const float *x, const float *w,
-                              const float *gy, float *gx, float *gw, float *gb, float *ws);
+                              const float *gy, float *gx, int gx_set, float *gw, float *gb, float *ws);
 /* Naive twins (conv_naive.c): direct loops, same contracts, no workspace. */
 void nb__conv2d_fwd_naive(const nb__conv_geom *g, const float *x, const float *w,
                           const float *b, float *y);
@@ -184,11 +186,12 @@ void nb__bn_stats(const float *x, int64_t N, int64_t C, int64_t S, double *mean,
 void nb__bn_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t S, const float *mean,
                 const float *mean_lo, const float *invstd, const float *gamma, const float *beta);
 /* Backward given gy (N, C, S): ggamma += sum gy * xhat, gbeta += sum gy, and gx += the input
- * gradient: with the batch statistics (training: mean and invstd were computed from x) or
- * through a fixed affine map (training = 0). gx, ggamma, gbeta may each be NULL. */
+ * gradient (gx_set: gx = it, its contents never read): with the batch statistics (training: mean
+ * and invstd were computed from x) or through a fixed affine map (training = 0). gx, ggamma,
+ * gbeta may each be NULL. */
 void nb__bn_bwd(const float *x, const float *gy, int64_t N, int64_t C, int64_t S,
                 const float *mean, const float *mean_lo, const float *invstd, const float *gamma,
-                int training, float *gx, float *ggamma, float *gbeta);
+                int training, float *gx, int gx_set, float *ggamma, float *gbeta);
 
 /* ---- recurrences (rnn.c): RNN, GRU, LSTM over whole sequences, batch-first -------------------- */
 typedef struct nb__rnn_dims {

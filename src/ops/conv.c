@@ -101,8 +101,9 @@ void nb__fwd_conv2d(nb_node *n) {
 void nb__bwd_conv2d(nb_node *n) {
     const conv_saved *sv = saved(n);
     nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    nb__conv2d_bwd(&sv->g, NB_F(x), NB_F(w), n->out->grad,
-                   x->requires_grad ? nb__grad(x) : NULL, w->requires_grad ? nb__grad(w) : NULL,
+    bool set = false; /* x's gradient unwritten yet: the kernel stores it (no zero-fill, no add) */
+    float *gx = x->requires_grad ? nb__grad_first(x, &set) : NULL;
+    nb__conv2d_bwd(&sv->g, NB_F(x), NB_F(w), n->out->grad, gx, set, w->requires_grad ? nb__grad(w) : NULL,
                    b && b->requires_grad ? nb__grad(b) : NULL, sv->ws);
 }
 
@@ -119,8 +120,9 @@ void nb__fwd_conv_transpose2d(nb_node *n) {
 void nb__bwd_conv_transpose2d(nb_node *n) {
     const conv_saved *sv = saved(n);
     nb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
-    nb__conv_transpose2d_bwd(&sv->g, NB_F(x), NB_F(w), n->out->grad,
-                             x->requires_grad ? nb__grad(x) : NULL,
+    bool set = false;
+    float *gx = x->requires_grad ? nb__grad_first(x, &set) : NULL;
+    nb__conv_transpose2d_bwd(&sv->g, NB_F(x), NB_F(w), n->out->grad, gx, set,
                              w->requires_grad ? nb__grad(w) : NULL,
                              b && b->requires_grad ? nb__grad(b) : NULL, sv->ws);
 }

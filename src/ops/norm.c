@@ -131,12 +131,13 @@ void nb__bwd_batch_norm(nb_node *n) {
     nb_tensor *x = n->in[0];
     const bn_saved *sv = n->a.aux;
     const bool affine = n->n_in == 3;
-    float *gx = x->requires_grad ? nb__grad(x) : NULL;
+    bool set = false; /* x's gradient unwritten yet: stored, not zero-filled and added to */
+    float *gx = x->requires_grad ? nb__grad_first(x, &set) : NULL;
     float *gg = affine && n->in[1]->requires_grad ? nb__grad(n->in[1]) : NULL;
     float *gb = affine && n->in[2]->requires_grad ? nb__grad(n->in[2]) : NULL;
     const int64_t N = n->a.batch_norm.N, C = n->a.batch_norm.C, S = n->a.batch_norm.S;
     nb__bn_bwd(NB_F(x), n->out->grad, N, C, S, sv->mean, sv->mean_lo, sv->invstd,
-               affine ? NB_F(n->in[1]) : NULL, n->a.batch_norm.training, gx, gg, gb);
+               affine ? NB_F(n->in[1]) : NULL, n->a.batch_norm.training, gx, set, gg, gb);
 }
 
 nb_tensor *nb_batch_norm(nb_tensor *x, nb_tensor *gamma, nb_tensor *beta, nb_tensor *running_mean,
