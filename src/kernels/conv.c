@@ -10,7 +10,8 @@
  * (O, nb*P). One GEMM serves nb samples instead of one: OpenBLAS runs LeNet's 16 x 100 x 150
  * at 34 GFLOP/s, 16 x 1600 x 150 at 47. (In the whole kernels that gain is within noise once a
  * sample has 49 or more output positions; it is large for 1x1 outputs: docs/convolution.md.)
- * A block's column buffer is sized to stay in the core's cache (NB_CONV_BLOCK_FLOATS).
+ * A block's column buffer is sized to stay in the core's cache (NB_CONV_BLOCK_FLOATS), with a
+ * floor on its width (NB_CONV_MIN_COLS).
  *
  * Plan (nb__conv_plan, made in the op's shape step and kept in the geometry, so the forward and
  * the backward agree): T threads, the samples cut into nblk blocks of near-equal size, block k
@@ -46,6 +47,15 @@
 
 /* Floats of a block's column buffer the plan aims at (256 KiB: well inside a 512 KiB L2). */
 #define NB_CONV_BLOCK_FLOATS (64 * 1024)
+/* ... but a block of at least NB_CONV_MIN_COLS columns (samples x output positions) where that
+ * fits in NB_CONV_BLOCK_MAX_FLOATS: a layer of many rows and few positions (a DCGAN's 4x4 stride-2
+ * convolutions, 512 rows and 49 positions: 2 samples, 98 columns, in 256 KiB) otherwise runs
+ * products too narrow for the GEMM. `bench_conv 10 B "2 k4 s2"` (B = 25088 x samples per block),
+ * ms of the forward / training backward of those layers, 1 thread then 2: 2 samples 1.59 / 2.69,
+ * 1.10 / 2.05; 6 samples 1.55 / 2.67, 0.96 / 1.56 (Zen 5 VM, oneDNN's GEMMs, 2026-12-02). The
+ * zoo's other layers have blocks of 256 or more columns already. */
+#define NB_CONV_MIN_COLS 256
+#define NB_CONV_BLOCK_MAX_FLOATS (256 * 1024)
 static int64_t g_block_floats; /* nb__conv_set_block; 0: the default */
 
 void nb__conv_set_block(int64_t floats) { g_block_floats = floats > 0 ? floats : 0; }
@@ -82,6 +92,8 @@ void nb__conv_plan(nb__conv_geom *g) {
     const int64_t per = g->C * g->KH * g->KW * g->OH * g->OW; /* one sample's columns */
     const int64_t target = g_block_floats ? g_block_floats : NB_CONV_BLOCK_FLOATS;
     int64_t bmax = per > 0 ? target / per : N;
+    const int64_t P = g->OH * g->OW, want = P > 0 ? (NB_CONV_MIN_COLS + P - 1) / P : 1;
+    if (!g_block_floats && bmax < want && want * per <= NB_CONV_BLOCK_MAX_FLOATS) bmax = want;
     if (bmax < 1 || is_pointwise(g)) bmax = 1;
     int64_t nblk = T * ((N + T * bmax - 1) / (T * bmax)); /* a multiple of T: even shares */
     if (nblk > N) nblk = N;
