@@ -88,12 +88,17 @@ static int is_full(const nb__conv_geom *g) {
 
 void nb__conv_plan(nb__conv_geom *g) {
     const int64_t t = nb__threads(), N = g->N;
-    const int64_t T = N >= 2 && t >= 2 ? (t < N ? t : N) : 1;
+    int64_t T = N >= 2 && t >= 2 ? (t < N ? t : N) : 1;
     const int64_t per = g->C * g->KH * g->KW * g->OH * g->OW; /* one sample's columns */
     const int64_t target = g_block_floats ? g_block_floats : NB_CONV_BLOCK_FLOATS;
     int64_t bmax = per > 0 ? target / per : N;
     const int64_t P = g->OH * g->OW, want = P > 0 ? (NB_CONV_MIN_COLS + P - 1) / P : 1;
     if (!g_block_floats && bmax < want && want * per <= NB_CONV_BLOCK_MAX_FLOATS) bmax = want;
+    /* A 1x1 output is a few matrix products of the whole batch: one block and no team of the
+     * kernel's own; nb__gemm threads a product that is large enough, split by rows or columns, so
+     * no thread partials of the weight gradient are added up (a DCGAN's first and last layers:
+     * with a block per thread their 2-thread passes were slower than 1 thread's). */
+    if (is_full(g) && !g_block_floats && N * per <= NB_CONV_BLOCK_MAX_FLOATS) T = 1, bmax = N;
     if (bmax < 1 || is_pointwise(g)) bmax = 1;
     int64_t nblk = T * ((N + T * bmax - 1) / (T * bmax)); /* a multiple of T: even shares */
     if (nblk > N) nblk = N;
@@ -526,7 +531,8 @@ static void tfwd_worker(const job *j) {
                          y + n0 * CHW + gi * Kc, CHW);
             if (b)
                 for (int64_t n = n0; n < n1; n++)
-                    for (int64_t i = 0; i < CHW; i++) y[n * CHW + i] += b[i / KK];
+                    for (int64_t c = 0; c < g->C; c++)
+                        for (int64_t i = 0; i < KK; i++) y[n * CHW + c * KK + i] += b[c];
             continue;
         }
         if (j->direct_data) { /* y = the direct input gradient of x + b */
