@@ -77,6 +77,9 @@ bool cli_is_nabla_checkpoint(const nb_meta *m);
  * neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT (libgomp reads them before main); returns if it
  * does not re-execute. */
 void cli_wait_policy(char **argv);
+/* glibc's malloc keeps large freed blocks for reuse (mmap and trim thresholds at 1 GiB) unless
+ * the environment sets MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_. */
+void cli_malloc_policy(void);
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The places a dataset is looked for, in order: $NABLA_DATA/NAME (and $NABLA_DATA itself when
  * env_itself), ./data/NAME, the data folder of the checkout this binary was built in; their

@@ -155,6 +155,7 @@ static unsigned cmd_bit(const char *cmd) {
 
 int main(int argc, char **argv) {
     cli_wait_policy(argv); /* first: it may execute the command again */
+    cli_malloc_policy();
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -15,6 +15,9 @@
 
 #include <stdlib.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 void cli_wait_policy(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
@@ -23,4 +26,17 @@ void cli_wait_policy(char **argv) {
     /* No re-execution (no /proc, say): run on with the runtime's default policy, and leave the
      * environment of any child as the user gave it. */
     unsetenv("OMP_WAIT_POLICY");
+}
+
+/* glibc's malloc keeps freed memory for reuse. By default it maps a large block (above a
+ * threshold that adapts up to 32 MiB) with mmap and unmaps it when freed, and gives the top of
+ * the heap back to the kernel beyond a trim threshold, so a library that allocates a buffer per
+ * call (oneDNN's GEMM packing buffers) has fresh pages faulted in call after call. Both
+ * thresholds at 1 GiB keep that memory for the next call; a user's MALLOC_MMAP_THRESHOLD_ or
+ * MALLOC_TRIM_THRESHOLD_ wins. (bench/train_vs_torch.py gives PyTorch and nabla the same.) */
+void cli_malloc_policy(void) {
+#ifdef __GLIBC__
+    if (!getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    if (!getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
