@@ -27,7 +27,8 @@
 typedef float nb_bn8f __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double nb_bn8d __attribute__((vector_size(64)));
 
-static double lanes_sum(nb_bn8d a) {
+static double lanes_sum(const nb_bn8d *v) { /* by pointer: a vector argument's ABI differs per clone */
+    const nb_bn8d a = *v;
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
@@ -56,8 +57,8 @@ static NB_CLONES void plane_stats(const float *restrict x, int64_t S, double k, 
             a2[l] += d * d;
         }
     }
-    *s1 += lanes_sum(a1);
-    *s2 += lanes_sum(a2);
+    *s1 += lanes_sum(&a1);
+    *s2 += lanes_sum(&a2);
 }
 
 /* *sdy += sum of gy, *sdx += sum of gy * xhat over one plane, xhat = ((x - m) - ml) * is in float. */
@@ -82,8 +83,8 @@ static NB_CLONES void plane_grads(const float *restrict x, const float *restrict
             a2[l] += g[l] * xd[l];
         }
     }
-    *sdy += lanes_sum(a1);
-    *sdx += lanes_sum(a2);
+    *sdy += lanes_sum(&a1);
+    *sdx += lanes_sum(&a2);
 }
 
 /* dx += k * (gy - mdy - xhat * mdx) over one plane, or with set dx = it (dx is neither x nor gy). */
