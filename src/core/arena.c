@@ -34,6 +34,14 @@ static void chunk_free(chunk *c) {
     free(c);
 }
 
+static void list_free(chunk *c) {
+    while (c) {
+        chunk *n = c->next;
+        chunk_free(c);
+        c = n;
+    }
+}
+
 static chunk *chunk_new(size_t cap) {
     if (g_limit && (cap > g_limit || total_cap() > g_limit - cap)) return NULL;
     chunk *c = malloc(sizeof *c);
@@ -108,12 +116,8 @@ size_t nb_arena_capacity(void) { return total_cap(); }
 size_t nb__arena_failures(void) { return g_failures; }
 
 void nb__arena_set_limit(size_t bytes) {
-    for (chunk **l = (chunk *[]){g_head, g_spare}, **e = l + 2; l < e; l++)
-        for (chunk *c = *l; c;) {
-            chunk *n = c->next;
-            chunk_free(c);
-            c = n;
-        }
+    list_free(g_head);
+    list_free(g_spare);
     g_head = g_spare = NULL;
     g_limit = bytes;
 }
