@@ -74,6 +74,35 @@ static void test_unset_and_shared_grads(void) {
     nb_tensor_free(x);
 }
 
+/* A backward runs only the graph its loss reaches. Here the first loss's graph stays on the tape
+ * while a second, unrelated loss goes backward (as a GAN's discriminator graph does during the
+ * generator's backward): re-running sqrt's backward there on a zero gradient would add 0 * inf =
+ * NaN into x's gradient, where PyTorch leaves it untouched. */
+static void test_unreached_graph(void) {
+    nb_tensor *x = nb_tensor_new(1, (int64_t[]){3}), *w = make(1, (int64_t[]){3}, true);
+    const float xs[3] = {0.0f, 1.0f, 4.0f};
+    memcpy(nb_tensor_data(x), xs, sizeof xs);
+    nb_tensor_set_requires_grad(x, true);
+    nb_tensor *s = nb_sqrt(x);
+    nb_tensor *la = nb_sum(s, NB_ALL_AXES, false);
+    CHECK(nb_backward(la) == NB_OK, "%s", nb_last_error());
+    CHECK(isinf(nb_tensor_grad(x)[0]) && nb_tensor_grad(x)[1] == 0.5f && nb_tensor_grad(x)[2] == 0.25f,
+          "d sqrt(x)/dx = 1 / (2 sqrt(x)): %g %g %g", nb_tensor_grad(x)[0], nb_tensor_grad(x)[1], nb_tensor_grad(x)[2]);
+    nb_tensor_zero_grad(x);
+    CHECK(nb_backward(nb_sum(nb_mul(w, w), NB_ALL_AXES, false)) == NB_OK, "%s", nb_last_error());
+    CHECK(nb_tensor_grad(x)[0] == 0.0f && nb_tensor_grad(x)[1] == 0.0f && nb_tensor_grad(x)[2] == 0.0f,
+          "a backward that does not reach x leaves its gradient alone, got %g %g %g", nb_tensor_grad(x)[0],
+          nb_tensor_grad(x)[1], nb_tensor_grad(x)[2]);
+    CHECK(nb_tensor_grad(w)[1] == 2.0f * nb_tensor_data(w)[1], "the second loss's own gradient");
+    CHECK(nb_tensor_grad(s)[1] == 0.0f, "the unreached result's gradient reads zeros");
+    /* the first loss again: its graph is reached once more */
+    CHECK(nb_backward(la) == NB_OK, "%s", nb_last_error());
+    CHECK(nb_tensor_grad(x)[2] == 0.25f && nb_tensor_grad(s)[2] == 1.0f, "a third backward from the first loss");
+    nb_step_reset();
+    nb_tensor_free(x);
+    nb_tensor_free(w);
+}
+
 static void test_no_grad_and_detach(void) {
     nb_tensor *x = make(1, (int64_t[]){5}, true);
     nb_no_grad_begin();
@@ -523,6 +552,7 @@ int main(void) {
     test_empty();
     test_backward_twice();
     test_unset_and_shared_grads();
+    test_unreached_graph();
     test_no_grad_and_detach();
     test_steady_state();
     test_bad_calls();

@@ -128,6 +128,7 @@ typedef struct nb_node {
     nb_tensor *out;
     nb_attrs a;
     struct nb_node *prev; /* the node recorded before this one */
+    unsigned reached;     /* the mark of the last backward whose gradient reached it (tape.c) */
 } nb_node;
 
 typedef struct nb_op_def {

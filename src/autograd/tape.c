@@ -89,6 +89,25 @@ nb_tensor *nb__apply(nb_op op, nb_tensor **in, int n_in, const nb_attrs *a) {
     return out;
 }
 
+/* The nodes a backward from out reaches carry its mark: out's own node, and the producers of
+ * the inputs of every reached node. A node's readers are all newer than it, so one pass newest
+ * to oldest sees every reader before the node itself. The rest of the tape (another loss's
+ * graph: a GAN's discriminator step, still recorded when the generator's loss goes backward)
+ * is left alone: its backwards would only pass zeros. */
+static unsigned g_mark;
+
+static void mark_reached(nb_tensor *out) {
+    if (++g_mark == 0) g_mark = 1; /* a fresh node carries 0 */
+    out->node->reached = g_mark;
+    for (nb_node *n = out->node; n; n = n->prev) {
+        if (n->reached != g_mark) continue;
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] && n->in[i]->node && n->in[i]->requires_grad) n->in[i]->node->reached = g_mark;
+    }
+}
+
+static bool live(const nb_node *n) { return n->reached == g_mark && n->out->grad; }
+
 /* Takes the gradient buffers, then runs every backward newest to oldest. */
 static nb_status walk(nb_tensor *out) {
     /* Every gradient buffer the walk will need is taken first, in the walk's own order (a node
@@ -96,7 +115,7 @@ static nb_status walk(nb_tensor *out) {
      * here and never a NULL inside a backward, which cannot return one. Intermediate results'
      * buffers are taken unset; leaves' are zero-filled (they accumulate across backwards). */
     for (nb_node *n = out->node; n; n = n->prev) {
-        if (!n->out->grad) continue;
+        if (!live(n)) continue;
         for (int i = 0; i < n->n_in; i++) {
             nb_tensor *t = n->in[i];
             if (t && t->requires_grad && !(t->node ? nb__grad_reserve(t) : nb__grad(t)))
@@ -107,7 +126,7 @@ static nb_status walk(nb_tensor *out) {
     /* A backward that still needs scratch returns early when the arena refuses it. */
     size_t failures = nb__arena_failures();
     for (nb_node *n = out->node; n; n = n->prev) {
-        if (!n->out->grad) continue;
+        if (!live(n)) continue;
         nb__grad_settle(n->out); /* no consumer wrote it: zeros */
         nb__ops[n->op].backward(n);
         if (nb__arena_failures() != failures)
@@ -132,12 +151,13 @@ nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
      * buffer is not zero-filled: it is marked unset, and its first writer stores into it
      * (nb__grad_first) or zero-fills it just before adding (nb__grad), while it is in cache. */
     nb_status st = NB_OK;
+    mark_reached(out);
     for (nb_node *n = out->node; n && st == NB_OK; n = n->prev) {
         nb_tensor *t = n->out;
         if (t->grad_shared) { /* the last backward's sharing is decided afresh (new readers) */
             t->grad = NULL;
             t->grad_shared = false;
-            if (!nb__grad_reserve(t))
+            if (n->reached == g_mark && !nb__grad_reserve(t))
                 st = nb__err(NB_ERR_MEM, "nb_backward: out of memory for the gradient of %s's result %s",
                              nb__ops[n->op].name, NB_SHAPE_STR(t));
         }
@@ -152,8 +172,11 @@ nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
         st = NB_ERR_MEM;
     }
     /* Whatever no backward wrote (an input an op passes no gradient to, or a walk cut short)
-     * reads as zeros, as if it had been zero-filled up front. */
+     * reads as zeros, as if it had been zero-filled up front. The unreached nodes' results keep
+     * their unset buffers: nb_tensor_grad reads them as zeros (it settles them then), and no
+     * backward reads them before the next one marks them unset again. */
     for (nb_node *n = out->node; n; n = n->prev) {
+        if (n->reached != g_mark) continue;
         nb__grad_settle(n->out);
         for (int i = 0; i < n->n_in; i++)
             if (n->in[i]) nb__grad_settle(n->in[i]);
