@@ -14,10 +14,20 @@
 #include "kernels/kernels.h"
 
 #include <math.h>
+#include <omp.h>
 
 #define BLOCK 32
 /* Below this many elements the OpenMP team costs more than it saves. */
 #define NB_BN_PAR_MIN 131072
+
+/* Channels per block: BLOCK, or fewer when the loop goes to the threads, so that every thread
+ * gets a block (32 channels in blocks of 32 kept one thread busy and the other idle). A
+ * channel's sums do not depend on its block, so neither do the results. */
+static int64_t block_size(int64_t N, int64_t C, int64_t S) {
+    if (N * C * S < NB_BN_PAR_MIN) return BLOCK;
+    const int64_t nt = omp_get_max_threads(), bs = (C + nt - 1) / nt;
+    return bs < 1 ? 1 : bs < BLOCK ? bs : BLOCK;
+}
 
 /* A plane's sums run in 8 double lanes (lane l takes the values at s = l mod 8), combined
  * pairwise at the end: a fixed order that the vector units follow (one sum in one double was a
@@ -103,10 +113,10 @@ static NB_CLONES void plane_affine(const float *restrict x, float *restrict y, i
 }
 
 void nb__bn_stats(const float *x, int64_t N, int64_t C, int64_t S, double *mean, double *var) {
-    const int64_t blocks = (C + BLOCK - 1) / BLOCK, M = N * S;
+    const int64_t bs = block_size(N, C, S), blocks = (C + bs - 1) / bs, M = N * S;
 #pragma omp parallel for schedule(static) if (N * C * S >= NB_BN_PAR_MIN)
     for (int64_t b = 0; b < blocks; b++) {
-        const int64_t c0 = b * BLOCK, nc = C - c0 < BLOCK ? C - c0 : BLOCK;
+        const int64_t c0 = b * bs, nc = C - c0 < bs ? C - c0 : bs;
         /* Sums of (x - k) and (x - k)^2 with k the channel's first value: the shift keeps
          * E[d^2] - E[d]^2 accurate when the mean is large against the spread. */
         double k[BLOCK], s1[BLOCK], s2[BLOCK];
@@ -154,10 +164,10 @@ void nb__bn_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t S, const
 void nb__bn_bwd(const float *x, const float *gy, int64_t N, int64_t C, int64_t S, const float *mean,
                 const float *mean_lo, const float *invstd, const float *gamma, int training,
                 float *gx, int gx_set, float *ggamma, float *gbeta) {
-    const int64_t blocks = (C + BLOCK - 1) / BLOCK, M = N * S;
+    const int64_t bs = block_size(N, C, S), blocks = (C + bs - 1) / bs, M = N * S;
 #pragma omp parallel for schedule(static) if (N * C * S >= NB_BN_PAR_MIN)
     for (int64_t b = 0; b < blocks; b++) {
-        const int64_t c0 = b * BLOCK, nc = C - c0 < BLOCK ? C - c0 : BLOCK;
+        const int64_t c0 = b * bs, nc = C - c0 < bs ? C - c0 : bs;
         /* sdy = sum of gy (the beta gradient), sdx = sum of gy * xhat (the gamma gradient),
          * xhat = (x - mean - mean_lo) * invstd. */
         double sdy[BLOCK], sdx[BLOCK];
