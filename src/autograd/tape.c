@@ -157,7 +157,7 @@ nb_status nb__backward_seeded(nb_tensor *out, const float *gout) {
         if (t->grad_shared) { /* the last backward's sharing is decided afresh (new readers) */
             t->grad = NULL;
             t->grad_shared = false;
-            if (n->reached == g_mark && !nb__grad_reserve(t))
+            if (!nb__grad_reserve(t)) /* unreached too: its gradient then reads as zeros */
                 st = nb__err(NB_ERR_MEM, "nb_backward: out of memory for the gradient of %s's result %s",
                              nb__ops[n->op].name, NB_SHAPE_STR(t));
         }
