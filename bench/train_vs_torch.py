@@ -24,8 +24,9 @@ its better thread count.
 GFLOP/s: training FLOPs per sample are counted analytically from the layers' matrix products
 (see train_flops_per_sample: forward 2 x MACs, weight gradient 2 x MACs, input gradient 2 x MACs
 except for the first layer, whose input needs no gradient; bias, ReLU, pooling, the loss and the
-optimizer are not counted), times the samples, over nabla's best seconds. The share of peak
-divides by bench/fma_peak's fp32 FMA figure at the same thread count.
+optimizer are not counted), times the samples, over nabla's seconds at 1 and at 2 threads. The
+share of peak divides by bench/fma_peak's fp32 FMA figure at the same thread count (the peak of
+the cores used).
 
 Inference: lenet5 on the 10,000 test images, batch 256, images/s, best of --repeat alternated
 runs (each itself best of 3 passes after a warm-up): nabla's bench/bench_infer (nb_model_forward
@@ -380,7 +381,7 @@ def main():
           f"{f' --timeout {a.timeout:g}' if a.timeout else ''}`")
     print()
     print("| model | nabla 1t (s) | nabla 2t (s) | PyTorch 1t (s) | PyTorch 1t + OpenBLAS 2t (s) | PyTorch 2t (s) | "
-          "nabla/PyTorch best | nabla/PyTorch 1t | nabla GFLOP/s (% of peak) | peak RSS nabla / PyTorch (MB) |")
+          "nabla/PyTorch best | nabla/PyTorch 1t | nabla GFLOP/s (% of peak), 1t / 2t | peak RSS nabla / PyTorch (MB) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     passive_notes = []
     for m in models:
@@ -402,8 +403,12 @@ def main():
             print(f"| {m} | every run stopped after {T:g} s |")
             continue
         nb = best[(m, "nabla", nb_t)]
-        gflops = flops[m] * a.samples / nb["seconds"] * 1e-9
-        share = 100.0 * gflops / peak[nb_t] if nb_t in peak else float("nan")
+
+        def rate(t):  # GFLOP/s at t threads and its share of the peak of t cores
+            if s("nabla", t) is None:
+                return "-"
+            g = flops[m] * a.samples / s("nabla", t) * 1e-9
+            return f"{g:.1f} ({100.0 * g / peak[t]:.0f}%)" if t in peak else f"{g:.1f}"
         if have_torch:
             pt_e, pt_t = torch_best()
             pt = best[(m, pt_e, pt_t)]
@@ -415,7 +420,7 @@ def main():
             ratio_best = ratio_1 = "-"
             rss = f"{nb['maxrss_kb'] / 1024:.0f} / -"
         print(f"| {m} | {fmt_s(s('nabla', 1), T)} | {fmt_s(s('nabla', 2), T)} | {fmt_s(s('torch', 1), T)} | "
-              f"{fmt_s(s('torchb2', 1), T)} | {fmt_s(s('torch', 2), T)} | {ratio_best} | {ratio_1} | {gflops:.1f} ({share:.0f}% at {nb_t}t) | {rss} |")
+              f"{fmt_s(s('torchb2', 1), T)} | {fmt_s(s('torch', 2), T)} | {ratio_best} | {ratio_1} | {rate(1)} / {rate(2)} | {rss} |")
         if a.passive:
             passive_notes.append(f"{m} {fmt_s(s('passive', 2), T)} s (default {fmt_s(s('nabla', 2), T)})")
     print()
@@ -433,7 +438,8 @@ def main():
     print("Ratios are nabla/PyTorch seconds (below 1 nabla is faster); \"best\" takes each at its faster thread "
           "count. GFLOP/s counts the Linear and Conv2d products per sample "
           f"({', '.join(f'{m} {flops[m] / 1e6:.2f}' for m in models)} MFLOP): forward 2 x MACs, backward 2 x forward "
-          "except the first layer's (weight gradient only); the share is of the FMA peak at the same thread count. "
+          "except the first layer's (weight gradient only); the share is of the FMA peak at the same thread count "
+          "(the peak of the cores used). "
           "Peak RSS is each process's maximum resident set (PyTorch's includes the torch library).")
 
 
