@@ -1,5 +1,6 @@
-/* Autodiff contracts: accumulation, backward twice, no-grad, detach, the step arena's steady
- * state, parameter slab, bad calls that must fail with a message (no crash), repeatability. */
+/* Autodiff contracts: accumulation, backward twice, only the reached graph, no-grad, detach, the
+ * step arena's steady state, parameter slab, bad calls that must fail with a message (no crash),
+ * repeatability, the RNG state's round trip. */
 #include "autograd/op.h"
 #include "check.h"
 
@@ -550,11 +551,57 @@ static void test_linear_team(void) {
     nb_set_threads(2);
 }
 
+/* ---- RNG state ------------------------------------------------------------------------------- */
+static void draw(float *out, int n) {
+    for (int i = 0; i < n; i++) {
+        switch (i % 3) {
+        case 0: out[i] = nb_rng_normal(); break; /* an odd count of normals: no spare kept */
+        case 1: out[i] = nb_rng_uniform(); break;
+        default: out[i] = (float)(nb_rng_next() >> 40); break;
+        }
+    }
+}
+
+static void test_rng_state(void) {
+    nb_seed(7);
+    float a[31], b[31];
+    draw(a, 10);
+    uint64_t st[4], st2[4];
+    nb_rng_get_state(st);
+    draw(a, 31);
+    nb_rng_set_state(st);
+    draw(b, 31);
+    CHECK(!memcmp(a, b, sizeof a), "restoring the state reproduces the same draws");
+    nb_rng_get_state(st2);
+    CHECK(memcmp(st, st2, sizeof st) != 0, "drawing moves the state");
+    /* A tensor fill through the state as well. */
+    nb_rng_set_state(st);
+    nb_tensor *t1 = nb_tensor_new(1, (int64_t[]){9}), *t2 = nb_tensor_new(1, (int64_t[]){9});
+    nb_tensor_fill_normal(t1, 0, 1);
+    nb_rng_set_state(st);
+    nb_tensor_fill_normal(t2, 0, 1);
+    CHECK(!memcmp(nb_tensor_data(t1), nb_tensor_data(t2), 9 * sizeof(float)),
+          "fill_normal repeats");
+    nb_tensor_free(t1);
+    nb_tensor_free(t2);
+    /* The all-zero state is refused and the old one kept. */
+    nb_rng_get_state(st);
+    nb_rng_set_state((uint64_t[4]){0, 0, 0, 0});
+    CHECK(strstr(nb_last_error(), "nb_rng_set_state") != NULL, "zero state refused");
+    nb_rng_get_state(st2);
+    CHECK(!memcmp(st, st2, sizeof st), "the state is kept after a refused set");
+    nb_rng_set_state(NULL);
+    nb_rng_get_state(NULL);
+    nb_rng_get_state(st2);
+    CHECK(!memcmp(st, st2, sizeof st), "NULL arguments change nothing");
+}
+
 int main(void) {
     test_empty();
     test_backward_twice();
     test_unset_and_shared_grads();
     test_unreached_graph();
+    test_rng_state();
     test_no_grad_and_detach();
     test_steady_state();
     test_bad_calls();
