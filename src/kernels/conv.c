@@ -243,7 +243,30 @@ typedef struct job {
     int full, pw, direct, direct_data; /* the direct kernels: forward/weight, input gradient */
     int gx_set;                        /* gx is overwritten, not added to (its contents unset) */
     int relu, wide, cl; /* the fused inference pass: relu before the pooling, the wide kernel, the channels-in-lanes one */
+    int64_t *next;      /* blocks handed out one at a time from this counter; NULL: static shares */
 } job;
+
+/* A worker's blocks: its static share [k0, k1), or, where the call set j->next, blocks taken one
+ * at a time from a shared counter. The latter serves passes whose blocks write disjoint outputs
+ * and sum nothing across blocks (the forwards, an input gradient without the weight's), so any
+ * thread may take any block with the same bits; a thread that wakes late (a sleeping OpenMP
+ * thread takes 10-170 us to start on these VMs) then takes fewer blocks instead of finishing
+ * last. Weight gradients keep the static shares: each thread's partial sums its own blocks. */
+static int64_t take(int64_t *counter) {
+    int64_t k;
+#pragma omp atomic capture
+    k = (*counter)++;
+    return k;
+}
+static int64_t blk_first(const job *j, const share_t *s) { return j->next ? take(j->next) : s->k0; }
+static int64_t blk_end(const job *j, const share_t *s) { return j->next ? j->g->nblk : s->k1; }
+static int64_t blk_after(const job *j, int64_t k) { return j->next ? take(j->next) : k + 1; }
+#define NB_BLOCKS(k, j, s) for (int64_t k = blk_first(j, s); k < blk_end(j, s); k = blk_after(j, k))
+
+/* Dynamic blocks for a call that may take them (see above), on its own counter. */
+#define NB_DYNAMIC(j, counter, ok)                                                                 \
+    int64_t counter = 0;                                                                           \
+    if ((ok) && (j).g->T > 1) (j).next = &counter
 
 static void run(void (*worker)(const job *), const job *j) {
     if (j->g->T > 1) {
@@ -292,7 +315,7 @@ static void fwd_worker(const job *j) {
                      Kc, beta, j->y + r0 * g->O + gi * Og, g->O);
         return;
     }
-    for (int64_t k = s.k0; k < s.k1; k++) {
+    NB_BLOCKS(k, j, &s) {
         const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
         if (j->direct) {
             nb__conv_direct_fwd(g, j->x, j->w, j->b, j->y, 0, n0, n1, s.stage);
@@ -321,6 +344,7 @@ void nb__conv2d_fwd(const nb__conv_geom *g0, const float *x, const float *w, con
     job j;
     job_init(&j, g, &L, &st, ws);
     j.x = x, j.w = w, j.b = b, j.y = y;
+    NB_DYNAMIC(j, next, !j.full);
     run(fwd_worker, &j);
 }
 
@@ -451,7 +475,7 @@ static void bwd_worker(const job *j) {
     if (j->full) {
         bwd_full(j, &s, gwt);
     } else {
-        for (int64_t k = s.k0; k < s.k1; k++) {
+        NB_BLOCKS(k, j, &s) {
             const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
             const float *gyb = j->gy + n0 * g->O * P; /* (O, nb*P) */
             const int64_t ldg = nb * P;
@@ -497,6 +521,7 @@ void nb__conv2d_bwd(const nb__conv_geom *g0, const float *x, const float *w, con
         job_init(&j, g, &L, &st, ws);
         j.x = x, j.w = w, j.gy = gy, j.gx = gx, j.gw = gw;
         j.gx_set = gx_set;
+        NB_DYNAMIC(j, next, !gw && !j.full);
         run(bwd_worker, &j);
     }
     if (gb) bias_grad(gy, g->N, g->O, g->OH * g->OW, gb, g->T);
@@ -523,7 +548,7 @@ static void tfwd_worker(const job *j) {
     const int64_t ldc = j->L->ldc;
     const float *x = j->x, *w = j->w, *b = j->b;
     float *y = j->y;
-    for (int64_t k = s.k0; k < s.k1; k++) {
+    NB_BLOCKS(k, j, &s) {
         const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
         if (j->full) { /* y rows = (0 + x rows . w) + b, as the per-sample col2im then bias */
             for (int64_t gi = 0; gi < G; gi++)
@@ -569,6 +594,7 @@ void nb__conv_transpose2d_fwd(const nb__conv_geom *g0, const float *x, const flo
     job j;
     job_init(&j, g, &L, &st, ws);
     j.x = x, j.w = w, j.b = b, j.y = y;
+    NB_DYNAMIC(j, next, 1);
     run(tfwd_worker, &j);
 }
 
@@ -581,7 +607,7 @@ static void tbwd_worker(const job *j) {
     const int64_t P = g->OH * g->OW, CHW = g->C * g->H * g->W, ldc = j->L->ldc;
     const float *x = j->x, *w = j->w, *gy = j->gy;
     float *gwt = wgt_target(j, &s);
-    for (int64_t k = s.k0; k < s.k1; k++) {
+    NB_BLOCKS(k, j, &s) {
         const int64_t n0 = blk_lo(g, k), n1 = blk_lo(g, k + 1), nb = n1 - n0;
         if (j->full) { /* gy's rows are col^T */
             if (j->gx) {
@@ -640,6 +666,7 @@ void nb__conv_transpose2d_bwd(const nb__conv_geom *g0, const float *x, const flo
         job_init(&j, g, &L, &st, ws);
         j.x = x, j.w = w, j.gy = gy, j.gx = gx, j.gw = gw;
         j.gx_set = gx_set;
+        NB_DYNAMIC(j, next, !gw);
         run(tbwd_worker, &j);
     }
     if (gb) bias_grad(gy, g->N, g->C, g->H * g->W, gb, g->T);
