@@ -8,8 +8,8 @@
 #define _GNU_SOURCE
 #include "check.h"
 #include "internal.h"
+#include "tmpdir.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -17,12 +17,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char g_dir[64];
-
-static void path_in(char *buf, size_t cap, const char *name) {
-    snprintf(buf, cap, "%s/%s", g_dir, name);
-}
 
 static void write_bytes(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -45,17 +39,6 @@ static unsigned char *slurp(const char *path, size_t *n) {
     *n = fread(b, 1, (size_t)sz, f);
     fclose(f);
     return b;
-}
-
-/* Number of entries in the test folder whose name contains ".tmp.". */
-static int temporaries(const char *dir) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) n++;
-    if (d) closedir(d);
-    return n;
 }
 
 static bool err_has(const char *s) { return strstr(nb_last_error(), s) != NULL; }
@@ -92,7 +75,7 @@ static void test_round_trip(void) {
     path_in(path, sizeof path, "rt.safetensors");
     CHECK(nb_st_write(wr, path) == NB_OK, "%s", nb_last_error());
     w[0][0] = 1.5f;
-    CHECK(temporaries(g_dir) == 0, "a temporary was left behind");
+    CHECK(temp_files_left() == 0, "a temporary was left behind");
     nb_st_writer_free(wr);
 
     const char *keep = getenv("NB_ST_KEEP");
@@ -723,7 +706,7 @@ static void test_failed_writes(void) {
     struct stat sb;
     CHECK(stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(file_in_dir, &sb) == 0,
           "folder untouched");
-    CHECK(temporaries(g_dir) == 0, "temporary left after a failed rename");
+    CHECK(temp_files_left() == 0, "temporary left after a failed rename");
     remove(file_in_dir);
     rmdir(sub);
 
@@ -745,7 +728,7 @@ static void test_failed_writes(void) {
         unsigned char *now = slurp(path, &n);
         CHECK(now && n == old_n && memcmp(now, old, n) == 0, "old file changed");
         free(now);
-        CHECK(temporaries(g_dir) == 0, "temporary left after a failed write");
+        CHECK(temp_files_left() == 0, "temporary left after a failed write");
     } else {
         CHECK(0, "setrlimit: %s", strerror(errno));
     }
@@ -762,25 +745,8 @@ static void test_failed_writes(void) {
     nb_st_writer_free(w);
 }
 
-static void remove_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[512];
-    while (d && (e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        remove(p);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-}
-
 int main(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/nb_st_XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!tmpdir_make("nb_st")) return 1;
     test_round_trip();
     test_exact_bytes();
     test_writer_args();
@@ -789,6 +755,6 @@ int main(void) {
     test_pt_mixed();
     test_pt_lenet5();
     test_failed_writes();
-    remove_dir(g_dir);
+    tmpdir_remove();
     return test_end("test_safetensors");
 }
