@@ -263,18 +263,17 @@ static int64_t blk_end(const job *j, const share_t *s) { return j->next ? j->g->
 static int64_t blk_after(const job *j, int64_t k) { return j->next ? take(j->next) : k + 1; }
 #define NB_BLOCKS(k, j, s) for (int64_t k = blk_first(j, s); k < blk_end(j, s); k = blk_after(j, k))
 
-/* Dynamic blocks for a call that may take them (see above), on its own counter. */
-#define NB_DYNAMIC(j, counter, ok)                                                                 \
-    int64_t counter = 0;                                                                           \
-    if ((ok) && (j).g->T > 1) (j).next = &counter
-
-static void run(void (*worker)(const job *), const job *j) {
+/* dynamic: a pass that may take its blocks one at a time (see above) does so when it has a team. */
+static void run(void (*worker)(const job *), job *j, int dynamic) {
+    int64_t next = 0;
+    j->next = dynamic && j->g->T > 1 ? &next : NULL;
     if (j->g->T > 1) {
 #pragma omp parallel num_threads(j->g->T)
         worker(j);
     } else {
         worker(j);
     }
+    j->next = NULL;
 }
 
 static void job_init(job *j, const nb__conv_geom *g, const ws_layout *L, const nb__conv_stage *st,
@@ -344,8 +343,7 @@ void nb__conv2d_fwd(const nb__conv_geom *g0, const float *x, const float *w, con
     job j;
     job_init(&j, g, &L, &st, ws);
     j.x = x, j.w = w, j.b = b, j.y = y;
-    NB_DYNAMIC(j, next, !j.full);
-    run(fwd_worker, &j);
+    run(fwd_worker, &j, !j.full);
 }
 
 /* ---- conv2d, relu and 2x2 max pooling, fused (inference) ---------------------------------- */
@@ -415,7 +413,7 @@ void nb__conv2d_relu_pool_fwd(const nb__conv_geom *g0, const float *x, const flo
     j.relu = relu;
     j.cl = !j.direct && nb__conv_cl_ok(g);
     j.wide = !j.cl && !j.direct && nb__conv_wide_ok(g);
-    run(fwd_pool_worker, &j);
+    run(fwd_pool_worker, &j, 0);
 }
 
 /* ---- conv2d backward ----------------------------------------------------------------------- */
@@ -521,8 +519,7 @@ void nb__conv2d_bwd(const nb__conv_geom *g0, const float *x, const float *w, con
         job_init(&j, g, &L, &st, ws);
         j.x = x, j.w = w, j.gy = gy, j.gx = gx, j.gw = gw;
         j.gx_set = gx_set;
-        NB_DYNAMIC(j, next, !gw && !j.full);
-        run(bwd_worker, &j);
+        run(bwd_worker, &j, !gw && !j.full);
     }
     if (gb) bias_grad(gy, g->N, g->O, g->OH * g->OW, gb, g->T);
 }
@@ -594,8 +591,7 @@ void nb__conv_transpose2d_fwd(const nb__conv_geom *g0, const float *x, const flo
     job j;
     job_init(&j, g, &L, &st, ws);
     j.x = x, j.w = w, j.b = b, j.y = y;
-    NB_DYNAMIC(j, next, 1);
-    run(tfwd_worker, &j);
+    run(tfwd_worker, &j, 1);
 }
 
 /* The conv's input is gy (N, C, H, W): gx (N, O, OH, OW) += conv2d(gy, w); gw += the weight
@@ -666,8 +662,7 @@ void nb__conv_transpose2d_bwd(const nb__conv_geom *g0, const float *x, const flo
         job_init(&j, g, &L, &st, ws);
         j.x = x, j.w = w, j.gy = gy, j.gx = gx, j.gw = gw;
         j.gx_set = gx_set;
-        NB_DYNAMIC(j, next, !gw);
-        run(tbwd_worker, &j);
+        run(tbwd_worker, &j, !gw);
     }
     if (gb) bias_grad(gy, g->N, g->C, g->H * g->W, gb, g->T);
 }
